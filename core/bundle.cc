@@ -1,0 +1,421 @@
+#include "core/bundle.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "core/log.h"
+#include "core/status_macros.h"
+
+namespace image2song {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr char kTokMagic[8] = {'I', '2', 'S', 'T', 'O', 'K', '0', '1'};
+const char* const kBundleFiles[] = {"songs.faiss", "songs.jsonl", "tokens.bin"};
+
+absl::Status Errno(absl::string_view what, const std::string& path) {
+  return absl::InternalError(
+      absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
+}
+
+absl::Status WriteAll(std::FILE* f, const void* data, size_t n,
+                      const std::string& path) {
+  if (n > 0 && std::fwrite(data, 1, n, f) != n) return Errno("cannot write", path);
+  return absl::OkStatus();
+}
+
+absl::Status CloseSynced(std::FILE** f, const std::string& path) {
+  if (*f == nullptr) return absl::OkStatus();
+  bool ok = std::fflush(*f) == 0 && ::fsync(fileno(*f)) == 0;
+  ok = std::fclose(*f) == 0 && ok;
+  *f = nullptr;
+  return ok ? absl::OkStatus() : Errno("cannot write", path);
+}
+
+absl::Status SyncDirectory(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Errno("cannot open", dir);
+  ::fsync(fd);
+  ::close(fd);
+  return absl::OkStatus();
+}
+
+std::string UtcNow(const char* format) {
+  std::time_t now = std::time(nullptr);
+  std::tm tm;
+  gmtime_r(&now, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof(buf), format, &tm);
+  return buf;
+}
+
+std::string ParentDir(const std::string& path) {
+  std::string p = path;
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  size_t slash = p.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : p.substr(0, slash);
+}
+
+json ManifestToJson(const BundleManifest& m) {
+  json files = json::object();
+  for (const auto& [name, d] : m.files) {
+    files[name] = {{"sha256", d.sha256}, {"bytes", d.bytes}};
+  }
+  return json{{"format_version", m.format_version},
+              {"version", m.version},
+              {"created_at", m.created_at},
+              {"embedder", {{"id", m.embedder_id},
+                            {"dim", m.dim},
+                            {"vocabulary_size", m.vocabulary_size}}},
+              {"song_count", m.song_count},
+              {"skipped_records", m.skipped_records},
+              {"index_type", m.index_type},
+              {"common_component", {{"mean", m.common.mean},
+                                    {"pc", m.common.pc}}},
+              {"files", files}};
+}
+
+absl::StatusOr<BundleManifest> ManifestFromJson(const std::string& text,
+                                                const std::string& path) {
+  BundleManifest m;
+  try {
+    json j = json::parse(text);
+    m.format_version = j.at("format_version").get<int>();
+    if (m.format_version != kBundleFormatVersion) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          path, ": bundle format version ", m.format_version,
+          " is not supported (this build reads ", kBundleFormatVersion, ")"));
+    }
+    m.version = j.at("version").get<std::string>();
+    m.created_at = j.value("created_at", "");
+    m.embedder_id = j.at("embedder").at("id").get<std::string>();
+    m.dim = j.at("embedder").at("dim").get<int>();
+    m.vocabulary_size = j.at("embedder").value("vocabulary_size", int64_t{0});
+    m.song_count = j.at("song_count").get<int64_t>();
+    m.skipped_records = j.value("skipped_records", int64_t{0});
+    m.index_type = j.at("index_type").get<std::string>();
+    m.common.mean = j.at("common_component").at("mean").get<std::vector<float>>();
+    m.common.pc = j.at("common_component").at("pc").get<std::vector<float>>();
+    for (const auto& [name, d] : j.at("files").items()) {
+      m.files[name] = FileDigest{d.at("sha256").get<std::string>(),
+                                 d.at("bytes").get<int64_t>()};
+    }
+  } catch (const json::exception& e) {
+    return absl::DataLossError(
+        absl::StrCat(path, ": invalid bundle manifest: ", e.what()));
+  }
+  if (m.dim <= 0 || int(m.common.mean.size()) != m.dim ||
+      int(m.common.pc.size()) != m.dim) {
+    return absl::DataLossError(
+        absl::StrCat(path, ": common component does not match dimension"));
+  }
+  return m;
+}
+
+absl::StatusOr<SongMeta> SongFromJson(const std::string& line) {
+  SongMeta s;
+  try {
+    json j = json::parse(line);
+    s.id = j.at("id").get<std::string>();
+    s.title = j.at("title").get<std::string>();
+    s.artist = j.at("artist").get<std::string>();
+    s.genre = j.value("genre", "");
+    s.mood = j.value("mood", "");
+    s.language = j.value("language", "");
+    s.license = j.value("license", "");
+    s.duration_seconds = j.value("duration", 0.0f);
+    s.tags = j.value("tags", std::vector<std::string>{});
+    s.lines = j.value("lines", std::vector<std::string>{});
+  } catch (const json::exception& e) {
+    return absl::DataLossError(e.what());
+  }
+  return s;
+}
+
+}  // namespace
+
+void RemoveTree(const std::string& path) {
+  ::nftw(
+      path.c_str(),
+      [](const char* p, const struct stat*, int, struct FTW*) {
+        ::remove(p);
+        return 0;
+      },
+      16, FTW_DEPTH | FTW_PHYS);
+}
+
+absl::Status PublishDirectory(const std::string& src, const std::string& dest) {
+  RETURN_IF_ERROR(SyncDirectory(src));
+  if (::rename(src.c_str(), dest.c_str()) == 0) {
+    return SyncDirectory(ParentDir(dest));
+  }
+  if (errno != EEXIST && errno != ENOTEMPTY) return Errno("cannot rename to", dest);
+  // `dest` is a non-empty directory: swap atomically, then drop the old one.
+  if (::renameat2(AT_FDCWD, src.c_str(), AT_FDCWD, dest.c_str(),
+                  RENAME_EXCHANGE) != 0) {
+    return Errno("cannot exchange with", dest);
+  }
+  RETURN_IF_ERROR(SyncDirectory(ParentDir(dest)));
+  RemoveTree(src);
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------- Bundle
+
+absl::StatusOr<std::unique_ptr<Bundle>> Bundle::Load(
+    const std::string& dir, const BundleLoadOptions& options) {
+  const std::string manifest_path = JoinPath(dir, "manifest.json");
+  ASSIGN_OR_RETURN(std::string text, ReadFile(manifest_path, int64_t{16} << 20));
+  ASSIGN_OR_RETURN(BundleManifest manifest, ManifestFromJson(text, manifest_path));
+  for (const char* name : kBundleFiles) {
+    auto it = manifest.files.find(name);
+    if (it == manifest.files.end()) {
+      return absl::DataLossError(
+          absl::StrCat(manifest_path, " does not list ", name));
+    }
+    const std::string path = JoinPath(dir, name);
+    ASSIGN_OR_RETURN(int64_t bytes, FileSize(path));
+    if (bytes != it->second.bytes) {
+      return absl::DataLossError(absl::StrCat(
+          path, " is ", bytes, " bytes, the manifest says ", it->second.bytes,
+          " (truncated or replaced)"));
+    }
+    if (options.verify_checksums) {
+      ASSIGN_OR_RETURN(std::string sha, Sha256File(path));
+      if (sha != it->second.sha256) {
+        return absl::DataLossError(absl::StrCat(
+            path, ": sha256 ", sha.substr(0, 16), "... does not match the "
+            "manifest (", it->second.sha256.substr(0, 16), "...): corrupt"));
+      }
+    }
+  }
+  auto bundle = std::unique_ptr<Bundle>(new Bundle());
+  bundle->dir_ = dir;
+
+  // Songs.
+  const std::string songs_path = JoinPath(dir, "songs.jsonl");
+  std::ifstream songs(songs_path, std::ios::binary);
+  if (!songs) return absl::NotFoundError(absl::StrCat("cannot open ", songs_path));
+  bundle->songs_.reserve(manifest.song_count);
+  std::string line;
+  while (std::getline(songs, line)) {
+    if (line.empty()) continue;
+    auto song = SongFromJson(line);
+    if (!song.ok()) {
+      return absl::DataLossError(absl::StrCat(songs_path, ":",
+                                              bundle->songs_.size() + 1, ": ",
+                                              song.status().message()));
+    }
+    bundle->by_id_.emplace(song->id, int64_t(bundle->songs_.size()));
+    bundle->songs_.push_back(std::move(*song));
+  }
+  if (int64_t(bundle->songs_.size()) != manifest.song_count) {
+    return absl::DataLossError(absl::StrCat(
+        songs_path, " holds ", bundle->songs_.size(), " songs, the manifest says ",
+        manifest.song_count));
+  }
+
+  // Tokens.
+  const std::string tokens_path = JoinPath(dir, "tokens.bin");
+  ASSIGN_OR_RETURN(bundle->tokens_file_, MappedFile::Open(tokens_path));
+  const MappedFile& tf = bundle->tokens_file_;
+  uint64_t n = 0;
+  if (tf.size() < 16 || std::memcmp(tf.data(), kTokMagic, 8) != 0) {
+    return absl::DataLossError(absl::StrCat(tokens_path, ": bad header"));
+  }
+  std::memcpy(&n, tf.data() + 8, 8);
+  const size_t header = 16 + (n + 1) * 8;
+  if (n != uint64_t(manifest.song_count) || tf.size() < header) {
+    return absl::DataLossError(absl::StrCat(tokens_path, ": bad song count"));
+  }
+  bundle->token_offsets_ = reinterpret_cast<const uint64_t*>(tf.data() + 16);
+  bundle->tokens_ = reinterpret_cast<const LyricToken*>(tf.data() + header);
+  const uint64_t total = bundle->token_offsets_[n];
+  if (header + total * sizeof(LyricToken) != tf.size()) {
+    return absl::DataLossError(absl::StrCat(tokens_path, ": size mismatch"));
+  }
+  for (uint64_t i = 0; i < n; ++i) {
+    if (bundle->token_offsets_[i] > bundle->token_offsets_[i + 1]) {
+      return absl::DataLossError(absl::StrCat(tokens_path, ": bad offsets"));
+    }
+  }
+  for (uint64_t i = 0; i < total; ++i) {
+    const LyricToken& t = bundle->tokens_[i];
+    if (t.word >= uint64_t(manifest.vocabulary_size)) {
+      return absl::DataLossError(absl::StrCat(tokens_path, ": word id out of range"));
+    }
+  }
+  for (uint64_t s = 0; s < n; ++s) {
+    for (uint64_t i = bundle->token_offsets_[s]; i < bundle->token_offsets_[s + 1]; ++i) {
+      if (bundle->tokens_[i].line >= bundle->songs_[s].lines.size()) {
+        return absl::DataLossError(absl::StrCat(tokens_path, ": line out of range"));
+      }
+    }
+  }
+
+  // Index.
+  ASSIGN_OR_RETURN(bundle->index_,
+                   SongIndex::Load(JoinPath(dir, "songs.faiss"), options.index));
+  if (bundle->index_->size() != manifest.song_count ||
+      bundle->index_->dim() != manifest.dim) {
+    return absl::DataLossError(absl::StrCat(
+        dir, ": index holds ", bundle->index_->size(), " vectors of dimension ",
+        bundle->index_->dim(), "; the manifest says ", manifest.song_count,
+        " of ", manifest.dim));
+  }
+  bundle->manifest_ = std::move(manifest);
+  return bundle;
+}
+
+int64_t Bundle::Find(absl::string_view id) const {
+  auto it = by_id_.find(id);
+  return it == by_id_.end() ? -1 : it->second;
+}
+
+absl::Span<const LyricToken> Bundle::tokens(int64_t i) const {
+  uint64_t b = token_offsets_[i], e = token_offsets_[i + 1];
+  return absl::Span<const LyricToken>(tokens_ + b, e - b);
+}
+
+// ---------------------------------------------------------- BundleWriter
+
+absl::StatusOr<std::unique_ptr<BundleWriter>> BundleWriter::Create(
+    const BundleWriterOptions& options, const WordVectors* words) {
+  if (options.output_dir.empty()) {
+    return absl::InvalidArgumentError("bundle output directory is empty");
+  }
+  auto w = std::unique_ptr<BundleWriter>(new BundleWriter());
+  w->options_ = options;
+  w->words_ = words;
+  std::string out = options.output_dir;
+  while (out.size() > 1 && out.back() == '/') out.pop_back();
+  w->options_.output_dir = out;
+  std::random_device rd;
+  w->tmp_dir_ = absl::StrCat(out, ".tmp-", ::getpid(), "-", rd() % 100000);
+  if (::mkdir(w->tmp_dir_.c_str(), 0755) != 0) {
+    return Errno("cannot create", w->tmp_dir_);
+  }
+  const std::string songs = JoinPath(w->tmp_dir_, "songs.jsonl");
+  const std::string tokens = JoinPath(w->tmp_dir_, "tokens.data");
+  w->songs_ = std::fopen(songs.c_str(), "wb");
+  w->tokens_ = std::fopen(tokens.c_str(), "wb");
+  if (w->songs_ == nullptr || w->tokens_ == nullptr) {
+    return Errno("cannot create files in", w->tmp_dir_);
+  }
+  return w;
+}
+
+BundleWriter::~BundleWriter() {
+  if (songs_) std::fclose(songs_);
+  if (tokens_) std::fclose(tokens_);
+  if (!finished_ && !tmp_dir_.empty()) RemoveTree(tmp_dir_);
+}
+
+absl::Status BundleWriter::Add(const SongRecord& r, const EmbeddedSong& song) {
+  if (int(song.vector.size()) != words_->dim()) {
+    return absl::InvalidArgumentError("song vector has the wrong dimension");
+  }
+  json j = {{"id", r.id},         {"title", r.title},
+            {"artist", r.artist}, {"genre", r.genre},
+            {"mood", r.mood},     {"language", r.language},
+            {"license", r.license}, {"duration", r.duration_seconds},
+            {"tags", r.tags},     {"lines", song.lines}};
+  std::string line = j.dump(-1, ' ', false, json::error_handler_t::replace);
+  line.push_back('\n');
+  const std::string songs_path = JoinPath(tmp_dir_, "songs.jsonl");
+  RETURN_IF_ERROR(WriteAll(songs_, line.data(), line.size(), songs_path));
+  RETURN_IF_ERROR(WriteAll(tokens_, song.tokens.data(),
+                           song.tokens.size() * sizeof(LyricToken),
+                           JoinPath(tmp_dir_, "tokens.data")));
+  offsets_.push_back(offsets_.back() + song.tokens.size());
+  vectors_.insert(vectors_.end(), song.vector.begin(), song.vector.end());
+  ++count_;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<BundleManifest> BundleWriter::Finish() {
+  if (count_ == 0) {
+    return absl::InvalidArgumentError("the catalogue has no valid songs");
+  }
+  const int dim = words_->dim();
+  const std::string songs_path = JoinPath(tmp_dir_, "songs.jsonl");
+  const std::string data_path = JoinPath(tmp_dir_, "tokens.data");
+  const std::string tokens_path = JoinPath(tmp_dir_, "tokens.bin");
+  RETURN_IF_ERROR(CloseSynced(&songs_, songs_path));
+  RETURN_IF_ERROR(CloseSynced(&tokens_, data_path));
+
+  // tokens.bin = header + offsets + the streamed token data.
+  {
+    std::FILE* out = std::fopen(tokens_path.c_str(), "wb");
+    if (out == nullptr) return Errno("cannot create", tokens_path);
+    uint64_t n = count_;
+    absl::Status s = WriteAll(out, kTokMagic, 8, tokens_path);
+    if (s.ok()) s = WriteAll(out, &n, 8, tokens_path);
+    if (s.ok()) s = WriteAll(out, offsets_.data(), offsets_.size() * 8, tokens_path);
+    std::FILE* in = std::fopen(data_path.c_str(), "rb");
+    if (in == nullptr) s = Errno("cannot open", data_path);
+    std::vector<char> buf(1 << 20);
+    while (s.ok()) {
+      size_t got = std::fread(buf.data(), 1, buf.size(), in);
+      if (got == 0) break;
+      s = WriteAll(out, buf.data(), got, tokens_path);
+    }
+    if (in) std::fclose(in);
+    absl::Status c = CloseSynced(&out, tokens_path);
+    RETURN_IF_ERROR(s);
+    RETURN_IF_ERROR(c);
+    ::unlink(data_path.c_str());
+  }
+
+  BundleManifest m;
+  m.common = SongEmbedder::Fit(vectors_.data(), count_, dim);
+  for (int64_t i = 0; i < count_; ++i) {
+    m.common.Apply(vectors_.data() + i * dim, dim);
+  }
+  I2S_LOG(INFO) << "building " << options_.index.type << " index over "
+                << count_ << " songs";
+  ASSIGN_OR_RETURN(auto index,
+                   SongIndex::Build(vectors_.data(), count_, dim, options_.index));
+  RETURN_IF_ERROR(index->Save(JoinPath(tmp_dir_, "songs.faiss")));
+  std::vector<float>().swap(vectors_);
+
+  std::string content_sha;
+  for (const char* name : kBundleFiles) {
+    const std::string path = JoinPath(tmp_dir_, name);
+    ASSIGN_OR_RETURN(std::string sha, Sha256File(path));
+    ASSIGN_OR_RETURN(int64_t bytes, FileSize(path));
+    m.files[name] = FileDigest{sha, bytes};
+    content_sha += sha;
+  }
+  m.version = options_.version.empty()
+                  ? absl::StrCat(UtcNow("%Y%m%dT%H%M%SZ"), "-",
+                                 Sha256Hex(content_sha).substr(0, 8))
+                  : options_.version;
+  m.created_at = UtcNow("%Y-%m-%dT%H:%M:%SZ");
+  m.embedder_id = words_->id();
+  m.dim = dim;
+  m.song_count = count_;
+  m.vocabulary_size = words_->size();
+  m.index_type = index->type();
+  m.skipped_records = skipped_;
+  RETURN_IF_ERROR(WriteFile(JoinPath(tmp_dir_, "manifest.json"),
+                            ManifestToJson(m).dump(2) + "\n"));
+  RETURN_IF_ERROR(PublishDirectory(tmp_dir_, options_.output_dir));
+  finished_ = true;
+  return m;
+}
+
+}  // namespace image2song

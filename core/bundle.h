@@ -1,0 +1,145 @@
+// Index bundles: what i2s-index writes and i2s-server loads. A bundle is a
+// directory holding
+//   manifest.json  format version, bundle version, embedder id, dimension,
+//                  counts, index type, common component, per-file sha256
+//   songs.faiss    FAISS index of the song vectors (id = song number)
+//   songs.jsonl    one JSON object per song: metadata and lyric lines
+//   tokens.bin     per song the lyric word ids (+ line numbers) for attention:
+//                  "I2STOK01" | u64 n | u64 offsets[n+1] | {u32 word, u32 line}*
+// BundleWriter writes into a temporary sibling directory and renames it into
+// place, so a reader never sees half a bundle.
+#ifndef IMAGE2SONG_CORE_BUNDLE_H_
+#define IMAGE2SONG_CORE_BUNDLE_H_
+
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "core/catalogue.h"
+#include "core/embedder.h"
+#include "core/file_util.h"
+#include "core/song_index.h"
+#include "core/word_vectors.h"
+
+namespace image2song {
+
+inline constexpr int kBundleFormatVersion = 1;
+
+struct FileDigest {
+  std::string sha256;
+  int64_t bytes = 0;
+};
+
+struct BundleManifest {
+  int format_version = kBundleFormatVersion;
+  std::string version;
+  std::string created_at;
+  std::string embedder_id;
+  int dim = 0;
+  int64_t song_count = 0;
+  int64_t vocabulary_size = 0;
+  std::string index_type;
+  int64_t skipped_records = 0;
+  CommonComponent common;
+  std::map<std::string, FileDigest> files;
+};
+
+struct SongMeta {
+  std::string id;
+  std::string title;
+  std::string artist;
+  std::string genre;
+  std::string mood;
+  std::string language;
+  std::string license;
+  float duration_seconds = 0;
+  std::vector<std::string> tags;
+  std::vector<std::string> lines;
+};
+
+struct BundleLoadOptions {
+  // Verify every file's sha256 against the manifest. Default: true.
+  bool verify_checksums = true;
+  SongIndexOptions index;
+};
+
+// Thread-safety: immutable after Load(); everything is safe to call
+// concurrently.
+class Bundle {
+ public:
+  static absl::StatusOr<std::unique_ptr<Bundle>> Load(
+      const std::string& dir, const BundleLoadOptions& options);
+
+  const BundleManifest& manifest() const { return manifest_; }
+  const std::string& dir() const { return dir_; }
+  int64_t size() const { return static_cast<int64_t>(songs_.size()); }
+  const SongMeta& song(int64_t i) const { return songs_[i]; }
+  // Song number of `id`, or -1.
+  int64_t Find(absl::string_view id) const;
+  absl::Span<const LyricToken> tokens(int64_t i) const;
+  const SongIndex& index() const { return *index_; }
+
+ private:
+  Bundle() = default;
+  std::string dir_;
+  BundleManifest manifest_;
+  std::vector<SongMeta> songs_;
+  absl::flat_hash_map<std::string, int64_t> by_id_;
+  MappedFile tokens_file_;
+  const uint64_t* token_offsets_ = nullptr;
+  const LyricToken* tokens_ = nullptr;
+  std::unique_ptr<SongIndex> index_;
+};
+
+struct BundleWriterOptions {
+  // Bundle directory to create or replace. Required.
+  std::string output_dir;
+  // Bundle version; default: "<UTC timestamp>-<first 8 hex of content sha>".
+  std::string version;
+  SongIndexOptions index;
+};
+
+// Streams songs into a new bundle. Not thread-safe.
+class BundleWriter {
+ public:
+  static absl::StatusOr<std::unique_ptr<BundleWriter>> Create(
+      const BundleWriterOptions& options, const WordVectors* words);
+  ~BundleWriter();  // removes the temporary directory unless Finish()ed
+
+  absl::Status Add(const SongRecord& record, const EmbeddedSong& song);
+  int64_t count() const { return count_; }
+  void set_skipped_records(int64_t n) { skipped_ = n; }
+  // Fits the common component, builds and writes the index, the manifest,
+  // and publishes the directory atomically. Returns the manifest.
+  absl::StatusOr<BundleManifest> Finish();
+
+ private:
+  BundleWriter() = default;
+  BundleWriterOptions options_;
+  const WordVectors* words_ = nullptr;
+  std::string tmp_dir_;
+  std::FILE* songs_ = nullptr;
+  std::FILE* tokens_ = nullptr;
+  std::vector<float> vectors_;
+  std::vector<uint64_t> offsets_{0};
+  int64_t count_ = 0;
+  int64_t skipped_ = 0;
+  bool finished_ = false;
+};
+
+// Replaces `dest` by directory `src` atomically (rename, or an atomic
+// exchange when `dest` exists; the old content is then deleted).
+absl::Status PublishDirectory(const std::string& src, const std::string& dest);
+
+// Deletes a directory tree (best effort).
+void RemoveTree(const std::string& path);
+
+}  // namespace image2song
+
+#endif  // IMAGE2SONG_CORE_BUNDLE_H_

@@ -1,0 +1,58 @@
+// A TorchScript image model behind a torch-free interface (torch_model.cc is
+// the only file that includes LibTorch).
+#ifndef IMAGE2SONG_CORE_IMAGE_MODEL_H_
+#define IMAGE2SONG_CORE_IMAGE_MODEL_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace image2song {
+
+struct ImageModelOptions {
+  // TorchScript file (plain traced or scripted module). Required.
+  std::string path;
+  // Input size the model expects. Required.
+  int input_width = 224;
+  int input_height = 224;
+  // Try torch::jit::freeze + optimize_for_inference and keep the fastest
+  // variant whose outputs match the plain model on a reference input.
+  // Default: true.
+  bool optimize = true;
+  // Largest allowed |optimized - plain| / max|plain| per output. Default: 1%.
+  float tolerance = 0.01f;
+  // Forward passes run at load so the profiling executor has settled before
+  // the first request. Default: 3.
+  int warmup_runs = 3;
+};
+
+struct ModelOutput {
+  std::vector<int64_t> shape;
+  std::vector<float> data;  // row-major, batch first
+};
+
+// Thread-safety: Run() is safe to call concurrently.
+class ImageModel {
+ public:
+  static absl::StatusOr<std::unique_ptr<ImageModel>> Load(
+      const ImageModelOptions& options);
+  virtual ~ImageModel() = default;
+
+  // `input` holds batch * 3 * height * width floats (NCHW). Returns every
+  // output of the model (a tensor or a tuple of tensors) as float arrays.
+  virtual absl::StatusOr<std::vector<ModelOutput>> Run(const float* input,
+                                                       int batch) const = 0;
+  // "optimized", "frozen" or "plain".
+  virtual const std::string& execution() const = 0;
+};
+
+// Sets LibTorch's intra-op and inter-op thread counts (process-wide; call
+// once before loading models).
+void SetTorchThreads(int intra_op, int inter_op);
+
+}  // namespace image2song
+
+#endif  // IMAGE2SONG_CORE_IMAGE_MODEL_H_

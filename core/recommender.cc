@@ -1,0 +1,248 @@
+#include "core/recommender.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
+
+namespace image2song {
+namespace {
+
+double MsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now() - start).count();
+}
+
+bool Matches(const absl::flat_hash_set<std::string>& allowed,
+             const std::string& value) {
+  return allowed.empty() || allowed.contains(absl::AsciiStrToLower(value));
+}
+
+// Bitmap of songs passing `filters` (bit i of byte i/8).
+std::vector<uint8_t> FilterBitmap(const Bundle& bundle, const Filters& f,
+                                  int64_t* kept) {
+  std::vector<uint8_t> bits((bundle.size() + 7) / 8, 0);
+  *kept = 0;
+  for (int64_t i = 0; i < bundle.size(); ++i) {
+    const SongMeta& s = bundle.song(i);
+    if (Matches(f.genres, s.genre) && Matches(f.moods, s.mood) &&
+        Matches(f.languages, s.language) && Matches(f.licenses, s.license) &&
+        !f.exclude_ids.contains(s.id)) {
+      bits[i >> 3] |= uint8_t(1u << (i & 7));
+      ++*kept;
+    }
+  }
+  return bits;
+}
+
+float Dot(const float* a, const float* b, int dim) {
+  float s = 0;
+  for (int d = 0; d < dim; ++d) s += a[d] * b[d];
+  return s;
+}
+
+// Scores candidates against the tags; caches word-tag cosines per request.
+class AttentionScorer {
+ public:
+  AttentionScorer(const Bundle& bundle, const WordVectors& words,
+                  const std::vector<Tag>& tags,
+                  const std::vector<std::vector<float>>& tag_vectors,
+                  const RecommendOptions& options)
+      : bundle_(bundle), words_(words), tags_(tags), options_(options) {
+    for (size_t j = 0; j < tags.size(); ++j) {
+      float c = tags[j].score * tags[j].weight;
+      bool known = false;
+      for (float x : tag_vectors[j]) known |= x != 0;
+      if (known && c > 0) {
+        active_.push_back(j);
+        weights_.push_back(c);
+        vectors_.push_back(&tag_vectors[j]);
+        total_weight_ += c;
+      }
+    }
+  }
+
+  void Score(SongScore* out, bool explain) {
+    absl::Span<const LyricToken> tokens = bundle_.tokens(out->song);
+    const size_t m = active_.size();
+    out->attention = 0;
+    if (tokens.empty() || m == 0) return;
+    std::vector<float> line_mass;
+    if (explain) {
+      line_mass.assign(bundle_.song(out->song).lines.size(), 0.0f);
+      out->tags.clear();
+    }
+    // Offsets into cache_ (stable while cache_ grows).
+    std::vector<size_t> offset(tokens.size());
+    for (size_t i = 0; i < tokens.size(); ++i) offset[i] = Sims(tokens[i].word);
+    auto sim = [&](size_t i, size_t j) { return cache_[offset[i] + j]; };
+    std::vector<float> alpha(tokens.size());
+    float attention = 0;
+    std::vector<std::pair<float, MatchedTagInfo>> matched;
+    for (size_t j = 0; j < m; ++j) {
+      float best = -2;
+      size_t best_i = 0;
+      for (size_t i = 0; i < tokens.size(); ++i) {
+        if (sim(i, j) > best) {
+          best = sim(i, j);
+          best_i = i;
+        }
+      }
+      double z = 0;
+      for (size_t i = 0; i < tokens.size(); ++i) {
+        alpha[i] = std::exp((sim(i, j) - best) / options_.temperature);
+        z += alpha[i];
+      }
+      double match = 0;
+      for (size_t i = 0; i < tokens.size(); ++i) {
+        alpha[i] = static_cast<float>(alpha[i] / z);
+        match += alpha[i] * sim(i, j);
+      }
+      const float share = weights_[j] / total_weight_;
+      attention += share * static_cast<float>(match);
+      if (explain) {
+        for (size_t i = 0; i < tokens.size(); ++i) {
+          line_mass[tokens[i].line] += share * alpha[i];
+        }
+        matched.push_back(
+            {share * std::max(0.0f, float(match)),
+             MatchedTagInfo{tags_[active_[j]].label, 0,
+                            std::string(words_.Word(tokens[best_i].word))}});
+      }
+    }
+    out->attention = attention;
+    if (!explain) return;
+    float total = 0;
+    for (const auto& mt : matched) total += mt.first;
+    std::stable_sort(matched.begin(), matched.end(),
+                     [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (auto& mt : matched) {
+      mt.second.weight = total > 0 ? mt.first / total : 0;
+      out->tags.push_back(std::move(mt.second));
+    }
+    std::vector<int> order(line_mass.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = int(i);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int a, int b) { return line_mass[a] > line_mass[b]; });
+    const SongMeta& song = bundle_.song(out->song);
+    out->lines.clear();
+    for (int k = 0; k < int(order.size()) && k < options_.explain_lines; ++k) {
+      if (line_mass[order[k]] <= 0) break;
+      out->lines.push_back(
+          LineInfo{order[k], song.lines[order[k]], line_mass[order[k]]});
+    }
+  }
+
+ private:
+  // Offset in cache_ of the cosines of `word` with every active tag.
+  size_t Sims(uint32_t word) {
+    auto [it, inserted] = cache_index_.try_emplace(word, cache_.size());
+    if (inserted) {
+      const size_t m = active_.size();
+      cache_.resize(cache_.size() + m);
+      const float* u = words_.UnitVector(static_cast<int32_t>(word));
+      for (size_t j = 0; j < m; ++j) {
+        cache_[it->second + j] = Dot(u, vectors_[j]->data(), words_.dim());
+      }
+    }
+    return it->second;
+  }
+
+  const Bundle& bundle_;
+  const WordVectors& words_;
+  const std::vector<Tag>& tags_;
+  const RecommendOptions& options_;
+  std::vector<size_t> active_;
+  std::vector<float> weights_;
+  std::vector<const std::vector<float>*> vectors_;
+  float total_weight_ = 0;
+  absl::flat_hash_map<uint32_t, size_t> cache_index_;
+  std::vector<float> cache_;  // active_.size() cosines per cached word
+};
+
+}  // namespace
+
+absl::Status CheckCompatible(const ModelSet& models, const Bundle& bundle) {
+  const BundleManifest& m = bundle.manifest();
+  if (m.embedder_id != models.words().id() || m.dim != models.words().dim() ||
+      m.vocabulary_size != models.words().size()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "bundle ", m.version, " was built with word vectors '", m.embedder_id,
+        "' (", m.dim, "-d, ", m.vocabulary_size, " words) but the models use '",
+        models.words().id(), "' (", models.words().dim(), "-d, ",
+        models.words().size(), " words); rebuild the bundle"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Recommendation> RecommendForTags(
+    const Snapshot& snapshot, std::vector<Tag> tags,
+    const RecommendOptions& options) {
+  const Bundle& bundle = *snapshot.bundle;
+  const WordVectors& words = snapshot.models->words();
+  Recommendation rec;
+  rec.tags = std::move(tags);
+  auto start = std::chrono::steady_clock::now();
+  std::vector<float> query;
+  std::vector<std::vector<float>> tag_vectors;
+  if (!BuildQuery(rec.tags, words, bundle.manifest().common, &query,
+                  &tag_vectors)) {
+    return rec;  // nothing recognisable in the image: no songs
+  }
+  std::vector<uint8_t> bitmap;
+  const std::vector<uint8_t>* allowed = nullptr;
+  if (!options.filters.empty()) {
+    int64_t kept = 0;
+    bitmap = FilterBitmap(bundle, options.filters, &kept);
+    if (kept == 0) return rec;
+    allowed = &bitmap;
+  }
+  const int n = std::max(options.candidates, 4 * options.top_k);
+  ASSIGN_OR_RETURN(std::vector<ScoredId> candidates,
+                   bundle.index().Search(query.data(), n, allowed));
+  rec.search_ms = MsSince(start);
+
+  start = std::chrono::steady_clock::now();
+  AttentionScorer scorer(bundle, words, rec.tags, tag_vectors, options);
+  std::vector<SongScore> scored;
+  scored.reserve(candidates.size());
+  for (const ScoredId& c : candidates) {
+    SongScore s;
+    s.song = c.id;
+    s.retrieval = c.score;
+    scorer.Score(&s, /*explain=*/false);
+    s.score = options.retrieval_weight * s.retrieval +
+              (1 - options.retrieval_weight) * s.attention;
+    scored.push_back(std::move(s));
+  }
+  std::sort(scored.begin(), scored.end(),
+            [](const SongScore& a, const SongScore& b) {
+              return a.score != b.score ? a.score > b.score : a.song < b.song;
+            });
+  if (int(scored.size()) > options.top_k) scored.resize(options.top_k);
+  if (options.explain) {
+    for (SongScore& s : scored) scorer.Score(&s, /*explain=*/true);
+  }
+  rec.songs = std::move(scored);
+  rec.rerank_ms = MsSince(start);
+  return rec;
+}
+
+absl::StatusOr<Recommendation> Recommend(const Snapshot& snapshot,
+                                         const RgbImage& image,
+                                         const RecommendOptions& options) {
+  auto start = std::chrono::steady_clock::now();
+  ASSIGN_OR_RETURN(std::vector<Tag> tags, snapshot.models->TagImage(image));
+  double model_ms = MsSince(start);
+  ASSIGN_OR_RETURN(Recommendation rec,
+                   RecommendForTags(snapshot, std::move(tags), options));
+  rec.model_ms = model_ms;
+  return rec;
+}
+
+}  // namespace image2song
+

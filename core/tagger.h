@@ -1,0 +1,58 @@
+// Taggers turn an image into tags: labels with scores, optional boxes, and
+// the lyric-space words each label maps to.
+#ifndef IMAGE2SONG_CORE_TAGGER_H_
+#define IMAGE2SONG_CORE_TAGGER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/image.h"
+
+namespace image2song {
+
+struct Tag {
+  std::string label;
+  // Model confidence in [0, 1].
+  float score = 0;
+  // The tagger's weight in the query (from the model manifest).
+  float weight = 1;
+  bool has_box = false;
+  CropBox box;
+  // Name of the tagger that produced it.
+  std::string source;
+  // Lyric-space words for this label (may be empty: then it is display-only).
+  std::vector<std::string> words;
+};
+
+struct TaggerInfo {
+  std::string name;
+  std::string version;
+  std::string kind;
+  int label_count = 0;
+  int input_width = 0;
+  int input_height = 0;
+  // "optimized", "frozen" or "plain" (what the load-time check kept).
+  std::string execution;
+};
+
+// Thread-safety: Run() may be called concurrently from several threads.
+class Tagger {
+ public:
+  virtual ~Tagger() = default;
+  virtual const TaggerInfo& info() const = 0;
+  // Tags for one decoded image, strongest first.
+  virtual absl::StatusOr<std::vector<Tag>> Run(const RgbImage& image) const = 0;
+};
+
+// A label file line: "index<TAB>display label<TAB>word word ...".
+struct LabelEntry {
+  std::string label;
+  std::vector<std::string> words;
+};
+absl::StatusOr<std::vector<LabelEntry>> LoadLabelFile(const std::string& path);
+
+}  // namespace image2song
+
+#endif  // IMAGE2SONG_CORE_TAGGER_H_

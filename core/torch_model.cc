@@ -1,0 +1,205 @@
+// The only translation unit that includes LibTorch (slow to compile).
+#include <ATen/Parallel.h>
+#include <torch/script.h>
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "core/image_model.h"
+#include "core/log.h"
+
+namespace image2song {
+namespace {
+
+// Collects a forward() result (tensor or tuple/list of tensors) as floats.
+absl::StatusOr<std::vector<ModelOutput>> ToOutputs(const c10::IValue& value) {
+  std::vector<at::Tensor> tensors;
+  if (value.isTensor()) {
+    tensors.push_back(value.toTensor());
+  } else if (value.isTuple()) {
+    for (const auto& v : value.toTupleRef().elements()) {
+      if (!v.isTensor()) {
+        return absl::InvalidArgumentError("model output tuple holds a non-tensor");
+      }
+      tensors.push_back(v.toTensor());
+    }
+  } else if (value.isTensorList()) {
+    for (const at::Tensor& t : value.toTensorVector()) tensors.push_back(t);
+  } else {
+    return absl::InvalidArgumentError(
+        "model output must be a tensor or a tuple of tensors");
+  }
+  std::vector<ModelOutput> outputs;
+  outputs.reserve(tensors.size());
+  for (const at::Tensor& t : tensors) {
+    at::Tensor c = t.to(at::kFloat).contiguous();
+    ModelOutput out;
+    out.shape.assign(c.sizes().begin(), c.sizes().end());
+    out.data.assign(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+    outputs.push_back(std::move(out));
+  }
+  return outputs;
+}
+
+// Largest |a - b| relative to max |a| over all outputs; +inf on shape
+// mismatch or non-finite values.
+double RelativeDifference(const std::vector<ModelOutput>& a,
+                          const std::vector<ModelOutput>& b) {
+  if (a.size() != b.size()) return INFINITY;
+  double worst = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].shape != b[i].shape) return INFINITY;
+    double scale = 1e-6, diff = 0;
+    for (size_t j = 0; j < a[i].data.size(); ++j) {
+      scale = std::max(scale, double(std::fabs(a[i].data[j])));
+      double d = std::fabs(double(a[i].data[j]) - b[i].data[j]);
+      if (!std::isfinite(d)) return INFINITY;
+      diff = std::max(diff, d);
+    }
+    worst = std::max(worst, diff / scale);
+  }
+  return worst;
+}
+
+class TorchImageModel : public ImageModel {
+ public:
+  TorchImageModel(torch::jit::Module module, std::string execution)
+      : module_(std::move(module)), execution_(std::move(execution)) {}
+
+  absl::StatusOr<std::vector<ModelOutput>> Run(const float* input,
+                                               int batch) const override {
+    return Forward(module_, input, batch, h_, w_);
+  }
+  const std::string& execution() const override { return execution_; }
+
+  static absl::StatusOr<std::vector<ModelOutput>> Forward(
+      const torch::jit::Module& module, const float* input, int batch, int h,
+      int w) {
+    try {
+      c10::InferenceMode guard;
+      at::Tensor x = torch::from_blob(const_cast<float*>(input),
+                                      {batch, 3, h, w}, at::kFloat);
+      // Module::forward is not const; the underlying graph executor is
+      // thread-safe, so a shallow copy of the handle is enough.
+      torch::jit::Module m = module;
+      c10::IValue out = m.forward({x});
+      return ToOutputs(out);
+    } catch (const std::exception& e) {
+      std::string what = e.what();
+      if (what.size() > 400) what.resize(400);
+      return absl::InternalError(absl::StrCat("model forward failed: ", what));
+    }
+  }
+
+  int h_ = 0, w_ = 0;
+
+ private:
+  torch::jit::Module module_;
+  std::string execution_;
+};
+
+// Deterministic reference input: smooth gradients with some texture, in the
+// usual normalised range.
+std::vector<float> ReferenceInput(int h, int w) {
+  std::vector<float> x(size_t(3) * h * w);
+  for (int c = 0; c < 3; ++c) {
+    for (int y = 0; y < h; ++y) {
+      for (int xx = 0; xx < w; ++xx) {
+        double v = std::sin(0.07 * xx * (c + 1)) * std::cos(0.05 * y) +
+                   0.3 * std::sin(0.9 * (xx + y) + c);
+        x[(size_t(c) * h + y) * w + xx] = static_cast<float>(v);
+      }
+    }
+  }
+  return x;
+}
+
+}  // namespace
+
+void SetTorchThreads(int intra_op, int inter_op) {
+  static std::once_flag once;
+  if (intra_op > 0) at::set_num_threads(intra_op);
+  std::call_once(once, [inter_op] {
+    // May be set once per process, before any inter-op work.
+    try {
+      if (inter_op > 0) at::set_num_interop_threads(inter_op);
+    } catch (const std::exception& e) {
+      I2S_LOG(WARNING) << "cannot set inter-op threads: " << e.what();
+    }
+  });
+}
+
+absl::StatusOr<std::unique_ptr<ImageModel>> ImageModel::Load(
+    const ImageModelOptions& options) {
+  const int h = options.input_height, w = options.input_width;
+  if (h <= 0 || w <= 0 || h > 4096 || w > 4096) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad model input size ", w, "x", h));
+  }
+  torch::jit::Module plain;
+  try {
+    c10::InferenceMode guard(false);
+    plain = torch::jit::load(options.path, torch::kCPU);
+    plain.eval();
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    if (what.size() > 300) what.resize(300);
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot load TorchScript model ", options.path, ": ", what));
+  }
+  std::vector<float> ref = ReferenceInput(h, w);
+  auto plain_out = TorchImageModel::Forward(plain, ref.data(), 1, h, w);
+  if (!plain_out.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model ", options.path, " fails on a ", w, "x", h, " input: ",
+        plain_out.status().message()));
+  }
+
+  torch::jit::Module chosen = plain;
+  std::string execution = "plain";
+  if (options.optimize) {
+    std::vector<std::pair<std::string, torch::jit::Module>> variants;
+    try {
+      torch::jit::Module frozen = torch::jit::freeze(plain);
+      variants.emplace_back("frozen", frozen);
+      variants.emplace_back("optimized",
+                            torch::jit::optimize_for_inference(frozen));
+    } catch (const std::exception& e) {
+      I2S_LOG(WARNING) << "model " << options.path
+                       << ": freeze/optimize failed, running plain: "
+                       << std::string(e.what()).substr(0, 200);
+    }
+    // Prefer the most optimised variant that still matches.
+    for (auto it = variants.rbegin(); it != variants.rend(); ++it) {
+      auto out = TorchImageModel::Forward(it->second, ref.data(), 1, h, w);
+      // Run twice: the profiling executor may specialise on the second call.
+      if (out.ok()) out = TorchImageModel::Forward(it->second, ref.data(), 1, h, w);
+      double diff = out.ok() ? RelativeDifference(*plain_out, *out) : INFINITY;
+      if (diff <= options.tolerance) {
+        chosen = it->second;
+        execution = it->first;
+        I2S_LOG(INFO) << "model " << options.path << ": using " << execution
+                      << " (max relative difference to plain "
+                      << absl::StrFormat("%.2g", diff) << ")";
+        break;
+      }
+      I2S_LOG(WARNING) << "model " << options.path << ": " << it->first
+                       << " variant differs from the plain model (relative "
+                       << absl::StrFormat("%.3g", diff) << " > "
+                       << options.tolerance << "); not used";
+    }
+  }
+  auto model = std::make_unique<TorchImageModel>(chosen, execution);
+  model->h_ = h;
+  model->w_ = w;
+  for (int i = 0; i < options.warmup_runs; ++i) {
+    auto out = model->Run(ref.data(), 1);
+    if (!out.ok()) return out.status();
+  }
+  return std::unique_ptr<ImageModel>(std::move(model));
+}
+
+}  // namespace image2song

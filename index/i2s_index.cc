@@ -1,0 +1,175 @@
+// i2s-index: turns a song catalogue (JSONL or CSV) into an index bundle.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "core/bundle.h"
+#include "core/catalogue.h"
+#include "core/embedder.h"
+#include "core/log.h"
+#include "core/model_set.h"
+
+ABSL_FLAG(std::string, catalogue, "",
+          "Catalogue file: .jsonl (one JSON object per line) or .csv (header "
+          "row). Required.");
+ABSL_FLAG(std::string, format, "",
+          "Catalogue format: jsonl or csv. Default: from the file extension.");
+ABSL_FLAG(std::string, models, "",
+          "Model manifest (models.json) naming the word vectors. Default: "
+          "$I2S_CACHE/models/default/models.json, I2S_CACHE defaulting to "
+          "~/.cache/image2song.");
+ABSL_FLAG(std::string, output, "", "Bundle directory to create or replace "
+          "atomically. Required.");
+ABSL_FLAG(std::string, version, "",
+          "Bundle version. Default: <UTC time>-<content hash>.");
+ABSL_FLAG(bool, skip_invalid, false,
+          "Skip and count invalid records instead of failing on the first.");
+ABSL_FLAG(std::string, index_type, "auto",
+          "flat (exact), hnsw, or auto (flat below --hnsw_threshold songs).");
+ABSL_FLAG(int64_t, hnsw_threshold, 50000, "Songs from which auto picks HNSW.");
+ABSL_FLAG(int, hnsw_m, 32, "HNSW graph degree.");
+ABSL_FLAG(int, ef_construction, 80, "HNSW build beam width.");
+ABSL_FLAG(int64_t, max_record_bytes, int64_t{1} << 20,
+          "Longest accepted catalogue record in bytes.");
+ABSL_FLAG(bool, quiet, false, "No progress lines.");
+
+namespace image2song {
+namespace {
+
+std::string DefaultModels() {
+  const char* cache = std::getenv("I2S_CACHE");
+  std::string base = cache && *cache ? cache
+                     : absl::StrCat(std::getenv("HOME") ? std::getenv("HOME")
+                                                        : ".",
+                                    "/.cache/image2song");
+  return base + "/models/default/models.json";
+}
+
+int Fail(const absl::Status& status) {
+  std::cerr << "i2s-index: error: " << status.message() << "\n";
+  return 1;
+}
+
+int Run() {
+  const std::string catalogue = absl::GetFlag(FLAGS_catalogue);
+  const std::string output = absl::GetFlag(FLAGS_output);
+  if (catalogue.empty() || output.empty()) {
+    std::cerr << "i2s-index: --catalogue and --output are required (see "
+                 "--help)\n";
+    return 2;
+  }
+  ModelSetOptions mo;
+  mo.manifest_path = absl::GetFlag(FLAGS_models).empty()
+                         ? DefaultModels()
+                         : absl::GetFlag(FLAGS_models);
+  mo.words_only = true;
+  auto models = ModelSet::Load(mo);
+  if (!models.ok()) return Fail(models.status());
+  const WordVectors& words = (*models)->words();
+
+  BundleWriterOptions wo;
+  wo.output_dir = output;
+  wo.version = absl::GetFlag(FLAGS_version);
+  wo.index.type = absl::GetFlag(FLAGS_index_type);
+  wo.index.hnsw_threshold = absl::GetFlag(FLAGS_hnsw_threshold);
+  wo.index.hnsw_m = absl::GetFlag(FLAGS_hnsw_m);
+  wo.index.ef_construction = absl::GetFlag(FLAGS_ef_construction);
+  auto writer = BundleWriter::Create(wo, &words);
+  if (!writer.ok()) return Fail(writer.status());
+
+  CatalogueOptions co;
+  co.skip_invalid = absl::GetFlag(FLAGS_skip_invalid);
+  co.max_record_bytes = absl::GetFlag(FLAGS_max_record_bytes);
+  co.format = absl::GetFlag(FLAGS_format);
+  auto file_size = FileSize(catalogue);
+  if (!file_size.ok()) return Fail(file_size.status());
+
+  SongEmbedder embedder(&words);
+  const bool quiet = absl::GetFlag(FLAGS_quiet);
+  const bool tty = ::isatty(2);
+  auto start = std::chrono::steady_clock::now();
+  auto last = start;
+  int64_t words_total = 0, words_known = 0;
+  CatalogueStats stats;
+  auto progress = [&](bool final) {
+    auto now = std::chrono::steady_clock::now();
+    double secs = std::chrono::duration<double>(now - start).count();
+    double frac = *file_size > 0 ? double(stats.bytes_read) / *file_size : 1;
+    double rate = secs > 0 ? (*writer)->count() / secs : 0;
+    double eta = frac > 0 ? secs / frac - secs : 0;
+    std::string line = absl::StrFormat(
+        "embedded %d songs (%.1f%% of the file, %.0f songs/s, ETA %.0fs, "
+        "%d skipped)", (*writer)->count(), 100 * frac, rate,
+        final ? 0.0 : eta, stats.skipped);
+    if (tty) {
+      std::fprintf(stderr, "\r%s%s", line.c_str(), final ? "\n" : "");
+    } else {
+      std::fprintf(stderr, "%s\n", line.c_str());
+    }
+  };
+  absl::Status status = ReadCatalogue(
+      catalogue, co,
+      [&](SongRecord&& record) -> absl::Status {
+        EmbeddedSong song = embedder.Embed(record);
+        words_total += song.words_total;
+        words_known += song.words_known;
+        absl::Status s = (*writer)->Add(record, song);
+        auto now = std::chrono::steady_clock::now();
+        if (!quiet && now - last > std::chrono::seconds(tty ? 1 : 5)) {
+          last = now;
+          progress(false);
+        }
+        return s;
+      },
+      &stats);
+  if (!status.ok()) return Fail(status);
+  if (!quiet) progress(true);
+  for (const std::string& reason : stats.skip_reasons) {
+    std::cerr << "skipped: " << reason << "\n";
+  }
+  (*writer)->set_skipped_records(stats.skipped);
+  auto manifest = (*writer)->Finish();
+  if (!manifest.ok()) return Fail(manifest.status());
+  double secs = std::chrono::duration<double>(
+                    std::chrono::steady_clock::now() - start).count();
+  std::printf(
+      "bundle %s written to %s: %lld songs, %lld skipped, index %s, "
+      "%d-d (%s), %.1f%% of lyric words in the vocabulary, %.1fs\n",
+      manifest->version.c_str(), output.c_str(),
+      static_cast<long long>(manifest->song_count),
+      static_cast<long long>(stats.skipped), manifest->index_type.c_str(),
+      manifest->dim, manifest->embedder_id.c_str(),
+      words_total ? 100.0 * words_known / words_total : 0.0, secs);
+  return 0;
+}
+
+}  // namespace
+}  // namespace image2song
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "turns a song catalogue into an index bundle for i2s-server.\n\n"
+      "usage: i2s-index --catalogue=songs.jsonl --output=DIR [flags]\n\n"
+      "Catalogue fields: id, title, artist, lyrics (required); tags, genre,\n"
+      "mood, language, license, duration (optional). A bad record fails the\n"
+      "run with file:line and field unless --skip_invalid.");
+  absl::FlagsUsageConfig config;
+  config.contains_helpshort_flags = [](absl::string_view f) {
+    return absl::StrContains(f, "i2s_index");
+  };
+  config.contains_help_flags = config.contains_helpshort_flags;
+  absl::SetFlagsUsageConfig(config);
+  absl::ParseCommandLine(argc, argv);
+  return image2song::Run();
+}

@@ -1,0 +1,223 @@
+// i2s-server: the image2song gRPC server.
+#include <omp.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "core/bundle.h"
+#include "core/file_util.h"
+#include "core/image_model.h"
+#include "core/log.h"
+#include "core/model_set.h"
+#include "core/recommender.h"
+#include "server/metrics.h"
+#include "server/service.h"
+
+#ifndef I2S_VERSION
+#define I2S_VERSION "dev"
+#endif
+
+ABSL_FLAG(std::string, listen, "0.0.0.0:50051",
+          "gRPC listen address host:port (port 0 picks a free port).");
+ABSL_FLAG(std::string, bundle, "",
+          "Index bundle directory (from i2s-index). Default: "
+          "$I2S_CACHE/bundles/demo, I2S_CACHE defaulting to "
+          "~/.cache/image2song.");
+ABSL_FLAG(std::string, models, "",
+          "Model manifest models.json. Default: "
+          "$I2S_CACHE/models/default/models.json.");
+ABSL_FLAG(int, workers, 2, "Worker threads running Recommend.");
+ABSL_FLAG(int, queue_size, 64,
+          "Recommend requests that may wait for a worker; beyond that the "
+          "server answers RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int, torch_threads, 1, "LibTorch intra-op threads per worker.");
+ABSL_FLAG(int64_t, max_image_bytes, int64_t{16} << 20,
+          "Largest encoded image accepted (bytes); larger -> "
+          "INVALID_ARGUMENT.");
+ABSL_FLAG(int64_t, max_image_pixels, 100'000'000,
+          "Largest image accepted (width*height, checked on the header "
+          "before decoding).");
+ABSL_FLAG(int64_t, max_receive_bytes, int64_t{64} << 20,
+          "Largest gRPC message accepted; gRPC itself refuses larger ones "
+          "with RESOURCE_EXHAUSTED.");
+ABSL_FLAG(std::string, metrics_listen, "0.0.0.0:9464",
+          "Prometheus metrics HTTP address host:port (GET /metrics); empty "
+          "disables.");
+ABSL_FLAG(std::string, port_file, "",
+          "If set, write {\"grpc_port\":N,\"metrics_port\":M} here once "
+          "serving (for port 0).");
+ABSL_FLAG(int, candidates, 200, "First-stage FAISS candidates reranked.");
+ABSL_FLAG(double, retrieval_weight, 0.5,
+          "Weight of the first-stage cosine in the final score (rest: tag "
+          "attention).");
+ABSL_FLAG(bool, optimize_models, true,
+          "Use TorchScript freeze/optimize_for_inference where the outputs "
+          "match the plain model.");
+ABSL_FLAG(bool, verify_checksums, true,
+          "Check the bundle files' sha256 against its manifest at load.");
+ABSL_FLAG(int, shutdown_grace_ms, 10000,
+          "On SIGTERM/SIGINT, how long in-flight requests may take to finish.");
+
+namespace image2song {
+namespace {
+
+std::string CacheDir() {
+  const char* cache = std::getenv("I2S_CACHE");
+  if (cache && *cache) return cache;
+  const char* home = std::getenv("HOME");
+  return absl::StrCat(home ? home : ".", "/.cache/image2song");
+}
+
+int Fail(absl::string_view what, const absl::Status& status) {
+  I2S_LOG(ERROR) << what << ": " << status.message();
+  std::cerr << "i2s-server: " << what << ": " << status.message() << "\n";
+  return 1;
+}
+
+int Run() {
+  // SIGTERM/SIGINT are taken by sigwait() below; block them before any
+  // thread starts so no other thread receives them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  const int torch_threads = std::max(1, absl::GetFlag(FLAGS_torch_threads));
+  SetTorchThreads(torch_threads, 1);
+  omp_set_num_threads(torch_threads);
+
+  auto metrics = Metrics::Create(absl::GetFlag(FLAGS_metrics_listen));
+  if (!metrics.ok()) return Fail("metrics endpoint", metrics.status());
+
+  ModelSetOptions mo;
+  mo.manifest_path = absl::GetFlag(FLAGS_models).empty()
+                         ? CacheDir() + "/models/default/models.json"
+                         : absl::GetFlag(FLAGS_models);
+  mo.optimize = absl::GetFlag(FLAGS_optimize_models);
+  auto start = std::chrono::steady_clock::now();
+  auto models = ModelSet::Load(mo);
+  if (!models.ok()) return Fail("cannot load models", models.status());
+  I2S_LOG(INFO) << "models ready (" << (*models)->version() << ") in "
+                << std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now() - start).count()
+                << " ms";
+
+  const std::string bundle_dir = absl::GetFlag(FLAGS_bundle).empty()
+                                     ? CacheDir() + "/bundles/demo"
+                                     : absl::GetFlag(FLAGS_bundle);
+  BundleLoadOptions bo;
+  bo.verify_checksums = absl::GetFlag(FLAGS_verify_checksums);
+  start = std::chrono::steady_clock::now();
+  auto bundle = Bundle::Load(bundle_dir, bo);
+  if (!bundle.ok()) return Fail("cannot load bundle " + bundle_dir, bundle.status());
+  absl::Status compatible = CheckCompatible(**models, **bundle);
+  if (!compatible.ok()) return Fail("bundle does not fit the models", compatible);
+  const BundleManifest& bm = (*bundle)->manifest();
+  I2S_LOG(INFO) << "loaded bundle " << bm.version << " from " << bundle_dir
+                << ": " << bm.song_count << " songs, " << bm.index_type
+                << " index, " << bm.dim << "-d, embedder " << bm.embedder_id
+                << ", in "
+                << std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now() - start).count()
+                << " ms";
+
+  auto snapshot = std::make_shared<Snapshot>();
+  snapshot->models = std::move(*models);
+  snapshot->bundle = std::move(*bundle);
+
+  ServiceOptions so;
+  so.workers = std::max(1, absl::GetFlag(FLAGS_workers));
+  so.queue_size = std::max(1, absl::GetFlag(FLAGS_queue_size));
+  so.decode.max_bytes = absl::GetFlag(FLAGS_max_image_bytes);
+  so.decode.max_pixels = absl::GetFlag(FLAGS_max_image_pixels);
+  so.candidates = absl::GetFlag(FLAGS_candidates);
+  so.retrieval_weight = static_cast<float>(absl::GetFlag(FLAGS_retrieval_weight));
+  so.server_version = I2S_VERSION;
+  SongRecommenderService service(so, metrics->get(), [torch_threads] {
+    SetTorchThreads(torch_threads, 0);
+    omp_set_num_threads(torch_threads);
+  });
+  service.SetSnapshot(snapshot);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  const std::string listen = absl::GetFlag(FLAGS_listen);
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(std::min<int64_t>(absl::GetFlag(FLAGS_max_receive_bytes),
+                                         INT32_MAX)));
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    return Fail("cannot listen", absl::UnavailableError(
+                                     absl::StrCat("cannot bind ", listen)));
+  }
+  const std::string kService = "image2song.v1.SongRecommender";
+  server->GetHealthCheckService()->SetServingStatus(true);
+  server->GetHealthCheckService()->SetServingStatus(kService, true);
+  I2S_LOG(INFO) << "serving " << kService << " on " << listen
+                << " (port " << port << "), metrics on port "
+                << (*metrics)->port() << ", " << so.workers << " workers, "
+                << torch_threads << " torch thread(s) each";
+  const std::string port_file = absl::GetFlag(FLAGS_port_file);
+  if (!port_file.empty()) {
+    std::string tmp = port_file + ".tmp";
+    absl::Status s = WriteFile(
+        tmp, absl::StrCat("{\"grpc_port\": ", port, ", \"metrics_port\": ",
+                          (*metrics)->port(), "}\n"));
+    if (s.ok() && std::rename(tmp.c_str(), port_file.c_str()) != 0) {
+      s = absl::InternalError("rename failed");
+    }
+    if (!s.ok()) return Fail("cannot write --port_file", s);
+  }
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  I2S_LOG(INFO) << "received " << (sig == SIGTERM ? "SIGTERM" : "SIGINT")
+                << ": not serving any more, finishing in-flight requests";
+  server->GetHealthCheckService()->SetServingStatus(false);
+  server->GetHealthCheckService()->SetServingStatus(kService, false);
+  server->Shutdown(std::chrono::system_clock::now() +
+                   std::chrono::milliseconds(
+                       absl::GetFlag(FLAGS_shutdown_grace_ms)));
+  service.Drain();
+  server->Wait();
+  I2S_LOG(INFO) << "stopped";
+  return 0;
+}
+
+}  // namespace
+}  // namespace image2song
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "serves image2song.v1.SongRecommender (plus grpc.health.v1 and server "
+      "reflection) over gRPC.\n\nusage: i2s-server [flags]");
+  absl::FlagsUsageConfig config;
+  config.contains_helpshort_flags = [](absl::string_view f) {
+    return absl::StrContains(f, "i2s_server");
+  };
+  config.contains_help_flags = config.contains_helpshort_flags;
+  config.version_string = [] { return std::string("i2s-server " I2S_VERSION "\n"); };
+  absl::SetFlagsUsageConfig(config);
+  absl::ParseCommandLine(argc, argv);
+  return image2song::Run();
+}

@@ -1,0 +1,79 @@
+#include "server/metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/exposer.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace image2song {
+namespace {
+
+const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
+  static const auto* kBuckets = new prometheus::Histogram::BucketBoundaries{
+      0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05,
+      0.1,    0.2,   0.5,   1.0,   2.0,  5.0};
+  return *kBuckets;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Create(
+    const std::string& listen) {
+  auto m = std::unique_ptr<Metrics>(new Metrics());
+  m->registry_ = std::make_shared<prometheus::Registry>();
+  m->requests_ = &prometheus::BuildCounter()
+                      .Name("i2s_requests_total")
+                      .Help("RPCs finished, by method and gRPC status code")
+                      .Register(*m->registry_);
+  m->latency_ = &prometheus::BuildHistogram()
+                     .Name("i2s_request_duration_seconds")
+                     .Help("RPC latency inside the server, by method")
+                     .Register(*m->registry_);
+  m->stages_ = &prometheus::BuildHistogram()
+                    .Name("i2s_stage_duration_seconds")
+                    .Help("Recommend latency per stage: decode, model, "
+                          "search, rerank")
+                    .Register(*m->registry_);
+  m->queue_depth_ = &prometheus::BuildGauge()
+                         .Name("i2s_queue_depth")
+                         .Help("Requests waiting for a worker")
+                         .Register(*m->registry_)
+                         .Add({});
+  m->songs_ = &prometheus::BuildGauge()
+                   .Name("i2s_songs")
+                   .Help("Songs in the serving index bundle")
+                   .Register(*m->registry_)
+                   .Add({});
+  if (!listen.empty()) {
+    try {
+      m->exposer_ = std::make_unique<prometheus::Exposer>(listen, 2);
+      m->exposer_->RegisterCollectable(m->registry_);
+      std::vector<int> ports = m->exposer_->GetListeningPorts();
+      m->port_ = ports.empty() ? 0 : ports[0];
+    } catch (const std::exception& e) {
+      return absl::UnavailableError(absl::StrCat(
+          "cannot serve metrics on ", listen, ": ", e.what()));
+    }
+  }
+  return m;
+}
+
+Metrics::~Metrics() = default;
+
+void Metrics::CountRequest(const std::string& method, const char* code,
+                           double seconds) {
+  requests_->Add({{"method", method}, {"code", code}}).Increment();
+  latency_->Add({{"method", method}}, LatencyBuckets()).Observe(seconds);
+}
+
+void Metrics::ObserveStage(const char* stage, double seconds) {
+  stages_->Add({{"stage", stage}}, LatencyBuckets()).Observe(seconds);
+}
+
+void Metrics::SetQueueDepth(double n) { queue_depth_->Set(n); }
+void Metrics::SetSongs(double n) { songs_->Set(n); }
+
+}  // namespace image2song

@@ -1,0 +1,61 @@
+// Prometheus metrics of the server, served over HTTP on their own port.
+//
+//   i2s_requests_total{method,code}           counter
+//   i2s_request_duration_seconds{method}      histogram (handler to Finish)
+//   i2s_stage_duration_seconds{stage}         histogram, stage = decode |
+//                                             model | search | rerank
+//   i2s_queue_depth                           gauge, requests waiting
+//   i2s_songs                                 gauge, songs in the bundle
+//
+// Thread-safety: all methods are thread-safe.
+#ifndef IMAGE2SONG_SERVER_METRICS_H_
+#define IMAGE2SONG_SERVER_METRICS_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace prometheus {
+class Exposer;
+class Registry;
+class Gauge;
+template <typename T> class Family;
+class Counter;
+class Histogram;
+}  // namespace prometheus
+
+namespace image2song {
+
+class Metrics {
+ public:
+  // `listen` is "host:port" ("0.0.0.0:0" picks a free port); empty: no HTTP
+  // endpoint (metrics are still counted).
+  static absl::StatusOr<std::unique_ptr<Metrics>> Create(
+      const std::string& listen);
+  ~Metrics();
+
+  void CountRequest(const std::string& method, const char* code,
+                    double seconds);
+  void ObserveStage(const char* stage, double seconds);
+  void SetQueueDepth(double n);
+  void SetSongs(double n);
+  // Port of the HTTP endpoint, 0 when none.
+  int port() const { return port_; }
+
+ private:
+  Metrics() = default;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  prometheus::Family<prometheus::Counter>* requests_ = nullptr;
+  prometheus::Family<prometheus::Histogram>* latency_ = nullptr;
+  prometheus::Family<prometheus::Histogram>* stages_ = nullptr;
+  prometheus::Gauge* queue_depth_ = nullptr;
+  prometheus::Gauge* songs_ = nullptr;
+  int port_ = 0;
+};
+
+}  // namespace image2song
+
+#endif  // IMAGE2SONG_SERVER_METRICS_H_

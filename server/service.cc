@@ -1,0 +1,266 @@
+#include "server/service.h"
+
+#include <chrono>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/log.h"
+#include "server/grpc_status.h"
+
+namespace image2song {
+namespace {
+
+namespace pb = ::image2song::v1;
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+void AddLower(const google::protobuf::RepeatedPtrField<std::string>& values,
+              absl::flat_hash_set<std::string>* out) {
+  for (const std::string& v : values) {
+    std::string s(absl::StripAsciiWhitespace(v));
+    if (!s.empty()) out->insert(absl::AsciiStrToLower(s));
+  }
+}
+
+void FillTag(const Tag& tag, pb::ImageTag* out) {
+  out->set_label(tag.label);
+  out->set_score(tag.score);
+  out->set_source(tag.source);
+  if (tag.has_box) {
+    out->mutable_box()->set_x_min(tag.box.x0);
+    out->mutable_box()->set_y_min(tag.box.y0);
+    out->mutable_box()->set_x_max(tag.box.x1);
+    out->mutable_box()->set_y_max(tag.box.y1);
+  }
+  for (const std::string& w : tag.words) out->add_words(w);
+}
+
+}  // namespace
+
+SongRecommenderService::SongRecommenderService(
+    const ServiceOptions& options, Metrics* metrics,
+    std::function<void()> on_worker_start)
+    : options_(options),
+      metrics_(metrics),
+      queue_(options.workers, static_cast<size_t>(options.queue_size),
+             [metrics](size_t depth) { metrics->SetQueueDepth(double(depth)); },
+             std::move(on_worker_start)) {}
+
+SongRecommenderService::~SongRecommenderService() { Drain(); }
+
+void SongRecommenderService::SetSnapshot(
+    std::shared_ptr<const Snapshot> snapshot) {
+  metrics_->SetSongs(double(snapshot->bundle->size()));
+  std::lock_guard<std::mutex> lock(mu_);
+  snapshot_ = std::move(snapshot);
+}
+
+std::shared_ptr<const Snapshot> SongRecommenderService::snapshot() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return snapshot_;
+}
+
+void SongRecommenderService::Drain() { queue_.Drain(); }
+
+void SongRecommenderService::Finish(grpc::ServerUnaryReactor* reactor,
+                                    const char* method,
+                                    const grpc::Status& status,
+                                    Clock::time_point start) {
+  metrics_->CountRequest(method, GrpcCodeName(status.error_code()),
+                         SecondsSince(start));
+  reactor->Finish(status);
+}
+
+grpc::ServerUnaryReactor* SongRecommenderService::Recommend(
+    grpc::CallbackServerContext* context, const pb::RecommendRequest* request,
+    pb::RecommendResponse* response) {
+  const auto start = Clock::now();
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto reject = [&](grpc::StatusCode code, std::string msg) {
+    Finish(reactor, "Recommend", grpc::Status(code, std::move(msg)), start);
+    return reactor;
+  };
+  if (request->top_k() < 0 || request->top_k() > kMaxTopK) {
+    return reject(grpc::INVALID_ARGUMENT,
+                  absl::StrCat("top_k must be between 1 and ", kMaxTopK,
+                               " (0 means ", kDefaultTopK, "); got ",
+                               request->top_k()));
+  }
+  if (request->image().empty()) {
+    return reject(grpc::INVALID_ARGUMENT,
+                  "image is empty: send the encoded image bytes (JPEG, PNG, "
+                  "WebP or BMP) in the 'image' field");
+  }
+  if (static_cast<int64_t>(request->image().size()) >
+      options_.decode.max_bytes) {
+    return reject(grpc::INVALID_ARGUMENT,
+                  absl::StrCat("image is ", request->image().size(),
+                               " bytes; the limit is ",
+                               options_.decode.max_bytes));
+  }
+  if (snapshot() == nullptr) {
+    return reject(grpc::UNAVAILABLE, "no index bundle is loaded yet");
+  }
+  bool queued = queue_.TrySubmit([this, context, request, response, reactor,
+                                  start] {
+    grpc::Status status = RunRecommend(context, *request, response);
+    Finish(reactor, "Recommend", status, start);
+  });
+  if (!queued) {
+    return reject(grpc::RESOURCE_EXHAUSTED,
+                  absl::StrCat("server overloaded: ", options_.queue_size,
+                               " requests already queued; retry with backoff"));
+  }
+  return reactor;
+}
+
+grpc::Status SongRecommenderService::RunRecommend(
+    grpc::CallbackServerContext* context, const pb::RecommendRequest& request,
+    pb::RecommendResponse* response) {
+  if (context->IsCancelled()) {
+    return grpc::Status(grpc::CANCELLED, "the client cancelled the call");
+  }
+  if (std::chrono::system_clock::now() > context->deadline()) {
+    return grpc::Status(grpc::DEADLINE_EXCEEDED,
+                        "the deadline passed while the request was queued");
+  }
+  std::shared_ptr<const Snapshot> snap = snapshot();
+  auto t0 = Clock::now();
+  absl::StatusOr<RgbImage> image =
+      DecodeImage(request.image(), options_.decode);
+  if (!image.ok()) return ToGrpcStatus(image.status());
+  metrics_->ObserveStage("decode", SecondsSince(t0));
+
+  RecommendOptions ro;
+  ro.top_k = request.top_k() == 0 ? kDefaultTopK : request.top_k();
+  ro.explain = request.explain();
+  ro.candidates = options_.candidates;
+  ro.retrieval_weight = options_.retrieval_weight;
+  const pb::Filters& f = request.filters();
+  AddLower(f.genres(), &ro.filters.genres);
+  AddLower(f.moods(), &ro.filters.moods);
+  AddLower(f.languages(), &ro.filters.languages);
+  AddLower(f.licenses(), &ro.filters.licenses);
+  for (const std::string& id : f.exclude_song_ids()) {
+    ro.filters.exclude_ids.insert(id);
+  }
+  absl::StatusOr<Recommendation> rec = image2song::Recommend(*snap, *image, ro);
+  if (!rec.ok()) {
+    I2S_LOG(ERROR) << "Recommend failed: " << rec.status();
+    return ToGrpcStatus(rec.status());
+  }
+  metrics_->ObserveStage("model", rec->model_ms / 1000);
+  metrics_->ObserveStage("search", rec->search_ms / 1000);
+  metrics_->ObserveStage("rerank", rec->rerank_ms / 1000);
+
+  const Bundle& bundle = *snap->bundle;
+  for (const Tag& tag : rec->tags) FillTag(tag, response->add_tags());
+  int rank = 0;
+  for (const SongScore& s : rec->songs) {
+    const SongMeta& meta = bundle.song(s.song);
+    pb::SongMatch* m = response->add_matches();
+    m->set_song_id(meta.id);
+    m->set_title(meta.title);
+    m->set_artist(meta.artist);
+    m->set_score(s.score);
+    m->set_rank(++rank);
+    if (ro.explain) {
+      pb::Explanation* e = m->mutable_explanation();
+      e->set_retrieval_score(s.retrieval);
+      e->set_attention_score(s.attention);
+      for (const MatchedTagInfo& t : s.tags) {
+        pb::MatchedTag* mt = e->add_matched_tags();
+        mt->set_label(t.label);
+        mt->set_weight(t.weight);
+        mt->set_lyric_word(t.lyric_word);
+      }
+      for (const LineInfo& l : s.lines) {
+        pb::LyricLine* ll = e->add_lines();
+        ll->set_line_number(l.line);
+        ll->set_text(l.text);
+        ll->set_weight(l.weight);
+      }
+    }
+  }
+  response->set_model_version(snap->models->version());
+  response->set_index_version(bundle.manifest().version);
+  return grpc::Status::OK;
+}
+
+grpc::ServerUnaryReactor* SongRecommenderService::GetSong(
+    grpc::CallbackServerContext* context, const pb::GetSongRequest* request,
+    pb::GetSongResponse* response) {
+  const auto start = Clock::now();
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  grpc::Status status;
+  std::shared_ptr<const Snapshot> snap = snapshot();
+  if (request->song_id().empty()) {
+    status = grpc::Status(grpc::INVALID_ARGUMENT, "song_id is empty");
+  } else if (snap == nullptr) {
+    status = grpc::Status(grpc::UNAVAILABLE, "no index bundle is loaded yet");
+  } else {
+    int64_t i = snap->bundle->Find(request->song_id());
+    if (i < 0) {
+      std::string id = request->song_id().substr(0, 200);
+      status = grpc::Status(
+          grpc::NOT_FOUND, absl::StrCat("no song with id '", id,
+                                        "' in bundle ",
+                                        snap->bundle->manifest().version));
+    } else {
+      const SongMeta& m = snap->bundle->song(i);
+      pb::Song* s = response->mutable_song();
+      s->set_id(m.id);
+      s->set_title(m.title);
+      s->set_artist(m.artist);
+      s->set_genre(m.genre);
+      s->set_mood(m.mood);
+      s->set_language(m.language);
+      s->set_license(m.license);
+      s->set_duration_seconds(m.duration_seconds);
+      for (const std::string& t : m.tags) s->add_tags(t);
+      s->set_lyrics(absl::StrJoin(m.lines, "\n"));
+    }
+  }
+  Finish(reactor, "GetSong", status, start);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* SongRecommenderService::GetInfo(
+    grpc::CallbackServerContext* context, const pb::GetInfoRequest* request,
+    pb::GetInfoResponse* response) {
+  const auto start = Clock::now();
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::shared_ptr<const Snapshot> snap = snapshot();
+  response->set_server_version(options_.server_version);
+  response->mutable_limits()->set_max_image_bytes(options_.decode.max_bytes);
+  response->mutable_limits()->set_max_image_pixels(options_.decode.max_pixels);
+  response->mutable_limits()->set_max_top_k(kMaxTopK);
+  if (snap != nullptr) {
+    const BundleManifest& m = snap->bundle->manifest();
+    response->set_index_version(m.version);
+    response->set_embedder_id(m.embedder_id);
+    response->set_song_count(snap->bundle->size());
+    response->set_vocabulary_size(snap->models->words().size());
+    response->set_dimension(m.dim);
+    response->set_index_type(m.index_type);
+    for (const auto& tagger : snap->models->taggers()) {
+      const TaggerInfo& t = tagger->info();
+      pb::ModelInfo* mi = response->add_models();
+      mi->set_name(t.name);
+      mi->set_version(t.version);
+      mi->set_kind(t.kind);
+      mi->set_label_count(t.label_count);
+      mi->set_input_width(t.input_width);
+      mi->set_input_height(t.input_height);
+      mi->set_execution(t.execution);
+    }
+  }
+  Finish(reactor, "GetInfo", grpc::Status::OK, start);
+  return reactor;
+}
+
+}  // namespace image2song

@@ -1,0 +1,84 @@
+// The SongRecommender gRPC service (callback API). Handlers validate the
+// request, hand the work to a bounded WorkQueue and return; a worker decodes,
+// tags, searches, reranks and calls Finish.
+//
+// Thread-safety: all methods are thread-safe. The serving Snapshot is held
+// through a shared_ptr so a future reload can swap it while requests run.
+#ifndef IMAGE2SONG_SERVER_SERVICE_H_
+#define IMAGE2SONG_SERVER_SERVICE_H_
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "core/image.h"
+#include "core/recommender.h"
+#include "image2song/v1/image2song.grpc.pb.h"
+#include "server/metrics.h"
+#include "server/work_queue.h"
+
+namespace image2song {
+
+struct ServiceOptions {
+  // Worker threads running Recommend. Default: 2.
+  int workers = 2;
+  // Recommend requests that may wait for a worker. Default: 64.
+  int queue_size = 64;
+  // Image limits (see DecodeOptions). Default: 16 MiB, 100 MP.
+  DecodeOptions decode;
+  // First-stage candidates for the rerank. Default: 200.
+  int candidates = 200;
+  // Weight of the first-stage cosine in the final score. Default: 0.5.
+  float retrieval_weight = 0.5f;
+  // Server version string reported by GetInfo.
+  std::string server_version;
+};
+
+class SongRecommenderService final
+    : public image2song::v1::SongRecommender::CallbackService {
+ public:
+  static constexpr int kMaxTopK = 100;
+  static constexpr int kDefaultTopK = 10;
+
+  SongRecommenderService(const ServiceOptions& options, Metrics* metrics,
+                         std::function<void()> on_worker_start);
+  ~SongRecommenderService() override;
+
+  void SetSnapshot(std::shared_ptr<const Snapshot> snapshot);
+  std::shared_ptr<const Snapshot> snapshot() const;
+  // Lets queued work finish and stops the workers.
+  void Drain();
+
+  grpc::ServerUnaryReactor* Recommend(
+      grpc::CallbackServerContext* context,
+      const image2song::v1::RecommendRequest* request,
+      image2song::v1::RecommendResponse* response) override;
+  grpc::ServerUnaryReactor* GetSong(
+      grpc::CallbackServerContext* context,
+      const image2song::v1::GetSongRequest* request,
+      image2song::v1::GetSongResponse* response) override;
+  grpc::ServerUnaryReactor* GetInfo(
+      grpc::CallbackServerContext* context,
+      const image2song::v1::GetInfoRequest* request,
+      image2song::v1::GetInfoResponse* response) override;
+
+ private:
+  // Does one Recommend on a worker thread.
+  grpc::Status RunRecommend(grpc::CallbackServerContext* context,
+                            const image2song::v1::RecommendRequest& request,
+                            image2song::v1::RecommendResponse* response);
+  void Finish(grpc::ServerUnaryReactor* reactor, const char* method,
+              const grpc::Status& status,
+              std::chrono::steady_clock::time_point start);
+
+  const ServiceOptions options_;
+  Metrics* metrics_;
+  mutable std::mutex mu_;
+  std::shared_ptr<const Snapshot> snapshot_;
+  WorkQueue queue_;
+};
+
+}  // namespace image2song
+
+#endif  // IMAGE2SONG_SERVER_SERVICE_H_

@@ -1,0 +1,225 @@
+#!/usr/bin/python3
+"""Generates the tiny models, word vectors, catalogue and images the tests use.
+
+Everything is deterministic (fixed seeds) and small, so the default test run
+exercises the real code paths (TorchScript loading, FAISS, gRPC) in seconds:
+
+  models.json    model manifest in the production format
+  tiny_color.pt  TorchScript "colour classifier": input [B,3,32,32] in [0,1];
+                 outputs (softmax scores over 5 labels, 3-d pooled embedding).
+                 Blue -> ocean, red -> fire, green -> forest, white -> snowfield.
+  labels.tsv     index, label, lyric words (production label-file format)
+  words.i2sv     16-d word vectors: clusters for sea / fire / forest / snow
+                 words, plus stopwords and filler words (I2SWVEC1 format)
+  catalogue.jsonl  14 songs; one theme song per cluster and filler songs
+  catalogue.csv    the same songs as CSV
+  images/        blue.png red.jpg green.webp white.bmp gray.png
+
+usage: make_test_assets.py OUT_DIR
+"""
+import csv
+import json
+import os
+import struct
+import sys
+
+import numpy as np
+
+DIM = 16
+
+STOPWORDS = ("the a and of to in i my is on it you that with for be was "
+             "me all we by his her so at not but").split()
+CLUSTERS = {
+    "sea": "sea ocean waves shore sail boat ship water tide sailor".split(),
+    "fire": "fire flame flames burning heat ember blaze smoke".split(),
+    "forest": "forest tree trees green leaves woods grass moss".split(),
+    "snow": "snow winter cold white ice frost snowfield frozen".split(),
+}
+FILLER = ("love heart night home road day morning dream song sing light "
+          "time old young friend mother father town river hill door "
+          "window gold silver rain wind star moon city train dance").split()
+
+SONGS = [
+    ("sea-01", "The Wide Ocean", "Test Shanty Crew", "folk", "calm", "en",
+     "public-domain", 180, ["sea"],
+     "The ocean waves roll on the shore\nMy ship will sail for evermore\n"
+     "\nThe sailor sings of tide and sea"),
+    ("sea-02", "Sailor's Boat", "Harbour Band", "pop", "happy", "en",
+     "cc-by", 200, [],
+     "A little boat upon the water\nWe sail away with the tide\n"
+     "The shore is far behind"),
+    ("fire-01", "Burning Night", "Ember Trio", "rock", "energetic", "en",
+     "public-domain", 210, ["fire"],
+     "The fire is burning in the night\nFlames and smoke and ember light\n"
+     "Feel the heat of the blaze"),
+    ("fire-02", "Smoke Signal", "Ember Trio", "rock", "dark", "de",
+     "cc-by", 190, [],
+     "Smoke is rising from the flame\nThe heat will call your name"),
+    ("forest-01", "Green Woods", "Moss Singers", "folk", "calm", "en",
+     "public-domain", 170, ["forest"],
+     "Under the green trees of the forest\nThe leaves and grass and moss\n"
+     "We walk in the woods"),
+    ("forest-02", "The Old Tree", "Moss Singers", "folk", "sad", "en",
+     "cc-by", 160, [],
+     "An old tree on the hill\nIts leaves are green"),
+    ("snow-01", "Winter White", "Frost Choir", "classical", "calm", "en",
+     "public-domain", 240, ["winter"],
+     "The snow is white and cold\nIce and frost on the frozen town\n"
+     "Winter comes again"),
+    ("snow-02", "Frozen River", "Frost Choir", "classical", "sad", "fr",
+     "cc-by", 230, [],
+     "The river is frozen\nCold winter wind and snow"),
+]
+for i in range(6):
+    rng = np.random.RandomState(100 + i)
+    lines = []
+    for _ in range(4):
+        words = rng.choice(FILLER, size=5, replace=False)
+        lines.append(" ".join(words).capitalize())
+    SONGS.append((f"filler-{i:02d}", f"Filler Song {i}", "Various", "pop",
+                  "happy", "en", "public-domain", 150 + i, [],
+                  "\n".join(lines)))
+
+
+def write_vectors(path):
+    rng = np.random.RandomState(7)
+    words, vecs = [], []
+    common = rng.normal(size=DIM)  # shared component, as real GloVe means have
+    for w in STOPWORDS:
+        words.append(w)
+        vecs.append(common + 0.3 * rng.normal(size=DIM))
+    centres = {}
+    for name, members in CLUSTERS.items():
+        centres[name] = 3.0 * rng.normal(size=DIM)
+        for w in members:
+            words.append(w)
+            vecs.append(centres[name] + 0.6 * rng.normal(size=DIM) + 0.5 * common)
+    for w in FILLER:
+        words.append(w)
+        vecs.append(1.5 * rng.normal(size=DIM) + 0.5 * common)
+    # Pad the vocabulary so the stopword cut (1% of the vocabulary) is 2.
+    for i in range(len(words), 240):
+        words.append(f"zz{i:03d}")
+        vecs.append(rng.normal(size=DIM))
+    blob = "".join(w + "\n" for w in words).encode()
+    header = b"I2SWVEC1" + struct.pack("<IIII", 1, DIM, len(words), len(blob))
+    data = header + blob
+    data += b"\0" * ((-len(data)) % 4)
+    data += np.asarray(vecs, dtype="<f4").tobytes()
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def write_labels(path):
+    rows = [("background", ""), ("ocean", "sea ocean waves"),
+            ("fire", "fire flame"), ("forest", "forest trees green"),
+            ("snowfield", "snow winter white")]
+    with open(path, "w") as f:
+        for i, (label, words) in enumerate(rows):
+            f.write(f"{i}\t{label}\t{words}\n")
+
+
+def write_model(path):
+    import torch
+
+    torch.manual_seed(0)
+
+    class TinyColor(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            # 1x1 conv + BatchNorm (identity) so freeze/optimize_for_inference
+            # have something to fold.
+            self.conv = torch.nn.Conv2d(3, 3, 1, bias=False)
+            self.bn = torch.nn.BatchNorm2d(3)
+            with torch.no_grad():
+                self.conv.weight.copy_(torch.eye(3).view(3, 3, 1, 1))
+            self.fc = torch.nn.Linear(3, 5)
+            with torch.no_grad():
+                self.fc.weight.copy_(torch.tensor([
+                    [0.0, 0.0, 0.0],      # background
+                    [-4.0, -4.0, 8.0],    # ocean: blue
+                    [8.0, -4.0, -4.0],    # fire: red
+                    [-4.0, 8.0, -4.0],    # forest: green
+                    [6.0, 6.0, 6.0],      # snowfield: white
+                ]))
+                self.fc.bias.copy_(torch.tensor([0.0, 0.0, 0.0, 0.0, -10.0]))
+
+        def forward(self, x):
+            x = self.bn(self.conv(x))
+            pooled = x.mean(dim=(2, 3))
+            return torch.softmax(self.fc(pooled), dim=1), pooled
+
+    model = TinyColor().eval()
+    example = torch.rand(2, 3, 32, 32)
+    traced = torch.jit.trace(model, example)
+    traced.save(path)
+
+
+def write_catalogue(jsonl_path, csv_path):
+    with open(jsonl_path, "w") as f:
+        for (sid, title, artist, genre, mood, lang, lic, dur, tags,
+             lyrics) in SONGS:
+            f.write(json.dumps({
+                "id": sid, "title": title, "artist": artist, "genre": genre,
+                "mood": mood, "language": lang, "license": lic,
+                "duration": dur, "tags": tags, "lyrics": lyrics}) + "\n")
+    with open(csv_path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "title", "artist", "genre", "mood", "language",
+                    "license", "duration", "tags", "lyrics"])
+        for (sid, title, artist, genre, mood, lang, lic, dur, tags,
+             lyrics) in SONGS:
+            w.writerow([sid, title, artist, genre, mood, lang, lic, dur,
+                        ";".join(tags), lyrics])
+
+
+def write_images(out):
+    import cv2
+
+    os.makedirs(out, exist_ok=True)
+    rng = np.random.RandomState(3)
+
+    def solid(bgr, h=48, w=64):
+        img = np.zeros((h, w, 3), np.uint8)
+        img[:] = bgr
+        noise = rng.randint(-10, 11, size=img.shape)
+        return np.clip(img.astype(int) + noise, 0, 255).astype(np.uint8)
+
+    cv2.imwrite(os.path.join(out, "blue.png"), solid((230, 40, 20)))
+    cv2.imwrite(os.path.join(out, "red.jpg"), solid((20, 30, 230)))
+    cv2.imwrite(os.path.join(out, "green.webp"), solid((30, 220, 40)))
+    cv2.imwrite(os.path.join(out, "white.bmp"), solid((245, 245, 245)))
+    cv2.imwrite(os.path.join(out, "gray.png"), solid((128, 128, 128)))
+    # A larger JPEG to exercise reduced decoding.
+    cv2.imwrite(os.path.join(out, "big_blue.jpg"),
+                solid((230, 40, 20), h=1200, w=1600))
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    out = sys.argv[1]
+    os.makedirs(out, exist_ok=True)
+    write_vectors(os.path.join(out, "words.i2sv"))
+    write_labels(os.path.join(out, "labels.tsv"))
+    write_catalogue(os.path.join(out, "catalogue.jsonl"),
+                    os.path.join(out, "catalogue.csv"))
+    write_images(os.path.join(out, "images"))
+    write_model(os.path.join(out, "tiny_color.pt"))
+    manifest = {
+        "word_vectors": {"file": "words.i2sv", "id": "test-words-16d@1"},
+        "taggers": [{
+            "name": "tiny_color", "version": "1", "kind": "classifier",
+            "file": "tiny_color.pt",
+            "input": {"width": 32, "height": 32, "mean": [0, 0, 0],
+                      "std": [255, 255, 255]},
+            "labels": "labels.tsv", "skip_labels": [0],
+            "top_k": 3, "min_score": 0.05, "weight": 1.0}],
+    }
+    with open(os.path.join(out, "models.json"), "w") as f:
+        json.dump(manifest, f, indent=2)
+    print(f"test assets written to {out}")
+
+
+if __name__ == "__main__":
+    main()
