@@ -5,6 +5,7 @@ Everything is deterministic (fixed seeds) and small, so the default test run
 exercises the real code paths (TorchScript loading, FAISS, gRPC) in seconds:
 
   models.json    model manifest in the production format
+  models_slow.json  the same with slow_color.pt (~50 ms a forward pass)
   tiny_color.pt  TorchScript "colour classifier": input [B,3,32,32] in [0,1];
                  outputs (softmax scores over 5 labels, 3-d pooled embedding).
                  Blue -> ocean, red -> fire, green -> forest, white -> snowfield.
@@ -119,7 +120,7 @@ def write_labels(path):
             f.write(f"{i}\t{label}\t{words}\n")
 
 
-def write_model(path):
+def write_model(out):
     import torch
 
     torch.manual_seed(0)
@@ -149,10 +150,24 @@ def write_model(path):
             pooled = x.mean(dim=(2, 3))
             return torch.softmax(self.fc(pooled), dim=1), pooled
 
-    model = TinyColor().eval()
+    class SlowColor(TinyColor):
+        """TinyColor plus ~1 GFLOP of input-dependent busy work (about
+        50 ms a call): lets the shutdown test have requests in flight."""
+
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.randn(256, 256) / 16.0)
+
+        def forward(self, x):
+            scores, pooled = super().forward(x)
+            a = x.reshape(x.shape[0], -1)[:, :256].unsqueeze(2) * self.w
+            for _ in range(30):
+                a = torch.tanh(a @ self.w)
+            return scores + 0.0 * a.mean(), pooled
+
     example = torch.rand(2, 3, 32, 32)
-    traced = torch.jit.trace(model, example)
-    traced.save(path)
+    for cls, name in ((TinyColor, "tiny_color.pt"), (SlowColor, "slow_color.pt")):
+        torch.jit.trace(cls().eval(), example).save(os.path.join(out, name))
 
 
 def write_catalogue(jsonl_path, csv_path):
@@ -205,7 +220,7 @@ def main():
     write_catalogue(os.path.join(out, "catalogue.jsonl"),
                     os.path.join(out, "catalogue.csv"))
     write_images(os.path.join(out, "images"))
-    write_model(os.path.join(out, "tiny_color.pt"))
+    write_model(out)
     manifest = {
         "word_vectors": {"file": "words.i2sv", "id": "test-words-16d@1"},
         "taggers": [{
@@ -217,6 +232,9 @@ def main():
             "top_k": 3, "min_score": 0.05, "weight": 1.0}],
     }
     with open(os.path.join(out, "models.json"), "w") as f:
+        json.dump(manifest, f, indent=2)
+    manifest["taggers"][0]["file"] = "slow_color.pt"
+    with open(os.path.join(out, "models_slow.json"), "w") as f:
         json.dump(manifest, f, indent=2)
     print(f"test assets written to {out}")
 

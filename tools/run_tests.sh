@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs every test: installs missing packages, builds, prepares the default
+# models when they can be fetched (for the `models` label), then CTest.
+#
+#   tools/run_tests.sh [extra ctest args]
+#
+# Labels: unit (module tests), e2e (real i2s-server over gRPC with tiny
+# generated models), models (the downloaded default models; skipped when the
+# asset cache cannot be prepared).
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD="${I2S_BUILD_DIR:-$REPO/build}"
+export OPENBLAS_NUM_THREADS=1
+
+"$REPO/tools/install_deps.sh"
+"$REPO/tools/build.sh"
+if ! "$REPO/tools/setup_assets.sh"; then
+  echo "run_tests: default model assets unavailable; 'models' tests will be skipped" >&2
+fi
+cd "$BUILD"
+ctest --output-on-failure -j "${I2S_TEST_JOBS:-2}" --timeout 600 "$@"
