@@ -20,7 +20,7 @@ namespace v1 = ::image2song::v1;
 // Widest a title / artist / id column may get in the readable tables.
 constexpr size_t kMaxTitleChars = 40;
 constexpr size_t kMaxArtistChars = 28;
-constexpr size_t kMaxIdChars = 24;
+constexpr size_t kMaxIdChars = 64;  // ids are copied into other calls
 constexpr size_t kMaxLabelChars = 28;
 constexpr size_t kMaxLyricChars = 100;
 

@@ -17,14 +17,12 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "client/client_format.h"
+#include "core/cli.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "image2song/v1/image2song.grpc.pb.h"
 
@@ -303,25 +301,8 @@ int RunHealth(Client& client) {
 }
 
 int Main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(kUsage);
-  absl::FlagsUsageConfig config;
-  // --help lists the flags of this file (absl's default expects the source
-  // file to be named after the binary, i2s-client.cc).
-  config.contains_help_flags = [](absl::string_view file) {
-    return absl::StrContains(file, "i2s_client");
-  };
-  config.contains_helpshort_flags = config.contains_help_flags;
-  config.normalize_filename = [](absl::string_view file) {
-    const size_t pos = file.rfind("client/");
-    return std::string(pos == absl::string_view::npos ? file
-                                                      : file.substr(pos));
-  };
-  config.version_string = [] {
-    return std::string("i2s-client " I2S_VERSION "\n");
-  };
-  absl::SetFlagsUsageConfig(config);
-
-  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  std::vector<char*> positional = ::image2song::ParseCommandLineOrHelp(
+      argc, argv, {"i2s-client", kUsage, "client/i2s_client", I2S_VERSION});
   std::vector<std::string> args(positional.begin() + 1, positional.end());
   if (args.empty()) {
     PrintUsageHint("no command given");

@@ -8,17 +8,18 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/bundle.h"
+#include "core/cli.h"
 #include "core/catalogue.h"
 #include "core/embedder.h"
 #include "core/log.h"
 #include "core/model_set.h"
+
+#ifndef I2S_VERSION
+#define I2S_VERSION "dev"
+#endif
 
 ABSL_FLAG(std::string, catalogue, "",
           "Catalogue file: .jsonl (one JSON object per line) or .csv (header "
@@ -158,18 +159,14 @@ int Run() {
 }  // namespace image2song
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "turns a song catalogue into an index bundle for i2s-server.\n\n"
-      "usage: i2s-index --catalogue=songs.jsonl --output=DIR [flags]\n\n"
-      "Catalogue fields: id, title, artist, lyrics (required); tags, genre,\n"
-      "mood, language, license, duration (optional). A bad record fails the\n"
-      "run with file:line and field unless --skip_invalid.");
-  absl::FlagsUsageConfig config;
-  config.contains_helpshort_flags = [](absl::string_view f) {
-    return absl::StrContains(f, "i2s_index");
-  };
-  config.contains_help_flags = config.contains_helpshort_flags;
-  absl::SetFlagsUsageConfig(config);
-  absl::ParseCommandLine(argc, argv);
+  image2song::ParseCommandLineOrHelp(
+      argc, argv,
+      {"i2s-index",
+       "turns a song catalogue into an index bundle for i2s-server.\n\n"
+       "usage: i2s-index --catalogue=songs.jsonl --output=DIR [flags]\n\n"
+       "Catalogue fields: id, title, artist, lyrics (required); tags, genre,\n"
+       "mood, language, license, duration (optional). A bad record fails the\n"
+       "run with file:line and field unless --skip_invalid.",
+       "index/i2s_index", I2S_VERSION});
   return image2song::Run();
 }

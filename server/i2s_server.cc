@@ -14,12 +14,9 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/bundle.h"
+#include "core/cli.h"
 #include "core/file_util.h"
 #include "core/image_model.h"
 #include "core/log.h"
@@ -208,16 +205,11 @@ int Run() {
 }  // namespace image2song
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "serves image2song.v1.SongRecommender (plus grpc.health.v1 and server "
-      "reflection) over gRPC.\n\nusage: i2s-server [flags]");
-  absl::FlagsUsageConfig config;
-  config.contains_helpshort_flags = [](absl::string_view f) {
-    return absl::StrContains(f, "i2s_server");
-  };
-  config.contains_help_flags = config.contains_helpshort_flags;
-  config.version_string = [] { return std::string("i2s-server " I2S_VERSION "\n"); };
-  absl::SetFlagsUsageConfig(config);
-  absl::ParseCommandLine(argc, argv);
+  image2song::ParseCommandLineOrHelp(
+      argc, argv,
+      {"i2s-server",
+       "serves image2song.v1.SongRecommender (plus grpc.health.v1 and server "
+       "reflection) over gRPC.\n\nusage: i2s-server [flags]",
+       "server/i2s_server", I2S_VERSION});
   return image2song::Run();
 }
