@@ -1,0 +1,155 @@
+// i2s-bench: measures one Recommend per stage, in process, with the models
+// and bundle the server would load: decode, model (all taggers), search
+// (query + FAISS), rerank (tag attention + explanations). Prints a table of
+// p50 / p90 / p99 / mean milliseconds per stage.
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "core/bundle.h"
+#include "core/cli.h"
+#include "core/file_util.h"
+#include "core/image.h"
+#include "core/image_model.h"
+#include "core/model_set.h"
+#include "core/recommender.h"
+
+#ifndef I2S_VERSION
+#define I2S_VERSION "dev"
+#endif
+
+ABSL_FLAG(std::string, bundle, "", "Index bundle. Default: $I2S_CACHE/bundles/demo.");
+ABSL_FLAG(std::string, models, "",
+          "Model manifest. Default: $I2S_CACHE/models/default/models.json.");
+ABSL_FLAG(int, iterations, 50, "Timed Recommend calls per image.");
+ABSL_FLAG(int, warmup, 3, "Untimed calls per image first.");
+ABSL_FLAG(int, torch_threads, 1, "LibTorch intra-op threads.");
+ABSL_FLAG(int, top_k, 10, "Songs per answer.");
+ABSL_FLAG(bool, explain, true, "Build explanations (as the client does).");
+ABSL_FLAG(bool, optimize_models, true, "As i2s-server --optimize_models.");
+
+namespace image2song {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string CacheDir() {
+  const char* c = std::getenv("I2S_CACHE");
+  if (c && *c) return c;
+  const char* home = std::getenv("HOME");
+  return absl::StrCat(home ? home : ".", "/.cache/image2song");
+}
+
+double Ms(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+std::string Row(const std::string& name, std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  auto q = [&](double p) { return v[std::min(v.size() - 1, size_t(p * v.size()))]; };
+  double mean = 0;
+  for (double x : v) mean += x;
+  mean /= v.size();
+  return absl::StrFormat("| %-10s | %8.2f | %8.2f | %8.2f | %8.2f |\n", name,
+                         q(0.5), q(0.9), q(0.99), mean);
+}
+
+int Run(const std::vector<std::string>& images) {
+  const int threads = std::max(1, absl::GetFlag(FLAGS_torch_threads));
+  SetTorchThreads(threads, 1);
+  omp_set_num_threads(threads);
+  ModelSetOptions mo;
+  mo.manifest_path = absl::GetFlag(FLAGS_models).empty()
+                         ? CacheDir() + "/models/default/models.json"
+                         : absl::GetFlag(FLAGS_models);
+  mo.optimize = absl::GetFlag(FLAGS_optimize_models);
+  auto models = ModelSet::Load(mo);
+  if (!models.ok()) {
+    std::cerr << "i2s-bench: " << models.status() << "\n";
+    return 1;
+  }
+  auto bundle = Bundle::Load(absl::GetFlag(FLAGS_bundle).empty()
+                                 ? CacheDir() + "/bundles/demo"
+                                 : absl::GetFlag(FLAGS_bundle),
+                             BundleLoadOptions{});
+  if (!bundle.ok()) {
+    std::cerr << "i2s-bench: " << bundle.status() << "\n";
+    return 1;
+  }
+  Snapshot snap;
+  snap.models = std::move(*models);
+  snap.bundle = std::move(*bundle);
+  RecommendOptions ro;
+  ro.top_k = absl::GetFlag(FLAGS_top_k);
+  ro.explain = absl::GetFlag(FLAGS_explain);
+  std::vector<double> decode, model, search, rerank, total;
+  for (const std::string& path : images) {
+    auto bytes = ReadFile(path, int64_t{64} << 20);
+    if (!bytes.ok()) {
+      std::cerr << "i2s-bench: " << bytes.status() << "\n";
+      return 1;
+    }
+    const int n = absl::GetFlag(FLAGS_warmup) + absl::GetFlag(FLAGS_iterations);
+    for (int i = 0; i < n; ++i) {
+      auto t0 = Clock::now();
+      auto image = DecodeImage(*bytes, DecodeOptions{});
+      auto t1 = Clock::now();
+      if (!image.ok()) {
+        std::cerr << "i2s-bench: " << path << ": " << image.status() << "\n";
+        return 1;
+      }
+      auto rec = Recommend(snap, *image, ro);
+      auto t2 = Clock::now();
+      if (!rec.ok()) {
+        std::cerr << "i2s-bench: " << rec.status() << "\n";
+        return 1;
+      }
+      if (i < absl::GetFlag(FLAGS_warmup)) continue;
+      decode.push_back(Ms(t0, t1));
+      model.push_back(rec->model_ms);
+      search.push_back(rec->search_ms);
+      rerank.push_back(rec->rerank_ms);
+      total.push_back(Ms(t0, t2));
+    }
+  }
+  std::printf("%zu images x %d iterations, %lld songs (%s index), models %s, "
+              "%d torch thread(s)\n\n",
+              images.size(), absl::GetFlag(FLAGS_iterations),
+              static_cast<long long>(snap.bundle->size()),
+              snap.bundle->manifest().index_type.c_str(),
+              snap.models->version().c_str(), threads);
+  std::printf("| stage      |  p50 ms  |  p90 ms  |  p99 ms  |  mean ms |\n");
+  std::printf("|------------|----------|----------|----------|----------|\n");
+  std::printf("%s", Row("decode", decode).c_str());
+  std::printf("%s", Row("model", model).c_str());
+  std::printf("%s", Row("search", search).c_str());
+  std::printf("%s", Row("rerank", rerank).c_str());
+  std::printf("%s", Row("total", total).c_str());
+  return 0;
+}
+
+}  // namespace
+}  // namespace image2song
+
+int main(int argc, char** argv) {
+  std::vector<char*> args = image2song::ParseCommandLineOrHelp(
+      argc, argv,
+      {"i2s-bench",
+       "measures Recommend per stage (decode, model, search, rerank) in "
+       "process.\n\nusage: i2s-bench [flags] IMAGE...",
+       "server/i2s_bench", I2S_VERSION});
+  if (args.size() < 2) {
+    std::cerr << "i2s-bench: give at least one IMAGE (see --help)\n";
+    return 2;
+  }
+  return image2song::Run(std::vector<std::string>(args.begin() + 1, args.end()));
+}
