@@ -4,6 +4,7 @@
 //
 // Commands: recommend IMAGE..., song ID, info, health. Run with --help for the
 // flags. Exit codes: see ExitCode below.
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -59,6 +60,10 @@ ABSL_FLAG(std::string, license, "",
 ABSL_FLAG(std::string, exclude, "",
           "recommend: song ids never to return, comma-separated");
 // health.
+ABSL_FLAG(int32_t, repeat, 1,
+          "recommend: send each image this many times (sequentially) and "
+          "print the client-side latency p50/p90/p99 instead of the answer "
+          "(the first call is a warm-up and not counted)");
 ABSL_FLAG(std::string, service, "",
           "health: service name to check; empty means the whole server");
 
@@ -224,14 +229,36 @@ int RunRecommend(Client& client, const std::vector<std::string>& images) {
       file_failed = true;
       continue;
     }
-    grpc::ClientContext context;
-    client.Prepare(&context);
+    const int repeat = std::max(1, absl::GetFlag(FLAGS_repeat));
+    std::vector<double> latencies_ms;
     v1::RecommendResponse response;
-    const grpc::Status status =
-        client.stub().Recommend(&context, request, &response);
+    grpc::Status status;
+    for (int i = 0; i <= (repeat > 1 ? repeat : 0); ++i) {
+      grpc::ClientContext context;
+      client.Prepare(&context);
+      response.Clear();
+      const auto start = std::chrono::steady_clock::now();
+      status = client.stub().Recommend(&context, request, &response);
+      if (!status.ok()) break;
+      if (i > 0) {
+        latencies_ms.push_back(std::chrono::duration<double, std::milli>(
+                                   std::chrono::steady_clock::now() - start)
+                                   .count());
+      }
+    }
     if (!status.ok()) {
       client.ReportError(status, absl::StrCat("image ", path));
       rpc_failed = true;
+      continue;
+    }
+    if (!latencies_ms.empty()) {
+      std::sort(latencies_ms.begin(), latencies_ms.end());
+      auto q = [&](double p) {
+        return latencies_ms[std::min(latencies_ms.size() - 1,
+                                     size_t(p * latencies_ms.size()))];
+      };
+      std::printf("%s: %zu calls, latency ms p50 %.2f  p90 %.2f  p99 %.2f\n",
+                  path.c_str(), latencies_ms.size(), q(0.5), q(0.9), q(0.99));
       continue;
     }
     if (json) {

@@ -32,7 +32,7 @@ ABSL_FLAG(std::string, models, "",
           "~/.cache/image2song.");
 ABSL_FLAG(std::string, output, "", "Bundle directory to create or replace "
           "atomically. Required.");
-ABSL_FLAG(std::string, version, "",
+ABSL_FLAG(std::string, bundle_version, "",
           "Bundle version. Default: <UTC time>-<content hash>.");
 ABSL_FLAG(bool, skip_invalid, false,
           "Skip and count invalid records instead of failing on the first.");
@@ -81,7 +81,7 @@ int Run() {
 
   BundleWriterOptions wo;
   wo.output_dir = output;
-  wo.version = absl::GetFlag(FLAGS_version);
+  wo.version = absl::GetFlag(FLAGS_bundle_version);
   wo.index.type = absl::GetFlag(FLAGS_index_type);
   wo.index.hnsw_threshold = absl::GetFlag(FLAGS_hnsw_threshold);
   wo.index.hnsw_m = absl::GetFlag(FLAGS_hnsw_m);

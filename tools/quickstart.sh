@@ -19,7 +19,7 @@ echo "==> demo index bundle from $CATALOGUE"
 [ -f "$CATALOGUE" ] || { echo "catalogue $CATALOGUE not found (set I2S_CATALOGUE)" >&2; exit 1; }
 if [ ! -f "$CACHE/bundles/demo/manifest.json" ] || [ "$CATALOGUE" -nt "$CACHE/bundles/demo/manifest.json" ]; then
   mkdir -p "$CACHE/bundles"
-  "$BUILD/index/i2s-index" --catalogue="$CATALOGUE" --output="$CACHE/bundles/demo" --version=demo-1
+  "$BUILD/index/i2s-index" --catalogue="$CATALOGUE" --output="$CACHE/bundles/demo" --bundle_version=demo-1
 else
   echo "    up to date: $CACHE/bundles/demo"
 fi
