@@ -124,11 +124,21 @@ class AttentionScorer {
       mt.second.weight = total > 0 ? mt.first / total : 0;
       out->tags.push_back(std::move(mt.second));
     }
+    // A repeated line (a chorus) counts once, at its first position, with
+    // the mass of all its repeats.
+    const SongMeta& song = bundle_.song(out->song);
+    absl::flat_hash_map<absl::string_view, int> first_of;
+    for (int i = 0; i < int(line_mass.size()); ++i) {
+      auto [it, inserted] = first_of.try_emplace(song.lines[i], i);
+      if (!inserted) {
+        line_mass[it->second] += line_mass[i];
+        line_mass[i] = 0;
+      }
+    }
     std::vector<int> order(line_mass.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = int(i);
     std::stable_sort(order.begin(), order.end(),
                      [&](int a, int b) { return line_mass[a] > line_mass[b]; });
-    const SongMeta& song = bundle_.song(out->song);
     out->lines.clear();
     for (int k = 0; k < int(order.size()) && k < options_.explain_lines; ++k) {
       if (line_mass[order[k]] <= 0) break;
