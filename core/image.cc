@@ -171,7 +171,9 @@ absl::StatusOr<RgbImage> DecodeImage(absl::string_view bytes,
   absl::StatusOr<ImageHeader> header = SniffImage(bytes);
   if (!header.ok()) return header.status();
   const char* name = ImageFormatName(header->format);
-  if (header->width * header->height > options.max_pixels) {
+  // Divide rather than multiply: PNG dimensions reach 2^32 - 1 and their
+  // product overflows int64 (height > 0 after SniffImage).
+  if (header->width > options.max_pixels / header->height) {
     return Invalid(absl::StrCat(name, " image is ", header->width, "x",
                                 header->height, " pixels; the limit is ",
                                 options.max_pixels, " pixels"));

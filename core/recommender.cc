@@ -192,6 +192,9 @@ absl::Status CheckCompatible(const ModelSet& models, const Bundle& bundle) {
 absl::StatusOr<Recommendation> RecommendForTags(
     const Snapshot& snapshot, std::vector<Tag> tags,
     const RecommendOptions& options) {
+  if (options.top_k < 1 || options.candidates < 1) {
+    return absl::InvalidArgumentError("top_k and candidates must be >= 1");
+  }
   const Bundle& bundle = *snapshot.bundle;
   const WordVectors& words = snapshot.models->words();
   Recommendation rec;

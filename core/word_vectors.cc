@@ -64,7 +64,8 @@ absl::StatusOr<std::unique_ptr<WordVectors>> WordVectors::Load(
   }
   wv->vectors_ = reinterpret_cast<const float*>(p + vec_offset);
   wv->file_ = std::move(file);
-  RETURN_IF_ERROR(wv->Index());
+  absl::Status indexed = wv->Index();
+  if (!indexed.ok()) return bad(indexed.message());
   return wv;
 }
 

@@ -14,15 +14,14 @@ WorkQueue::WorkQueue(int workers, size_t capacity,
 WorkQueue::~WorkQueue() { Drain(); }
 
 bool WorkQueue::TrySubmit(std::function<void()> task) {
-  size_t depth;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_ || tasks_.size() >= capacity_) return false;
     tasks_.push_back(std::move(task));
-    depth = tasks_.size();
+    // Reported under the lock so depth reports arrive in order.
+    if (on_depth_) on_depth_(tasks_.size());
   }
   cv_.notify_one();
-  if (on_depth_) on_depth_(depth);
   return true;
 }
 
@@ -42,16 +41,14 @@ void WorkQueue::Loop() {
   if (on_thread_start_) on_thread_start_();
   for (;;) {
     std::function<void()> task;
-    size_t depth;
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
       if (tasks_.empty()) return;  // stopping and drained
       task = std::move(tasks_.front());
       tasks_.pop_front();
-      depth = tasks_.size();
+      if (on_depth_) on_depth_(tasks_.size());
     }
-    if (on_depth_) on_depth_(depth);
     task();
   }
 }

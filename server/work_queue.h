@@ -17,7 +17,8 @@ namespace image2song {
 
 class WorkQueue {
  public:
-  // `on_depth` (optional) is told the queue depth after every change.
+  // `on_depth` (optional) is told the queue depth after every change, in
+  // order (it runs under the queue's lock: keep it cheap, e.g. a gauge).
   WorkQueue(int workers, size_t capacity,
             std::function<void(size_t)> on_depth = nullptr,
             std::function<void()> on_thread_start = nullptr);

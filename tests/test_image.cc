@@ -1,0 +1,398 @@
+// Tests for core/image.h: header sniffing, decoding limits, colour
+// conversion and model-input preprocessing.
+#include "core/image.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include "absl/strings/match.h"
+
+namespace image2song {
+namespace {
+
+RgbImage Solid(int width, int height, uint8_t r, uint8_t g, uint8_t b) {
+  RgbImage img;
+  img.width = width;
+  img.height = height;
+  img.pixels.resize(size_t(width) * height * 3);
+  for (size_t i = 0; i < img.pixels.size(); i += 3) {
+    img.pixels[i] = r;
+    img.pixels[i + 1] = g;
+    img.pixels[i + 2] = b;
+  }
+  return img;
+}
+
+std::string Encode(const RgbImage& img, const std::string& ext) {
+  absl::StatusOr<std::string> bytes = EncodeImage(img, ext);
+  INFO(ext << ": " << bytes.status().ToString());
+  REQUIRE(bytes.ok());
+  return *bytes;
+}
+
+std::string EncodeMat(const cv::Mat& mat, const std::string& ext,
+                      const std::vector<int>& params = {}) {
+  std::vector<uchar> buf;
+  REQUIRE(cv::imencode(ext, mat, buf, params));
+  return std::string(buf.begin(), buf.end());
+}
+
+void AppendBe32(std::string* out, uint32_t v) {
+  out->push_back(char(v >> 24));
+  out->push_back(char(v >> 16));
+  out->push_back(char(v >> 8));
+  out->push_back(char(v));
+}
+
+uint32_t Crc32(const std::string& data) {
+  uint32_t crc = 0xFFFFFFFFu;
+  for (unsigned char c : data) {
+    crc ^= c;
+    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1)));
+  }
+  return ~crc;
+}
+
+// A PNG whose IHDR (valid fields and CRC) declares width x height RGB pixels,
+// followed by garbage instead of image data and a proper IEND chunk.
+std::string ForgedPng(uint32_t width, uint32_t height) {
+  std::string png("\x89PNG\r\n\x1a\n", 8);
+  std::string ihdr = "IHDR";
+  AppendBe32(&ihdr, width);
+  AppendBe32(&ihdr, height);
+  ihdr += std::string("\x08\x02\x00\x00\x00", 5);  // 8-bit RGB, no interlace
+  AppendBe32(&png, 13);
+  png += ihdr;
+  AppendBe32(&png, Crc32(ihdr));
+  std::string idat = "IDAT" + std::string(64, '\x5a');
+  AppendBe32(&png, 64);
+  png += idat;
+  AppendBe32(&png, Crc32(idat));
+  AppendBe32(&png, 0);
+  png += "IEND";
+  AppendBe32(&png, Crc32("IEND"));
+  return png;
+}
+
+// The RGB value of pixel (x, y).
+std::vector<int> Pixel(const RgbImage& img, int x, int y) {
+  const size_t i = (size_t(y) * img.width + x) * 3;
+  return {img.pixels[i], img.pixels[i + 1], img.pixels[i + 2]};
+}
+
+}  // namespace
+
+TEST_CASE("SniffImage reads format and size of every supported format") {
+  const RgbImage img = Solid(37, 21, 10, 200, 30);
+  struct Case {
+    const char* ext;
+    ImageFormat format;
+    const char* name;
+  };
+  for (const Case& c : {Case{".jpg", ImageFormat::kJpeg, "JPEG"},
+                        Case{".png", ImageFormat::kPng, "PNG"},
+                        Case{".webp", ImageFormat::kWebp, "WebP"},
+                        Case{".bmp", ImageFormat::kBmp, "BMP"}}) {
+    INFO(c.ext);
+    absl::StatusOr<ImageHeader> h = SniffImage(Encode(img, c.ext));
+    REQUIRE(h.ok());
+    CHECK(h->format == c.format);
+    CHECK(h->width == 37);
+    CHECK(h->height == 21);
+    CHECK(std::string(ImageFormatName(c.format)) == c.name);
+  }
+  CHECK(std::string(ImageFormatName(ImageFormat::kUnknown)) == "unknown");
+}
+
+TEST_CASE("SniffImage reads lossy WebP (VP8) headers") {
+  cv::Mat bgr(30, 50, CV_8UC3, cv::Scalar(20, 40, 230));
+  std::string bytes = EncodeMat(bgr, ".webp", {cv::IMWRITE_WEBP_QUALITY, 80});
+  REQUIRE(bytes.substr(12, 4) == "VP8 ");
+  absl::StatusOr<ImageHeader> h = SniffImage(bytes);
+  REQUIRE(h.ok());
+  CHECK(h->format == ImageFormat::kWebp);
+  CHECK(h->width == 50);
+  CHECK(h->height == 30);
+}
+
+TEST_CASE("SniffImage rejects empty and unknown data") {
+  absl::StatusOr<ImageHeader> empty = SniffImage("");
+  CHECK(empty.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(absl::StrContains(empty.status().message(), "empty"));
+
+  std::mt19937 rng(42);
+  std::string noise(1000, '\0');
+  for (char& c : noise) c = static_cast<char>(rng() & 0xFF);
+  noise[0] = 0x00;  // no format starts with a zero byte
+  absl::StatusOr<ImageHeader> h = SniffImage(noise);
+  CHECK(h.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(absl::StrContains(h.status().message(), "not a supported image"));
+
+  absl::StatusOr<RgbImage> d = DecodeImage(noise, DecodeOptions{});
+  CHECK(d.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(absl::StrContains(d.status().message(), "not a supported image"));
+
+  absl::StatusOr<RgbImage> d0 = DecodeImage("", DecodeOptions{});
+  CHECK(d0.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(absl::StrContains(d0.status().message(), "empty"));
+}
+
+TEST_CASE("SniffImage rejects truncated headers") {
+  const RgbImage img = Solid(16, 16, 1, 2, 3);
+  std::string jpeg = Encode(img, ".jpg");
+  absl::StatusOr<ImageHeader> j = SniffImage(jpeg.substr(0, 20));
+  CHECK(j.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(absl::StrContains(j.status().message(), "truncated JPEG"));
+
+  std::string png = Encode(img, ".png");
+  absl::StatusOr<ImageHeader> p = SniffImage(png.substr(0, 16));
+  CHECK(p.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(absl::StrContains(p.status().message(), "truncated PNG"));
+
+  std::string webp = Encode(img, ".webp");
+  absl::StatusOr<ImageHeader> w = SniffImage(webp.substr(0, 20));
+  CHECK(w.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(absl::StrContains(w.status().message(), "truncated WebP"));
+
+  std::string bmp = Encode(img, ".bmp");
+  absl::StatusOr<ImageHeader> b = SniffImage(bmp.substr(0, 20));
+  CHECK(b.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(absl::StrContains(b.status().message(), "truncated BMP"));
+}
+
+TEST_CASE("SniffImage rejects a header declaring an empty image") {
+  absl::StatusOr<ImageHeader> h = SniffImage(ForgedPng(0, 10));
+  CHECK(h.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(absl::StrContains(h.status().message(), "empty image (0x10)"));
+}
+
+TEST_CASE("DecodeImage decodes each format to RGB") {
+  const RgbImage img = Solid(40, 30, 200, 100, 50);
+  for (const char* ext : {".png", ".bmp", ".webp", ".jpg"}) {
+    INFO(ext);
+    absl::StatusOr<RgbImage> d = DecodeImage(Encode(img, ext), DecodeOptions{});
+    REQUIRE(d.ok());
+    CHECK(d->width == 40);
+    CHECK(d->height == 30);
+    CHECK(d->original_width == 40);
+    CHECK(d->original_height == 30);
+    CHECK(d->pixels.size() == size_t(40) * 30 * 3);
+    const bool lossy = std::string(ext) == ".jpg";
+    std::vector<int> px = Pixel(*d, 20, 15);
+    CHECK(std::abs(px[0] - 200) <= (lossy ? 4 : 0));
+    CHECK(std::abs(px[1] - 100) <= (lossy ? 4 : 0));
+    CHECK(std::abs(px[2] - 50) <= (lossy ? 4 : 0));
+  }
+}
+
+TEST_CASE("DecodeImage rejects a truncated JPEG") {
+  std::string jpeg = Encode(Solid(64, 48, 250, 0, 0), ".jpg");
+  for (size_t cut : {size_t{2}, size_t{10}, jpeg.size() / 2}) {
+    INFO("cut " << cut << " of " << jpeg.size() << " bytes");
+    absl::StatusOr<RgbImage> d =
+        DecodeImage(jpeg.substr(0, jpeg.size() - cut), DecodeOptions{});
+    CHECK(d.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(d.status().message(), "truncated"));
+  }
+  // Zero padding after the end-of-image marker is accepted.
+  CHECK(DecodeImage(jpeg + std::string(16, '\0'), DecodeOptions{}).ok());
+}
+
+TEST_CASE("DecodeImage rejects a truncated PNG") {
+  std::string png = Encode(Solid(64, 48, 0, 250, 0), ".png");
+  for (size_t cut : {size_t{4}, size_t{12}, png.size() / 2}) {
+    INFO("cut " << cut << " of " << png.size() << " bytes");
+    absl::StatusOr<RgbImage> d =
+        DecodeImage(png.substr(0, png.size() - cut), DecodeOptions{});
+    CHECK(d.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(d.status().message(), "truncated PNG"));
+  }
+}
+
+TEST_CASE("DecodeImage reports corrupt data inside a complete container") {
+  // Valid IHDR and IEND, garbage image data: passes every header check and
+  // must fail in the decoder with an error, not a crash.
+  absl::StatusOr<RgbImage> d = DecodeImage(ForgedPng(64, 48), DecodeOptions{});
+  CHECK(d.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(absl::StrContains(d.status().message(), "PNG"));
+}
+
+TEST_CASE("DecodeImage checks the pixel limit on the header") {
+  SECTION("a forged 50000x50000 PNG is rejected before decoding") {
+    absl::StatusOr<ImageHeader> h = SniffImage(ForgedPng(50000, 50000));
+    REQUIRE(h.ok());
+    CHECK(h->width == 50000);
+    CHECK(h->height == 50000);
+    absl::StatusOr<RgbImage> d =
+        DecodeImage(ForgedPng(50000, 50000), DecodeOptions{});
+    CHECK(d.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(d.status().message(), "50000x50000"));
+    CHECK(absl::StrContains(d.status().message(),
+                            "the limit is 100000000 pixels"));
+  }
+  SECTION("dimensions whose product overflows 64 bits are rejected too") {
+    absl::StatusOr<RgbImage> d =
+        DecodeImage(ForgedPng(0xFFFFFFFFu, 0xFFFFFFFFu), DecodeOptions{});
+    CHECK(d.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(d.status().message(), "the limit is"));
+    d = DecodeImage(ForgedPng(0xC0000000u, 0xC0000000u), DecodeOptions{});
+    CHECK(d.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(d.status().message(), "the limit is"));
+  }
+  SECTION("a real image over a lowered limit") {
+    DecodeOptions options;
+    options.max_pixels = 40 * 30 - 1;
+    std::string png = Encode(Solid(40, 30, 1, 2, 3), ".png");
+    absl::StatusOr<RgbImage> d = DecodeImage(png, options);
+    CHECK(d.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(d.status().message(), "the limit is 1199 pixels"));
+    options.max_pixels = 40 * 30;
+    CHECK(DecodeImage(png, options).ok());
+  }
+}
+
+TEST_CASE("DecodeImage enforces max_bytes") {
+  std::string png = Encode(Solid(40, 30, 1, 2, 3), ".png");
+  DecodeOptions options;
+  options.max_bytes = static_cast<int64_t>(png.size()) - 1;
+  absl::StatusOr<RgbImage> d = DecodeImage(png, options);
+  CHECK(d.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(absl::StrContains(d.status().message(),
+                          "the limit is " + std::to_string(png.size() - 1)));
+  options.max_bytes = static_cast<int64_t>(png.size());
+  CHECK(DecodeImage(png, options).ok());
+}
+
+TEST_CASE("DecodeImage reduces a big image to about working_size") {
+  DecodeOptions options;
+  options.working_size = 448;
+  SECTION("JPEG (reduced decoding, then area resize)") {
+    std::string jpeg = Encode(Solid(1600, 1200, 20, 40, 230), ".jpg");
+    absl::StatusOr<RgbImage> d = DecodeImage(jpeg, options);
+    REQUIRE(d.ok());
+    CHECK(d->height == 448);
+    CHECK(std::abs(d->width - 597) <= 1);
+    CHECK(d->original_width == 1600);
+    CHECK(d->original_height == 1200);
+    std::vector<int> px = Pixel(*d, d->width / 2, d->height / 2);
+    CHECK(std::abs(px[0] - 20) <= 4);
+    CHECK(std::abs(px[2] - 230) <= 4);
+  }
+  SECTION("PNG (area resize)") {
+    std::string png = Encode(Solid(900, 1000, 20, 40, 230), ".png");
+    absl::StatusOr<RgbImage> d = DecodeImage(png, options);
+    REQUIRE(d.ok());
+    CHECK(d->width == 448);
+    CHECK(std::abs(d->height - 498) <= 1);
+    CHECK(d->original_width == 900);
+    CHECK(d->original_height == 1000);
+  }
+  SECTION("an image at most 5/4 of working_size is kept as is") {
+    std::string png = Encode(Solid(560, 600, 1, 2, 3), ".png");
+    absl::StatusOr<RgbImage> d = DecodeImage(png, options);
+    REQUIRE(d.ok());
+    CHECK(d->width == 560);
+    CHECK(d->height == 600);
+  }
+  SECTION("the shorter side never ends below working_size") {
+    options.working_size = 100;
+    std::string jpeg = Encode(Solid(1000, 850, 1, 2, 3), ".jpg");
+    absl::StatusOr<RgbImage> d = DecodeImage(jpeg, options);
+    REQUIRE(d.ok());
+    CHECK(std::min(d->width, d->height) >= 100);
+    CHECK(std::min(d->width, d->height) <= 125);
+  }
+}
+
+TEST_CASE("DecodeImage converts grayscale, alpha and 16-bit PNGs to RGB") {
+  SECTION("grayscale") {
+    cv::Mat gray(20, 30, CV_8UC1, cv::Scalar(100));
+    absl::StatusOr<RgbImage> d =
+        DecodeImage(EncodeMat(gray, ".png"), DecodeOptions{});
+    REQUIRE(d.ok());
+    CHECK(d->width == 30);
+    CHECK(d->height == 20);
+    CHECK(d->pixels.size() == size_t(30) * 20 * 3);
+    CHECK(Pixel(*d, 5, 5) == std::vector<int>{100, 100, 100});
+  }
+  SECTION("BGRA") {
+    cv::Mat bgra(20, 30, CV_8UC4, cv::Scalar(10, 20, 30, 128));
+    absl::StatusOr<RgbImage> d =
+        DecodeImage(EncodeMat(bgra, ".png"), DecodeOptions{});
+    REQUIRE(d.ok());
+    CHECK(d->pixels.size() == size_t(30) * 20 * 3);
+    CHECK(Pixel(*d, 29, 19) == std::vector<int>{30, 20, 10});
+  }
+  SECTION("16-bit RGB") {
+    cv::Mat deep(20, 30, CV_16UC3, cv::Scalar(0, 65535, 65535));
+    absl::StatusOr<RgbImage> d =
+        DecodeImage(EncodeMat(deep, ".png"), DecodeOptions{});
+    REQUIRE(d.ok());
+    CHECK(Pixel(*d, 0, 0) == std::vector<int>{255, 255, 0});
+  }
+}
+
+TEST_CASE("PreprocessToChw normalises a solid colour") {
+  const RgbImage img = Solid(10, 8, 200, 100, 50);
+  const float mean[3] = {100, 100, 100};
+  const float std[3] = {50, 25, 10};
+  std::vector<float> out(3 * 4 * 5, -99.0f);
+  PreprocessToChw(img, CropBox{}, 4, 5, mean, std, out.data());
+  const size_t plane = 4 * 5;
+  for (size_t i = 0; i < plane; ++i) {
+    CHECK(out[i] == Approx(2.0f));              // (200 - 100) / 50
+    CHECK(out[plane + i] == Approx(0.0f));      // (100 - 100) / 25
+    CHECK(out[2 * plane + i] == Approx(-5.0f)); // (50 - 100) / 10
+  }
+}
+
+TEST_CASE("PreprocessToChw crops the box before resizing") {
+  // Left half red, right half blue.
+  RgbImage img = Solid(20, 10, 0, 0, 255);
+  for (int y = 0; y < 10; ++y) {
+    for (int x = 0; x < 10; ++x) {
+      uint8_t* p = &img.pixels[(size_t(y) * 20 + x) * 3];
+      p[0] = 255;
+      p[2] = 0;
+    }
+  }
+  const float mean[3] = {0, 0, 0};
+  const float std[3] = {255, 255, 255};
+  std::vector<float> out(3 * 6 * 6);
+  const size_t plane = 36;
+  PreprocessToChw(img, CropBox{0, 0, 0.5f, 1}, 6, 6, mean, std, out.data());
+  for (size_t i = 0; i < plane; ++i) {
+    CHECK(out[i] == Approx(1.0f));
+    CHECK(out[2 * plane + i] == Approx(0.0f));
+  }
+  PreprocessToChw(img, CropBox{0.5f, 0, 1, 1}, 6, 6, mean, std, out.data());
+  for (size_t i = 0; i < plane; ++i) {
+    CHECK(out[i] == Approx(0.0f));
+    CHECK(out[2 * plane + i] == Approx(1.0f));
+  }
+  // Upscaling a tiny crop works too (one pixel -> 6x6).
+  PreprocessToChw(img, CropBox{0, 0, 0.01f, 0.01f}, 6, 6, mean, std,
+                  out.data());
+  CHECK(out[0] == Approx(1.0f));
+  CHECK(out[plane - 1] == Approx(1.0f));
+}
+
+TEST_CASE("EncodeImage round trips losslessly through PNG") {
+  RgbImage img = Solid(7, 5, 0, 0, 0);
+  for (size_t i = 0; i < img.pixels.size(); ++i) img.pixels[i] = uint8_t(i * 7);
+  absl::StatusOr<RgbImage> d = DecodeImage(Encode(img, ".png"), DecodeOptions{});
+  REQUIRE(d.ok());
+  CHECK(d->pixels == img.pixels);
+  CHECK(d->format == ImageFormat::kPng);
+  CHECK_FALSE(EncodeImage(img, ".nosuchformat").ok());
+}
+
+}  // namespace image2song

@@ -1,0 +1,162 @@
+// Tests of the i2s-index command line tool: runs the real binary
+// ($I2S_INDEX_BIN) on the generated tiny catalogue (fixture `assets`).
+#include <dirent.h>
+
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "absl/strings/match.h"
+#include "tests/test_util.h"
+
+namespace image2song {
+namespace {
+
+using ::image2song::testing::ReadWholeFile;
+using ::image2song::testing::RequiredEnv;
+using ::image2song::testing::RunCommand;
+using ::image2song::testing::TempDir;
+using ::image2song::testing::WriteWholeFile;
+
+std::string Assets() { return RequiredEnv("I2S_TEST_ASSETS"); }
+
+struct Outcome {
+  int exit_code = -1;
+  std::string output;  // stdout + stderr
+};
+
+Outcome RunIndex(std::vector<std::string> args) {
+  args.insert(args.begin(), RequiredEnv("I2S_INDEX_BIN"));
+  Outcome o;
+  o.exit_code = RunCommand(args, &o.output);
+  INFO(o.output);
+  return o;
+}
+
+std::vector<std::string> ListDir(const std::string& dir) {
+  std::vector<std::string> names;
+  DIR* d = ::opendir(dir.c_str());
+  REQUIRE(d != nullptr);
+  while (struct dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") names.push_back(n);
+  }
+  ::closedir(d);
+  return names;
+}
+
+bool Exists(const std::string& path) {
+  DIR* d = ::opendir(path.c_str());
+  if (d != nullptr) ::closedir(d);
+  return d != nullptr;
+}
+
+// The tiny catalogue with line `line` (1-based) replaced by `replacement`.
+std::string CatalogueWithLine(int line, const std::string& replacement) {
+  std::string text = ReadWholeFile(Assets() + "/catalogue.jsonl");
+  size_t start = 0;
+  for (int i = 1; i < line; ++i) start = text.find('\n', start) + 1;
+  const size_t end = text.find('\n', start);
+  REQUIRE(end != std::string::npos);
+  return text.replace(start, end - start, replacement);
+}
+
+}  // namespace
+
+TEST_CASE("i2s-index builds a bundle from the tiny JSONL catalogue") {
+  TempDir tmp;
+  const std::string out = tmp.File("bundle");
+  Outcome o = RunIndex({"--catalogue=" + Assets() + "/catalogue.jsonl",
+                        "--models=" + Assets() + "/models.json",
+                        "--output=" + out, "--bundle_version=cli-1"});
+  INFO(o.output);
+  REQUIRE(o.exit_code == 0);
+  CHECK(absl::StrContains(o.output, "bundle cli-1 written to " + out));
+  CHECK(absl::StrContains(o.output, "14 songs, 0 skipped"));
+  CHECK(absl::StrContains(o.output, "index flat"));
+  CHECK(absl::StrContains(o.output, "test-words-16d@1"));
+  for (const char* f :
+       {"manifest.json", "songs.faiss", "songs.jsonl", "tokens.bin"}) {
+    CHECK(!ReadWholeFile(out + "/" + f).empty());
+  }
+  CHECK(absl::StrContains(ReadWholeFile(out + "/manifest.json"),
+                          "\"version\": \"cli-1\""));
+  CHECK(ListDir(tmp.path()) == std::vector<std::string>{"bundle"});
+}
+
+TEST_CASE("i2s-index reads the CSV catalogue and builds HNSW on request") {
+  TempDir tmp;
+  Outcome o = RunIndex({"--catalogue=" + Assets() + "/catalogue.csv",
+                        "--models=" + Assets() + "/models.json",
+                        "--output=" + tmp.File("bundle"), "--quiet",
+                        "--index_type=hnsw"});
+  INFO(o.output);
+  REQUIRE(o.exit_code == 0);
+  CHECK(absl::StrContains(o.output, "14 songs, 0 skipped"));
+  CHECK(absl::StrContains(o.output, "index hnsw"));
+}
+
+TEST_CASE("i2s-index fails on a bad record and leaves nothing behind") {
+  TempDir tmp;
+  const std::string catalogue = tmp.File("bad.jsonl");
+  WriteWholeFile(catalogue,
+                 CatalogueWithLine(3, R"({"id": "no-title", "artist": "A", )"
+                                      R"("lyrics": "la"})"));
+  Outcome o = RunIndex({"--catalogue=" + catalogue,
+                        "--models=" + Assets() + "/models.json",
+                        "--output=" + tmp.File("bundle")});
+  INFO(o.output);
+  CHECK(o.exit_code != 0);
+  CHECK(absl::StrContains(o.output, catalogue + ":3: field 'title'"));
+  CHECK_FALSE(Exists(tmp.File("bundle")));
+  CHECK(ListDir(tmp.path()) == std::vector<std::string>{"bad.jsonl"});
+}
+
+TEST_CASE("i2s-index --skip_invalid skips and counts bad records") {
+  TempDir tmp;
+  const std::string catalogue = tmp.File("bad.jsonl");
+  WriteWholeFile(catalogue,
+                 CatalogueWithLine(3, R"({"id": "no-title", "artist": "A", )"
+                                      R"("lyrics": "la"})"));
+  Outcome o = RunIndex({"--catalogue=" + catalogue,
+                        "--models=" + Assets() + "/models.json",
+                        "--output=" + tmp.File("bundle"), "--skip_invalid"});
+  INFO(o.output);
+  REQUIRE(o.exit_code == 0);
+  CHECK(absl::StrContains(o.output, "13 songs, 1 skipped"));
+  CHECK(absl::StrContains(o.output, "skipped: " + catalogue + ":3: field 'title'"));
+  CHECK(absl::StrContains(ReadWholeFile(tmp.File("bundle/manifest.json")),
+                          "\"skipped_records\": 1"));
+}
+
+TEST_CASE("i2s-index without --output is a usage error") {
+  Outcome o = RunIndex({"--catalogue=" + Assets() + "/catalogue.jsonl",
+                        "--models=" + Assets() + "/models.json"});
+  INFO(o.output);
+  CHECK(o.exit_code == 2);
+  CHECK(absl::StrContains(o.output, "--output"));
+  CHECK(absl::StrContains(o.output, "required"));
+}
+
+TEST_CASE("i2s-index names a nonexistent catalogue") {
+  TempDir tmp;
+  Outcome o = RunIndex({"--catalogue=" + tmp.File("nope.jsonl"),
+                        "--models=" + Assets() + "/models.json",
+                        "--output=" + tmp.File("bundle")});
+  INFO(o.output);
+  CHECK(o.exit_code == 1);
+  CHECK(absl::StrContains(o.output, tmp.File("nope.jsonl")));
+  // No bundle and no temporary directory left behind.
+  CHECK(ListDir(tmp.path()).empty());
+}
+
+TEST_CASE("i2s-index --help documents the flags") {
+  Outcome o = RunIndex({"--help"});
+  CHECK(absl::StrContains(o.output, "--catalogue"));
+  CHECK(absl::StrContains(o.output, "--output"));
+  CHECK(absl::StrContains(o.output, "--skip_invalid"));
+  CHECK(absl::StrContains(o.output, "usage: i2s-index"));
+}
+
+}  // namespace image2song

@@ -1,0 +1,394 @@
+// Tests for core/model_set.h, core/image_model.h and label files on the
+// generated tiny TorchScript colour classifier (fixture `assets`).
+#include "core/model_set.h"
+
+#include <algorithm>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "core/image.h"
+#include "core/image_model.h"
+#include "tests/test_util.h"
+
+namespace image2song {
+namespace {
+
+using ::image2song::testing::ReadWholeFile;
+using ::image2song::testing::RequiredEnv;
+using ::image2song::testing::TempDir;
+using ::image2song::testing::WriteWholeFile;
+
+std::string Assets() { return RequiredEnv("I2S_TEST_ASSETS"); }
+
+absl::StatusOr<std::unique_ptr<ModelSet>> LoadManifest(const std::string& path,
+                                                       bool optimize = true) {
+  ModelSetOptions options;
+  options.manifest_path = path;
+  options.optimize = optimize;
+  return ModelSet::Load(options);
+}
+
+RgbImage DecodeAsset(const std::string& name) {
+  auto image = DecodeImage(ReadWholeFile(Assets() + "/images/" + name),
+                           DecodeOptions{});
+  INFO(name << ": " << image.status().ToString());
+  REQUIRE(image.ok());
+  return std::move(*image);
+}
+
+// A models.json in `dir` with the tiny assets referenced by absolute path;
+// `tagger_extra` is spliced into the tagger object.
+std::string Manifest(const std::string& words_file,
+                     const std::string& model_file,
+                     const std::string& labels_file,
+                     const std::string& tagger_extra = "") {
+  return absl::StrCat(
+      R"({"word_vectors": {"file": ")", words_file,
+      R"(", "id": "test-words-16d@1"}, "taggers": [{"name": "tiny_color", )",
+      R"("version": "1", "kind": "classifier", "file": ")", model_file,
+      R"(", "labels": ")", labels_file,
+      R"(", "input": {"width": 32, "height": 32, "mean": [0, 0, 0], )",
+      R"("std": [255, 255, 255]}, "skip_labels": [0], "top_k": 3, )",
+      R"("min_score": 0.05)", tagger_extra, "}]}");
+}
+
+std::string DefaultManifest(const std::string& tagger_extra = "") {
+  return Manifest(Assets() + "/words.i2sv", Assets() + "/tiny_color.pt",
+                  Assets() + "/labels.tsv", tagger_extra);
+}
+
+// `s` with the first `from` replaced by `to` (which must be there).
+std::string Replace(std::string s, const std::string& from,
+                    const std::string& to) {
+  const size_t at = s.find(from);
+  REQUIRE(at != std::string::npos);
+  return s.replace(at, from.size(), to);
+}
+
+// Loads `manifest` written to a temporary models.json; expects an error.
+absl::Status LoadError(const TempDir& tmp, const std::string& manifest) {
+  WriteWholeFile(tmp.File("models.json"), manifest);
+  auto models = LoadManifest(tmp.File("models.json"));
+  REQUIRE_FALSE(models.ok());
+  return models.status();
+}
+
+}  // namespace
+
+TEST_CASE("ModelSet loads the tiny manifest") {
+  auto models = LoadManifest(Assets() + "/models.json");
+  INFO(models.status().ToString());
+  REQUIRE(models.ok());
+  const ModelSet& m = **models;
+  CHECK(m.words().id() == "test-words-16d@1");
+  CHECK(m.words().size() == 240);
+  CHECK(m.version() == "tiny_color@1");
+  REQUIRE(m.taggers().size() == 1);
+  const TaggerInfo& info = m.taggers()[0]->info();
+  CHECK(info.name == "tiny_color");
+  CHECK(info.version == "1");
+  CHECK(info.kind == "classifier");
+  CHECK(info.label_count == 5);
+  CHECK(info.input_width == 32);
+  CHECK(info.input_height == 32);
+  CHECK((info.execution == "optimized" || info.execution == "frozen" ||
+         info.execution == "plain"));
+}
+
+TEST_CASE("TagImage gives each colour image its label") {
+  auto models = LoadManifest(Assets() + "/models.json");
+  REQUIRE(models.ok());
+  struct Case {
+    const char* image;
+    const char* label;
+    std::vector<std::string> words;
+  };
+  for (const Case& c :
+       {Case{"blue.png", "ocean", {"sea", "ocean", "waves"}},
+        Case{"red.jpg", "fire", {"fire", "flame"}},
+        Case{"green.webp", "forest", {"forest", "trees", "green"}},
+        Case{"white.bmp", "snowfield", {"snow", "winter", "white"}},
+        Case{"big_blue.jpg", "ocean", {"sea", "ocean", "waves"}}}) {
+    INFO(c.image);
+    auto tags = (*models)->TagImage(DecodeAsset(c.image));
+    INFO(tags.status().ToString());
+    REQUIRE(tags.ok());
+    REQUIRE(!tags->empty());
+    CHECK(tags->size() <= 3);  // top_k
+    const Tag& top = (*tags)[0];
+    CHECK(top.label == c.label);
+    CHECK(top.words == c.words);
+    CHECK(top.source == "tiny_color");
+    CHECK(top.weight == 1.0f);
+    CHECK(top.score > 0.5f);
+    CHECK_FALSE(top.has_box);
+    for (size_t i = 0; i < tags->size(); ++i) {
+      const Tag& t = (*tags)[i];
+      CHECK(t.label != "background");  // skip_labels
+      CHECK(t.score >= 0.05f);         // min_score
+      CHECK(t.score <= 1.0f);
+      if (i > 0) CHECK(t.score <= (*tags)[i - 1].score);
+    }
+  }
+}
+
+TEST_CASE("TagImage is deterministic and optimisation does not change it") {
+  auto optimized = LoadManifest(Assets() + "/models.json", true);
+  auto plain = LoadManifest(Assets() + "/models.json", false);
+  REQUIRE(optimized.ok());
+  REQUIRE(plain.ok());
+  CHECK((*plain)->taggers()[0]->info().execution == "plain");
+  const RgbImage image = DecodeAsset("gray.png");
+  auto a = (*optimized)->TagImage(image);
+  auto b = (*optimized)->TagImage(image);
+  auto c = (*plain)->TagImage(image);
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  REQUIRE(c.ok());
+  REQUIRE(a->size() == b->size());
+  REQUIRE(a->size() == c->size());
+  for (size_t i = 0; i < a->size(); ++i) {
+    CHECK((*a)[i].label == (*b)[i].label);
+    CHECK((*a)[i].score == (*b)[i].score);
+    CHECK((*a)[i].label == (*c)[i].label);
+    CHECK((*a)[i].score == Approx((*c)[i].score).epsilon(0.01));
+  }
+}
+
+TEST_CASE("Label words unknown to the word vectors are dropped") {
+  TempDir tmp;
+  WriteWholeFile(tmp.File("labels.tsv"),
+                 "# comment\n0\tbackground\n1\tocean\tsea nosuchword  waves\r\n"
+                 "2\tfire\tfire\n3\tforest\tforest\n4\tsnowfield\txyzzy\n");
+  WriteWholeFile(tmp.File("models.json"),
+                 Manifest(Assets() + "/words.i2sv", Assets() + "/tiny_color.pt",
+                          "labels.tsv"));  // relative to the manifest
+  auto models = LoadManifest(tmp.File("models.json"));
+  INFO(models.status().ToString());
+  REQUIRE(models.ok());
+  auto tags = (*models)->TagImage(DecodeAsset("blue.png"));
+  REQUIRE(tags.ok());
+  REQUIRE(!tags->empty());
+  CHECK((*tags)[0].label == "ocean");
+  CHECK((*tags)[0].words == std::vector<std::string>{"sea", "waves"});
+  auto white = (*models)->TagImage(DecodeAsset("white.bmp"));
+  REQUIRE(white.ok());
+  REQUIRE(!white->empty());
+  CHECK((*white)[0].label == "snowfield");
+  CHECK((*white)[0].words.empty());
+}
+
+TEST_CASE("LoadLabelFile reads the production format") {
+  auto labels = LoadLabelFile(Assets() + "/labels.tsv");
+  REQUIRE(labels.ok());
+  REQUIRE(labels->size() == 5);
+  CHECK((*labels)[0].label == "background");
+  CHECK((*labels)[0].words.empty());
+  CHECK((*labels)[1].label == "ocean");
+  CHECK((*labels)[1].words == std::vector<std::string>{"sea", "ocean", "waves"});
+  CHECK((*labels)[4].label == "snowfield");
+}
+
+TEST_CASE("LoadLabelFile errors name the file and line") {
+  TempDir tmp;
+  const std::string path = tmp.File("labels.tsv");
+  SECTION("wrong index") {
+    WriteWholeFile(path, "0\tbackground\n2\tocean\tsea\n");
+    auto labels = LoadLabelFile(path);
+    CHECK(labels.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(labels.status().message(),
+                            path + ":2: expected label index 1"));
+  }
+  SECTION("no label column") {
+    WriteWholeFile(path, "0\tbackground\n1\n");
+    auto labels = LoadLabelFile(path);
+    CHECK(labels.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(labels.status().message(), path + ":2:"));
+  }
+  SECTION("not a number") {
+    WriteWholeFile(path, "zero\tbackground\n");
+    CHECK(absl::StrContains(LoadLabelFile(path).status().message(),
+                            path + ":1: expected label index 0"));
+  }
+  SECTION("empty") {
+    WriteWholeFile(path, "# only a comment\n\n");
+    auto labels = LoadLabelFile(path);
+    CHECK(labels.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(labels.status().message(), "no labels"));
+  }
+  SECTION("missing") {
+    auto labels = LoadLabelFile(tmp.File("nope.tsv"));
+    CHECK(labels.status().code() == absl::StatusCode::kNotFound);
+    CHECK(absl::StrContains(labels.status().message(), "nope.tsv"));
+  }
+}
+
+TEST_CASE("ModelSet manifest errors") {
+  TempDir tmp;
+  SECTION("missing manifest") {
+    auto models = LoadManifest(tmp.File("absent/models.json"));
+    CHECK(models.status().code() == absl::StatusCode::kNotFound);
+    CHECK(absl::StrContains(models.status().message(),
+                            tmp.File("absent/models.json")));
+  }
+  SECTION("invalid JSON") {
+    absl::Status s = LoadError(tmp, "{\"word_vectors\": ");
+    CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(s.message(), "not valid JSON"));
+    CHECK(absl::StrContains(s.message(), tmp.File("models.json")));
+  }
+  SECTION("no word vectors entry") {
+    absl::Status s = LoadError(tmp, R"({"taggers": []})");
+    CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(s.message(), "word_vectors"));
+  }
+  SECTION("missing word vectors file") {
+    absl::Status s = LoadError(
+        tmp, Manifest(tmp.File("nowords.i2sv"), Assets() + "/tiny_color.pt",
+                      Assets() + "/labels.tsv"));
+    CHECK(s.code() == absl::StatusCode::kNotFound);
+    CHECK(absl::StrContains(s.message(), tmp.File("nowords.i2sv")));
+  }
+  SECTION("no taggers") {
+    absl::Status s = LoadError(
+        tmp, absl::StrCat(R"({"word_vectors": {"file": ")", Assets(),
+                          R"(/words.i2sv", "id": "w"}, "taggers": []})"));
+    CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(s.message(), "lists no taggers"));
+    // The indexer needs only the word vectors.
+    ModelSetOptions options;
+    options.manifest_path = tmp.File("models.json");
+    options.words_only = true;
+    auto words_only = ModelSet::Load(options);
+    REQUIRE(words_only.ok());
+    CHECK((*words_only)->taggers().empty());
+    CHECK((*words_only)->words().id() == "w");
+  }
+  SECTION("unknown kind") {
+    absl::Status s = LoadError(
+        tmp, Replace(DefaultManifest(), "\"kind\": \"classifier\"",
+                     "\"kind\": \"detector\""));
+    CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(s.message(), "unsupported kind 'detector'"));
+    CHECK(absl::StrContains(s.message(), "tiny_color"));
+  }
+  SECTION("missing model file field") {
+    absl::Status s = LoadError(
+        tmp, Replace(DefaultManifest(),
+                     "\"file\": \"" + Assets() + "/tiny_color.pt\", ", ""));
+    CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(s.message(), "bad tagger entry"));
+  }
+  SECTION("bad input std") {
+    absl::Status s = LoadError(
+        tmp, Replace(DefaultManifest(), "[255, 255, 255]", "[255, 0, 255]"));
+    CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(s.message(), "input.std must be > 0"));
+  }
+  SECTION("top_k out of range") {
+    absl::Status s = LoadError(
+        tmp, Replace(DefaultManifest(), "\"top_k\": 3", "\"top_k\": 0"));
+    CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(s.message(), "top_k must be 1..100"));
+  }
+  SECTION("a label file with a wrong index") {
+    WriteWholeFile(tmp.File("labels.tsv"), "0\tbackground\n1\tocean\n3\tfire\n");
+    absl::Status s = LoadError(
+        tmp, Manifest(Assets() + "/words.i2sv", Assets() + "/tiny_color.pt",
+                      tmp.File("labels.tsv")));
+    CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(s.message(),
+                            tmp.File("labels.tsv") + ":3: expected label index 2"));
+  }
+  SECTION("a corrupt TorchScript file") {
+    std::mt19937 rng(7);
+    std::string junk(4096, '\0');
+    for (char& c : junk) c = static_cast<char>(rng() & 0xFF);
+    WriteWholeFile(tmp.File("junk.pt"), junk);
+    absl::Status s = LoadError(
+        tmp, Manifest(Assets() + "/words.i2sv", tmp.File("junk.pt"),
+                      Assets() + "/labels.tsv"));
+    CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(s.message(), "cannot load TorchScript model"));
+    CHECK(absl::StrContains(s.message(), tmp.File("junk.pt")));
+  }
+  SECTION("a missing TorchScript file") {
+    absl::Status s = LoadError(
+        tmp, Manifest(Assets() + "/words.i2sv", tmp.File("absent.pt"),
+                      Assets() + "/labels.tsv"));
+    CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(s.message(), tmp.File("absent.pt")));
+  }
+  SECTION("labels and model outputs disagree") {
+    // Loads (the model is only run at request time), but tagging fails with
+    // an error instead of reading past the scores.
+    WriteWholeFile(tmp.File("labels.tsv"), "0\tbackground\n1\tocean\tsea\n");
+    WriteWholeFile(tmp.File("models.json"),
+                   Manifest(Assets() + "/words.i2sv",
+                            Assets() + "/tiny_color.pt", tmp.File("labels.tsv")));
+    auto models = LoadManifest(tmp.File("models.json"));
+    REQUIRE(models.ok());
+    auto tags = (*models)->TagImage(DecodeAsset("blue.png"));
+    CHECK(tags.status().code() == absl::StatusCode::kInternal);
+    CHECK(absl::StrContains(tags.status().message(), "5 scores for 2 labels"));
+  }
+}
+
+TEST_CASE("ImageModel runs the TorchScript model") {
+  ImageModelOptions options;
+  options.path = Assets() + "/tiny_color.pt";
+  options.input_width = 32;
+  options.input_height = 32;
+  SECTION("optimize=false keeps the plain module") {
+    options.optimize = false;
+    auto model = ImageModel::Load(options);
+    INFO(model.status().ToString());
+    REQUIRE(model.ok());
+    CHECK((*model)->execution() == "plain");
+    // Batch of two: all blue, all red (inputs in [0, 1]).
+    std::vector<float> input(2 * 3 * 32 * 32, 0.0f);
+    const size_t plane = 32 * 32;
+    std::fill(input.begin() + 2 * plane, input.begin() + 3 * plane, 1.0f);
+    std::fill(input.begin() + 3 * plane, input.begin() + 4 * plane, 1.0f);
+    auto out = (*model)->Run(input.data(), 2);
+    REQUIRE(out.ok());
+    REQUIRE(out->size() == 2);  // (scores, pooled)
+    CHECK((*out)[0].shape == std::vector<int64_t>{2, 5});
+    CHECK((*out)[1].shape == std::vector<int64_t>{2, 3});
+    const std::vector<float>& s = (*out)[0].data;
+    for (int b = 0; b < 2; ++b) {
+      float sum = 0;
+      for (int k = 0; k < 5; ++k) sum += s[b * 5 + k];
+      CHECK(sum == Approx(1.0f).epsilon(1e-4));
+    }
+    CHECK(std::max_element(s.begin(), s.begin() + 5) - s.begin() == 1);  // ocean
+    CHECK(std::max_element(s.begin() + 5, s.end()) - (s.begin() + 5) == 2);
+    CHECK((*out)[1].data[2] == Approx(1.0f));  // pooled blue of image 0
+  }
+  SECTION("optimize=true keeps a variant that matches") {
+    auto model = ImageModel::Load(options);
+    REQUIRE(model.ok());
+    CHECK(((*model)->execution() == "optimized" ||
+           (*model)->execution() == "frozen" ||
+           (*model)->execution() == "plain"));
+  }
+  SECTION("bad input size") {
+    options.input_width = 0;
+    CHECK(ImageModel::Load(options).status().code() ==
+          absl::StatusCode::kInvalidArgument);
+  }
+  SECTION("a file that is not a model") {
+    options.path = Assets() + "/labels.tsv";
+    auto model = ImageModel::Load(options);
+    CHECK(model.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(model.status().message(),
+                            "cannot load TorchScript model"));
+  }
+}
+
+}  // namespace image2song

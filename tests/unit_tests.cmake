@@ -1,0 +1,33 @@
+# Unit tests: one Catch2 executable per module (label `unit`, the default of
+# i2s_test). Included by tests/CMakeLists.txt, which defines i2s_test() and
+# the `assets` / `bundle` fixtures.
+
+i2s_test(test_image SOURCES test_image.cc
+  LIBS i2s_core opencv_core opencv_imgproc opencv_imgcodecs)
+target_include_directories(test_image SYSTEM PRIVATE ${OpenCV_INCLUDE_DIRS})
+
+i2s_test(test_word_vectors SOURCES test_word_vectors.cc
+  LIBS i2s_core FIXTURES assets)
+
+i2s_test(test_catalogue SOURCES test_catalogue.cc
+  LIBS i2s_core FIXTURES assets)
+
+i2s_test(test_embedder_bundle SOURCES test_embedder_bundle.cc
+  LIBS i2s_core nlohmann_json::nlohmann_json FIXTURES assets)
+
+i2s_test(test_recommender SOURCES test_recommender.cc
+  LIBS i2s_core nlohmann_json::nlohmann_json FIXTURES bundle)
+
+i2s_test(test_model_set SOURCES test_model_set.cc
+  LIBS i2s_core FIXTURES assets)
+
+i2s_test(test_work_queue SOURCES test_work_queue.cc
+  LIBS i2s_server_lib)
+
+# Runs the real i2s-index binary ($I2S_INDEX_BIN).
+i2s_test(test_index_cli SOURCES test_index_cli.cc FIXTURES assets)
+add_dependencies(test_index_cli i2s-index)
+
+i2s_test(test_client_format SOURCES test_client_format.cc
+  LIBS i2s_client_format i2s_proto nlohmann_json::nlohmann_json
+ )
