@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -129,6 +130,19 @@ bool PathExists(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0;
 }
+
+std::string DefaultCacheDir() {
+  const char* cache = std::getenv("I2S_CACHE");
+  if (cache != nullptr && *cache != '\0') return cache;
+  const char* home = std::getenv("HOME");
+  return absl::StrCat(home != nullptr ? home : ".", "/.cache/image2song");
+}
+
+std::string DefaultModelsPath() {
+  return DefaultCacheDir() + "/models/default/models.json";
+}
+
+std::string DefaultBundleDir() { return DefaultCacheDir() + "/bundles/demo"; }
 
 std::string JoinPath(absl::string_view a, absl::string_view b) {
   if (a.empty()) return std::string(b);

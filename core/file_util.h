@@ -28,6 +28,13 @@ absl::StatusOr<int64_t> FileSize(const std::string& path);
 
 bool PathExists(const std::string& path);
 
+// The asset cache: $I2S_CACHE, else ~/.cache/image2song. Default models live
+// in <cache>/models/default/models.json, the demo bundle in
+// <cache>/bundles/demo.
+std::string DefaultCacheDir();
+std::string DefaultModelsPath();
+std::string DefaultBundleDir();
+
 // Joins two path components with exactly one '/'.
 std::string JoinPath(absl::string_view a, absl::string_view b);
 

@@ -14,6 +14,7 @@
 #include "core/cli.h"
 #include "core/catalogue.h"
 #include "core/embedder.h"
+#include "core/file_util.h"
 #include "core/log.h"
 #include "core/model_set.h"
 
@@ -48,15 +49,6 @@ ABSL_FLAG(bool, quiet, false, "No progress lines.");
 namespace image2song {
 namespace {
 
-std::string DefaultModels() {
-  const char* cache = std::getenv("I2S_CACHE");
-  std::string base = cache && *cache ? cache
-                     : absl::StrCat(std::getenv("HOME") ? std::getenv("HOME")
-                                                        : ".",
-                                    "/.cache/image2song");
-  return base + "/models/default/models.json";
-}
-
 int Fail(const absl::Status& status) {
   std::cerr << "i2s-index: error: " << status.message() << "\n";
   return 1;
@@ -72,7 +64,7 @@ int Run() {
   }
   ModelSetOptions mo;
   mo.manifest_path = absl::GetFlag(FLAGS_models).empty()
-                         ? DefaultModels()
+                         ? DefaultModelsPath()
                          : absl::GetFlag(FLAGS_models);
   mo.words_only = true;
   auto models = ModelSet::Load(mo);

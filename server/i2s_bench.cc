@@ -42,13 +42,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string CacheDir() {
-  const char* c = std::getenv("I2S_CACHE");
-  if (c && *c) return c;
-  const char* home = std::getenv("HOME");
-  return absl::StrCat(home ? home : ".", "/.cache/image2song");
-}
-
 double Ms(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
@@ -69,7 +62,7 @@ int Run(const std::vector<std::string>& images) {
   omp_set_num_threads(threads);
   ModelSetOptions mo;
   mo.manifest_path = absl::GetFlag(FLAGS_models).empty()
-                         ? CacheDir() + "/models/default/models.json"
+                         ? DefaultModelsPath()
                          : absl::GetFlag(FLAGS_models);
   mo.optimize = absl::GetFlag(FLAGS_optimize_models);
   auto models = ModelSet::Load(mo);
@@ -78,7 +71,7 @@ int Run(const std::vector<std::string>& images) {
     return 1;
   }
   auto bundle = Bundle::Load(absl::GetFlag(FLAGS_bundle).empty()
-                                 ? CacheDir() + "/bundles/demo"
+                                 ? DefaultBundleDir()
                                  : absl::GetFlag(FLAGS_bundle),
                              BundleLoadOptions{});
   if (!bundle.ok()) {

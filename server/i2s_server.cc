@@ -73,13 +73,6 @@ ABSL_FLAG(int, shutdown_grace_ms, 10000,
 namespace image2song {
 namespace {
 
-std::string CacheDir() {
-  const char* cache = std::getenv("I2S_CACHE");
-  if (cache && *cache) return cache;
-  const char* home = std::getenv("HOME");
-  return absl::StrCat(home ? home : ".", "/.cache/image2song");
-}
-
 int Fail(absl::string_view what, const absl::Status& status) {
   I2S_LOG(ERROR) << what << ": " << status.message();
   std::cerr << "i2s-server: " << what << ": " << status.message() << "\n";
@@ -104,7 +97,7 @@ int Run() {
 
   ModelSetOptions mo;
   mo.manifest_path = absl::GetFlag(FLAGS_models).empty()
-                         ? CacheDir() + "/models/default/models.json"
+                         ? DefaultModelsPath()
                          : absl::GetFlag(FLAGS_models);
   mo.optimize = absl::GetFlag(FLAGS_optimize_models);
   auto start = std::chrono::steady_clock::now();
@@ -116,7 +109,7 @@ int Run() {
                 << " ms";
 
   const std::string bundle_dir = absl::GetFlag(FLAGS_bundle).empty()
-                                     ? CacheDir() + "/bundles/demo"
+                                     ? DefaultBundleDir()
                                      : absl::GetFlag(FLAGS_bundle);
   BundleLoadOptions bo;
   bo.verify_checksums = absl::GetFlag(FLAGS_verify_checksums);

@@ -16,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "core/bundle.h"
+#include "core/file_util.h"
 #include "core/image.h"
 #include "core/model_set.h"
 #include "core/recommender.h"
@@ -24,14 +25,8 @@
 namespace image2song {
 namespace {
 
-std::string CacheDir() {
-  const char* c = std::getenv("I2S_CACHE");
-  if (c && *c) return c;
-  const char* home = std::getenv("HOME");
-  return std::string(home ? home : ".") + "/.cache/image2song";
-}
-
-std::string ModelsPath() { return CacheDir() + "/models/default/models.json"; }
+std::string CacheDir() { return DefaultCacheDir(); }
+std::string ModelsPath() { return DefaultModelsPath(); }
 
 struct Sample {
   std::string file;
