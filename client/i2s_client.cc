@@ -60,6 +60,12 @@ ABSL_FLAG(std::string, license, "",
 ABSL_FLAG(std::string, exclude, "",
           "recommend: song ids never to return, comma-separated");
 // health.
+ABSL_FLAG(bool, together, false,
+          "recommend: send all IMAGEs in one call (video keyframes, a set of "
+          "thumbnails) instead of one call per image");
+ABSL_FLAG(std::string, text, "",
+          "recommend: a short text hint blended into the query, e.g. "
+          "\"upbeat summer ad\"");
 ABSL_FLAG(int32_t, repeat, 1,
           "recommend: send each image this many times (sequentially) and "
           "print the client-side latency p50/p90/p99 instead of the answer "
@@ -88,9 +94,10 @@ constexpr char kUsage[] =
 Usage: i2s-client [flags] COMMAND [ARGS]
 
 Commands:
-  recommend IMAGE...  rank songs for each image file (one call per image);
-                      flags --top_k --explain --genre --mood --language
-                      --license --exclude
+  recommend IMAGE...  rank songs for each image file (one call per image,
+                      or one call for all with --together); flags --top_k
+                      --explain --text --genre --mood --language --license
+                      --exclude --repeat
   song ID             show one song's metadata and lyrics
   info                show server, index and model versions and limits
   health              grpc.health.v1 check of --service (default: whole
@@ -222,10 +229,30 @@ int RunRecommend(Client& client, const std::vector<std::string>& images) {
   bool rpc_failed = false;
   bool file_failed = false;
   bool first_block = true;
-  for (const std::string& path : images) {
+  request.set_text(absl::GetFlag(FLAGS_text));
+  // One call per image, or (--together) one call with all of them.
+  std::vector<std::vector<std::string>> groups;
+  if (absl::GetFlag(FLAGS_together)) {
+    groups.push_back(images);
+  } else {
+    for (const std::string& path : images) groups.push_back({path});
+  }
+  for (const std::vector<std::string>& group : groups) {
+    const std::string path = absl::StrJoin(group, " + ");
     std::string error;
-    if (!ReadFile(path, request.mutable_image(), &error)) {
-      std::cerr << "error: " << error << std::endl;
+    request.clear_image();
+    request.clear_images();
+    bool read_ok = true;
+    for (const std::string& file : group) {
+      std::string* dest =
+          group.size() == 1 ? request.mutable_image() : request.add_images();
+      if (!ReadFile(file, dest, &error)) {
+        std::cerr << "error: " << error << std::endl;
+        read_ok = false;
+        break;
+      }
+    }
+    if (!read_ok) {
       file_failed = true;
       continue;
     }

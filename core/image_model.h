@@ -27,6 +27,9 @@ struct ImageModelOptions {
   // Forward passes run at load so the profiling executor has settled before
   // the first request. Default: 3.
   int warmup_runs = 3;
+  // Batch size of the warm-up passes (the batch the caller will use; the
+  // profiling executor specialises on shapes). Default: 1.
+  int warmup_batch = 1;
 };
 
 struct ModelOutput {

@@ -1,17 +1,37 @@
-// The image models and word vectors named by a model manifest (models.json):
+// The taggers and word vectors named by a model manifest (models.json). The
+// server runs what the manifest lists; adding a model needs no code:
 //
 //   {"word_vectors": {"file": "glove100.i2sv", "id": "glove-6b-100d@..."},
-//    "taggers": [{"name": "mobilenet_v2", "version": "...",
-//                 "kind": "classifier", "file": "mobilenet_v2.pt",
-//                 "input": {"width": 224, "height": 224,
-//                           "mean": [128,128,128], "std": [128,128,128]},
-//                 "labels": "imagenet_words.tsv", "skip_labels": [0],
-//                 "scores_output": 0,
-//                 "top_k": 5, "min_score": 0.03, "weight": 1.0}]}
+//    "expand_words": {"count": 3, "min_cosine": 0.6, "vocabulary": 30000},
+//    "taggers": [
+//      {"name": "mobilenet_v2", "version": "...", "kind": "classifier",
+//       "file": "mobilenet_v2.pt",
+//       "input": {"width": 224, "height": 224,
+//                 "mean": [128,128,128], "std": [128,128,128]},
+//       "labels": "imagenet_words.tsv", "skip_labels": [0],
+//       "scores_output": 0, "top_k": 5, "min_score": 0.03, "weight": 1.0,
+//       "regions": {"grid": 2, "center": 0.6, "top_k": 4,
+//                   "min_score": 0.25, "min_gain": 0.15, "weight": 0.6}},
+//      {"name": "centernet", "kind": "detector", "file": "centernet.pt",
+//       "input": {...}, "labels": "coco_words.tsv",
+//       "top_k": 10, "min_score": 0.3, "weight": 1.0},
+//      {"name": "colour", "kind": "cues", "rules": "colour_cues.json",
+//       "weight": 0.5}]}
 //
-// Relative paths are relative to the manifest's directory. A classifier
-// model takes float32 NCHW RGB input normalised as (pixel - mean) / std and
-// returns label scores in [0, 1] (output `scores_output`, default 0).
+// Relative paths are relative to the manifest's directory. Models take
+// float32 NCHW RGB input normalised as (pixel - mean) / std.
+//  - classifier: output `scores_output` (default 0) holds label scores in
+//    [0, 1]. With "regions", the whole image, a grid x grid split and a
+//    centre crop (side `center` of the image; 0 = none) run as one batch;
+//    a region label that beats the whole image's score by min_gain becomes
+//    a tag with its box and weight * regions.weight.
+//  - detector: outputs (boxes [B,K,4] as normalised x_min, y_min, x_max,
+//    y_max; scores [B,K]; classes [B,K] label indices); the best box per
+//    label becomes a tag.
+//  - cues: colour_cues.h rules, no model.
+// Label files: "index<TAB>label<TAB>words". Each label's words are expanded
+// with up to `expand_words.count` nearest words (cosine >= min_cosine) among
+// the `vocabulary` most frequent ones, so "seashore" reaches "waves" too.
 //
 // Thread-safety: immutable after Load(); TagImage() may run concurrently.
 #ifndef IMAGE2SONG_CORE_MODEL_SET_H_
@@ -55,6 +75,17 @@ class ModelSet {
   // Runs every tagger; tags from all taggers, by score * weight, strongest
   // first.
   absl::StatusOr<std::vector<Tag>> TagImage(const RgbImage& image) const;
+
+  // Tags for several images of one request: each image is tagged; the same
+  // (source, label) seen in n of N images keeps its best score and box,
+  // scaled by 0.5 + 0.5 * n / N, with image_count = n.
+  absl::StatusOr<std::vector<Tag>> TagImages(
+      const std::vector<RgbImage>& images) const;
+
+  // Tags for a text hint: one tag per distinct known content word, source
+  // "text", score 1, the given weight. At most `max_words`.
+  std::vector<Tag> TagText(absl::string_view text, float weight,
+                           int max_words = 16) const;
 
  private:
   std::unique_ptr<WordVectors> words_;

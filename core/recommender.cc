@@ -246,6 +246,25 @@ absl::StatusOr<Recommendation> RecommendForTags(
 }
 
 absl::StatusOr<Recommendation> Recommend(const Snapshot& snapshot,
+                                         const std::vector<RgbImage>& images,
+                                         absl::string_view text,
+                                         const RecommendOptions& options) {
+  auto start = std::chrono::steady_clock::now();
+  std::vector<Tag> tags;
+  if (!images.empty()) {
+    ASSIGN_OR_RETURN(tags, snapshot.models->TagImages(images));
+  }
+  double model_ms = MsSince(start);
+  for (Tag& t : snapshot.models->TagText(text, options.text_weight)) {
+    tags.push_back(std::move(t));
+  }
+  ASSIGN_OR_RETURN(Recommendation rec,
+                   RecommendForTags(snapshot, std::move(tags), options));
+  rec.model_ms = model_ms;
+  return rec;
+}
+
+absl::StatusOr<Recommendation> Recommend(const Snapshot& snapshot,
                                          const RgbImage& image,
                                          const RecommendOptions& options) {
   auto start = std::chrono::steady_clock::now();

@@ -58,6 +58,8 @@ struct RecommendOptions {
   float temperature = 0.1f;
   // Lyric lines per explanation. Default: 3.
   int explain_lines = 3;
+  // Weight of text-hint tags in the query. Default: 0.7.
+  float text_weight = 0.7f;
 };
 
 struct MatchedTagInfo {
@@ -96,6 +98,13 @@ absl::StatusOr<Recommendation> RecommendForTags(const Snapshot& snapshot,
 // Tags the image with the snapshot's models, then RecommendForTags().
 absl::StatusOr<Recommendation> Recommend(const Snapshot& snapshot,
                                          const RgbImage& image,
+                                         const RecommendOptions& options);
+
+// Several images (ModelSet::TagImages) plus an optional text hint
+// (ModelSet::TagText) for one answer.
+absl::StatusOr<Recommendation> Recommend(const Snapshot& snapshot,
+                                         const std::vector<RgbImage>& images,
+                                         absl::string_view text,
                                          const RecommendOptions& options);
 
 }  // namespace image2song

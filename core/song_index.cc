@@ -119,4 +119,28 @@ absl::StatusOr<std::vector<ScoredId>> SongIndex::Search(
   return out;
 }
 
+absl::StatusOr<std::vector<std::vector<ScoredId>>> ExactNeighbours(
+    const float* base, int64_t nb, const float* queries, int64_t nq, int dim,
+    int k) {
+  std::vector<std::vector<ScoredId>> out(nq);
+  k = static_cast<int>(std::min<int64_t>(k, nb));
+  if (k <= 0 || nq <= 0) return out;
+  std::vector<float> distances(size_t(nq) * k);
+  std::vector<faiss::Index::idx_t> labels(size_t(nq) * k, -1);
+  try {
+    faiss::IndexFlatIP index(dim);
+    index.add(nb, base);
+    index.search(nq, queries, k, distances.data(), labels.data());
+  } catch (const std::exception& e) {
+    return FaissError("neighbour search failed", e);
+  }
+  for (int64_t q = 0; q < nq; ++q) {
+    for (int i = 0; i < k; ++i) {
+      const size_t at = size_t(q) * k + i;
+      if (labels[at] >= 0) out[q].push_back(ScoredId{labels[at], distances[at]});
+    }
+  }
+  return out;
+}
+
 }  // namespace image2song

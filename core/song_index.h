@@ -66,6 +66,12 @@ class SongIndex {
   std::string type_;
 };
 
+// Exact inner-product search of `nq` queries among `nb` base vectors (row
+// major, `dim` floats each): for each query the k best base ids, best first.
+absl::StatusOr<std::vector<std::vector<ScoredId>>> ExactNeighbours(
+    const float* base, int64_t nb, const float* queries, int64_t nq, int dim,
+    int k);
+
 }  // namespace image2song
 
 #endif  // IMAGE2SONG_CORE_SONG_INDEX_H_

@@ -24,6 +24,10 @@ struct Tag {
   std::string source;
   // Lyric-space words for this label (may be empty: then it is display-only).
   std::vector<std::string> words;
+  // Which image of a multi-image request the tag (and box) comes from, and
+  // in how many of the images it was found.
+  int image_index = 0;
+  int image_count = 1;
 };
 
 struct TaggerInfo {
@@ -33,8 +37,11 @@ struct TaggerInfo {
   int label_count = 0;
   int input_width = 0;
   int input_height = 0;
-  // "optimized", "frozen" or "plain" (what the load-time check kept).
+  // "optimized", "frozen" or "plain" (what the load-time check kept);
+  // "none" for taggers without a model.
   std::string execution;
+  float weight = 1;
+  std::string file;
 };
 
 // Thread-safety: Run() may be called concurrently from several threads.

@@ -195,8 +195,12 @@ absl::StatusOr<std::unique_ptr<ImageModel>> ImageModel::Load(
   auto model = std::make_unique<TorchImageModel>(chosen, execution);
   model->h_ = h;
   model->w_ = w;
+  const int warm_batch = std::max(1, options.warmup_batch);
+  std::vector<float> warm;
+  warm.reserve(ref.size() * warm_batch);
+  for (int b = 0; b < warm_batch; ++b) warm.insert(warm.end(), ref.begin(), ref.end());
   for (int i = 0; i < options.warmup_runs; ++i) {
-    auto out = model->Run(ref.data(), 1);
+    auto out = model->Run(warm.data(), warm_batch);
     if (!out.ok()) return out.status();
   }
   return std::unique_ptr<ImageModel>(std::move(model));

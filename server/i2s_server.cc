@@ -49,6 +49,14 @@ ABSL_FLAG(int64_t, max_image_bytes, int64_t{16} << 20,
 ABSL_FLAG(int64_t, max_image_pixels, 100'000'000,
           "Largest image accepted (width*height, checked on the header "
           "before decoding).");
+ABSL_FLAG(int, max_images, 16,
+          "Images per Recommend request (image + images).");
+ABSL_FLAG(int64_t, max_request_image_bytes, int64_t{48} << 20,
+          "Encoded bytes of all images of one Recommend request.");
+ABSL_FLAG(int, max_text_bytes, 1024, "Longest Recommend text hint (bytes).");
+ABSL_FLAG(double, text_weight, 0.7,
+          "Weight of the text hint's words in the query (image tags: their "
+          "tagger's weight).");
 ABSL_FLAG(int64_t, max_receive_bytes, int64_t{64} << 20,
           "Largest gRPC message accepted; gRPC itself refuses larger ones "
           "with RESOURCE_EXHAUSTED.");
@@ -139,6 +147,10 @@ int Run() {
   so.candidates = absl::GetFlag(FLAGS_candidates);
   so.retrieval_weight = static_cast<float>(absl::GetFlag(FLAGS_retrieval_weight));
   so.server_version = I2S_VERSION;
+  so.max_images = std::max(1, absl::GetFlag(FLAGS_max_images));
+  so.max_request_image_bytes = absl::GetFlag(FLAGS_max_request_image_bytes);
+  so.max_text_bytes = absl::GetFlag(FLAGS_max_text_bytes);
+  so.text_weight = static_cast<float>(absl::GetFlag(FLAGS_text_weight));
   SongRecommenderService service(so, metrics->get(), [torch_threads] {
     SetTorchThreads(torch_threads, 0);
     omp_set_num_threads(torch_threads);

@@ -37,6 +37,8 @@ void FillTag(const Tag& tag, pb::ImageTag* out) {
     out->mutable_box()->set_y_max(tag.box.y1);
   }
   for (const std::string& w : tag.words) out->add_words(w);
+  out->set_image_index(tag.image_index);
+  out->set_image_count(tag.image_count);
 }
 
 }  // namespace
@@ -90,17 +92,44 @@ grpc::ServerUnaryReactor* SongRecommenderService::Recommend(
                                " (0 means ", kDefaultTopK, "); got ",
                                request->top_k()));
   }
-  if (request->image().empty()) {
+  const int count = (request->image().empty() ? 0 : 1) + request->images_size();
+  if (count == 0 && request->text().empty()) {
     return reject(grpc::INVALID_ARGUMENT,
                   "image is empty: send the encoded image bytes (JPEG, PNG, "
-                  "WebP or BMP) in the 'image' field");
+                  "WebP or BMP) in 'image' or 'images', or a 'text' hint");
   }
-  if (static_cast<int64_t>(request->image().size()) >
-      options_.decode.max_bytes) {
+  if (count > options_.max_images) {
     return reject(grpc::INVALID_ARGUMENT,
-                  absl::StrCat("image is ", request->image().size(),
+                  absl::StrCat(count, " images; the limit is ",
+                               options_.max_images, " per request"));
+  }
+  if (static_cast<int64_t>(request->text().size()) > options_.max_text_bytes) {
+    return reject(grpc::INVALID_ARGUMENT,
+                  absl::StrCat("text is ", request->text().size(),
+                               " bytes; the limit is ", options_.max_text_bytes));
+  }
+  int64_t total = 0;
+  for (int i = -1; i < request->images_size(); ++i) {
+    const std::string& img = i < 0 ? request->image() : request->images(i);
+    if (i < 0 && img.empty()) continue;
+    const std::string name = i < 0 ? "image" : absl::StrCat("images[", i, "]");
+    if (img.empty()) {
+      return reject(grpc::INVALID_ARGUMENT, absl::StrCat(name, " is empty"));
+    }
+    if (static_cast<int64_t>(img.size()) > options_.decode.max_bytes) {
+      return reject(grpc::INVALID_ARGUMENT,
+                    absl::StrCat(name, " is ", img.size(),
+                                 " bytes; the limit is ",
+                                 options_.decode.max_bytes));
+    }
+    total += static_cast<int64_t>(img.size());
+  }
+  if (total > options_.max_request_image_bytes) {
+    return reject(grpc::INVALID_ARGUMENT,
+                  absl::StrCat("the images total ", total,
                                " bytes; the limit is ",
-                               options_.decode.max_bytes));
+                               options_.max_request_image_bytes,
+                               " per request"));
   }
   if (snapshot() == nullptr) {
     return reject(grpc::UNAVAILABLE, "no index bundle is loaded yet");
@@ -130,9 +159,21 @@ grpc::Status SongRecommenderService::RunRecommend(
   }
   std::shared_ptr<const Snapshot> snap = snapshot();
   auto t0 = Clock::now();
-  absl::StatusOr<RgbImage> image =
-      DecodeImage(request.image(), options_.decode);
-  if (!image.ok()) return ToGrpcStatus(image.status());
+  std::vector<RgbImage> images;
+  const bool several = request.images_size() > 0;
+  for (int i = -1; i < request.images_size(); ++i) {
+    const std::string& bytes = i < 0 ? request.image() : request.images(i);
+    if (i < 0 && bytes.empty()) continue;
+    absl::StatusOr<RgbImage> image = DecodeImage(bytes, options_.decode);
+    if (!image.ok()) {
+      if (!several) return ToGrpcStatus(image.status());
+      return grpc::Status(
+          grpc::INVALID_ARGUMENT,
+          absl::StrCat(i < 0 ? "image" : absl::StrCat("images[", i, "]"), ": ",
+                       image.status().message()));
+    }
+    images.push_back(std::move(*image));
+  }
   metrics_->ObserveStage("decode", SecondsSince(t0));
 
   RecommendOptions ro;
@@ -140,6 +181,7 @@ grpc::Status SongRecommenderService::RunRecommend(
   ro.explain = request.explain();
   ro.candidates = options_.candidates;
   ro.retrieval_weight = options_.retrieval_weight;
+  ro.text_weight = options_.text_weight;
   const pb::Filters& f = request.filters();
   AddLower(f.genres(), &ro.filters.genres);
   AddLower(f.moods(), &ro.filters.moods);
@@ -148,7 +190,8 @@ grpc::Status SongRecommenderService::RunRecommend(
   for (const std::string& id : f.exclude_song_ids()) {
     ro.filters.exclude_ids.insert(id);
   }
-  absl::StatusOr<Recommendation> rec = image2song::Recommend(*snap, *image, ro);
+  absl::StatusOr<Recommendation> rec =
+      image2song::Recommend(*snap, images, request.text(), ro);
   if (!rec.ok()) {
     I2S_LOG(ERROR) << "Recommend failed: " << rec.status();
     return ToGrpcStatus(rec.status());
@@ -239,6 +282,10 @@ grpc::ServerUnaryReactor* SongRecommenderService::GetInfo(
   response->mutable_limits()->set_max_image_bytes(options_.decode.max_bytes);
   response->mutable_limits()->set_max_image_pixels(options_.decode.max_pixels);
   response->mutable_limits()->set_max_top_k(kMaxTopK);
+  response->mutable_limits()->set_max_images(options_.max_images);
+  response->mutable_limits()->set_max_request_image_bytes(
+      options_.max_request_image_bytes);
+  response->mutable_limits()->set_max_text_bytes(options_.max_text_bytes);
   if (snap != nullptr) {
     const BundleManifest& m = snap->bundle->manifest();
     response->set_index_version(m.version);
@@ -257,6 +304,8 @@ grpc::ServerUnaryReactor* SongRecommenderService::GetInfo(
       mi->set_input_width(t.input_width);
       mi->set_input_height(t.input_height);
       mi->set_execution(t.execution);
+      mi->set_weight(t.weight);
+      mi->set_file(t.file);
     }
   }
   Finish(reactor, "GetInfo", grpc::Status::OK, start);

@@ -31,6 +31,14 @@ struct ServiceOptions {
   int candidates = 200;
   // Weight of the first-stage cosine in the final score. Default: 0.5.
   float retrieval_weight = 0.5f;
+  // Images per Recommend (image + images). Default: 16.
+  int max_images = 16;
+  // Encoded bytes of all images of one Recommend. Default: 48 MiB.
+  int64_t max_request_image_bytes = int64_t{48} << 20;
+  // Longest text hint. Default: 1024 bytes.
+  int max_text_bytes = 1024;
+  // Weight of text-hint tags in the query. Default: 0.7.
+  float text_weight = 0.7f;
   // Server version string reported by GetInfo.
   std::string server_version;
 };

@@ -272,9 +272,9 @@ TEST_CASE("ModelSet manifest errors") {
   SECTION("unknown kind") {
     absl::Status s = LoadError(
         tmp, Replace(DefaultManifest(), "\"kind\": \"classifier\"",
-                     "\"kind\": \"detector\""));
+                     "\"kind\": \"segmenter\""));
     CHECK(s.code() == absl::StatusCode::kInvalidArgument);
-    CHECK(absl::StrContains(s.message(), "unsupported kind 'detector'"));
+    CHECK(absl::StrContains(s.message(), "unsupported kind 'segmenter'"));
     CHECK(absl::StrContains(s.message(), "tiny_color"));
   }
   SECTION("missing model file field") {
@@ -335,7 +335,7 @@ TEST_CASE("ModelSet manifest errors") {
     REQUIRE(models.ok());
     auto tags = (*models)->TagImage(DecodeAsset("blue.png"));
     CHECK(tags.status().code() == absl::StatusCode::kInternal);
-    CHECK(absl::StrContains(tags.status().message(), "5 scores for 2 labels"));
+    CHECK(absl::StrContains(tags.status().message(), "5 scores per image for 2 labels"));
   }
 }
 

@@ -458,3 +458,133 @@ TEST_CASE("SIGTERM finishes in-flight requests, refuses new ones, exits 0") {
 
 }  // namespace
 }  // namespace image2song
+
+namespace image2song {
+namespace {
+
+const pb::ImageTag* FindTag(const pb::RecommendResponse& resp,
+                            const std::string& label, bool boxed) {
+  for (const auto& t : resp.tags()) {
+    if (t.label() == label && t.has_box() == boxed) return &t;
+  }
+  return nullptr;
+}
+
+TEST_CASE("Full tagger set: region boxes, colour cues, several images, text") {
+  TestServer server({}, "models_full.json");
+
+  pb::GetInfoResponse info;
+  auto ctx = Context();
+  REQUIRE(server.stub().GetInfo(ctx.get(), pb::GetInfoRequest(), &info).ok());
+  REQUIRE(info.models_size() == 2);
+  CHECK(info.models(0).kind() == "classifier");
+  CHECK(info.models(1).name() == "colour");
+  CHECK(info.models(1).kind() == "cues");
+  CHECK(info.models(1).execution() == "none");
+  CHECK(info.models(1).weight() == Approx(0.5));
+  CHECK(info.limits().max_images() == 16);
+
+  SECTION("regions find what the whole image blurs, with boxes") {
+    pb::RecommendRequest req;
+    req.set_image(Image("split.png"));  // left half blue, right half red
+    pb::RecommendResponse resp;
+    REQUIRE(Recommend(server, req, &resp).ok());
+    const pb::ImageTag* ocean = FindTag(resp, "ocean", true);
+    const pb::ImageTag* fire = FindTag(resp, "fire", true);
+    REQUIRE(ocean != nullptr);
+    REQUIRE(fire != nullptr);
+    CHECK(ocean->box().x_max() <= 0.5f + 1e-6);
+    CHECK(fire->box().x_min() >= 0.5f - 1e-6);
+    CHECK(ocean->score() > 0.9f);
+    // The whole image is purple: lower scores, no box.
+    const pb::ImageTag* whole = FindTag(resp, "ocean", false);
+    if (whole != nullptr) CHECK(whole->score() < ocean->score());
+  }
+
+  SECTION("colour cues tag a dark image as night") {
+    pb::RecommendRequest req;
+    req.set_image(Image("dark.png"));
+    pb::RecommendResponse resp;
+    REQUIRE(Recommend(server, req, &resp).ok());
+    const pb::ImageTag* night = FindTag(resp, "night", false);
+    REQUIRE(night != nullptr);
+    CHECK(night->source() == "colour");
+    REQUIRE(night->words_size() >= 1);
+    CHECK(night->words(0) == "night");
+    CHECK(FindTag(resp, "bright", false) == nullptr);
+  }
+
+  SECTION("several images count together; tags say where they come from") {
+    pb::RecommendRequest req;
+    req.add_images(Image("blue.png"));
+    req.add_images(Image("red.jpg"));
+    req.add_images(Image("blue.png"));
+    req.set_top_k(3);
+    pb::RecommendResponse resp;
+    REQUIRE(Recommend(server, req, &resp).ok());
+    const pb::ImageTag* ocean = FindTag(resp, "ocean", false);
+    const pb::ImageTag* fire = FindTag(resp, "fire", false);
+    REQUIRE(ocean != nullptr);
+    REQUIRE(fire != nullptr);
+    CHECK(ocean->image_count() == 2);
+    CHECK(fire->image_count() == 1);
+    CHECK(fire->image_index() == 1);
+    CHECK(ocean->score() > fire->score());  // seen in more frames
+    CHECK(absl::StartsWith(resp.matches(0).song_id(), "sea-"));
+  }
+
+  SECTION("a text hint is blended in, and works alone") {
+    pb::RecommendRequest req;
+    req.set_text("Forest trees, please!");
+    req.set_top_k(2);
+    pb::RecommendResponse resp;
+    REQUIRE(Recommend(server, req, &resp).ok());
+    REQUIRE(resp.matches_size() == 2);
+    CHECK(absl::StartsWith(resp.matches(0).song_id(), "forest-"));
+    const pb::ImageTag* forest = FindTag(resp, "forest", false);
+    REQUIRE(forest != nullptr);
+    CHECK(forest->source() == "text");
+
+    // Blue image alone ranks sea songs first; with a strong fire hint a fire
+    // song enters the top 3.
+    req.set_image(Image("blue.png"));
+    req.set_text("fire flame fire");
+    req.set_top_k(3);
+    resp.Clear();
+    REQUIRE(Recommend(server, req, &resp).ok());
+    bool fire_song = false;
+    for (const auto& m : resp.matches()) fire_song |= absl::StartsWith(m.song_id(), "fire-");
+    CHECK(fire_song);
+  }
+
+  SECTION("limits on count, size and text give INVALID_ARGUMENT") {
+    auto expect = [&](const pb::RecommendRequest& req, const std::string& needle) {
+      pb::RecommendResponse resp;
+      grpc::Status s = Recommend(server, req, &resp);
+      INFO(s.error_message());
+      CHECK(s.error_code() == grpc::INVALID_ARGUMENT);
+      CHECK(absl::StrContains(s.error_message(), needle));
+    };
+    pb::RecommendRequest req;
+    for (int i = 0; i < 17; ++i) req.add_images(Image("blue.png"));
+    expect(req, "17 images; the limit is 16");
+    req.Clear();
+    req.add_images(Image("blue.png"));
+    req.add_images("");
+    expect(req, "images[1] is empty");
+    req.Clear();
+    req.add_images(Image("blue.png"));
+    req.add_images("not an image");
+    expect(req, "images[1]: not a supported image");
+    req.Clear();
+    req.set_image(Image("blue.png"));
+    req.set_text(std::string(1025, 'a'));
+    expect(req, "text is 1025 bytes");
+    req.Clear();
+    for (int i = 0; i < 4; ++i) req.add_images(std::string(15 << 20, 'x'));
+    expect(req, "the images total");
+  }
+}
+
+}  // namespace
+}  // namespace image2song

@@ -31,3 +31,6 @@ add_dependencies(test_index_cli i2s-index)
 i2s_test(test_client_format SOURCES test_client_format.cc
   LIBS i2s_client_format i2s_proto nlohmann_json::nlohmann_json
  )
+
+i2s_test(test_colour_cues SOURCES test_colour_cues.cc
+  LIBS i2s_core FIXTURES assets)

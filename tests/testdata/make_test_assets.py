@@ -6,6 +6,9 @@ exercises the real code paths (TorchScript loading, FAISS, gRPC) in seconds:
 
   models.json    model manifest in the production format
   models_slow.json  the same with slow_color.pt (~50 ms a forward pass)
+  models_full.json  tiny_color with 2x2 + centre regions, colour cues
+                 (cues.json: tools/data/colour_cues.json with tiny words),
+                 word expansion
   tiny_color.pt  TorchScript "colour classifier": input [B,3,32,32] in [0,1];
                  outputs (softmax scores over 5 labels, 3-d pooled embedding).
                  Blue -> ocean, red -> fire, green -> forest, white -> snowfield.
@@ -14,7 +17,8 @@ exercises the real code paths (TorchScript loading, FAISS, gRPC) in seconds:
                  words, plus stopwords and filler words (I2SWVEC1 format)
   catalogue.jsonl  14 songs; one theme song per cluster and filler songs
   catalogue.csv    the same songs as CSV
-  images/        blue.png red.jpg green.webp white.bmp gray.png
+  images/        blue.png red.jpg green.webp white.bmp gray.png split.png
+                 (left blue, right red) dark.png big_blue.jpg
 
 usage: make_test_assets.py OUT_DIR
 """
@@ -205,6 +209,12 @@ def write_images(out):
     cv2.imwrite(os.path.join(out, "green.webp"), solid((30, 220, 40)))
     cv2.imwrite(os.path.join(out, "white.bmp"), solid((245, 245, 245)))
     cv2.imwrite(os.path.join(out, "gray.png"), solid((128, 128, 128)))
+    # Left half blue, right half red: regions see ocean and fire.
+    split = np.concatenate([solid((230, 40, 20), h=64, w=64),
+                            solid((20, 30, 230), h=64, w=64)], axis=1)
+    cv2.imwrite(os.path.join(out, "split.png"), split)
+    # Nearly black: the colour cues call it night.
+    cv2.imwrite(os.path.join(out, "dark.png"), solid((12, 10, 8)))
     # A larger JPEG to exercise reduced decoding.
     cv2.imwrite(os.path.join(out, "big_blue.jpg"),
                 solid((230, 40, 20), h=1200, w=1600))
@@ -233,6 +243,26 @@ def main():
     }
     with open(os.path.join(out, "models.json"), "w") as f:
         json.dump(manifest, f, indent=2)
+    # The full tagger set: regions on the classifier plus colour cues (the
+    # production rule file, with words from the tiny vocabulary).
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                           "../../tools/data/colour_cues.json")) as f:
+        cues = json.load(f)
+    tiny_words = {"night": ["night", "dark"], "warm": ["fire", "heat"],
+                  "cold": ["snow", "ice", "cold"], "green": ["green", "trees"],
+                  "water": ["water", "sea"], "sky": ["star"]}
+    for rule in cues["rules"]:
+        rule["words"] = tiny_words.get(rule["tag"], [])
+    with open(os.path.join(out, "cues.json"), "w") as f:
+        json.dump(cues, f, indent=1)
+    full = json.loads(json.dumps(manifest))
+    full["taggers"][0]["regions"] = {"grid": 2, "center": 0.5, "top_k": 4,
+                                     "min_score": 0.3, "weight": 0.6}
+    full["taggers"].append({"name": "colour", "kind": "cues",
+                            "rules": "cues.json", "top_k": 4, "weight": 0.5})
+    full["expand_words"] = {"count": 2, "min_cosine": 0.8, "vocabulary": 240}
+    with open(os.path.join(out, "models_full.json"), "w") as f:
+        json.dump(full, f, indent=2)
     manifest["taggers"][0]["file"] = "slow_color.pt"
     with open(os.path.join(out, "models_slow.json"), "w") as f:
         json.dump(manifest, f, indent=2)

@@ -1,0 +1,161 @@
+#include "core/colour_cues.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "core/file_util.h"
+#include "core/status_macros.h"
+
+namespace image2song {
+namespace {
+
+const char* const kFeatures[] = {
+    "brightness", "saturation", "dark_share", "bright_share",
+    "warm_share", "cold_share", "sky_share", "water_share",
+    "vegetation_share", "colourfulness"};
+
+}  // namespace
+
+std::map<std::string, float> ColourFeatures(const RgbImage& image) {
+  std::map<std::string, float> f;
+  for (const char* name : kFeatures) f[name] = 0;
+  if (image.width <= 0 || image.height <= 0) return f;
+  cv::Mat rgb(image.height, image.width, CV_8UC3,
+              const_cast<uint8_t*>(image.pixels.data()));
+  cv::Mat small;
+  const double scale = 128.0 / std::max(image.width, image.height);
+  if (scale < 1) {
+    cv::resize(rgb, small, cv::Size(), scale, scale, cv::INTER_AREA);
+  } else {
+    small = rgb;
+  }
+  cv::Mat hsv;
+  cv::cvtColor(small, hsv, cv::COLOR_RGB2HSV);  // H 0..179, S, V 0..255
+  const int rows = hsv.rows, cols = hsv.cols;
+  double sum_v = 0, sum_s = 0;
+  double dark = 0, bright = 0, warm = 0, cold = 0, veg = 0;
+  double sky = 0, sky_n = 0, water = 0, water_n = 0;
+  // Hasler & Suesstrunk colourfulness on rg = R - G, yb = (R + G) / 2 - B.
+  double rg_sum = 0, rg_sq = 0, yb_sum = 0, yb_sq = 0;
+  for (int y = 0; y < rows; ++y) {
+    const uint8_t* p = hsv.ptr<uint8_t>(y);
+    const uint8_t* c = small.ptr<uint8_t>(y);
+    for (int x = 0; x < cols; ++x) {
+      const int h = p[3 * x], s = p[3 * x + 1], v = p[3 * x + 2];
+      sum_v += v;
+      sum_s += s;
+      dark += v < 51;
+      bright += v > 217;
+      const bool saturated = s > 64 && v > 64;
+      const bool is_warm = saturated && (h < 25 || h >= 165);
+      const bool is_blue = s > 50 && v > 60 && h >= 90 && h < 130;
+      warm += is_warm;
+      cold += saturated && h >= 85 && h < 135;
+      veg += s > 50 && v > 40 && h >= 35 && h < 85;
+      if (y < rows / 3) {
+        sky += is_blue || (s < 30 && v > 200);
+        ++sky_n;
+      }
+      if (y >= rows / 2) {
+        water += is_blue;
+        ++water_n;
+      }
+      const double r = c[3 * x], g = c[3 * x + 1], b = c[3 * x + 2];
+      const double rg = r - g, yb = 0.5 * (r + g) - b;
+      rg_sum += rg;
+      rg_sq += rg * rg;
+      yb_sum += yb;
+      yb_sq += yb * yb;
+    }
+  }
+  const double n = double(rows) * cols;
+  f["brightness"] = float(sum_v / n / 255);
+  f["saturation"] = float(sum_s / n / 255);
+  f["dark_share"] = float(dark / n);
+  f["bright_share"] = float(bright / n);
+  f["warm_share"] = float(warm / n);
+  f["cold_share"] = float(cold / n);
+  f["vegetation_share"] = float(veg / n);
+  f["sky_share"] = sky_n > 0 ? float(sky / sky_n) : 0;
+  f["water_share"] = water_n > 0 ? float(water / water_n) : 0;
+  const double rg_mean = rg_sum / n, yb_mean = yb_sum / n;
+  const double rg_std = std::sqrt(std::max(0.0, rg_sq / n - rg_mean * rg_mean));
+  const double yb_std = std::sqrt(std::max(0.0, yb_sq / n - yb_mean * yb_mean));
+  const double colourfulness =
+      std::sqrt(rg_std * rg_std + yb_std * yb_std) +
+      0.3 * std::sqrt(rg_mean * rg_mean + yb_mean * yb_mean);
+  f["colourfulness"] = float(std::min(1.0, colourfulness / 150.0));
+  return f;
+}
+
+absl::StatusOr<std::vector<CueRule>> LoadCueRules(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string text, ReadFile(path, int64_t{1} << 20));
+  std::vector<CueRule> rules;
+  try {
+    nlohmann::json j = nlohmann::json::parse(text);
+    for (const auto& r : j.at("rules")) {
+      CueRule rule;
+      rule.tag = r.at("tag").get<std::string>();
+      rule.words = r.value("words", std::vector<std::string>{});
+      for (const auto& [key, value] : r.at("when").items()) {
+        bool is_min = absl::EndsWith(key, "_min");
+        if (!is_min && !absl::EndsWith(key, "_max")) {
+          throw std::runtime_error(absl::StrCat(
+              "rule '", rule.tag, "': condition '", key,
+              "' must end in _min or _max"));
+        }
+        std::string feature = key.substr(0, key.size() - 4);
+        if (std::find(std::begin(kFeatures), std::end(kFeatures), feature) ==
+            std::end(kFeatures)) {
+          throw std::runtime_error(absl::StrCat(
+              "rule '", rule.tag, "': unknown feature '", feature, "'"));
+        }
+        rule.conditions.push_back({feature, {is_min, value.get<float>()}});
+      }
+      if (rule.conditions.empty()) {
+        throw std::runtime_error(
+            absl::StrCat("rule '", rule.tag, "' has no conditions"));
+      }
+      rules.push_back(std::move(rule));
+    }
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("colour cue rules ", path, ": ", e.what()));
+  }
+  return rules;
+}
+
+std::vector<CueMatch> MatchCueRules(
+    const std::vector<CueRule>& rules,
+    const std::map<std::string, float>& features) {
+  std::vector<CueMatch> out;
+  for (const CueRule& rule : rules) {
+    float margin = 1;
+    bool ok = true;
+    for (const auto& [feature, cond] : rule.conditions) {
+      const float x = features.at(feature);
+      const float t = cond.second;
+      float m;
+      if (cond.first) {  // x >= t
+        m = t < 1 ? (x - t) / (1 - t) : (x >= t ? 1 : -1);
+      } else {  // x <= t
+        m = t > 0 ? (t - x) / t : (x <= t ? 1 : -1);
+      }
+      if (m < 0) {
+        ok = false;
+        break;
+      }
+      margin = std::min(margin, m);
+    }
+    if (ok) out.push_back({&rule, 0.5f + 0.5f * std::min(1.0f, margin)});
+  }
+  return out;
+}
+
+}  // namespace image2song
