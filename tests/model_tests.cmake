@@ -13,3 +13,10 @@ add_test(NAME check_classifier
   COMMAND ${I2S_PYTHON} ${PROJECT_SOURCE_DIR}/tools/check_classifier.py)
 set_tests_properties(check_classifier PROPERTIES
   LABELS models SKIP_RETURN_CODE 77 TIMEOUT 600)
+
+# CenterNet: converted TorchScript vs the original TF.js graph model run by
+# @tensorflow/tfjs (pure JavaScript CPU backend) in Node, on sample photos.
+add_test(NAME check_centernet_parity
+  COMMAND ${I2S_PYTHON} ${PROJECT_SOURCE_DIR}/tools/check_centernet_parity.py --no-human)
+set_tests_properties(check_centernet_parity PROPERTIES
+  LABELS models SKIP_RETURN_CODE 77 TIMEOUT 900)

