@@ -70,10 +70,14 @@ RgbImage Decode(const std::string& path) {
 
 TEST_CASE("converted MobileNetV2 gives the expected labels on sample photos") {
   const ModelSet& models = Models();
-  REQUIRE(models.taggers().size() == 1);
+  REQUIRE(models.taggers().size() == 3);
   const TaggerInfo& info = models.taggers()[0]->info();
+  CHECK(info.name == "mobilenet_v2");
   CHECK(info.label_count == 1001);
   CHECK(info.input_width == 224);
+  CHECK(models.taggers()[1]->info().kind == "detector");
+  CHECK(models.taggers()[1]->info().label_count == 80);
+  CHECK(models.taggers()[2]->info().kind == "cues");
   auto labels = LoadLabelFile(CacheDir() + "/models/default/imagenet_words.tsv");
   REQUIRE(labels.ok());
   std::vector<Sample> samples = Samples();
@@ -84,6 +88,7 @@ TEST_CASE("converted MobileNetV2 gives the expected labels on sample photos") {
     std::string seen;
     bool found = false;
     for (const Tag& t : *tags) {
+      if (t.source != "mobilenet_v2") continue;
       seen += t.label + " ";
       for (const std::string& a : s.accept) {
         int index = 0;
@@ -96,6 +101,29 @@ TEST_CASE("converted MobileNetV2 gives the expected labels on sample photos") {
     CHECK(found);
     CHECK(!tags->empty());
     CHECK(!(*tags)[0].words.empty());
+  }
+}
+
+TEST_CASE("the detector finds the person and the motorcycle") {
+  const ModelSet& models = Models();
+  struct Want {
+    const char* file;
+    const char* label;
+  };
+  for (const Want& w : {Want{"grace_hopper.jpg", "person"},
+                        Want{"motorcycle_left.png", "motorcycle"}}) {
+    auto tags = models.TagImage(Decode(CacheDir() + "/samples/" + w.file));
+    REQUIRE(tags.ok());
+    const Tag* found = nullptr;
+    for (const Tag& t : *tags) {
+      if (t.source == "centernet" && t.label == w.label) found = &t;
+    }
+    INFO(w.file);
+    REQUIRE(found != nullptr);
+    CHECK(found->has_box);
+    CHECK(found->box.x1 > found->box.x0);
+    CHECK(found->box.y1 > found->box.y0);
+    CHECK(found->score >= 0.3f);
   }
 }
 
