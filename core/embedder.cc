@@ -153,12 +153,16 @@ bool BuildQuery(const std::vector<Tag>& tags, const WordVectors& words,
   for (size_t i = 0; i < tags.size(); ++i) {
     std::vector<float>& tv = (*tag_vectors)[i];
     bool known = false;
-    for (const std::string& w : tags[i].words) {
-      int32_t id = words.Find(w);
+    const std::vector<std::string>& tw = tags[i].words;
+    for (size_t k = 0; k < tw.size(); ++k) {
+      int32_t id = words.Find(tw[k]);
       if (id == WordVectors::kNoWord) continue;
       known = true;
+      // Expansion words (past core_words) count half.
+      const float ww =
+          tags[i].core_words >= 0 && int(k) >= tags[i].core_words ? 0.5f : 1.0f;
       const float* u = words.UnitVector(id);
-      for (int d = 0; d < dim; ++d) tv[d] += u[d];
+      for (int d = 0; d < dim; ++d) tv[d] += ww * u[d];
     }
     if (!known) continue;
     any = true;

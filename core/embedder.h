@@ -69,7 +69,8 @@ class SongEmbedder {
 };
 
 // The query for a set of image tags: the score-and-weight-weighted mean of
-// each tag's unit word-vector mean, then the bundle's common-component
+// each tag's unit word-vector mean (expansion words past Tag::core_words at
+// half weight), then the bundle's common-component
 // transform. `tag_vectors` receives each tag's unit vector (zero when none of
 // its words are known). Returns false when no tag has a known word.
 bool BuildQuery(const std::vector<Tag>& tags, const WordVectors& words,

@@ -67,6 +67,7 @@ Tag MakeTag(const ModelSpec& spec, const LabelEntry& label, float score) {
   t.weight = spec.info.weight;
   t.source = spec.info.name;
   t.words = label.words;
+  t.core_words = label.core_words;
   return t;
 }
 
@@ -369,6 +370,7 @@ absl::StatusOr<size_t> PrepareLabelWords(const WordVectors& words,
                                    count + 8));
   for (size_t q = 0; q < which.size(); ++q) {
     LabelEntry& e = (*labels)[which[q]];
+    e.core_words = static_cast<int>(e.words.size());
     // Cosine with the normalised query = inner product / |query|.
     double norm = 0;
     for (int d = 0; d < dim; ++d) norm += double(queries[q * dim + d]) * queries[q * dim + d];

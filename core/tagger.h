@@ -23,7 +23,10 @@ struct Tag {
   // Name of the tagger that produced it.
   std::string source;
   // Lyric-space words for this label (may be empty: then it is display-only).
+  // The first `core_words` come from the label file; the rest are nearest-
+  // word expansions and count half in the query (-1: all are core).
   std::vector<std::string> words;
+  int core_words = -1;
   // Which image of a multi-image request the tag (and box) comes from, and
   // in how many of the images it was found.
   int image_index = 0;
@@ -57,6 +60,7 @@ class Tagger {
 struct LabelEntry {
   std::string label;
   std::vector<std::string> words;
+  int core_words = -1;  // see Tag::core_words
 };
 absl::StatusOr<std::vector<LabelEntry>> LoadLabelFile(const std::string& path);
 

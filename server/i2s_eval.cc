@@ -21,17 +21,15 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <numeric>
 #include <random>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/flags/flag.h"
@@ -58,15 +56,22 @@
 ABSL_FLAG(std::string, eval, "",
           "Evaluation set (eval.jsonl; image paths relative to its directory). "
           "Default: $I2S_CACHE/eval/eval.jsonl.");
-ABSL_FLAG(std::string, bundle, "", "Index bundle. Default: $I2S_CACHE/bundles/demo.");
+ABSL_FLAG(std::string, bundle, "",
+          "Index bundle. Default: $I2S_CACHE/bundles/demo.");
 ABSL_FLAG(std::string, configs, "",
           "Comma-separated configurations: name=path/to/models.json, or "
           "`random` (seeded uniform random ranking of all songs). Default: "
-          "random,v1=$I2S_CACHE/models/default/models.json.");
+          "random, v1=<models>/models_v1.json (else models.json), full="
+          "<models>/models_full.json (else models.json when models_v1.json "
+          "exists), <models> = $I2S_CACHE/models/default.");
 ABSL_FLAG(int, limit, 0, "Evaluate only the first N pictures (0 = all).");
 ABSL_FLAG(int, top_k, 10, "Songs ranked per picture: the k of nDCG@k and MRR.");
-ABSL_FLAG(int, random_seeds, 20, "Seeds averaged for the `random` configuration.");
-ABSL_FLAG(bool, json, false, "Print one JSON object instead of a markdown table.");
+ABSL_FLAG(int, random_seeds, 20,
+          "Seeds averaged for the `random` configuration.");
+ABSL_FLAG(bool, json, false,
+          "Print one JSON object instead of a markdown table.");
+ABSL_FLAG(std::string, output, "",
+          "Write the report (table or JSON) to this file instead of stdout.");
 ABSL_FLAG(std::string, details, "",
           "Also write one JSON line per picture and configuration here.");
 ABSL_FLAG(int, torch_threads, 1, "LibTorch intra-op threads.");
@@ -92,7 +97,9 @@ std::vector<std::string> Forms(absl::string_view token) {
   std::string w = Base(token);
   std::vector<std::string> out = {w};
   auto ends = [&](absl::string_view s) { return absl::EndsWith(w, s); };
-  if (w.size() > 3 && ends("s") && !ends("ss")) out.push_back(w.substr(0, w.size() - 1));
+  if (w.size() > 3 && ends("s") && !ends("ss")) {
+    out.push_back(w.substr(0, w.size() - 1));
+  }
   if (w.size() > 4 && ends("es")) {
     absl::string_view stem = absl::string_view(w).substr(0, w.size() - 2);
     for (absl::string_view e : {"s", "x", "z", "ch", "sh"}) {
@@ -102,7 +109,9 @@ std::vector<std::string> Forms(absl::string_view token) {
       }
     }
   }
-  if (w.size() > 4 && ends("ies")) out.push_back(w.substr(0, w.size() - 3) + "y");
+  if (w.size() > 4 && ends("ies")) {
+    out.push_back(w.substr(0, w.size() - 3) + "y");
+  }
   return out;
 }
 
@@ -142,18 +151,22 @@ struct Picture {
   std::string path;   // resolved
   std::vector<std::string> lexicon;
   std::string source;
-  std::string subset;  // first directory of `image` ("openmoji", "photos"), or "-"
+  std::string
+      subset;  // first directory of `image` ("openmoji", "photos"), or "-"
   int expected_relevant = -1;  // "relevant_songs" from the builder, if any
   std::vector<int> gains;      // per bundle song
   int relevant = 0;
   double ideal_dcg = 0;
 };
 
-absl::StatusOr<std::vector<Picture>> LoadEvalSet(const std::string& path, int limit) {
+absl::StatusOr<std::vector<Picture>> LoadEvalSet(const std::string& path,
+                                                 int limit) {
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
   std::string dir = ".";
-  if (size_t slash = path.rfind('/'); slash != std::string::npos) dir = path.substr(0, slash);
+  if (size_t slash = path.rfind('/'); slash != std::string::npos) {
+    dir = path.substr(0, slash);
+  }
   std::vector<Picture> out;
   std::string line;
   int line_no = 0;
@@ -162,42 +175,57 @@ absl::StatusOr<std::vector<Picture>> LoadEvalSet(const std::string& path, int li
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     if (limit > 0 && static_cast<int>(out.size()) >= limit) break;
     auto where = [&] { return absl::StrCat(path, ":", line_no, ": "); };
-    nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    nlohmann::json j =
+        nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded() || !j.is_object()) {
-      return absl::InvalidArgumentError(absl::StrCat(where(), "not a JSON object"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where(), "not a JSON object"));
     }
     Picture p;
-    if (!j.contains("image") || !j["image"].is_string() || j["image"].get<std::string>().empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(where(), "field 'image': missing"));
+    if (!j.contains("image") || !j["image"].is_string() ||
+        j["image"].get<std::string>().empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where(), "field 'image': missing"));
     }
     p.image = j["image"].get<std::string>();
     p.path = p.image[0] == '/' ? p.image : JoinPath(dir, p.image);
+    if (!PathExists(p.path)) {
+      return absl::NotFoundError(
+          absl::StrCat(where(), p.path, ": no such image"));
+    }
     const size_t slash = p.image.find('/');
-    p.subset = slash == std::string::npos || slash == 0 ? "-" : p.image.substr(0, slash);
-    if (!j.contains("lexicon") || !j["lexicon"].is_array() || j["lexicon"].empty()) {
+    p.subset = slash == std::string::npos || slash == 0
+                   ? "-"
+                   : p.image.substr(0, slash);
+    if (!j.contains("lexicon") || !j["lexicon"].is_array() ||
+        j["lexicon"].empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat(where(), "field 'lexicon': missing or empty"));
     }
     for (const auto& w : j["lexicon"]) {
       if (!w.is_string()) {
-        return absl::InvalidArgumentError(absl::StrCat(where(), "lexicon words are strings"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(where(), "lexicon words are strings"));
       }
       std::vector<std::string> tokens;
       Tokenize(w.get<std::string>(), &tokens);
       if (tokens.size() != 1 || tokens[0] != w.get<std::string>()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            where(), "lexicon word '", w.get<std::string>(),
-            "' is not one lowercase token"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(where(), "lexicon word '", w.get<std::string>(),
+                         "' is not one lowercase token"));
       }
       p.lexicon.push_back(tokens[0]);
     }
     if (j.contains("source") && j["source"].is_string()) p.source = j["source"];
-    if (j.contains("relevant_songs") && j["relevant_songs"].is_number_integer()) {
+    if (j.contains("relevant_songs") &&
+        j["relevant_songs"].is_number_integer()) {
       p.expected_relevant = j["relevant_songs"].get<int>();
     }
     out.push_back(std::move(p));
   }
-  if (out.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": no pictures"));
+  if (out.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": no pictures"));
+  }
   return out;
 }
 
@@ -272,20 +300,39 @@ Summary Summarize(const ConfigResult& r, const std::vector<Picture>& pictures,
   return s;
 }
 
+// random, v1 and the full tagger set as tools/setup_assets.sh lays them out:
+// v1 is models_v1.json when there (else models.json); the full set is
+// models_full.json when there, else models.json when that is not v1.
+std::string DefaultConfigs() {
+  const std::string models = DefaultModelsPath();
+  const std::string dir = models.substr(0, models.rfind('/') + 1);
+  std::string v1 = dir + "models_v1.json";
+  if (!PathExists(v1)) v1 = models;
+  std::string out = absl::StrCat("random,v1=", v1);
+  if (PathExists(dir + "models_full.json")) {
+    absl::StrAppend(&out, ",full=", dir, "models_full.json");
+  } else if (v1 != models) {
+    absl::StrAppend(&out, ",full=", models);
+  }
+  return out;
+}
+
 absl::StatusOr<std::vector<ConfigSpec>> ParseConfigs(const std::string& flag) {
-  std::string value =
-      flag.empty() ? absl::StrCat("random,v1=", DefaultModelsPath()) : flag;
+  std::string value = flag.empty() ? DefaultConfigs() : flag;
   std::vector<ConfigSpec> out;
-  for (absl::string_view item : absl::StrSplit(value, ',', absl::SkipWhitespace())) {
+  for (absl::string_view item :
+       absl::StrSplit(value, ',', absl::SkipWhitespace())) {
     item = absl::StripAsciiWhitespace(item);
     if (item == "random") {
       out.push_back({"random", ""});
       continue;
     }
-    std::pair<std::string, std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
+    std::pair<std::string, std::string> kv =
+        absl::StrSplit(item, absl::MaxSplits('=', 1));
     if (kv.first.empty() || kv.second.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--configs: '", item, "' is neither `random` nor name=path/to/models.json"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--configs: '", item,
+                       "' is neither `random` nor name=path/to/models.json"));
     }
     out.push_back({kv.first, kv.second});
   }
@@ -298,16 +345,18 @@ class DetailsWriter {
   absl::Status Open(const std::string& path) {
     if (path.empty()) return absl::OkStatus();
     out_.open(path);
-    if (!out_) return absl::InvalidArgumentError(absl::StrCat(path, ": cannot write"));
+    if (!out_) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": cannot write"));
+    }
     return absl::OkStatus();
   }
   void Write(const std::string& config, const Picture& p, const Metrics& m,
              const std::vector<Tag>& tags, const std::vector<int64_t>& ranking,
              const Bundle& bundle, int k) {
     if (!out_.is_open()) return;
-    nlohmann::json j = {{"config", config}, {"image", p.image},
-                        {"relevant_songs", p.relevant},
-                        {"p_at_5", m.p5}, {"ndcg", m.ndcg}, {"rr", m.rr}};
+    nlohmann::json j = {
+        {"config", config}, {"image", p.image}, {"relevant_songs", p.relevant},
+        {"p_at_5", m.p5},   {"ndcg", m.ndcg},   {"rr", m.rr}};
     nlohmann::json tag_list = nlohmann::json::array();
     for (const Tag& t : tags) {
       tag_list.push_back(absl::StrFormat("%s %.2f", t.label, t.score));
@@ -315,7 +364,8 @@ class DetailsWriter {
     j["tags"] = std::move(tag_list);
     nlohmann::json top = nlohmann::json::array();
     for (int i = 0; i < k && i < static_cast<int>(ranking.size()); ++i) {
-      top.push_back({{"id", bundle.song(ranking[i]).id}, {"gain", p.gains[ranking[i]]}});
+      top.push_back(
+          {{"id", bundle.song(ranking[i]).id}, {"gain", p.gains[ranking[i]]}});
     }
     j["top"] = std::move(top);
     out_ << j.dump() << "\n";
@@ -348,30 +398,35 @@ absl::StatusOr<ConfigResult> RunRandom(const std::vector<Picture>& pictures,
       sum.p5 += m.p5;
       sum.ndcg += m.ndcg;
       sum.rr += m.rr;
-      if (s == 0) details->Write("random", pictures[pi], m, {}, ranking, bundle, k);
+      if (s == 0) {
+        details->Write("random", pictures[pi], m, {}, ranking, bundle, k);
+      }
     }
     r.per_picture.push_back({sum.p5 / seeds, sum.ndcg / seeds, sum.rr / seeds});
   }
   r.ms_per_picture =
-      std::chrono::duration<double, std::milli>(Clock::now() - t0).count() / pictures.size();
+      std::chrono::duration<double, std::milli>(Clock::now() - t0).count() /
+      pictures.size();
   r.model_version = absl::StrCat("uniform random, ", seeds, " seeds");
   return r;
 }
 
 absl::StatusOr<ConfigResult> RunModels(const ConfigSpec& spec,
                                        const std::vector<Picture>& pictures,
-                                       std::shared_ptr<const Bundle> bundle, int k,
-                                       DetailsWriter* details) {
+                                       std::shared_ptr<const Bundle> bundle,
+                                       int k, DetailsWriter* details) {
   ModelSetOptions mo;
   mo.manifest_path = spec.manifest;
   mo.optimize = absl::GetFlag(FLAGS_optimize_models);
   auto models = ModelSet::Load(mo);
   if (!models.ok()) {
-    return absl::Status(models.status().code(),
-                        absl::StrCat("config ", spec.name, ": ", models.status().message()));
+    return absl::Status(
+        models.status().code(),
+        absl::StrCat("config ", spec.name, ": ", models.status().message()));
   }
   if (absl::Status s = CheckCompatible(**models, *bundle); !s.ok()) {
-    return absl::Status(s.code(), absl::StrCat("config ", spec.name, ": ", s.message()));
+    return absl::Status(s.code(),
+                        absl::StrCat("config ", spec.name, ": ", s.message()));
   }
   Snapshot snap;
   snap.models = std::move(*models);
@@ -403,9 +458,9 @@ absl::StatusOr<ConfigResult> RunModels(const ConfigSpec& spec,
     auto rec = Recommend(snap, *image, ro);
     ms += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     if (!rec.ok()) {
-      return absl::Status(rec.status().code(), absl::StrCat("config ", spec.name, ": ",
-                                                            p.path, ": ",
-                                                            rec.status().message()));
+      return absl::Status(rec.status().code(),
+                          absl::StrCat("config ", spec.name, ": ", p.path, ": ",
+                                       rec.status().message()));
     }
     r.tagged.push_back(!rec->tags.empty());
     std::vector<int64_t> ranking;
@@ -423,22 +478,36 @@ int Fail(const absl::Status& s) {
   return 1;
 }
 
+// Prints the report to stdout or --output.
+int Emit(const std::string& report) {
+  const std::string path = absl::GetFlag(FLAGS_output);
+  if (path.empty()) {
+    std::cout << report << std::flush;
+    return 0;
+  }
+  if (absl::Status s = WriteFile(path, report); !s.ok()) return Fail(s);
+  return 0;
+}
+
 int Run() {
   const int k = absl::GetFlag(FLAGS_top_k);
   if (k < kPrecisionAt || k > 100) {
     return Fail(absl::InvalidArgumentError("--top_k must be in 5..100"));
   }
   const int seeds = absl::GetFlag(FLAGS_random_seeds);
-  if (seeds < 1) return Fail(absl::InvalidArgumentError("--random_seeds must be >= 1"));
+  if (seeds < 1) {
+    return Fail(absl::InvalidArgumentError("--random_seeds must be >= 1"));
+  }
   auto configs = ParseConfigs(absl::GetFlag(FLAGS_configs));
   if (!configs.ok()) return Fail(configs.status());
   const int threads = std::max(1, absl::GetFlag(FLAGS_torch_threads));
   SetTorchThreads(threads, 1);
   omp_set_num_threads(threads);
 
-  const std::string eval_path = absl::GetFlag(FLAGS_eval).empty()
-                                    ? JoinPath(DefaultCacheDir(), "eval/eval.jsonl")
-                                    : absl::GetFlag(FLAGS_eval);
+  const std::string eval_path =
+      absl::GetFlag(FLAGS_eval).empty()
+          ? JoinPath(DefaultCacheDir(), "eval/eval.jsonl")
+          : absl::GetFlag(FLAGS_eval);
   auto all = LoadEvalSet(eval_path, absl::GetFlag(FLAGS_limit));
   if (!all.ok()) return Fail(all.status());
   const std::string bundle_dir = absl::GetFlag(FLAGS_bundle).empty()
@@ -451,7 +520,9 @@ int Run() {
   // Relevance from the lyrics alone, before any ranking.
   std::vector<SongWords> songs;
   songs.reserve(bundle->size());
-  for (int64_t i = 0; i < bundle->size(); ++i) songs.emplace_back(bundle->song(i).lines);
+  for (int64_t i = 0; i < bundle->size(); ++i) {
+    songs.emplace_back(bundle->song(i).lines);
+  }
   std::vector<Picture> pictures;
   int excluded = 0, mismatches = 0;
   for (Picture& p : *all) {
@@ -460,7 +531,9 @@ int Run() {
       p.gains[i] = songs[i].Gain(p.lexicon);
       p.relevant += p.gains[i] > 0 ? 1 : 0;
     }
-    if (p.expected_relevant >= 0 && p.expected_relevant != p.relevant) ++mismatches;
+    if (p.expected_relevant >= 0 && p.expected_relevant != p.relevant) {
+      ++mismatches;
+    }
     if (p.relevant == 0) {
       ++excluded;
       continue;
@@ -469,20 +542,24 @@ int Run() {
     pictures.push_back(std::move(p));
   }
   if (pictures.empty()) {
-    return Fail(absl::FailedPreconditionError(
-        absl::StrCat("no picture of ", eval_path, " has a relevant song in ", bundle_dir)));
+    return Fail(absl::FailedPreconditionError(absl::StrCat(
+        "no picture of ", eval_path, " has a relevant song in ", bundle_dir)));
   }
 
   DetailsWriter details;
-  if (absl::Status s = details.Open(absl::GetFlag(FLAGS_details)); !s.ok()) return Fail(s);
+  if (absl::Status s = details.Open(absl::GetFlag(FLAGS_details)); !s.ok()) {
+    return Fail(s);
+  }
   std::vector<ConfigResult> results;
   for (const ConfigSpec& spec : *configs) {
-    auto r = spec.manifest.empty() ? RunRandom(pictures, *bundle, k, seeds, &details)
-                                   : RunModels(spec, pictures, bundle, k, &details);
+    auto r = spec.manifest.empty()
+                 ? RunRandom(pictures, *bundle, k, seeds, &details)
+                 : RunModels(spec, pictures, bundle, k, &details);
     if (!r.ok()) return Fail(r.status());
     results.push_back(std::move(*r));
   }
 
+  std::string report;
   double mean_relevant = 0;
   std::vector<std::string> subsets;
   for (const Picture& p : pictures) {
@@ -498,7 +575,8 @@ int Run() {
                         {"p_at_5", s.mean.p5},
                         {"ndcg_at_k", s.mean.ndcg},
                         {"mrr", s.mean.rr}};
-    c["tag_coverage"] = s.tagged < 0 ? nlohmann::json(nullptr) : nlohmann::json(s.tagged);
+    c["tag_coverage"] =
+        s.tagged < 0 ? nlohmann::json(nullptr) : nlohmann::json(s.tagged);
     return c;
   };
   if (absl::GetFlag(FLAGS_json)) {
@@ -520,51 +598,69 @@ int Run() {
       c["model_version"] = r.model_version;
       c["ms_per_picture"] = r.ms_per_picture;
       nlohmann::json by = nlohmann::json::object();
-      for (const std::string& subset : subsets) by[subset] = to_json(Summarize(r, pictures, subset));
+      for (const std::string& subset : subsets) {
+        by[subset] = to_json(Summarize(r, pictures, subset));
+      }
       c["subsets"] = std::move(by);
       arr.push_back(std::move(c));
     }
     j["configs"] = std::move(arr);
-    std::cout << j.dump(1) << "\n";
-    return 0;
+    return Emit(j.dump(1) + "\n");
   }
-  std::printf("%zu pictures from %s (%d excluded: no relevant song), bundle %s "
-              "(%lld songs), top_k %d; relevant songs per picture: %.1f on average\n",
-              pictures.size(), eval_path.c_str(), excluded,
-              bundle->manifest().version.c_str(), static_cast<long long>(bundle->size()), k,
-              mean_relevant);
+  absl::StrAppendFormat(
+      &report,
+      "%zu pictures from %s (%d excluded: no relevant song), bundle %s "
+      "(%lld songs), top_k %d; relevant songs per picture: %.1f on average\n",
+      pictures.size(), eval_path.c_str(), excluded,
+      bundle->manifest().version.c_str(),
+      static_cast<long long>(bundle->size()), k, mean_relevant);
   if (mismatches > 0) {
-    std::printf("note: %d pictures have another relevant-song count than eval.jsonl records "
-                "(another catalogue than the one the set was built for?)\n",
-                mismatches);
+    absl::StrAppendFormat(
+        &report,
+        "note: %d pictures have another relevant-song count than eval.jsonl "
+        "records "
+        "(another catalogue than the one the set was built for?)\n",
+        mismatches);
   }
-  auto row = [&](const std::string& name, const Summary& s, const std::string& ms) {
-    std::printf("| %s | %d | %.3f | %.3f | %.3f | %s | %s |\n", name.c_str(), s.pictures,
-                s.mean.p5, s.mean.ndcg, s.mean.rr, ms.c_str(),
-                s.tagged < 0 ? "-" : absl::StrFormat("%.0f%%", 100 * s.tagged).c_str());
+  // ms = nullptr: no ms/picture column.
+  auto row = [&](const std::string& name, const Summary& s, const char* ms) {
+    absl::StrAppendFormat(
+        &report, "| %s | %d | %.3f | %.3f | %.3f |%s%s %s |\n", name.c_str(),
+        s.pictures, s.mean.p5, s.mean.ndcg, s.mean.rr, ms == nullptr ? "" : " ",
+        ms == nullptr ? "" : absl::StrCat(ms, " |").c_str(),
+        s.tagged < 0 ? "-" : absl::StrFormat("%.0f%%", 100 * s.tagged).c_str());
   };
-  std::printf("\n| config | pictures | P@5 | nDCG@%d | MRR | ms/picture | tagged |\n", k);
-  std::printf("|---|---:|---:|---:|---:|---:|---:|\n");
+  absl::StrAppendFormat(
+      &report,
+      "\n| config | pictures | P@5 | nDCG@%d | MRR | ms/picture | tagged |\n",
+      k);
+  absl::StrAppendFormat(&report, "|---|---:|---:|---:|---:|---:|---:|\n");
   for (const ConfigResult& r : results) {
     row(r.name, Summarize(r, pictures, ""),
-        r.tagged.empty() ? "-" : absl::StrFormat("%.1f", r.ms_per_picture));
+        r.tagged.empty() ? "-"
+                         : absl::StrFormat("%.1f", r.ms_per_picture).c_str());
   }
   if (subsets.size() > 1) {
-    std::printf("\nby subset (first directory of the image path):\n\n");
-    std::printf("| config / subset | pictures | P@5 | nDCG@%d | MRR | | tagged |\n", k);
-    std::printf("|---|---:|---:|---:|---:|---:|---:|\n");
+    absl::StrAppendFormat(
+        &report, "\nby subset (first directory of the image path):\n\n");
+    absl::StrAppendFormat(
+        &report,
+        "| config / subset | pictures | P@5 | nDCG@%d | MRR | tagged |\n", k);
+    absl::StrAppendFormat(&report, "|---|---:|---:|---:|---:|---:|\n");
     for (const std::string& subset : subsets) {
       for (const ConfigResult& r : results) {
-        row(absl::StrCat(r.name, " / ", subset), Summarize(r, pictures, subset), "");
+        row(absl::StrCat(r.name, " / ", subset), Summarize(r, pictures, subset),
+            nullptr);
       }
     }
   }
-  std::printf("\n");
+  absl::StrAppendFormat(&report, "\n");
   for (const ConfigResult& r : results) {
-    std::printf("%s: %s%s%s\n", r.name.c_str(), r.model_version.c_str(),
-                r.manifest.empty() ? "" : "  ", r.manifest.c_str());
+    absl::StrAppendFormat(&report, "%s: %s%s%s\n", r.name.c_str(),
+                          r.model_version.c_str(),
+                          r.manifest.empty() ? "" : "  ", r.manifest.c_str());
   }
-  return 0;
+  return Emit(report);
 }
 
 }  // namespace
@@ -579,7 +675,8 @@ int main(int argc, char** argv) {
        "the lyrics.\n\nusage: i2s-eval [flags]",
        "server/i2s_eval", I2S_VERSION});
   if (args.size() > 1) {
-    std::cerr << "i2s-eval: unexpected argument '" << args[1] << "' (see --help)\n";
+    std::cerr << "i2s-eval: unexpected argument '" << args[1]
+              << "' (see --help)\n";
     return 2;
   }
   return image2song::Run();
