@@ -71,17 +71,33 @@ Tag MakeTag(const ModelSpec& spec, const LabelEntry& label, float score) {
   return t;
 }
 
-// Classifier on the whole image and, optionally, on regions (grid cells and
-// a centre crop) in the same forward pass.
-class ClassifierTagger : public Tagger {
+// What model-backed taggers share: spec, labels, skipped labels, model.
+class ModelTagger : public Tagger {
  public:
-  ClassifierTagger(ModelSpec spec, std::vector<LabelEntry> labels,
-                   std::unique_ptr<ImageModel> model)
+  ModelTagger(ModelSpec spec, std::vector<LabelEntry> labels,
+              std::unique_ptr<ImageModel> model)
       : spec_(std::move(spec)),
         labels_(std::move(labels)),
         model_(std::move(model)) {
     spec_.info.execution = model_->execution();
     skip_ = SkipMask(spec_, labels_.size());
+  }
+  const TaggerInfo& info() const override { return spec_.info; }
+
+ protected:
+  ModelSpec spec_;
+  std::vector<LabelEntry> labels_;
+  std::vector<bool> skip_;
+  std::unique_ptr<ImageModel> model_;
+};
+
+// Classifier on the whole image and, optionally, on regions (grid cells and
+// a centre crop) in the same forward pass.
+class ClassifierTagger : public ModelTagger {
+ public:
+  ClassifierTagger(ModelSpec spec, std::vector<LabelEntry> labels,
+                   std::unique_ptr<ImageModel> model)
+      : ModelTagger(std::move(spec), std::move(labels), std::move(model)) {
     crops_.push_back(CropBox{});
     for (int gy = 0; gy < spec_.grid; ++gy) {
       for (int gx = 0; gx < spec_.grid; ++gx) {
@@ -94,8 +110,6 @@ class ClassifierTagger : public Tagger {
       crops_.push_back(CropBox{m, m, 1 - m, 1 - m});
     }
   }
-
-  const TaggerInfo& info() const override { return spec_.info; }
 
   absl::StatusOr<std::vector<Tag>> Run(const RgbImage& image) const override {
     const int w = spec_.info.input_width, h = spec_.info.input_height;
@@ -169,26 +183,13 @@ class ClassifierTagger : public Tagger {
     return order;
   }
 
-  ModelSpec spec_;
-  std::vector<LabelEntry> labels_;
-  std::vector<bool> skip_;
-  std::unique_ptr<ImageModel> model_;
   std::vector<CropBox> crops_;
 };
 
 // Object detector: outputs (boxes [1,K,4], scores [1,K], classes [1,K]).
-class DetectorTagger : public Tagger {
+class DetectorTagger : public ModelTagger {
  public:
-  DetectorTagger(ModelSpec spec, std::vector<LabelEntry> labels,
-                 std::unique_ptr<ImageModel> model)
-      : spec_(std::move(spec)),
-        labels_(std::move(labels)),
-        model_(std::move(model)) {
-    spec_.info.execution = model_->execution();
-    skip_ = SkipMask(spec_, labels_.size());
-  }
-
-  const TaggerInfo& info() const override { return spec_.info; }
+  using ModelTagger::ModelTagger;
 
   absl::StatusOr<std::vector<Tag>> Run(const RgbImage& image) const override {
     const int w = spec_.info.input_width, h = spec_.info.input_height;
@@ -223,12 +224,6 @@ class DetectorTagger : public Tagger {
     }
     return tags;
   }
-
- private:
-  ModelSpec spec_;
-  std::vector<LabelEntry> labels_;
-  std::vector<bool> skip_;
-  std::unique_ptr<ImageModel> model_;
 };
 
 // Light and colour cues: no model.
