@@ -18,35 +18,99 @@ namespace {
 const char* const kFeatures[] = {
     "brightness", "saturation", "dark_share", "bright_share",
     "warm_share", "cold_share", "sky_share", "water_share",
-    "vegetation_share", "colourfulness"};
+    "vegetation_share", "colourfulness", "background_share"};
+
+// Marks (255) the plain background of `rgb`: the pixels connected to the
+// border whose colour is within kTolerance (per channel) of the border's
+// dominant colour, when at least 60 % of the border has that colour (a
+// product shot, an icon or an emoji on white). Photos, whose borders vary,
+// get an empty mask. Returns the marked share of the image.
+double PlainBackground(const cv::Mat& rgb, cv::Mat* background) {
+  constexpr int kTolerance = 12;
+  *background = cv::Mat::zeros(rgb.rows, rgb.cols, CV_8U);
+  std::vector<cv::Point> border;
+  for (int x = 0; x < rgb.cols; ++x) {
+    border.emplace_back(x, 0);
+    border.emplace_back(x, rgb.rows - 1);
+  }
+  for (int y = 1; y + 1 < rgb.rows; ++y) {
+    border.emplace_back(0, y);
+    border.emplace_back(rgb.cols - 1, y);
+  }
+  // Dominant border colour, quantised to 16 levels per channel.
+  std::map<int, int> bins;
+  auto bin_of = [&](const cv::Point& p) {
+    const cv::Vec3b c = rgb.at<cv::Vec3b>(p);
+    return (c[0] >> 4) << 8 | (c[1] >> 4) << 4 | (c[2] >> 4);
+  };
+  for (const cv::Point& p : border) ++bins[bin_of(p)];
+  auto best = std::max_element(
+      bins.begin(), bins.end(),
+      [](const auto& a, const auto& b) { return a.second < b.second; });
+  if (best == bins.end() || best->second < 0.6 * border.size()) return 0;
+  cv::Mat mask = cv::Mat::zeros(rgb.rows + 2, rgb.cols + 2, CV_8U);
+  const cv::Scalar tol(kTolerance, kTolerance, kTolerance);
+  cv::Mat image = rgb.clone();  // floodFill needs a writable image
+  for (const cv::Point& p : border) {
+    if (bin_of(p) != best->first) continue;
+    if (mask.at<uint8_t>(p.y + 1, p.x + 1)) continue;
+    cv::floodFill(image, mask, p, cv::Scalar(), nullptr, tol, tol,
+                  4 | cv::FLOODFILL_MASK_ONLY | (255 << 8));
+  }
+  *background = mask(cv::Rect(1, 1, rgb.cols, rgb.rows)).clone();
+  return cv::countNonZero(*background) / double(rgb.rows * rgb.cols);
+}
+
+// A copy of `image` at most 128 pixels on its longer side (a view when it is
+// already that small).
+cv::Mat Thumbnail(const RgbImage& image) {
+  cv::Mat rgb(image.height, image.width, CV_8UC3,
+              const_cast<uint8_t*>(image.pixels.data()));
+  const double scale = 128.0 / std::max(image.width, image.height);
+  if (scale >= 1) return rgb;
+  cv::Mat small;
+  cv::resize(rgb, small, cv::Size(), scale, scale, cv::INTER_AREA);
+  return small;
+}
 
 }  // namespace
+
+float BackdropShare(const RgbImage& image) {
+  if (image.width <= 0 || image.height <= 0) return 0;
+  cv::Mat background;
+  const double share = PlainBackground(Thumbnail(image), &background);
+  return share < 0.95 ? float(share) : 0.0f;
+}
 
 std::map<std::string, float> ColourFeatures(const RgbImage& image) {
   std::map<std::string, float> f;
   for (const char* name : kFeatures) f[name] = 0;
   if (image.width <= 0 || image.height <= 0) return f;
-  cv::Mat rgb(image.height, image.width, CV_8UC3,
-              const_cast<uint8_t*>(image.pixels.data()));
-  cv::Mat small;
-  const double scale = 128.0 / std::max(image.width, image.height);
-  if (scale < 1) {
-    cv::resize(rgb, small, cv::Size(), scale, scale, cv::INTER_AREA);
-  } else {
-    small = rgb;
-  }
+  const cv::Mat small = Thumbnail(image);
   cv::Mat hsv;
   cv::cvtColor(small, hsv, cv::COLOR_RGB2HSV);  // H 0..179, S, V 0..255
   const int rows = hsv.rows, cols = hsv.cols;
+  // Features describe the subject, not a plain backdrop; when nearly all of
+  // the image is plain (a solid colour), the backdrop is the subject.
+  cv::Mat background;
+  const double background_share = PlainBackground(small, &background);
+  const bool skip_background = background_share > 0 && background_share < 0.95;
+  // An all-plain image (a solid colour, a clear night sky) has no subject to
+  // set apart: no backdrop.
+  f["background_share"] = skip_background ? float(background_share) : 0.0f;
+  double n = 0, sky_n = 0, water_n = 0;
   double sum_v = 0, sum_s = 0;
   double dark = 0, bright = 0, warm = 0, cold = 0, veg = 0;
-  double sky = 0, sky_n = 0, water = 0, water_n = 0;
+  double sky = 0, water = 0;
   // Hasler & Suesstrunk colourfulness on rg = R - G, yb = (R + G) / 2 - B.
   double rg_sum = 0, rg_sq = 0, yb_sum = 0, yb_sq = 0;
   for (int y = 0; y < rows; ++y) {
     const uint8_t* p = hsv.ptr<uint8_t>(y);
     const uint8_t* c = small.ptr<uint8_t>(y);
+    const uint8_t* bg = background.ptr<uint8_t>(y);
     for (int x = 0; x < cols; ++x) {
+      if (skip_background && bg[x]) continue;
+      ++n;
       const int h = p[3 * x], s = p[3 * x + 1], v = p[3 * x + 2];
       sum_v += v;
       sum_s += s;
@@ -74,7 +138,6 @@ std::map<std::string, float> ColourFeatures(const RgbImage& image) {
       yb_sq += yb * yb;
     }
   }
-  const double n = double(rows) * cols;
   f["brightness"] = float(sum_v / n / 255);
   f["saturation"] = float(sum_s / n / 255);
   f["dark_share"] = float(dark / n);

@@ -27,8 +27,15 @@ namespace image2song {
 // cold_share (saturated cyan..blue), sky_share (blue or bright-grey pixels in
 // the top third), water_share (blue pixels in the bottom half),
 // vegetation_share (saturated green), colourfulness (Hasler & Suesstrunk,
-// divided by 150 and clamped).
+// divided by 150 and clamped), background_share (plain backdrop connected to
+// the border around a subject: an icon, emoji or product shot on a solid
+// colour; 0 for photos and for images that are plain all over).
+// When there is a backdrop (under 95 % of the image), all other features
+// describe the subject only.
 std::map<std::string, float> ColourFeatures(const RgbImage& image);
+
+// ColourFeatures(image)["background_share"] alone.
+float BackdropShare(const RgbImage& image);
 
 struct CueRule {
   std::string tag;

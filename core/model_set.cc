@@ -48,6 +48,9 @@ struct ModelSpec {
   float region_min_score = 0.25f;
   float region_weight = 0.6f;
   float region_min_gain = 0.15f;  // region score must beat the whole image's by this
+  // Regions are for scenes: an icon or product shot whose plain backdrop
+  // covers more than this share of the image is classified whole only.
+  float region_max_backdrop = 1.0f;
   // cues
   std::string rules;
 };
@@ -114,7 +117,11 @@ class ClassifierTagger : public ModelTagger {
   absl::StatusOr<std::vector<Tag>> Run(const RgbImage& image) const override {
     const int w = spec_.info.input_width, h = spec_.info.input_height;
     const size_t plane = size_t(3) * w * h;
-    const int batch = static_cast<int>(crops_.size());
+    int batch = static_cast<int>(crops_.size());
+    if (batch > 1 && spec_.region_max_backdrop < 1 &&
+        BackdropShare(image) > spec_.region_max_backdrop) {
+      batch = 1;
+    }
     std::vector<float> input(plane * batch);
     for (int b = 0; b < batch; ++b) {
       PreprocessToChw(image, crops_[b], w, h, spec_.mean, spec_.std,
@@ -273,6 +280,7 @@ absl::StatusOr<ModelSpec> ParseTagger(const json& j, const std::string& where) {
     s.info.version = j.value("version", "unversioned");
     s.info.kind = j.value("kind", "classifier");
     s.info.weight = j.value("weight", 1.0f);
+    s.info.max_backdrop = j.value("max_backdrop", 1.0f);
     s.top_k = j.value("top_k", 5);
     s.min_score = j.value("min_score", 0.03f);
     if (s.info.kind == "cues") {
@@ -298,6 +306,7 @@ absl::StatusOr<ModelSpec> ParseTagger(const json& j, const std::string& where) {
         s.region_min_score = r.value("min_score", 0.25f);
         s.region_weight = r.value("weight", 0.6f);
         s.region_min_gain = r.value("min_gain", 0.15f);
+        s.region_max_backdrop = r.value("max_backdrop", 1.0f);
       }
     }
   } catch (const std::exception& e) {
@@ -339,6 +348,19 @@ absl::StatusOr<size_t> PrepareLabelWords(const WordVectors& words,
     }
     e.words = std::move(kept);
   }
+  if (expand.value("related", false)) {
+    for (LabelEntry& e : *labels) {
+      if (e.words.empty()) continue;
+      e.core_words = static_cast<int>(e.words.size());
+      for (std::string& w : e.related) {
+        if (words.Find(w) == WordVectors::kNoWord) {
+          ++dropped;
+        } else if (std::find(e.words.begin(), e.words.end(), w) == e.words.end()) {
+          e.words.push_back(std::move(w));
+        }
+      }
+    }
+  }
   const int count = expand.value("count", 0);
   if (count <= 0) return dropped;
   const float min_cosine = expand.value("min_cosine", 0.6f);
@@ -351,7 +373,10 @@ absl::StatusOr<size_t> PrepareLabelWords(const WordVectors& words,
   for (size_t i = 0; i < labels->size(); ++i) {
     if ((*labels)[i].words.empty()) continue;
     std::vector<float> q(dim, 0.0f);
-    for (const std::string& w : (*labels)[i].words) {
+    const LabelEntry& e = (*labels)[i];
+    const size_t core = e.core_words >= 0 ? size_t(e.core_words) : e.words.size();
+    for (size_t k = 0; k < core; ++k) {
+      const std::string& w = e.words[k];
       const float* u = words.UnitVector(words.Find(w));
       for (int d = 0; d < dim; ++d) q[d] += u[d];
     }
@@ -365,7 +390,7 @@ absl::StatusOr<size_t> PrepareLabelWords(const WordVectors& words,
                                    count + 8));
   for (size_t q = 0; q < which.size(); ++q) {
     LabelEntry& e = (*labels)[which[q]];
-    e.core_words = static_cast<int>(e.words.size());
+    if (e.core_words < 0) e.core_words = static_cast<int>(e.words.size());
     // Cosine with the normalised query = inner product / |query|.
     double norm = 0;
     for (int d = 0; d < dim; ++d) norm += double(queries[q * dim + d]) * queries[q * dim + d];
@@ -406,6 +431,9 @@ absl::StatusOr<std::vector<LabelEntry>> LoadLabelFile(const std::string& path) {
     e.label = cols[1];
     if (cols.size() > 2) {
       e.words = absl::StrSplit(cols[2], ' ', absl::SkipEmpty());
+    }
+    if (cols.size() > 3) {
+      e.related = absl::StrSplit(cols[3], ' ', absl::SkipEmpty());
     }
     labels.push_back(std::move(e));
   }
@@ -520,7 +548,12 @@ absl::StatusOr<std::unique_ptr<ModelSet>> ModelSet::Load(
 absl::StatusOr<std::vector<Tag>> ModelSet::TagImage(
     const RgbImage& image) const {
   std::vector<Tag> all;
+  float backdrop = -1;  // computed when a tagger asks
   for (const auto& tagger : taggers_) {
+    if (tagger->info().max_backdrop < 1) {
+      if (backdrop < 0) backdrop = BackdropShare(image);
+      if (backdrop > tagger->info().max_backdrop) continue;
+    }
     ASSIGN_OR_RETURN(std::vector<Tag> tags, tagger->Run(image));
     for (Tag& t : tags) all.push_back(std::move(t));
   }

@@ -2,7 +2,8 @@
 // server runs what the manifest lists; adding a model needs no code:
 //
 //   {"word_vectors": {"file": "glove100.i2sv", "id": "glove-6b-100d@..."},
-//    "expand_words": {"count": 3, "min_cosine": 0.6, "vocabulary": 30000},
+//    "expand_words": {"related": true,
+//                     "count": 0, "min_cosine": 0.6, "vocabulary": 30000},
 //    "taggers": [
 //      {"name": "mobilenet_v2", "version": "...", "kind": "classifier",
 //       "file": "mobilenet_v2.pt",
@@ -11,10 +12,11 @@
 //       "labels": "imagenet_words.tsv", "skip_labels": [0],
 //       "scores_output": 0, "top_k": 5, "min_score": 0.03, "weight": 1.0,
 //       "regions": {"grid": 2, "center": 0.6, "top_k": 4,
-//                   "min_score": 0.25, "min_gain": 0.15, "weight": 0.6}},
+//                   "min_score": 0.25, "min_gain": 0.15, "weight": 0.6,
+//                   "max_backdrop": 0.2}},
 //      {"name": "centernet", "kind": "detector", "file": "centernet.pt",
 //       "input": {...}, "labels": "coco_words.tsv",
-//       "top_k": 10, "min_score": 0.3, "weight": 1.0},
+//       "top_k": 10, "min_score": 0.3, "weight": 1.0, "max_backdrop": 0.2},
 //      {"name": "colour", "kind": "cues", "rules": "colour_cues.json",
 //       "weight": 0.5}]}
 //
@@ -24,14 +26,21 @@
 //    [0, 1]. With "regions", the whole image, a grid x grid split and a
 //    centre crop (side `center` of the image; 0 = none) run as one batch;
 //    a region label that beats the whole image's score by min_gain becomes
-//    a tag with its box and weight * regions.weight.
+//    a tag with its box and weight * regions.weight. Images with a plain
+//    backdrop (icons, product shots: colour_cues.h BackdropShare) over
+//    max_backdrop (default 1 = never) are classified whole only.
 //  - detector: outputs (boxes [B,K,4] as normalised x_min, y_min, x_max,
 //    y_max; scores [B,K]; classes [B,K] label indices); the best box per
 //    label becomes a tag.
 //  - cues: colour_cues.h rules, no model.
-// Label files: "index<TAB>label<TAB>words". Each label's words are expanded
-// with up to `expand_words.count` nearest words (cosine >= min_cosine) among
-// the `vocabulary` most frequent ones, so "seashore" reaches "waves" too.
+// Any tagger with "max_backdrop" < 1 is skipped on images whose plain
+// backdrop covers more than that share (a detector of scenes on an icon).
+// Label files: "index<TAB>label<TAB>words[<TAB>related words]". With
+// `expand_words.related`, a label's related words (WordNet hypernyms written
+// by tools/wordnet_words.py: "goldfinch" -> "finch bird") join its words;
+// with `expand_words.count` > 0, so do up to `count` nearest words of the
+// word vectors (cosine >= min_cosine, among the `vocabulary` most frequent).
+// Both kinds of expansion count half in the query (Tag::core_words).
 //
 // Thread-safety: immutable after Load(); TagImage() may run concurrently.
 #ifndef IMAGE2SONG_CORE_MODEL_SET_H_

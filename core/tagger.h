@@ -45,6 +45,9 @@ struct TaggerInfo {
   std::string execution;
   float weight = 1;
   std::string file;
+  // Skipped on images whose plain backdrop (colour_cues.h BackdropShare)
+  // covers more than this share: scene models on icons and product shots.
+  float max_backdrop = 1;
 };
 
 // Thread-safety: Run() may be called concurrently from several threads.
@@ -60,6 +63,7 @@ class Tagger {
 struct LabelEntry {
   std::string label;
   std::vector<std::string> words;
+  std::vector<std::string> related;  // optional 4th column of a label file
   int core_words = -1;  // see Tag::core_words
 };
 absl::StatusOr<std::vector<LabelEntry>> LoadLabelFile(const std::string& path);

@@ -100,6 +100,41 @@ TEST_CASE("production rules tag typical scenes") {
   CHECK(Has(Tags(mixed), "colourful"));
 }
 
+// A subject (a filled circle) on a plain backdrop, like an emoji or icon.
+RgbImage Disc(uint8_t r, uint8_t g, uint8_t b, uint8_t bg, int side = 96) {
+  RgbImage img = Solid(bg, bg, bg, side, side);
+  const int c = side / 2, radius = side / 3;
+  for (int y = 0; y < side; ++y) {
+    for (int x = 0; x < side; ++x) {
+      if ((x - c) * (x - c) + (y - c) * (y - c) > radius * radius) continue;
+      uint8_t* p = &img.pixels[(size_t(y) * side + x) * 3];
+      p[0] = r; p[1] = g; p[2] = b;
+    }
+  }
+  return img;
+}
+
+TEST_CASE("a plain backdrop is left out of the features") {
+  // Orange disc on white: a third of the image is the subject.
+  auto f = ColourFeatures(Disc(240, 120, 20, 255));
+  CHECK(f["background_share"] == Approx(1 - 3.14159 / 9).margin(0.03));
+  CHECK(f["warm_share"] == Approx(1).margin(0.02));  // the disc only
+  CHECK(f["saturation"] > 0.85f);  // the white backdrop would halve it
+  // Scene rules (bright, sunny) stay off icons; the same colour filling the
+  // frame is a scene.
+  auto icon = Tags(Disc(240, 120, 20, 255));
+  CHECK_FALSE(Has(icon, "bright"));
+  CHECK_FALSE(Has(icon, "sunny"));
+  CHECK(Has(Tags(Solid(240, 120, 20)), "sunny"));
+  // A photo-like image with a varied border has no backdrop.
+  RgbImage noisy = Solid(0, 0, 0);
+  for (size_t i = 0; i < noisy.pixels.size(); ++i) {
+    noisy.pixels[i] = uint8_t((i * 2654435761u) >> 24);
+  }
+  CHECK(ColourFeatures(noisy)["background_share"] == Approx(0));
+  CHECK(ColourFeatures(Solid(255, 255, 255))["background_share"] == Approx(0));
+}
+
 TEST_CASE("bad rule files are refused with the reason") {
   testing::TempDir dir;
   auto load = [&](const std::string& text) {

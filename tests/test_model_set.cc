@@ -183,6 +183,72 @@ TEST_CASE("Label words unknown to the word vectors are dropped") {
   CHECK((*white)[0].words.empty());
 }
 
+TEST_CASE("Related words (4th label column) join a label's words only when enabled") {
+  TempDir tmp;
+  WriteWholeFile(tmp.File("labels.tsv"),
+                 "0\tbackground\n1\tocean\tsea\twaves nosuchword sea\n"
+                 "2\tfire\tfire\n3\tforest\tforest\n4\tsnowfield\tsnow\n");
+  auto labels = LoadLabelFile(tmp.File("labels.tsv"));
+  REQUIRE(labels.ok());
+  CHECK((*labels)[1].words == std::vector<std::string>{"sea"});
+  CHECK((*labels)[1].related ==
+        std::vector<std::string>{"waves", "nosuchword", "sea"});
+  const std::string manifest =
+      Manifest(Assets() + "/words.i2sv", Assets() + "/tiny_color.pt", "labels.tsv");
+  for (bool related : {false, true}) {
+    INFO("related " << related);
+    WriteWholeFile(tmp.File("models.json"),
+                   related ? Replace(manifest, R"("taggers")",
+                                     R"("expand_words": {"related": true}, "taggers")")
+                           : manifest);
+    auto models = LoadManifest(tmp.File("models.json"));
+    INFO(models.status().ToString());
+    REQUIRE(models.ok());
+    auto tags = (*models)->TagImage(DecodeAsset("blue.png"));
+    REQUIRE(tags.ok());
+    REQUIRE(!tags->empty());
+    const Tag& ocean = (*tags)[0];
+    CHECK(ocean.label == "ocean");
+    if (related) {
+      // Unknown and repeated related words are dropped; "waves" counts half.
+      CHECK(ocean.words == std::vector<std::string>{"sea", "waves"});
+      CHECK(ocean.core_words == 1);
+    } else {
+      CHECK(ocean.words == std::vector<std::string>{"sea"});
+    }
+  }
+}
+
+TEST_CASE("A tagger with max_backdrop skips icons on a plain backdrop") {
+  // Blue disc on white (backdrop ~65 % of the image) and a blue frame.
+  RgbImage disc = DecodeAsset("blue.png");
+  const int side = std::min(disc.width, disc.height);
+  for (int y = 0; y < disc.height; ++y) {
+    for (int x = 0; x < disc.width; ++x) {
+      const int dx = x - disc.width / 2, dy = y - disc.height / 2;
+      if (dx * dx + dy * dy <= side * side / 9) continue;
+      uint8_t* p = &disc.pixels[(size_t(y) * disc.width + x) * 3];
+      p[0] = p[1] = p[2] = 255;
+    }
+  }
+  TempDir tmp;
+  for (const char* limit : {"1.0", "0.2"}) {
+    INFO("max_backdrop " << limit);
+    WriteWholeFile(tmp.File("models.json"),
+                   DefaultManifest(absl::StrCat(R"(, "max_backdrop": )", limit)));
+    auto models = LoadManifest(tmp.File("models.json"));
+    INFO(models.status().ToString());
+    REQUIRE(models.ok());
+    auto icon = (*models)->TagImage(disc);
+    REQUIRE(icon.ok());
+    CHECK(icon->empty() == (std::string(limit) == "0.2"));
+    auto scene = (*models)->TagImage(DecodeAsset("blue.png"));
+    REQUIRE(scene.ok());
+    REQUIRE(!scene->empty());
+    CHECK((*scene)[0].label == "ocean");
+  }
+}
+
 TEST_CASE("LoadLabelFile reads the production format") {
   auto labels = LoadLabelFile(Assets() + "/labels.tsv");
   REQUIRE(labels.ok());

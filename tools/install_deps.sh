@@ -15,6 +15,8 @@ PKGS=(
   # fast serial BLAS for LibTorch (the threaded variants abort with
   # prometheus-cpp's civetweb threads; the reference BLAS is 3-6x slower)
   libopenblas0-serial
+  # WordNet 3.0 (hypernyms of the tagger labels: tools/wordnet_words.py)
+  wordnet-base
   # offline model conversion and test-asset generation (Debian's python)
   python3 python3-torch python3-numpy python3-flatbuffers python3-opencv
   # fetching assets

@@ -202,13 +202,19 @@ else
   "$PY" "$TOOLS/convert_glove.py" "$GLOVE_TGZ" "$MODELS/glove100.i2sv" 2>&1 | sed 's/^/    /'
   stamp glove "$k"
 fi
+WORDNET=/usr/share/wordnet
+[ -s "$WORDNET/data.noun" ] || need_pkgs "WordNet hypernyms (tools/wordnet_words.py)" wordnet-base
 k="$(key_of "$LABELS" "$MODELS/glove100.i2sv" "$TOOLS/imagenet_words.py" \
-            "$TOOLS/data/imagenet_words_overrides.tsv")"
+            "$TOOLS/data/imagenet_words_overrides.tsv" "$TOOLS/wordnet_words.py" \
+            "$WORDNET/data.noun")"
 if fresh words "$k" "$MODELS/imagenet_words.tsv" "$MODELS/imagenet_labels.txt"; then
   info "imagenet_words.tsv up to date"
 else
-  "$PY" "$TOOLS/imagenet_words.py" "$LABELS" "$MODELS/glove100.i2sv" "$MODELS/imagenet_words.tsv" \
-    2>&1 | sed 's/^/    /'
+  "$PY" "$TOOLS/imagenet_words.py" "$LABELS" "$MODELS/glove100.i2sv" \
+    "$STAMPS/imagenet_words.base.tsv" 2>&1 | sed 's/^/    /'
+  # + related words (WordNet hypernyms) in a 4th column, used by models.json
+  "$PY" "$TOOLS/wordnet_words.py" "$STAMPS/imagenet_words.base.tsv" "$MODELS/glove100.i2sv" \
+    "$MODELS/imagenet_words.tsv" --synonyms "$LABELS" --wordnet "$WORDNET" 2>&1 | sed 's/^/    /'
   cp "$LABELS" "$MODELS/imagenet_labels.txt"
   stamp words "$k"
 fi
@@ -334,7 +340,8 @@ done_step
 step "[9/10] convert CenterNet TF.js -> $MODELS/centernet.pt (TorchScript) + coco_words.tsv"
 k="$(key_of "$HUMAN_DIR/models/centernet.json" "$HUMAN_DIR/models/centernet.bin" \
             "$HUMAN_DIR/src/object/labels.ts" "$TOOLS/convert_centernet.py" \
-            "$TOOLS/data/coco_words.tsv" "$MODELS/glove100.i2sv")"
+            "$TOOLS/data/coco_words.tsv" "$MODELS/glove100.i2sv" "$TOOLS/wordnet_words.py" \
+            "$WORDNET/data.noun")"
 CMETA="$STAMPS/centernet.meta.json"
 CENTRY="$STAMPS/centernet.models-entry.json"
 if fresh centernet "$k" "$MODELS/centernet.pt" "$MODELS/coco_words.tsv" "$CMETA" "$CENTRY"; then
@@ -347,7 +354,8 @@ else
     --labels-ts "$HUMAN_DIR/src/object/labels.ts" --glove "$MODELS/glove100.i2sv" \
     --check-images "${checks[@]}" 2>&1 | grep -v 'libpng warning' | sed 's/^/    /'
   [ "${PIPESTATUS[0]}" = 0 ] || die "CenterNet conversion failed"
-  cp "$TOOLS/data/coco_words.tsv" "$MODELS/coco_words.tsv"
+  "$PY" "$TOOLS/wordnet_words.py" "$TOOLS/data/coco_words.tsv" "$MODELS/glove100.i2sv" \
+    "$MODELS/coco_words.tsv" --wordnet "$WORDNET" 2>&1 | sed 's/^/    /'
   # the models.json entry recommended for the detector (models.json itself is not changed here)
   "$PY" - "$CMETA" "$CENTRY" <<'EOF'
 import json, sys
