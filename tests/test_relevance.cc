@@ -30,11 +30,15 @@ namespace {
 
 using nlohmann::json;
 
-// v1 (MobileNetV2) on the first 150 pictures of the evaluation set measured
-// 0.047 nDCG@10 against 0.029 for random (2026-11, 313-picture set); the
-// floor leaves ~20% margin.
-constexpr int kModelPictures = 150;
-constexpr double kV1NdcgFloor = 0.038;
+// Measured on the whole evaluation set (2026-11, 342 pictures: 298 emoji, 44
+// photos): nDCG@10 random 0.026, v1 0.053, full 0.056; on the photos v1
+// 0.122, full 0.151. The floors leave ~15% margin; the photo floor for the
+// full set lies above v1's photo score, so the test fails when the full set
+// stops beating v1 where its extra taggers run (they are off on icons).
+constexpr int kMinPictures = 300;
+constexpr double kV1NdcgFloor = 0.045;
+constexpr double kFullNdcgFloor = 0.048;
+constexpr double kFullPhotoNdcgFloor = 0.13;
 
 std::string DemoCatalogue() {
   return testing::RequiredEnv("I2S_SOURCE_DIR") +
@@ -270,7 +274,7 @@ TEST_CASE("i2s-eval: bad inputs fail with a message", "[tiny]") {
   CHECK(rc == 2);
 }
 
-TEST_CASE("i2s-eval: v1 ranks lyrics better than random", "[models]") {
+TEST_CASE("i2s-eval: v1 and the full tagger set rank lyrics above their floors", "[models]") {
   testing::TempDir tmp;
   const std::string cache = DefaultCacheDir();
   // A fresh demo bundle, so that the current indexer is measured.
@@ -292,10 +296,9 @@ TEST_CASE("i2s-eval: v1 ranks lyrics better than random", "[models]") {
   if (!full.empty()) configs += ",full=" + full;
   json r =
       RunEval(tmp, {"--eval=" + JoinPath(cache, "eval/eval.jsonl"),
-                    "--bundle=" + tmp.File("bundle"), "--configs=" + configs,
-                    absl::StrCat("--limit=", kModelPictures)});
+                    "--bundle=" + tmp.File("bundle"), "--configs=" + configs});
   REQUIRE(r.is_object());
-  CHECK(r["pictures"] == kModelPictures);
+  CHECK(r["pictures"].get<int>() >= kMinPictures);
   // The Python recipe (tools/eval/relevance.py) and i2s-eval agree.
   CHECK(r["relevant_count_mismatches"] == 0);
   for (const json& c : r["configs"]) {
@@ -313,11 +316,14 @@ TEST_CASE("i2s-eval: v1 ranks lyrics better than random", "[models]") {
   CHECK(v1["ndcg_at_k"].get<double>() >= kV1NdcgFloor);
   CHECK(v1["tag_coverage"] == 1.0);
   if (!full.empty()) {
-    // Reported, not ranked: on the emoji pictures (white backgrounds) colour
-    // cues say "bright", which no lexicon holds; see tools/eval/README.md.
     const json& f = Config(r, "full");
     CHECK(f["tag_coverage"].get<double>() > 0.9);
-    CHECK(f["ndcg_at_k"].get<double>() > 0);
+    CHECK(f["ndcg_at_k"] > random["ndcg_at_k"]);
+    CHECK(f["p_at_5"] > random["p_at_5"]);
+    CHECK(f["mrr"] > random["mrr"]);
+    CHECK(f["ndcg_at_k"].get<double>() >= kFullNdcgFloor);
+    REQUIRE(f["subsets"].contains("photos"));
+    CHECK(f["subsets"]["photos"]["ndcg_at_k"].get<double>() >= kFullPhotoNdcgFloor);
   }
 }
 

@@ -299,7 +299,8 @@ def main():
             "Both rendered at 224x224 on white; keywords from openmoji.json (Unicode CLDR).\n"
             "photos/*: scikit-image data (CC0 / public domain), scikit-learn china.jpg and "
             "flower.jpg (CC BY 2.0, see their README.txt), matplotlib grace_hopper.jpg "
-            "(public domain), from Debian packages.\n")
+            "(public domain), OpenCV sample images (Debian opencv-doc; licences in its "
+            "/usr/share/doc/opencv-doc/copyright), from Debian packages.\n")
     print(f"eval set: {len(rows)} pictures ({summary['openmoji']} openmoji, "
           f"{summary['fluent3d']} fluent3d, {summary['photos']} photos); emoji concepts "
           f"excluded: {summary['emoji_empty_lexicon']} empty lexicon, "

@@ -60,6 +60,22 @@ echo "==> relevance evaluation set: $OUT"
 [ -f "$CATALOGUE" ] || die "catalogue $CATALOGUE missing (set I2S_SHARED or I2S_CATALOGUE)"
 [ -x "$PY" ] || die "$PY not found (set I2S_PYTHON)"
 
+# Debian packages with photos (eval.lock "deb" rows), fetched before the stamp so that it
+# covers them; a cached file of the right size was verified when it was fetched.
+mkdir -p "$DL/debs"
+while IFS=$'\t' read -r _ name want spec pool _; do
+  deb="$DL/debs/$name"
+  [ -f "$deb" ] && [ "$(stat -c %s "$deb")" -gt 0 ] && continue
+  info "apt-get download $spec (https://deb.debian.org/debian/$pool)"
+  tmpd="$(mktemp -d "$DL/debs/apt.XXXXXX")"
+  (cd "$tmpd" && apt-get download -q "$spec" >/dev/null 2>"$tmpd/apt.log") \
+    || { cat "$tmpd/apt.log" >&2; rm -rf "$tmpd"; die "apt-get download $spec failed"; }
+  got="$(sha "$tmpd/$name" 2>/dev/null || true)"
+  [ "$got" = "$want" ] || { rm -rf "$tmpd"; die "$name: sha256 $got, want $want ($LOCK)"; }
+  mv "$tmpd/$name" "$deb"; rm -rf "$tmpd"
+  info "$name: sha256 ok ($(stat -c %s "$deb") bytes)"
+done < <(awk -F'\t' '$0 !~ /^#/ && NF >= 5 && $1 == "deb"' "$LOCK")
+
 # Up to date? The stamp covers every input: recipe, lock, lexicons, catalogue, vectors, photos.
 stamp_of() {
   {
