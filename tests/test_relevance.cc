@@ -40,9 +40,13 @@ constexpr double kV1NdcgFloor = 0.045;
 constexpr double kFullNdcgFloor = 0.048;
 constexpr double kFullPhotoNdcgFloor = 0.13;
 
+// As tools/eval/make_eval_set.sh: $I2S_SHARED, else <source>/../shared.
 std::string DemoCatalogue() {
-  return testing::RequiredEnv("I2S_SOURCE_DIR") +
-         "/../shared/data/catalog/pd-songs.jsonl";
+  const char* shared = std::getenv("I2S_SHARED");
+  return (shared != nullptr && *shared != '\0'
+              ? std::string(shared)
+              : testing::RequiredEnv("I2S_SOURCE_DIR") + "/../shared") +
+         "/data/catalog/pd-songs.jsonl";
 }
 
 std::string EvalBin() {
@@ -277,13 +281,18 @@ TEST_CASE("i2s-eval: bad inputs fail with a message", "[tiny]") {
 TEST_CASE("i2s-eval: v1 and the full tagger set rank lyrics above their floors", "[models]") {
   testing::TempDir tmp;
   const std::string cache = DefaultCacheDir();
-  // A fresh demo bundle, so that the current indexer is measured.
-  std::string out;
-  REQUIRE(testing::RunCommand({testing::RequiredEnv("I2S_INDEX_BIN"), "--quiet",
-                               "--catalogue=" + DemoCatalogue(),
-                               "--models=" + DefaultModelsPath(),
-                               "--output=" + tmp.File("bundle")},
-                              &out) == 0);
+  // A fresh demo bundle, so that the current indexer is measured; the cached
+  // demo bundle when the clone has no ../shared next to it.
+  std::string bundle = DefaultBundleDir();
+  if (PathExists(DemoCatalogue())) {
+    std::string out;
+    REQUIRE(testing::RunCommand({testing::RequiredEnv("I2S_INDEX_BIN"), "--quiet",
+                                 "--catalogue=" + DemoCatalogue(),
+                                 "--models=" + DefaultModelsPath(),
+                                 "--output=" + tmp.File("bundle")},
+                                &out) == 0);
+    bundle = tmp.File("bundle");
+  }
   // v1 is models_v1.json once the full set is the default models.json.
   const std::string dir = JoinPath(cache, "models/default");
   std::string v1_path = JoinPath(dir, "models_v1.json");
@@ -296,7 +305,7 @@ TEST_CASE("i2s-eval: v1 and the full tagger set rank lyrics above their floors",
   if (!full.empty()) configs += ",full=" + full;
   json r =
       RunEval(tmp, {"--eval=" + JoinPath(cache, "eval/eval.jsonl"),
-                    "--bundle=" + tmp.File("bundle"), "--configs=" + configs});
+                    "--bundle=" + bundle, "--configs=" + configs});
   REQUIRE(r.is_object());
   CHECK(r["pictures"].get<int>() >= kMinPictures);
   // The Python recipe (tools/eval/relevance.py) and i2s-eval agree.
@@ -335,8 +344,12 @@ int main(int argc, char* argv[]) {
   if (argc > 1 && std::string(argv[1]) == "--needs-cache") {
     args.erase(args.begin() + 1);
     const std::string cache = image2song::DefaultCacheDir();
+    const std::string catalogue =
+        image2song::PathExists(image2song::DemoCatalogue())
+            ? image2song::DemoCatalogue()
+            : image2song::JoinPath(image2song::DefaultBundleDir(), "manifest.json");
     for (const std::string& need :
-         {image2song::DefaultModelsPath(), image2song::DemoCatalogue(),
+         {image2song::DefaultModelsPath(), catalogue,
           image2song::JoinPath(cache, "eval/eval.jsonl")}) {
       if (!image2song::PathExists(need)) {
         std::cout << need
