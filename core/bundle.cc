@@ -23,7 +23,8 @@ namespace {
 using json = nlohmann::json;
 
 constexpr char kTokMagic[8] = {'I', '2', 'S', 'T', 'O', 'K', '0', '1'};
-const char* const kBundleFiles[] = {"songs.faiss", "songs.jsonl", "tokens.bin"};
+const char* const kBundleFiles[] = {"songs.faiss", "songs.bin", "columns.bin",
+                                    "columns.json", "tokens.bin"};
 
 absl::Status Errno(absl::string_view what, const std::string& path) {
   return absl::InternalError(
@@ -125,26 +126,6 @@ absl::StatusOr<BundleManifest> ManifestFromJson(const std::string& text,
   return m;
 }
 
-absl::StatusOr<SongMeta> SongFromJson(const std::string& line) {
-  SongMeta s;
-  try {
-    json j = json::parse(line);
-    s.id = j.at("id").get<std::string>();
-    s.title = j.at("title").get<std::string>();
-    s.artist = j.at("artist").get<std::string>();
-    s.genre = j.value("genre", "");
-    s.mood = j.value("mood", "");
-    s.language = j.value("language", "");
-    s.license = j.value("license", "");
-    s.duration_seconds = j.value("duration", 0.0f);
-    s.tags = j.value("tags", std::vector<std::string>{});
-    s.lines = j.value("lines", std::vector<std::string>{});
-  } catch (const json::exception& e) {
-    return absl::DataLossError(e.what());
-  }
-  return s;
-}
-
 }  // namespace
 
 void RemoveTree(const std::string& path) {
@@ -206,27 +187,7 @@ absl::StatusOr<std::unique_ptr<Bundle>> Bundle::Load(
   bundle->dir_ = dir;
 
   // Songs.
-  const std::string songs_path = JoinPath(dir, "songs.jsonl");
-  std::ifstream songs(songs_path, std::ios::binary);
-  if (!songs) return absl::NotFoundError(absl::StrCat("cannot open ", songs_path));
-  bundle->songs_.reserve(manifest.song_count);
-  std::string line;
-  while (std::getline(songs, line)) {
-    if (line.empty()) continue;
-    auto song = SongFromJson(line);
-    if (!song.ok()) {
-      return absl::DataLossError(absl::StrCat(songs_path, ":",
-                                              bundle->songs_.size() + 1, ": ",
-                                              song.status().message()));
-    }
-    bundle->by_id_.emplace(song->id, int64_t(bundle->songs_.size()));
-    bundle->songs_.push_back(std::move(*song));
-  }
-  if (int64_t(bundle->songs_.size()) != manifest.song_count) {
-    return absl::DataLossError(absl::StrCat(
-        songs_path, " holds ", bundle->songs_.size(), " songs, the manifest says ",
-        manifest.song_count));
-  }
+  ASSIGN_OR_RETURN(bundle->store_, SongStore::Open(dir, manifest.song_count));
 
   // Tokens.
   const std::string tokens_path = JoinPath(dir, "tokens.bin");
@@ -260,7 +221,7 @@ absl::StatusOr<std::unique_ptr<Bundle>> Bundle::Load(
   }
   for (uint64_t s = 0; s < n; ++s) {
     for (uint64_t i = bundle->token_offsets_[s]; i < bundle->token_offsets_[s + 1]; ++i) {
-      if (bundle->tokens_[i].line >= bundle->songs_[s].lines.size()) {
+      if (bundle->tokens_[i].line >= bundle->store_.LineCount(int64_t(s))) {
         return absl::DataLossError(absl::StrCat(tokens_path, ": line out of range"));
       }
     }
@@ -278,11 +239,6 @@ absl::StatusOr<std::unique_ptr<Bundle>> Bundle::Load(
   }
   bundle->manifest_ = std::move(manifest);
   return bundle;
-}
-
-int64_t Bundle::Find(absl::string_view id) const {
-  auto it = by_id_.find(id);
-  return it == by_id_.end() ? -1 : it->second;
 }
 
 absl::Span<const LyricToken> Bundle::tokens(int64_t i) const {
@@ -308,18 +264,16 @@ absl::StatusOr<std::unique_ptr<BundleWriter>> BundleWriter::Create(
   if (::mkdir(w->tmp_dir_.c_str(), 0755) != 0) {
     return Errno("cannot create", w->tmp_dir_);
   }
-  const std::string songs = JoinPath(w->tmp_dir_, "songs.jsonl");
+  ASSIGN_OR_RETURN(w->songs_, SongStoreWriter::Create(w->tmp_dir_));
   const std::string tokens = JoinPath(w->tmp_dir_, "tokens.data");
-  w->songs_ = std::fopen(songs.c_str(), "wb");
   w->tokens_ = std::fopen(tokens.c_str(), "wb");
-  if (w->songs_ == nullptr || w->tokens_ == nullptr) {
+  if (w->tokens_ == nullptr) {
     return Errno("cannot create files in", w->tmp_dir_);
   }
   return w;
 }
 
 BundleWriter::~BundleWriter() {
-  if (songs_) std::fclose(songs_);
   if (tokens_) std::fclose(tokens_);
   if (!finished_ && !tmp_dir_.empty()) RemoveTree(tmp_dir_);
 }
@@ -328,15 +282,10 @@ absl::Status BundleWriter::Add(const SongRecord& r, const EmbeddedSong& song) {
   if (int(song.vector.size()) != words_->dim()) {
     return absl::InvalidArgumentError("song vector has the wrong dimension");
   }
-  json j = {{"id", r.id},         {"title", r.title},
-            {"artist", r.artist}, {"genre", r.genre},
-            {"mood", r.mood},     {"language", r.language},
-            {"license", r.license}, {"duration", r.duration_seconds},
-            {"tags", r.tags},     {"lines", song.lines}};
-  std::string line = j.dump(-1, ' ', false, json::error_handler_t::replace);
-  line.push_back('\n');
-  const std::string songs_path = JoinPath(tmp_dir_, "songs.jsonl");
-  RETURN_IF_ERROR(WriteAll(songs_, line.data(), line.size(), songs_path));
+  SongStoreRecord rec{r.id, r.title, r.artist, r.genre, r.mood, r.language,
+                      r.license, r.explicit_lyrics, r.duration_seconds, &r.tags,
+                      &song.lines};
+  RETURN_IF_ERROR(songs_.Add(rec));
   RETURN_IF_ERROR(WriteAll(tokens_, song.tokens.data(),
                            song.tokens.size() * sizeof(LyricToken),
                            JoinPath(tmp_dir_, "tokens.data")));
@@ -351,10 +300,9 @@ absl::StatusOr<BundleManifest> BundleWriter::Finish() {
     return absl::InvalidArgumentError("the catalogue has no valid songs");
   }
   const int dim = words_->dim();
-  const std::string songs_path = JoinPath(tmp_dir_, "songs.jsonl");
   const std::string data_path = JoinPath(tmp_dir_, "tokens.data");
   const std::string tokens_path = JoinPath(tmp_dir_, "tokens.bin");
-  RETURN_IF_ERROR(CloseSynced(&songs_, songs_path));
+  RETURN_IF_ERROR(songs_.Finish());
   RETURN_IF_ERROR(CloseSynced(&tokens_, data_path));
 
   // tokens.bin = header + offsets + the streamed token data.

@@ -3,7 +3,9 @@
 //   manifest.json  format version, bundle version, embedder id, dimension,
 //                  counts, index type, common component, per-file sha256
 //   songs.faiss    FAISS index of the song vectors (id = song number)
-//   songs.jsonl    one JSON object per song: metadata and lyric lines
+//   songs.bin, columns.bin, columns.json
+//                  song metadata, lyric lines, filter columns and the id
+//                  table, memory-mapped (core/song_store.h)
 //   tokens.bin     per song the lyric word ids (+ line numbers) for attention:
 //                  "I2STOK01" | u64 n | u64 offsets[n+1] | {u32 word, u32 line}*
 // BundleWriter writes into a temporary sibling directory and renames it into
@@ -25,11 +27,12 @@
 #include "core/embedder.h"
 #include "core/file_util.h"
 #include "core/song_index.h"
+#include "core/song_store.h"
 #include "core/word_vectors.h"
 
 namespace image2song {
 
-inline constexpr int kBundleFormatVersion = 1;
+inline constexpr int kBundleFormatVersion = 2;
 
 struct FileDigest {
   std::string sha256;
@@ -50,19 +53,6 @@ struct BundleManifest {
   std::map<std::string, FileDigest> files;
 };
 
-struct SongMeta {
-  std::string id;
-  std::string title;
-  std::string artist;
-  std::string genre;
-  std::string mood;
-  std::string language;
-  std::string license;
-  float duration_seconds = 0;
-  std::vector<std::string> tags;
-  std::vector<std::string> lines;
-};
-
 struct BundleLoadOptions {
   // Verify every file's sha256 against the manifest. Default: true.
   bool verify_checksums = true;
@@ -78,10 +68,17 @@ class Bundle {
 
   const BundleManifest& manifest() const { return manifest_; }
   const std::string& dir() const { return dir_; }
-  int64_t size() const { return static_cast<int64_t>(songs_.size()); }
-  const SongMeta& song(int64_t i) const { return songs_[i]; }
-  // Song number of `id`, or -1.
-  int64_t Find(absl::string_view id) const;
+  int64_t size() const { return store_.size(); }
+  // Decoded metadata and lyric lines of song `i` (a copy).
+  SongMeta song(int64_t i) const { return store_.Get(i); }
+  absl::string_view id(int64_t i) const { return store_.Id(i); }
+  uint32_t line_count(int64_t i) const { return store_.LineCount(i); }
+  // Song number of `id`, or -1. O(1).
+  int64_t Find(absl::string_view id) const { return store_.Find(id); }
+  // Bitmap of the songs passing `filters` (bit i of byte i/8).
+  std::vector<uint8_t> Select(const Filters& filters, int64_t* kept) const {
+    return store_.Select(filters, kept);
+  }
   absl::Span<const LyricToken> tokens(int64_t i) const;
   const SongIndex& index() const { return *index_; }
 
@@ -89,8 +86,7 @@ class Bundle {
   Bundle() = default;
   std::string dir_;
   BundleManifest manifest_;
-  std::vector<SongMeta> songs_;
-  absl::flat_hash_map<std::string, int64_t> by_id_;
+  SongStore store_;
   MappedFile tokens_file_;
   const uint64_t* token_offsets_ = nullptr;
   const LyricToken* tokens_ = nullptr;
@@ -124,7 +120,7 @@ class BundleWriter {
   BundleWriterOptions options_;
   const WordVectors* words_ = nullptr;
   std::string tmp_dir_;
-  std::FILE* songs_ = nullptr;
+  SongStoreWriter songs_;
   std::FILE* tokens_ = nullptr;
   std::vector<float> vectors_;
   std::vector<uint64_t> offsets_{0};

@@ -131,6 +131,11 @@ std::optional<FieldError> ParseJsonRecord(const std::string& line,
     if (!d->is_number()) return FieldError{"duration", "must be a number"};
     r->duration_seconds = d->get<float>();
   }
+  auto x = obj.find("explicit");
+  if (x != obj.end() && !x->is_null()) {
+    if (!x->is_boolean()) return FieldError{"explicit", "must be true or false"};
+    r->explicit_lyrics = x->get<bool>();
+  }
   auto t = obj.find("tags");
   if (t != obj.end() && !t->is_null()) {
     if (!t->is_array()) return FieldError{"tags", "must be a list of strings"};
@@ -338,6 +343,14 @@ absl::Status ReadCatalogue(
         if (!duration.empty() && !absl::SimpleAtof(duration, &r.duration_seconds)) {
           error = FieldError{"duration", absl::StrCat("'", duration,
                                                       "' is not a number")};
+        }
+        std::string flag = absl::AsciiStrToLower(
+            absl::StripAsciiWhitespace(get("explicit")));
+        if (flag == "true" || flag == "1" || flag == "yes") {
+          r.explicit_lyrics = true;
+        } else if (!flag.empty() && flag != "false" && flag != "0" && flag != "no") {
+          error = FieldError{"explicit", absl::StrCat("'", flag,
+                                                      "' is not true/false")};
         }
         for (absl::string_view t :
              absl::StrSplit(get("tags"), ';', absl::SkipWhitespace())) {

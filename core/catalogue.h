@@ -4,7 +4,8 @@
 // JSONL: one JSON object per line. CSV: RFC 4180 with a header row naming the
 // columns; quoted fields may span lines; `tags` is ';'-separated.
 // Fields: id, title, artist, lyrics (required); tags, genre, mood, language,
-// license, duration (seconds; optional). Other fields are ignored.
+// license, duration (seconds), explicit (JSON true/false; CSV true/false/1/0/
+// yes/no) (optional). Other fields are ignored.
 #ifndef IMAGE2SONG_CORE_CATALOGUE_H_
 #define IMAGE2SONG_CORE_CATALOGUE_H_
 
@@ -26,6 +27,7 @@ struct SongRecord {
   std::string language;
   std::string license;
   float duration_seconds = 0;
+  bool explicit_lyrics = false;
   std::vector<std::string> tags;
   std::string lyrics;
 };

@@ -17,28 +17,6 @@ double MsSince(std::chrono::steady_clock::time_point start) {
              std::chrono::steady_clock::now() - start).count();
 }
 
-bool Matches(const absl::flat_hash_set<std::string>& allowed,
-             const std::string& value) {
-  return allowed.empty() || allowed.contains(absl::AsciiStrToLower(value));
-}
-
-// Bitmap of songs passing `filters` (bit i of byte i/8).
-std::vector<uint8_t> FilterBitmap(const Bundle& bundle, const Filters& f,
-                                  int64_t* kept) {
-  std::vector<uint8_t> bits((bundle.size() + 7) / 8, 0);
-  *kept = 0;
-  for (int64_t i = 0; i < bundle.size(); ++i) {
-    const SongMeta& s = bundle.song(i);
-    if (Matches(f.genres, s.genre) && Matches(f.moods, s.mood) &&
-        Matches(f.languages, s.language) && Matches(f.licenses, s.license) &&
-        !f.exclude_ids.contains(s.id)) {
-      bits[i >> 3] |= uint8_t(1u << (i & 7));
-      ++*kept;
-    }
-  }
-  return bits;
-}
-
 float Dot(const float* a, const float* b, int dim) {
   float s = 0;
   for (int d = 0; d < dim; ++d) s += a[d] * b[d];
@@ -73,7 +51,7 @@ class AttentionScorer {
     if (tokens.empty() || m == 0) return;
     std::vector<float> line_mass;
     if (explain) {
-      line_mass.assign(bundle_.song(out->song).lines.size(), 0.0f);
+      line_mass.assign(bundle_.line_count(out->song), 0.0f);
       out->tags.clear();
     }
     // Offsets into cache_ (stable while cache_ grows).
@@ -208,15 +186,15 @@ absl::StatusOr<Recommendation> RecommendForTags(
   }
   std::vector<uint8_t> bitmap;
   const std::vector<uint8_t>* allowed = nullptr;
+  int64_t kept = -1;
   if (!options.filters.empty()) {
-    int64_t kept = 0;
-    bitmap = FilterBitmap(bundle, options.filters, &kept);
-    if (kept == 0) return rec;
+    bitmap = bundle.Select(options.filters, &kept);
+    if (kept == 0) return rec;  // nothing passes: no songs, not an error
     allowed = &bitmap;
   }
   const int n = std::max(options.candidates, 4 * options.top_k);
   ASSIGN_OR_RETURN(std::vector<ScoredId> candidates,
-                   bundle.index().Search(query.data(), n, allowed));
+                   bundle.index().Search(query.data(), n, allowed, kept));
   rec.search_ms = MsSince(start);
 
   start = std::chrono::steady_clock::now();

@@ -34,16 +34,6 @@ struct Snapshot {
 // vectors than the models use.
 absl::Status CheckCompatible(const ModelSet& models, const Bundle& bundle);
 
-struct Filters {
-  // Lowercase values; empty = any.
-  absl::flat_hash_set<std::string> genres, moods, languages, licenses;
-  absl::flat_hash_set<std::string> exclude_ids;
-  bool empty() const {
-    return genres.empty() && moods.empty() && languages.empty() &&
-           licenses.empty() && exclude_ids.empty();
-  }
-};
-
 struct RecommendOptions {
   // Songs to return. Default: 10.
   int top_k = 10;

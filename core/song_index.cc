@@ -86,11 +86,56 @@ absl::Status SongIndex::Save(const std::string& path) const {
   return absl::OkStatus();
 }
 
+// Exact top k of `query` among the set bits of `allowed`, over the raw
+// vectors `xb` (n x dim).
+static std::vector<ScoredId> ExactAllowed(const float* xb, int64_t n, int dim,
+                                   const float* query, int k,
+                                   const std::vector<uint8_t>& allowed) {
+  auto worse = [](const ScoredId& a, const ScoredId& b) {
+    return a.score != b.score ? a.score > b.score : a.id < b.id;
+  };
+  std::vector<ScoredId> heap;  // min-heap by score (worst on top)
+  heap.reserve(k + 1);
+  const int64_t bytes = std::min<int64_t>(int64_t(allowed.size()), (n + 7) / 8);
+  for (int64_t byte = 0; byte < bytes; ++byte) {
+    uint8_t bits = allowed[byte];
+    while (bits != 0) {
+      const int bit = __builtin_ctz(bits);
+      bits &= uint8_t(bits - 1);
+      const int64_t id = byte * 8 + bit;
+      if (id >= n) break;
+      const float* v = xb + id * dim;
+      float score = 0;
+      for (int d = 0; d < dim; ++d) score += v[d] * query[d];
+      if (int(heap.size()) < k) {
+        heap.push_back({id, score});
+        std::push_heap(heap.begin(), heap.end(), worse);
+      } else if (score > heap.front().score) {
+        std::pop_heap(heap.begin(), heap.end(), worse);
+        heap.back() = {id, score};
+        std::push_heap(heap.begin(), heap.end(), worse);
+      }
+    }
+  }
+  std::sort_heap(heap.begin(), heap.end(), worse);
+  return heap;
+}
+
 absl::StatusOr<std::vector<ScoredId>> SongIndex::Search(
-    const float* query, int k, const std::vector<uint8_t>* allowed) const {
+    const float* query, int k, const std::vector<uint8_t>* allowed,
+    int64_t allowed_count) const {
   std::vector<ScoredId> out;
   k = static_cast<int>(std::min<int64_t>(k, index_->ntotal));
   if (k <= 0) return out;
+  if (allowed != nullptr && allowed_count >= 0 && type_ == "hnsw" &&
+      allowed_count <= options_.exact_filter_share * double(index_->ntotal)) {
+    const auto* hnsw = static_cast<const faiss::IndexHNSW*>(index_.get());
+    const auto* flat = dynamic_cast<const faiss::IndexFlat*>(hnsw->storage);
+    if (flat != nullptr) {
+      return ExactAllowed(flat->get_xb(), flat->ntotal, flat->d, query, k,
+                          *allowed);
+    }
+  }
   std::vector<float> distances(k);
   std::vector<faiss::Index::idx_t> labels(k, -1);
   try {

@@ -31,6 +31,9 @@ struct SongIndexOptions {
   int ef_construction = 80;
   // HNSW search beam width (>= k is raised to k). Default: 128.
   int ef_search = 128;
+  // With a filter keeping at most this share of the songs, a graph index
+  // scans the allowed songs exactly instead. Default: 0.05.
+  double exact_filter_share = 0.05;
 };
 
 struct ScoredId {
@@ -51,9 +54,13 @@ class SongIndex {
 
   // The k best songs for `query` (dim floats). When `allowed` is non-null it
   // is a bitmap over song ids (bit i of byte i/8) and only set ids are
-  // returned; the filter is applied inside the search.
+  // returned; the filter is applied inside the search. `allowed_count` (set
+  // bits; -1 = unknown) lets a graph index switch to an exact scan of the
+  // allowed songs when they are few (a graph walk over a 1 % filter runs
+  // out of allowed neighbours and returns too few songs).
   absl::StatusOr<std::vector<ScoredId>> Search(
-      const float* query, int k, const std::vector<uint8_t>* allowed) const;
+      const float* query, int k, const std::vector<uint8_t>* allowed,
+      int64_t allowed_count = -1) const;
 
   const std::string& type() const { return type_; }
   int64_t size() const;

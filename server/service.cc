@@ -108,6 +108,13 @@ grpc::ServerUnaryReactor* SongRecommenderService::Recommend(
                   absl::StrCat("text is ", request->text().size(),
                                " bytes; the limit is ", options_.max_text_bytes));
   }
+  const float min_d = request->filters().min_duration_seconds();
+  const float max_d = request->filters().max_duration_seconds();
+  if (!(min_d >= 0) || !(max_d >= 0) || (max_d > 0 && min_d > max_d)) {
+    return reject(grpc::INVALID_ARGUMENT,
+                  absl::StrCat("filters: duration range [", min_d, ", ", max_d,
+                               "] is invalid (seconds >= 0, min <= max, 0 = open)"));
+  }
   int64_t total = 0;
   for (int i = -1; i < request->images_size(); ++i) {
     const std::string& img = i < 0 ? request->image() : request->images(i);
@@ -190,6 +197,9 @@ grpc::Status SongRecommenderService::RunRecommend(
   for (const std::string& id : f.exclude_song_ids()) {
     ro.filters.exclude_ids.insert(id);
   }
+  ro.filters.exclude_explicit = f.exclude_explicit();
+  ro.filters.min_duration_seconds = f.min_duration_seconds();
+  ro.filters.max_duration_seconds = f.max_duration_seconds();
   absl::StatusOr<Recommendation> rec =
       image2song::Recommend(*snap, images, request.text(), ro);
   if (!rec.ok()) {
@@ -264,6 +274,7 @@ grpc::ServerUnaryReactor* SongRecommenderService::GetSong(
       s->set_language(m.language);
       s->set_license(m.license);
       s->set_duration_seconds(m.duration_seconds);
+      s->set_explicit_lyrics(m.explicit_lyrics);
       for (const std::string& t : m.tags) s->add_tags(t);
       s->set_lyrics(absl::StrJoin(m.lines, "\n"));
     }

@@ -368,8 +368,9 @@ TEST_CASE("Bundle round trip: BundleWriter then Bundle::Load") {
   CHECK(!m.created_at.empty());
   CHECK(m.common.mean.size() == 16);
   CHECK(Norm(m.common.pc) == Approx(1.0).epsilon(1e-4));
-  CHECK(m.files.size() == 3);
-  for (const char* f : {"songs.faiss", "songs.jsonl", "tokens.bin"}) {
+  CHECK(m.files.size() == 5);
+  for (const char* f : {"songs.faiss", "songs.bin", "columns.bin", "columns.json",
+                        "tokens.bin"}) {
     INFO(f);
     REQUIRE(m.files.count(f) == 1);
     CHECK(m.files.at(f).sha256.size() == 64);
@@ -554,9 +555,12 @@ TEST_CASE("Bundle::Load detects damaged files") {
     CHECK(b.status().code() == absl::StatusCode::kDataLoss);
     CHECK(absl::StrContains(b.status().message(), file));
   };
-  SECTION("a flipped byte in songs.jsonl") {
-    FlipByte(dir + "/songs.jsonl", 12);  // inside the first artist name
-    expect_data_loss("songs.jsonl");
+  SECTION("a flipped byte in songs.bin") {
+    // Inside the first song's artist name.
+    const size_t at = ReadWholeFile(dir + "/songs.bin").find(TinyCatalogue()[0].artist);
+    REQUIRE(at != std::string::npos);
+    FlipByte(dir + "/songs.bin", at + 1);
+    expect_data_loss("songs.bin");
     // Without checksum verification the file is read as it is.
     BundleLoadOptions fast;
     fast.verify_checksums = false;

@@ -77,7 +77,8 @@ TEST_CASE("i2s-index builds a bundle from the tiny JSONL catalogue") {
   CHECK(absl::StrContains(o.output, "index flat"));
   CHECK(absl::StrContains(o.output, "test-words-16d@1"));
   for (const char* f :
-       {"manifest.json", "songs.faiss", "songs.jsonl", "tokens.bin"}) {
+       {"manifest.json", "songs.faiss", "songs.bin", "columns.bin", "columns.json",
+        "tokens.bin"}) {
     CHECK(!ReadWholeFile(out + "/" + f).empty());
   }
   CHECK(absl::StrContains(ReadWholeFile(out + "/manifest.json"),

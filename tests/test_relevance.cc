@@ -22,6 +22,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "core/bundle.h"
 #include "core/file_util.h"
 #include "tests/test_util.h"
 
@@ -344,10 +345,20 @@ int main(int argc, char* argv[]) {
   if (argc > 1 && std::string(argv[1]) == "--needs-cache") {
     args.erase(args.begin() + 1);
     const std::string cache = image2song::DefaultCacheDir();
-    const std::string catalogue =
-        image2song::PathExists(image2song::DemoCatalogue())
-            ? image2song::DemoCatalogue()
-            : image2song::JoinPath(image2song::DefaultBundleDir(), "manifest.json");
+    std::string catalogue = image2song::DemoCatalogue();
+    if (!image2song::PathExists(catalogue)) {
+      // The cached demo bundle instead: it must be of this build's format
+      // (tools/demo_bundle.sh refreshes it where the catalogue exists).
+      catalogue = image2song::JoinPath(image2song::DefaultBundleDir(), "manifest.json");
+      auto text = image2song::ReadFile(catalogue, 1 << 24);
+      if (text.ok() &&
+          nlohmann::json::parse(*text, nullptr, false).value("format_version", 0) !=
+              image2song::kBundleFormatVersion) {
+        std::cout << catalogue << " is of another bundle format and "
+                  << image2song::DemoCatalogue() << " is missing: skipped\n";
+        return 77;
+      }
+    }
     for (const std::string& need :
          {image2song::DefaultModelsPath(), catalogue,
           image2song::JoinPath(cache, "eval/eval.jsonl")}) {

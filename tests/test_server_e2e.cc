@@ -222,7 +222,29 @@ TEST_CASE("Recommend ranks the matching songs first, with explanations") {
     req.mutable_filters()->add_languages("xx");
     resp.Clear();
     REQUIRE(Recommend(server, req, &resp).ok());
-    CHECK(resp.matches_size() == 0);
+    CHECK(resp.matches_size() == 0);  // nothing passes: empty, not an error
+    CHECK(!resp.index_version().empty());
+
+    // sea-01 is explicit and 180 s long, sea-02 200 s.
+    req.clear_filters();
+    req.mutable_filters()->set_exclude_explicit(true);
+    REQUIRE(Recommend(server, req, &resp).ok());
+    REQUIRE(resp.matches_size() == 3);
+    CHECK(resp.matches(0).song_id() == "sea-02");
+    for (const auto& m : resp.matches()) CHECK(m.song_id() != "sea-01");
+
+    req.clear_filters();
+    req.mutable_filters()->set_min_duration_seconds(190);
+    req.mutable_filters()->set_max_duration_seconds(200);
+    REQUIRE(Recommend(server, req, &resp).ok());
+    REQUIRE(resp.matches_size() >= 1);
+    CHECK(resp.matches(0).song_id() == "sea-02");
+    for (const auto& m : resp.matches()) CHECK(m.song_id() != "sea-01");
+
+    req.mutable_filters()->set_min_duration_seconds(300);
+    grpc::Status bad = Recommend(server, req, &resp);
+    CHECK(bad.error_code() == grpc::INVALID_ARGUMENT);
+    CHECK(absl::StrContains(bad.error_message(), "duration range"));
   }
 }
 
@@ -298,6 +320,7 @@ TEST_CASE("GetSong, GetInfo, health, reflection and metrics") {
   CHECK(song.song().genre() == "folk");
   CHECK(absl::StrContains(song.song().lyrics(), "The ocean waves roll on the shore"));
   CHECK(song.song().duration_seconds() == 180);
+  CHECK(song.song().explicit_lyrics());
 
   pb::GetInfoResponse info;
   ctx = Context();

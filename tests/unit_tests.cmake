@@ -15,6 +15,8 @@ i2s_test(test_catalogue SOURCES test_catalogue.cc
 i2s_test(test_embedder_bundle SOURCES test_embedder_bundle.cc
   LIBS i2s_core nlohmann_json::nlohmann_json FIXTURES assets)
 
+i2s_test(test_song_store SOURCES test_song_store.cc LIBS i2s_core)
+
 i2s_test(test_recommender SOURCES test_recommender.cc
   LIBS i2s_core nlohmann_json::nlohmann_json FIXTURES bundle)
 

@@ -16,13 +16,7 @@ echo "==> packages"; "$REPO/tools/install_deps.sh"
 echo "==> build"; "$REPO/tools/build.sh"
 echo "==> models"; "$REPO/tools/setup_assets.sh"
 echo "==> demo index bundle from $CATALOGUE"
-[ -f "$CATALOGUE" ] || { echo "catalogue $CATALOGUE not found (set I2S_CATALOGUE)" >&2; exit 1; }
-if [ ! -f "$CACHE/bundles/demo/manifest.json" ] || [ "$CATALOGUE" -nt "$CACHE/bundles/demo/manifest.json" ]; then
-  mkdir -p "$CACHE/bundles"
-  "$BUILD/index/i2s-index" --catalogue="$CATALOGUE" --output="$CACHE/bundles/demo" --bundle_version=demo-1
-else
-  echo "    up to date: $CACHE/bundles/demo"
-fi
+"$REPO/tools/demo_bundle.sh"
 
 echo "==> start i2s-server"
 RUN="$(mktemp -d)"

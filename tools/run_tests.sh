@@ -15,6 +15,7 @@ export OPENBLAS_NUM_THREADS=1
 "$REPO/tools/install_deps.sh"
 "$REPO/tools/build.sh"
 if "$REPO/tools/setup_assets.sh"; then
+  "$REPO/tools/demo_bundle.sh" || echo "run_tests: demo bundle not refreshed (no catalogue)" >&2
   "$REPO/tools/eval/make_eval_set.sh" || echo "run_tests: evaluation set unavailable; test_relevance_models will be skipped" >&2
 else
   echo "run_tests: default model assets unavailable; 'models' tests will be skipped" >&2

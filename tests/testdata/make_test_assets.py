@@ -174,6 +174,10 @@ def write_model(out):
         torch.jit.trace(cls().eval(), example).save(os.path.join(out, name))
 
 
+# Songs marked explicit (the explicit filter's test data).
+EXPLICIT = {"sea-01"}
+
+
 def write_catalogue(jsonl_path, csv_path):
     with open(jsonl_path, "w") as f:
         for (sid, title, artist, genre, mood, lang, lic, dur, tags,
@@ -181,14 +185,16 @@ def write_catalogue(jsonl_path, csv_path):
             f.write(json.dumps({
                 "id": sid, "title": title, "artist": artist, "genre": genre,
                 "mood": mood, "language": lang, "license": lic,
-                "duration": dur, "tags": tags, "lyrics": lyrics}) + "\n")
+                "duration": dur, "explicit": sid in EXPLICIT, "tags": tags,
+                "lyrics": lyrics}) + "\n")
     with open(csv_path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["id", "title", "artist", "genre", "mood", "language",
-                    "license", "duration", "tags", "lyrics"])
+                    "license", "duration", "explicit", "tags", "lyrics"])
         for (sid, title, artist, genre, mood, lang, lic, dur, tags,
              lyrics) in SONGS:
             w.writerow([sid, title, artist, genre, mood, lang, lic, dur,
+                        "true" if sid in EXPLICIT else "false",
                         ";".join(tags), lyrics])
 
 
