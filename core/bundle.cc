@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "core/log.h"
 #include "core/status_macros.h"
 
@@ -266,8 +267,10 @@ absl::StatusOr<std::unique_ptr<BundleWriter>> BundleWriter::Create(
   }
   ASSIGN_OR_RETURN(w->songs_, SongStoreWriter::Create(w->tmp_dir_));
   const std::string tokens = JoinPath(w->tmp_dir_, "tokens.data");
+  const std::string vectors = JoinPath(w->tmp_dir_, "vectors.f32");
   w->tokens_ = std::fopen(tokens.c_str(), "wb");
-  if (w->tokens_ == nullptr) {
+  w->vectors_ = std::fopen(vectors.c_str(), "wb");
+  if (w->tokens_ == nullptr || w->vectors_ == nullptr) {
     return Errno("cannot create files in", w->tmp_dir_);
   }
   return w;
@@ -275,6 +278,7 @@ absl::StatusOr<std::unique_ptr<BundleWriter>> BundleWriter::Create(
 
 BundleWriter::~BundleWriter() {
   if (tokens_) std::fclose(tokens_);
+  if (vectors_) std::fclose(vectors_);
   if (!finished_ && !tmp_dir_.empty()) RemoveTree(tmp_dir_);
 }
 
@@ -290,7 +294,9 @@ absl::Status BundleWriter::Add(const SongRecord& r, const EmbeddedSong& song) {
                            song.tokens.size() * sizeof(LyricToken),
                            JoinPath(tmp_dir_, "tokens.data")));
   offsets_.push_back(offsets_.back() + song.tokens.size());
-  vectors_.insert(vectors_.end(), song.vector.begin(), song.vector.end());
+  RETURN_IF_ERROR(WriteAll(vectors_, song.vector.data(),
+                           song.vector.size() * sizeof(float),
+                           JoinPath(tmp_dir_, "vectors.f32")));
   ++count_;
   return absl::OkStatus();
 }
@@ -329,16 +335,70 @@ absl::StatusOr<BundleManifest> BundleWriter::Finish() {
   }
 
   BundleManifest m;
-  m.common = SongEmbedder::Fit(vectors_.data(), count_, dim);
-  for (int64_t i = 0; i < count_; ++i) {
-    m.common.Apply(vectors_.data() + i * dim, dim);
+  // Song vectors: memory-mapped from the streamed file, so a catalogue of
+  // millions needs no copy in memory; the common component is fitted on an
+  // evenly spread sample and removed chunk by chunk as the index is filled.
+  const std::string vectors_path = JoinPath(tmp_dir_, "vectors.f32");
+  RETURN_IF_ERROR(CloseSynced(&vectors_, vectors_path));
+  ASSIGN_OR_RETURN(MappedFile mapped, MappedFile::Open(vectors_path));
+  if (mapped.size() != size_t(count_) * dim * sizeof(float)) {
+    return absl::InternalError(absl::StrCat(vectors_path, ": size mismatch"));
   }
-  I2S_LOG(INFO) << "building " << options_.index.type << " index over "
-                << count_ << " songs";
-  ASSIGN_OR_RETURN(auto index,
-                   SongIndex::Build(vectors_.data(), count_, dim, options_.index));
+  const float* raw = reinterpret_cast<const float*>(mapped.data());
+  auto sample = [&](int64_t want) {
+    const int64_t n = std::min(want, count_);
+    std::vector<float> out(size_t(n) * dim);
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t src = n == count_ ? i : i * count_ / n;
+      std::memcpy(&out[size_t(i) * dim], raw + size_t(src) * dim, dim * sizeof(float));
+    }
+    return out;
+  };
+  {
+    std::vector<float> fit = sample(200000);
+    m.common = SongEmbedder::Fit(fit.data(), int64_t(fit.size() / dim), dim);
+  }
+  ASSIGN_OR_RETURN(auto index, SongIndex::Create(dim, count_, options_.index));
+  I2S_LOG(INFO) << "building " << index->type() << " index over " << count_
+                << " songs (" << index->Describe() << ")";
+  const auto build_start = std::chrono::steady_clock::now();
+  auto seconds = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  };
+  if (index->needs_training()) {
+    std::vector<float> train = sample(options_.train_size);
+    const int64_t nt = int64_t(train.size() / dim);
+    for (int64_t i = 0; i < nt; ++i) m.common.Apply(&train[size_t(i) * dim], dim);
+    RETURN_IF_ERROR(index->Train(train.data(), nt));
+    I2S_LOG(INFO) << "trained on " << nt << " songs in "
+                  << absl::StrFormat("%.1f", seconds(build_start)) << " s";
+  }
+  const int64_t chunk = 50000;
+  std::vector<float> buf;
+  auto last_log = std::chrono::steady_clock::now();
+  const auto add_start = std::chrono::steady_clock::now();
+  for (int64_t first = 0; first < count_; first += chunk) {
+    const int64_t n = std::min(chunk, count_ - first);
+    buf.assign(raw + size_t(first) * dim, raw + size_t(first + n) * dim);
+    for (int64_t i = 0; i < n; ++i) m.common.Apply(&buf[size_t(i) * dim], dim);
+    RETURN_IF_ERROR(index->Add(buf.data(), n));
+    const int64_t done = first + n;
+    if (seconds(last_log) >= 5 || (done == count_ && count_ > chunk)) {
+      last_log = std::chrono::steady_clock::now();
+      const double rate = done / std::max(1e-9, seconds(add_start));
+      I2S_LOG(INFO) << "index: " << done << "/" << count_ << " songs ("
+                    << absl::StrFormat("%.1f%%, %.0f songs/s, ETA %.0f s",
+                                       100.0 * done / count_, rate,
+                                       (count_ - done) / rate)
+                    << ")";
+    }
+  }
+  std::vector<float>().swap(buf);
+  mapped = MappedFile();
+  ::unlink(vectors_path.c_str());
+  I2S_LOG(INFO) << "index built in " << absl::StrFormat("%.1f", seconds(build_start))
+                << " s";
   RETURN_IF_ERROR(index->Save(JoinPath(tmp_dir_, "songs.faiss")));
-  std::vector<float>().swap(vectors_);
 
   std::string content_sha;
   for (const char* name : kBundleFiles) {

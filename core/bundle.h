@@ -99,6 +99,8 @@ struct BundleWriterOptions {
   // Bundle version; default: "<UTC timestamp>-<first 8 hex of content sha>".
   std::string version;
   SongIndexOptions index;
+  // Songs sampled to train IVF indexes. Default: 200000.
+  int64_t train_size = 200000;
 };
 
 // Streams songs into a new bundle. Not thread-safe.
@@ -122,7 +124,7 @@ class BundleWriter {
   std::string tmp_dir_;
   SongStoreWriter songs_;
   std::FILE* tokens_ = nullptr;
-  std::vector<float> vectors_;
+  std::FILE* vectors_ = nullptr;  // raw song vectors, streamed to vectors.f32
   std::vector<uint64_t> offsets_{0};
   int64_t count_ = 0;
   int64_t skipped_ = 0;

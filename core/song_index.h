@@ -20,21 +20,34 @@ struct Index;
 namespace image2song {
 
 struct SongIndexOptions {
-  // "flat" (exact), "hnsw", or "auto": flat below hnsw_threshold songs.
-  // Default: "auto".
+  // "flat" (exact), "hnsw" (graph), "ivf" (inverted lists of raw vectors),
+  // "ivfpq" (inverted lists of 8-bit product codes, re-scored from an 8-bit
+  // scalar-quantised copy), or "auto": flat below hnsw_threshold songs, hnsw
+  // below ivfpq_threshold, ivfpq above. Default: "auto".
   std::string type = "auto";
-  // Songs from which "auto" picks HNSW. Default: 50000.
   int64_t hnsw_threshold = 50000;
+  int64_t ivfpq_threshold = 2000000;
   // HNSW graph degree. Default: 32.
   int hnsw_m = 32;
   // HNSW build-time beam width. Default: 80.
   int ef_construction = 80;
   // HNSW search beam width (>= k is raised to k). Default: 128.
   int ef_search = 128;
-  // With a filter keeping at most this share of the songs, a graph index
-  // scans the allowed songs exactly instead. Default: 0.05.
+  // IVF lists; 0 = 4 * sqrt(songs), within [16, 65536]. Default: 0.
+  int ivf_nlist = 0;
+  // IVF lists visited per query. Default: 64.
+  int ivf_nprobe = 64;
+  // Product-quantiser sub-vectors (must divide the dimension); 0 = dim / 4.
+  int pq_m = 0;
+  // ivfpq: candidates re-scored per requested song. Default: 4.
+  int refine_factor = 4;
+  // With a filter keeping at most this share of the songs, graph and IVF
+  // indexes scan the allowed songs exactly instead. Default: 0.05.
   double exact_filter_share = 0.05;
 };
+
+// The index type "auto" picks for `n` songs.
+std::string ChooseIndexType(const SongIndexOptions& options, int64_t n);
 
 struct ScoredId {
   int64_t id = 0;
@@ -43,6 +56,11 @@ struct ScoredId {
 
 class SongIndex {
  public:
+  // An empty index for about `expected_songs` vectors of dimension `dim`.
+  // IVF types need Train() before Add().
+  static absl::StatusOr<std::unique_ptr<SongIndex>> Create(
+      int dim, int64_t expected_songs, const SongIndexOptions& options);
+  // Create + Train (on all) + Add: for small sets and tests.
   static absl::StatusOr<std::unique_ptr<SongIndex>> Build(
       const float* vectors, int64_t n, int dim,
       const SongIndexOptions& options);
@@ -50,14 +68,19 @@ class SongIndex {
       const std::string& path, const SongIndexOptions& options);
   ~SongIndex();
 
+  bool needs_training() const;
+  // Learns the IVF lists (and product codes) from a sample of the vectors.
+  absl::Status Train(const float* vectors, int64_t n);
+  // Appends vectors; their ids continue from size().
+  absl::Status Add(const float* vectors, int64_t n);
   absl::Status Save(const std::string& path) const;
 
   // The k best songs for `query` (dim floats). When `allowed` is non-null it
   // is a bitmap over song ids (bit i of byte i/8) and only set ids are
   // returned; the filter is applied inside the search. `allowed_count` (set
-  // bits; -1 = unknown) lets a graph index switch to an exact scan of the
-  // allowed songs when they are few (a graph walk over a 1 % filter runs
-  // out of allowed neighbours and returns too few songs).
+  // bits; -1 = unknown) lets graph and IVF indexes switch to an exact scan
+  // of the allowed songs when they are few (a graph walk or a few IVF lists
+  // hold too few of them to fill k).
   absl::StatusOr<std::vector<ScoredId>> Search(
       const float* query, int k, const std::vector<uint8_t>* allowed,
       int64_t allowed_count = -1) const;
@@ -65,9 +88,15 @@ class SongIndex {
   const std::string& type() const { return type_; }
   int64_t size() const;
   int dim() const;
+  // One-line description: type and parameters ("hnsw M=32 efSearch=128").
+  std::string Describe() const;
 
  private:
   SongIndex(std::unique_ptr<faiss::Index> index, SongIndexOptions options);
+  // Vector `id` as stored (exact for flat/hnsw/ivf, 8-bit for ivfpq).
+  void Vector(int64_t id, float* out) const;
+  std::vector<ScoredId> ScanAllowed(const float* query, int k,
+                                    const std::vector<uint8_t>& allowed) const;
   std::unique_ptr<faiss::Index> index_;
   SongIndexOptions options_;
   std::string type_;

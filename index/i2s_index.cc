@@ -38,10 +38,17 @@ ABSL_FLAG(std::string, bundle_version, "",
 ABSL_FLAG(bool, skip_invalid, false,
           "Skip and count invalid records instead of failing on the first.");
 ABSL_FLAG(std::string, index_type, "auto",
-          "flat (exact), hnsw, or auto (flat below --hnsw_threshold songs).");
+          "auto | flat (exact) | hnsw (graph) | ivf (inverted lists) | ivfpq "
+          "(inverted lists of product codes + 8-bit re-scoring; tens of "
+          "millions). auto: flat below --hnsw_threshold songs, hnsw below "
+          "--ivfpq_threshold, ivfpq above.");
 ABSL_FLAG(int64_t, hnsw_threshold, 50000, "Songs from which auto picks HNSW.");
+ABSL_FLAG(int64_t, ivfpq_threshold, 2000000, "Songs from which auto picks IVF-PQ.");
 ABSL_FLAG(int, hnsw_m, 32, "HNSW graph degree.");
 ABSL_FLAG(int, ef_construction, 80, "HNSW build beam width.");
+ABSL_FLAG(int, ivf_nlist, 0, "IVF lists (0: 4 * sqrt(songs)).");
+ABSL_FLAG(int, pq_m, 0, "IVF-PQ sub-vectors, dividing the dimension (0: dim / 4).");
+ABSL_FLAG(int64_t, train_size, 200000, "Songs sampled to train IVF indexes.");
 ABSL_FLAG(int64_t, max_record_bytes, int64_t{1} << 20,
           "Longest accepted catalogue record in bytes.");
 ABSL_FLAG(bool, quiet, false, "No progress lines.");
@@ -78,6 +85,10 @@ int Run() {
   wo.index.hnsw_threshold = absl::GetFlag(FLAGS_hnsw_threshold);
   wo.index.hnsw_m = absl::GetFlag(FLAGS_hnsw_m);
   wo.index.ef_construction = absl::GetFlag(FLAGS_ef_construction);
+  wo.index.ivfpq_threshold = absl::GetFlag(FLAGS_ivfpq_threshold);
+  wo.index.ivf_nlist = absl::GetFlag(FLAGS_ivf_nlist);
+  wo.index.pq_m = absl::GetFlag(FLAGS_pq_m);
+  wo.train_size = absl::GetFlag(FLAGS_train_size);
   auto writer = BundleWriter::Create(wo, &words);
   if (!writer.ok()) return Fail(writer.status());
 

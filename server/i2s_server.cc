@@ -67,6 +67,13 @@ ABSL_FLAG(std::string, port_file, "",
           "If set, write {\"grpc_port\":N,\"metrics_port\":M} here once "
           "serving (for port 0).");
 ABSL_FLAG(int, candidates, 200, "First-stage FAISS candidates reranked.");
+ABSL_FLAG(int, ef_search, 128, "HNSW search beam width (raised to the candidates).");
+ABSL_FLAG(int, ivf_nprobe, 64, "IVF lists visited per query (ivf, ivfpq bundles).");
+ABSL_FLAG(int, refine_factor, 4,
+          "IVF-PQ: candidates re-scored from the 8-bit copy per requested song.");
+ABSL_FLAG(double, exact_filter_share, 0.05,
+          "A filter keeping at most this share of the songs is searched by an "
+          "exact scan of the allowed songs (graph and IVF bundles).");
 ABSL_FLAG(double, retrieval_weight, 0.5,
           "Weight of the first-stage cosine in the final score (rest: tag "
           "attention).");
@@ -121,6 +128,10 @@ int Run() {
                                      : absl::GetFlag(FLAGS_bundle);
   BundleLoadOptions bo;
   bo.verify_checksums = absl::GetFlag(FLAGS_verify_checksums);
+  bo.index.ef_search = absl::GetFlag(FLAGS_ef_search);
+  bo.index.ivf_nprobe = absl::GetFlag(FLAGS_ivf_nprobe);
+  bo.index.refine_factor = absl::GetFlag(FLAGS_refine_factor);
+  bo.index.exact_filter_share = absl::GetFlag(FLAGS_exact_filter_share);
   start = std::chrono::steady_clock::now();
   auto bundle = Bundle::Load(bundle_dir, bo);
   if (!bundle.ok()) return Fail("cannot load bundle " + bundle_dir, bundle.status());
@@ -128,8 +139,8 @@ int Run() {
   if (!compatible.ok()) return Fail("bundle does not fit the models", compatible);
   const BundleManifest& bm = (*bundle)->manifest();
   I2S_LOG(INFO) << "loaded bundle " << bm.version << " from " << bundle_dir
-                << ": " << bm.song_count << " songs, " << bm.index_type
-                << " index, " << bm.dim << "-d, embedder " << bm.embedder_id
+                << ": " << bm.song_count << " songs, "
+                << (*bundle)->index().Describe() << " index, " << bm.dim << "-d, embedder " << bm.embedder_id
                 << ", in "
                 << std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::steady_clock::now() - start).count()
