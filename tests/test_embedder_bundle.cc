@@ -509,9 +509,14 @@ TEST_CASE("BundleWriter failures leave nothing behind") {
     CHECK(absl::StrContains(m.status().message(), "no valid songs"));
   }
   SECTION("unknown index type") {
+    auto m = WriteBundle(dir, *words, TinyCatalogue(), "v", "annoy");
+    CHECK(m.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(m.status().message(), "unknown index type 'annoy'"));
+  }
+  SECTION("an IVF index over fewer songs than lists") {
     auto m = WriteBundle(dir, *words, TinyCatalogue(), "v", "ivf");
     CHECK(m.status().code() == absl::StatusCode::kInvalidArgument);
-    CHECK(absl::StrContains(m.status().message(), "unknown index type 'ivf'"));
+    CHECK(absl::StrContains(m.status().message(), "training vectors"));
   }
   SECTION("abandoned without Finish") {
     BundleWriterOptions options;
