@@ -285,6 +285,11 @@ std::vector<ScoredId> SongIndex::ScanAllowed(
   return top.Take();
 }
 
+std::vector<ScoredId> SongIndex::SearchExact(const float* query, int k) const {
+  std::vector<uint8_t> all((index_->ntotal + 7) / 8, 0xff);
+  return ScanAllowed(query, k, all);
+}
+
 absl::StatusOr<std::vector<ScoredId>> SongIndex::Search(
     const float* query, int k, const std::vector<uint8_t>* allowed,
     int64_t allowed_count) const {

@@ -85,6 +85,10 @@ class SongIndex {
       const float* query, int k, const std::vector<uint8_t>* allowed,
       int64_t allowed_count = -1) const;
 
+  // Exact top k over the stored vectors (8-bit copies for ivfpq): the
+  // ground truth of recall measurements.
+  std::vector<ScoredId> SearchExact(const float* query, int k) const;
+
   const std::string& type() const { return type_; }
   int64_t size() const;
   int dim() const;

@@ -168,7 +168,7 @@ int main(int argc, char** argv) {
        "turns a song catalogue into an index bundle for i2s-server.\n\n"
        "usage: i2s-index --catalogue=songs.jsonl --output=DIR [flags]\n\n"
        "Catalogue fields: id, title, artist, lyrics (required); tags, genre,\n"
-       "mood, language, license, duration (optional). A bad record fails the\n"
+       "mood, language, license, duration, explicit (optional). A bad record fails the\n"
        "run with file:line and field unless --skip_invalid.",
        "index/i2s_index", I2S_VERSION});
   return image2song::Run();
