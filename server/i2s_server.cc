@@ -8,12 +8,15 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "core/bundle.h"
 #include "core/cli.h"
@@ -22,6 +25,7 @@
 #include "core/log.h"
 #include "core/model_set.h"
 #include "core/recommender.h"
+#include "server/admin.h"
 #include "server/metrics.h"
 #include "server/service.h"
 
@@ -82,6 +86,13 @@ ABSL_FLAG(bool, optimize_models, true,
           "match the plain model.");
 ABSL_FLAG(bool, verify_checksums, true,
           "Check the bundle files' sha256 against its manifest at load.");
+ABSL_FLAG(std::string, admin_token_file, "",
+          "Enables the image2song.v1.Admin service (hot bundle swap): a file "
+          "holding its bearer token (or set I2S_ADMIN_TOKEN). Off when "
+          "neither is set. The token is never logged.");
+ABSL_FLAG(std::string, bundle_root, "",
+          "Admin.LoadBundle paths are relative to this directory and may not "
+          "leave it. Default: the parent directory of --bundle.");
 ABSL_FLAG(int, shutdown_grace_ms, 10000,
           "On SIGTERM/SIGINT, how long in-flight requests may take to finish.");
 
@@ -101,6 +112,7 @@ int Run() {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);  // reload the bundle
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   const int torch_threads = std::max(1, absl::GetFlag(FLAGS_torch_threads));
@@ -178,6 +190,39 @@ int Run() {
       static_cast<int>(std::min<int64_t>(absl::GetFlag(FLAGS_max_receive_bytes),
                                          INT32_MAX)));
   builder.RegisterService(&service);
+
+  // Hot swap: SIGHUP reloads --bundle; the Admin service (with a token)
+  // loads any bundle under --bundle_root.
+  BundleReloader reloader(&service, metrics->get(), bo);
+  std::unique_ptr<AdminService> admin;
+  {
+    std::string token;
+    if (const char* env = std::getenv("I2S_ADMIN_TOKEN"); env != nullptr) token = env;
+    const std::string token_file = absl::GetFlag(FLAGS_admin_token_file);
+    if (!token_file.empty()) {
+      auto text = ReadFile(token_file, 4096);
+      if (!text.ok()) return Fail("cannot read --admin_token_file", text.status());
+      token = std::string(absl::StripAsciiWhitespace(*text));
+      if (token.empty()) {
+        return Fail("--admin_token_file", absl::InvalidArgumentError("the token file is empty"));
+      }
+    }
+    if (!token.empty()) {
+      AdminOptions ao;
+      ao.token = token;
+      ao.default_bundle = bundle_dir;
+      ao.bundle_root = absl::GetFlag(FLAGS_bundle_root);
+      if (ao.bundle_root.empty()) {
+        std::string d = bundle_dir;
+        while (d.size() > 1 && d.back() == '/') d.pop_back();
+        const size_t slash = d.rfind('/');
+        ao.bundle_root = slash == std::string::npos ? "." : (slash == 0 ? "/" : d.substr(0, slash));
+      }
+      I2S_LOG(INFO) << "Admin service on: LoadBundle paths under " << ao.bundle_root;
+      admin = std::make_unique<AdminService>(ao, &reloader, metrics->get());
+      builder.RegisterService(admin.get());
+    }
+  }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     return Fail("cannot listen", absl::UnavailableError(
@@ -202,8 +247,17 @@ int Run() {
     if (!s.ok()) return Fail("cannot write --port_file", s);
   }
 
+  // Signals: SIGHUP reloads on a helper thread (one at a time; a second
+  // SIGHUP during a reload queues behind it); SIGTERM/SIGINT stop.
   int sig = 0;
-  sigwait(&signals, &sig);
+  std::vector<std::thread> reloads;
+  while (true) {
+    sigwait(&signals, &sig);
+    if (sig != SIGHUP) break;
+    I2S_LOG(INFO) << "received SIGHUP: reloading bundle " << bundle_dir;
+    reloads.emplace_back([&reloader, bundle_dir] { (void)reloader.Reload(bundle_dir); });
+  }
+  for (std::thread& t : reloads) t.join();
   I2S_LOG(INFO) << "received " << (sig == SIGTERM ? "SIGTERM" : "SIGINT")
                 << ": not serving any more, finishing in-flight requests";
   server->GetHealthCheckService()->SetServingStatus(false);

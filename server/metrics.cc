@@ -47,6 +47,14 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Create(
                    .Help("Songs in the serving index bundle")
                    .Register(*m->registry_)
                    .Add({});
+  m->bundle_loads_ = &prometheus::BuildCounter()
+                         .Name("i2s_bundle_loads_total")
+                         .Help("Bundle loads after start-up (SIGHUP, Admin.LoadBundle) by result")
+                         .Register(*m->registry_);
+  m->bundle_info_ = &prometheus::BuildGauge()
+                        .Name("i2s_bundle_info")
+                        .Help("1 for the version of the serving index bundle")
+                        .Register(*m->registry_);
   if (!listen.empty()) {
     try {
       m->exposer_ = std::make_unique<prometheus::Exposer>(listen, 2);
@@ -75,5 +83,16 @@ void Metrics::ObserveStage(const char* stage, double seconds) {
 
 void Metrics::SetQueueDepth(double n) { queue_depth_->Set(n); }
 void Metrics::SetSongs(double n) { songs_->Set(n); }
+
+void Metrics::CountBundleLoad(const char* result) {
+  bundle_loads_->Add({{"result", result}}).Increment();
+}
+
+void Metrics::SetBundleVersion(const std::string& version) {
+  std::lock_guard<std::mutex> lock(bundle_mu_);
+  if (!bundle_version_.empty()) bundle_info_->Add({{"version", bundle_version_}}).Set(0);
+  bundle_version_ = version;
+  bundle_info_->Add({{"version", version}}).Set(1);
+}
 
 }  // namespace image2song

@@ -12,6 +12,7 @@
 #define IMAGE2SONG_SERVER_METRICS_H_
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,11 @@ class Metrics {
   void ObserveStage(const char* stage, double seconds);
   void SetQueueDepth(double n);
   void SetSongs(double n);
+  // A bundle load by SIGHUP or the Admin service: result "ok" or "rejected".
+  void CountBundleLoad(const char* result);
+  // i2s_bundle_info{version=...} 1 for the serving bundle (0 for the others
+  // seen before).
+  void SetBundleVersion(const std::string& version);
   // Port of the HTTP endpoint, 0 when none.
   int port() const { return port_; }
 
@@ -53,6 +59,10 @@ class Metrics {
   prometheus::Family<prometheus::Histogram>* stages_ = nullptr;
   prometheus::Gauge* queue_depth_ = nullptr;
   prometheus::Gauge* songs_ = nullptr;
+  prometheus::Family<prometheus::Counter>* bundle_loads_ = nullptr;
+  prometheus::Family<prometheus::Gauge>* bundle_info_ = nullptr;
+  std::mutex bundle_mu_;
+  std::string bundle_version_;
   int port_ = 0;
 };
 

@@ -57,8 +57,14 @@ SongRecommenderService::~SongRecommenderService() { Drain(); }
 void SongRecommenderService::SetSnapshot(
     std::shared_ptr<const Snapshot> snapshot) {
   metrics_->SetSongs(double(snapshot->bundle->size()));
-  std::lock_guard<std::mutex> lock(mu_);
-  snapshot_ = std::move(snapshot);
+  metrics_->SetBundleVersion(snapshot->bundle->manifest().version);
+  std::shared_ptr<const Snapshot> old;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    old = std::move(snapshot_);
+    snapshot_ = std::move(snapshot);
+  }
+  // `old` is freed here, outside the lock, or by the last request using it.
 }
 
 std::shared_ptr<const Snapshot> SongRecommenderService::snapshot() const {

@@ -100,7 +100,7 @@ TEST_CASE("JSONL records with all and with only the required fields") {
         static_cast<int64_t>(ReadWholeFile(tmp.File("songs.jsonl")).size()));
 }
 
-TEST_CASE("CSV with quoted newlines, doubled quotes, CRLF and ';' tags") {
+TEST_CASE("CSV with quoted newlines, doubled quotes, CRLF and semicolon-separated tags") {
   TempDir tmp;
   const std::string csv =
       "ID,Title,artist,lyrics,tags,duration,genre\r\n"

@@ -1,0 +1,149 @@
+#include "server/admin.h"
+
+#include <climits>
+#include <cstdlib>
+
+#include <chrono>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "core/log.h"
+#include "server/grpc_status.h"
+
+namespace image2song {
+
+namespace pb = ::image2song::v1;
+
+BundleReloader::BundleReloader(SongRecommenderService* service, Metrics* metrics,
+                               BundleLoadOptions options)
+    : service_(service), metrics_(metrics), options_(std::move(options)) {}
+
+absl::StatusOr<BundleSwap> BundleReloader::Reload(const std::string& dir) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto start = std::chrono::steady_clock::now();
+  std::shared_ptr<const Snapshot> current = service_->snapshot();
+  auto reject = [&](const absl::Status& s) {
+    I2S_LOG(ERROR) << "bundle " << dir << " rejected, still serving "
+                   << (current ? current->bundle->manifest().version : "nothing")
+                   << ": " << s.message();
+    metrics_->CountBundleLoad("rejected");
+    return s;
+  };
+  if (current == nullptr) {
+    return reject(absl::FailedPreconditionError("no models are loaded"));
+  }
+  I2S_LOG(INFO) << "loading bundle " << dir;
+  auto bundle = Bundle::Load(dir, options_);
+  if (!bundle.ok()) return reject(bundle.status());
+  absl::Status compatible = CheckCompatible(*current->models, **bundle);
+  if (!compatible.ok()) return reject(compatible);
+  BundleSwap swap;
+  swap.version = (*bundle)->manifest().version;
+  swap.previous_version = current->bundle->manifest().version;
+  swap.song_count = (*bundle)->size();
+  swap.load_ms = std::chrono::duration<double, std::milli>(
+                     std::chrono::steady_clock::now() - start).count();
+  auto next = std::make_shared<Snapshot>();
+  next->models = current->models;
+  next->bundle = std::move(*bundle);
+  const std::string index = next->bundle->index().Describe();
+  current.reset();
+  service_->SetSnapshot(std::move(next));
+  metrics_->CountBundleLoad("ok");
+  I2S_LOG(INFO) << "now serving bundle " << swap.version << " from " << dir
+                << ": " << swap.song_count << " songs, " << index
+                << " index (was " << swap.previous_version << "), loaded and "
+                << "validated in " << static_cast<int64_t>(swap.load_ms) << " ms";
+  return swap;
+}
+
+absl::StatusOr<std::string> ResolveUnderRoot(const std::string& root,
+                                             const std::string& path) {
+  if (path.empty() || path.size() > 1024) {
+    return absl::InvalidArgumentError("bundle path is empty or too long");
+  }
+  if (path[0] == '/') {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "bundle path '", path, "' must be relative to the bundle root"));
+  }
+  for (absl::string_view part : absl::StrSplit(path, '/')) {
+    if (part == "..") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bundle path '", path, "' may not contain '..'"));
+    }
+  }
+  if (path.find('\0') != std::string::npos) {
+    return absl::InvalidArgumentError("bundle path contains a NUL byte");
+  }
+  char real_root[PATH_MAX], real_path[PATH_MAX];
+  if (root.empty() || ::realpath(root.c_str(), real_root) == nullptr) {
+    return absl::FailedPreconditionError("the bundle root is not configured or missing");
+  }
+  const std::string joined = absl::StrCat(real_root, "/", path);
+  if (::realpath(joined.c_str(), real_path) == nullptr) {
+    return absl::NotFoundError(absl::StrCat("no bundle '", path, "' under the bundle root"));
+  }
+  // A symlink may not lead out of the root.
+  if (!absl::StartsWith(real_path, absl::StrCat(real_root, "/"))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bundle path '", path, "' leads outside the bundle root"));
+  }
+  return std::string(real_path);
+}
+
+bool ConstantTimeEquals(const std::string& a, const std::string& b) {
+  // Compare over the longer length so timing does not reveal a prefix.
+  const size_t n = std::max(a.size(), b.size());
+  volatile unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < n; ++i) {
+    const unsigned char x = i < a.size() ? a[i] : 0;
+    const unsigned char y = i < b.size() ? b[i] : 0;
+    diff = diff | (x ^ y);
+  }
+  return diff == 0;
+}
+
+AdminService::AdminService(AdminOptions options, BundleReloader* reloader,
+                           Metrics* metrics)
+    : options_(std::move(options)), reloader_(reloader), metrics_(metrics) {}
+
+grpc::ServerUnaryReactor* AdminService::LoadBundle(
+    grpc::CallbackServerContext* context, const pb::LoadBundleRequest* request,
+    pb::LoadBundleResponse* response) {
+  const auto start = std::chrono::steady_clock::now();
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto finish = [&](const grpc::Status& status) {
+    metrics_->CountRequest("Admin.LoadBundle", GrpcCodeName(status.error_code()),
+                           std::chrono::duration<double>(
+                               std::chrono::steady_clock::now() - start).count());
+    reactor->Finish(status);
+    return reactor;
+  };
+  const auto& md = context->client_metadata();
+  auto it = md.find("authorization");
+  const std::string given =
+      it == md.end() ? std::string() : std::string(it->second.data(), it->second.size());
+  if (!ConstantTimeEquals(given, "Bearer " + options_.token)) {
+    I2S_LOG(WARNING) << "Admin.LoadBundle from " << context->peer()
+                     << ": missing or wrong token";
+    return finish(grpc::Status(grpc::UNAUTHENTICATED,
+                               "Admin calls need 'authorization: Bearer <token>'"));
+  }
+  std::string dir = options_.default_bundle;
+  if (!request->path().empty()) {
+    auto resolved = ResolveUnderRoot(options_.bundle_root, request->path());
+    if (!resolved.ok()) return finish(ToGrpcStatus(resolved.status()));
+    dir = *resolved;
+  }
+  I2S_LOG(INFO) << "Admin.LoadBundle from " << context->peer() << ": " << dir;
+  auto swap = reloader_->Reload(dir);
+  if (!swap.ok()) return finish(ToGrpcStatus(swap.status()));
+  response->set_version(swap->version);
+  response->set_previous_version(swap->previous_version);
+  response->set_song_count(swap->song_count);
+  response->set_load_ms(swap->load_ms);
+  return finish(grpc::Status::OK);
+}
+
+}  // namespace image2song
