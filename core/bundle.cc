@@ -354,11 +354,19 @@ absl::StatusOr<BundleManifest> BundleWriter::Finish() {
     }
     return out;
   };
-  {
+  const bool final_vectors = options_.fixed_common != nullptr;
+  if (final_vectors) {
+    m.common = *options_.fixed_common;
+  } else {
     std::vector<float> fit = sample(200000);
     m.common = SongEmbedder::Fit(fit.data(), int64_t(fit.size() / dim), dim);
   }
-  ASSIGN_OR_RETURN(auto index, SongIndex::Create(dim, count_, options_.index));
+  std::unique_ptr<SongIndex> index;
+  if (options_.trained_like != nullptr) {
+    ASSIGN_OR_RETURN(index, SongIndex::CreateTrainedLike(*options_.trained_like, count_));
+  } else {
+    ASSIGN_OR_RETURN(index, SongIndex::Create(dim, count_, options_.index));
+  }
   I2S_LOG(INFO) << "building " << index->type() << " index over " << count_
                 << " songs (" << index->Describe() << ")";
   const auto build_start = std::chrono::steady_clock::now();
@@ -368,7 +376,9 @@ absl::StatusOr<BundleManifest> BundleWriter::Finish() {
   if (index->needs_training()) {
     std::vector<float> train = sample(options_.train_size);
     const int64_t nt = int64_t(train.size() / dim);
-    for (int64_t i = 0; i < nt; ++i) m.common.Apply(&train[size_t(i) * dim], dim);
+    if (!final_vectors) {
+      for (int64_t i = 0; i < nt; ++i) m.common.Apply(&train[size_t(i) * dim], dim);
+    }
     RETURN_IF_ERROR(index->Train(train.data(), nt));
     I2S_LOG(INFO) << "trained on " << nt << " songs in "
                   << absl::StrFormat("%.1f", seconds(build_start)) << " s";
@@ -380,7 +390,9 @@ absl::StatusOr<BundleManifest> BundleWriter::Finish() {
   for (int64_t first = 0; first < count_; first += chunk) {
     const int64_t n = std::min(chunk, count_ - first);
     buf.assign(raw + size_t(first) * dim, raw + size_t(first + n) * dim);
-    for (int64_t i = 0; i < n; ++i) m.common.Apply(&buf[size_t(i) * dim], dim);
+    if (!final_vectors) {
+      for (int64_t i = 0; i < n; ++i) m.common.Apply(&buf[size_t(i) * dim], dim);
+    }
     RETURN_IF_ERROR(index->Add(buf.data(), n));
     const int64_t done = first + n;
     if (seconds(last_log) >= 5 || (done == count_ && count_ > chunk)) {

@@ -101,6 +101,11 @@ struct BundleWriterOptions {
   SongIndexOptions index;
   // Songs sampled to train IVF indexes. Default: 200000.
   int64_t train_size = 200000;
+  // Incremental builds (core/bundle_update.h): the common component is kept
+  // from the base bundle and the vectors given to Add() are final (already
+  // transformed); an IVF index reuses `trained_like`'s lists and codebooks.
+  const CommonComponent* fixed_common = nullptr;
+  const SongIndex* trained_like = nullptr;
 };
 
 // Streams songs into a new bundle. Not thread-safe.

@@ -115,6 +115,11 @@ std::optional<FieldError> ParseJsonRecord(const std::string& line,
     return FieldError{"(record)", absl::StrCat("invalid JSON: ", e.what())};
   }
   if (!obj.is_object()) return FieldError{"(record)", "not a JSON object"};
+  auto del = obj.find("deleted");
+  if (del != obj.end() && !del->is_null()) {
+    if (!del->is_boolean()) return FieldError{"deleted", "must be true or false"};
+    r->deleted = del->get<bool>();
+  }
   for (auto [name, out] :
        {std::pair<const char*, std::string*>{"id", &r->id},
         {"title", &r->title},
@@ -360,7 +365,13 @@ absl::Status ReadCatalogue(
     } else {
       error = ParseJsonRecord(record, &r);
     }
-    if (!error) error = Validate(r, options);
+    if (!error && r.deleted && !options.allow_deletes) {
+      error = FieldError{"deleted", "deletions are only read from change files"};
+    }
+    if (!error) {
+      // A deletion names just the id.
+      error = r.deleted ? CheckText("id", r.id, true, kMaxIdBytes) : Validate(r, options);
+    }
     if (!error && !seen_ids.insert(r.id).second) {
       error = FieldError{"id", absl::StrCat("duplicate id '", r.id, "'")};
     }

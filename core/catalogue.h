@@ -30,6 +30,9 @@ struct SongRecord {
   bool explicit_lyrics = false;
   std::vector<std::string> tags;
   std::string lyrics;
+  // Change files only (CatalogueOptions::allow_deletes): {"id": ..,
+  // "deleted": true} removes the song; the other fields are not needed.
+  bool deleted = false;
 };
 
 struct CatalogueOptions {
@@ -41,6 +44,9 @@ struct CatalogueOptions {
   int64_t max_lyrics_bytes = int64_t{256} << 10;
   // "jsonl", "csv" or "" to choose by file extension. Default: "".
   std::string format;
+  // Accept {"id": .., "deleted": true} records (JSONL change files).
+  // Default: false (a catalogue with such a record is an error).
+  bool allow_deletes = false;
 };
 
 struct CatalogueStats {

@@ -10,6 +10,7 @@
 #include <faiss/IndexScalarQuantizer.h>
 #include <faiss/impl/FaissException.h>
 #include <faiss/impl/IDSelector.h>
+#include <faiss/clone_index.h>
 #include <faiss/index_io.h>
 
 #include <omp.h>
@@ -105,6 +106,13 @@ SongIndex::SongIndex(std::unique_ptr<faiss::Index> index,
                      SongIndexOptions options)
     : index_(std::move(index)), options_(std::move(options)) {
   type_ = TypeOf(index_.get());
+  if (type_ == "hnsw") {
+    // Debian's FAISS 1.7.3 sizes the level-0 beam from the index's own
+    // efSearch (max(efSearch, k)) whatever SearchParametersHNSW says: set it
+    // here, once, before any search (measured: recall@10 did not move with
+    // the per-call parameter).
+    static_cast<faiss::IndexHNSW*>(index_.get())->hnsw.efSearch = options_.ef_search;
+  }
 }
 
 SongIndex::~SongIndex() = default;
@@ -182,6 +190,59 @@ absl::StatusOr<std::unique_ptr<SongIndex>> SongIndex::Create(
     return FaissError("creating the index failed", e);
   }
   return std::unique_ptr<SongIndex>(new SongIndex(std::move(index), options));
+}
+
+absl::StatusOr<std::unique_ptr<SongIndex>> SongIndex::CreateTrainedLike(
+    const SongIndex& base, int64_t expected) {
+  if (base.type_ == "flat" || base.type_ == "hnsw") {
+    SongIndexOptions o = base.options_;
+    o.type = base.type_;
+    if (base.type_ == "hnsw") {
+      const auto* h = static_cast<const faiss::IndexHNSW*>(base.index_.get());
+      o.hnsw_m = h->hnsw.nb_neighbors(1);
+      o.ef_construction = h->hnsw.efConstruction;
+    }
+    return Create(base.dim(), expected, o);
+  }
+  // IVF types: a deep copy without the vectors. Serialising the whole
+  // index would copy every list; clone the parts that hold the training.
+  try {
+    const faiss::IndexIVF* ivf = Ivf(base.index_.get(), base.type_);
+    faiss::Index* quantizer = faiss::clone_index(ivf->quantizer);
+    std::unique_ptr<faiss::Index> index;
+    if (base.type_ == "ivf") {
+      auto copy = std::make_unique<faiss::IndexIVFFlat>(
+          quantizer, ivf->d, ivf->nlist, faiss::METRIC_INNER_PRODUCT);
+      copy->own_fields = true;
+      copy->is_trained = true;
+      copy->set_direct_map_type(faiss::DirectMap::Array);
+      index = std::move(copy);
+    } else {
+      const auto* pq = static_cast<const faiss::IndexIVFPQ*>(ivf);
+      auto* copy = new faiss::IndexIVFPQ(quantizer, pq->d, pq->nlist, pq->pq.M,
+                                         pq->pq.nbits, faiss::METRIC_INNER_PRODUCT);
+      copy->own_fields = true;
+      copy->pq = pq->pq;
+      copy->by_residual = pq->by_residual;
+      copy->use_precomputed_table = pq->use_precomputed_table;
+      copy->is_trained = true;
+      copy->precompute_table();
+      const auto* refine = static_cast<const faiss::IndexRefine*>(base.index_.get());
+      const auto* sq = static_cast<const faiss::IndexScalarQuantizer*>(refine->refine_index);
+      auto* sq_copy = new faiss::IndexScalarQuantizer(
+          sq->d, sq->sq.qtype, faiss::METRIC_INNER_PRODUCT);
+      sq_copy->sq = sq->sq;
+      sq_copy->is_trained = true;
+      auto r = std::make_unique<faiss::IndexRefine>(copy, sq_copy);
+      r->own_fields = true;
+      r->own_refine_index = true;
+      r->k_factor = refine->k_factor;
+      index = std::move(r);
+    }
+    return std::unique_ptr<SongIndex>(new SongIndex(std::move(index), base.options_));
+  } catch (const std::exception& e) {
+    return FaissError("copying the index training failed", e);
+  }
 }
 
 absl::StatusOr<std::unique_ptr<SongIndex>> SongIndex::Build(
@@ -340,6 +401,10 @@ absl::StatusOr<std::vector<ScoredId>> SongIndex::Search(
       if (labels[i] < 0) break;
       out.push_back(ScoredId{labels[i], distances[i]});
     }
+    // Best first (FAISS's order; made explicit and deterministic for ties).
+    std::sort(out.begin(), out.end(), [](const ScoredId& a, const ScoredId& b) {
+      return a.score != b.score ? a.score > b.score : a.id < b.id;
+    });
   } catch (const std::exception& e) {
     return FaissError("index search failed", e);
   }

@@ -31,8 +31,9 @@ struct SongIndexOptions {
   int hnsw_m = 32;
   // HNSW build-time beam width. Default: 80.
   int ef_construction = 80;
-  // HNSW search beam width (>= k is raised to k). Default: 128.
-  int ef_search = 128;
+  // HNSW search beam width (raised to k). Default: 300 (recall@10 0.96 at
+  // 1M songs with top 200; 128 gave 0.948).
+  int ef_search = 300;
   // IVF lists; 0 = 4 * sqrt(songs), within [16, 65536]. Default: 0.
   int ivf_nlist = 0;
   // IVF lists visited per query. Default: 64.
@@ -60,6 +61,10 @@ class SongIndex {
   // IVF types need Train() before Add().
   static absl::StatusOr<std::unique_ptr<SongIndex>> Create(
       int dim, int64_t expected_songs, const SongIndexOptions& options);
+  // An empty index of `base`'s type and parameters that keeps its training
+  // (IVF lists, product codebooks): for incremental rebuilds.
+  static absl::StatusOr<std::unique_ptr<SongIndex>> CreateTrainedLike(
+      const SongIndex& base, int64_t expected_songs);
   // Create + Train (on all) + Add: for small sets and tests.
   static absl::StatusOr<std::unique_ptr<SongIndex>> Build(
       const float* vectors, int64_t n, int dim,
@@ -85,6 +90,9 @@ class SongIndex {
       const float* query, int k, const std::vector<uint8_t>* allowed,
       int64_t allowed_count = -1) const;
 
+  // Vector `id` as stored (exact for flat, hnsw and ivf; decoded from 8 bits
+  // for ivfpq).
+  void Reconstruct(int64_t id, float* out) const { Vector(id, out); }
   // Exact top k over the stored vectors (8-bit copies for ivfpq): the
   // ground truth of recall measurements.
   std::vector<ScoredId> SearchExact(const float* query, int k) const;

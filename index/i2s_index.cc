@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/bundle.h"
+#include "core/bundle_update.h"
 #include "core/cli.h"
 #include "core/catalogue.h"
 #include "core/embedder.h"
@@ -49,6 +50,13 @@ ABSL_FLAG(int, ef_construction, 80, "HNSW build beam width.");
 ABSL_FLAG(int, ivf_nlist, 0, "IVF lists (0: 4 * sqrt(songs)).");
 ABSL_FLAG(int, pq_m, 0, "IVF-PQ sub-vectors, dividing the dimension (0: dim / 4).");
 ABSL_FLAG(int64_t, train_size, 200000, "Songs sampled to train IVF indexes.");
+ABSL_FLAG(std::string, changes, "",
+          "Incremental build: a JSONL change file (records to add or replace "
+          "by id; {\"id\": ..., \"deleted\": true} to remove) applied to "
+          "--base. Unchanged songs are not re-embedded.");
+ABSL_FLAG(std::string, base, "",
+          "With --changes: the previous bundle (default: --output, replaced "
+          "atomically).");
 ABSL_FLAG(int64_t, max_record_bytes, int64_t{1} << 20,
           "Longest accepted catalogue record in bytes.");
 ABSL_FLAG(bool, quiet, false, "No progress lines.");
@@ -61,9 +69,47 @@ int Fail(const absl::Status& status) {
   return 1;
 }
 
+int RunUpdate(const WordVectors& words) {
+  BundleUpdateOptions uo;
+  uo.output_dir = absl::GetFlag(FLAGS_output);
+  uo.base_dir = absl::GetFlag(FLAGS_base).empty() ? uo.output_dir : absl::GetFlag(FLAGS_base);
+  uo.changes_path = absl::GetFlag(FLAGS_changes);
+  uo.version = absl::GetFlag(FLAGS_bundle_version);
+  uo.catalogue.skip_invalid = absl::GetFlag(FLAGS_skip_invalid);
+  uo.catalogue.max_record_bytes = absl::GetFlag(FLAGS_max_record_bytes);
+  const auto start = std::chrono::steady_clock::now();
+  auto stats = UpdateBundle(uo, words);
+  if (!stats.ok()) return Fail(stats.status());
+  std::printf(
+      "bundle %s written to %s from %s + %s: %lld songs (%lld kept without "
+      "re-embedding, %lld updated, %lld added, %lld deleted, %lld unknown "
+      "deletions), index %s, %.1fs\n",
+      stats->manifest.version.c_str(), uo.output_dir.c_str(), uo.base_dir.c_str(),
+      uo.changes_path.c_str(), static_cast<long long>(stats->manifest.song_count),
+      static_cast<long long>(stats->kept), static_cast<long long>(stats->updated),
+      static_cast<long long>(stats->added), static_cast<long long>(stats->deleted),
+      static_cast<long long>(stats->unknown_deletes),
+      stats->manifest.index_type.c_str(),
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  return 0;
+}
+
 int Run() {
   const std::string catalogue = absl::GetFlag(FLAGS_catalogue);
   const std::string output = absl::GetFlag(FLAGS_output);
+  if (!absl::GetFlag(FLAGS_changes).empty()) {
+    if (output.empty() || !catalogue.empty()) {
+      std::cerr << "i2s-index: --changes needs --output (and --base), not --catalogue\n";
+      return 2;
+    }
+    ModelSetOptions mo;
+    mo.manifest_path = absl::GetFlag(FLAGS_models).empty() ? DefaultModelsPath()
+                                                           : absl::GetFlag(FLAGS_models);
+    mo.words_only = true;
+    auto models = ModelSet::Load(mo);
+    if (!models.ok()) return Fail(models.status());
+    return RunUpdate((*models)->words());
+  }
   if (catalogue.empty() || output.empty()) {
     std::cerr << "i2s-index: --catalogue and --output are required (see "
                  "--help)\n";

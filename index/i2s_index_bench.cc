@@ -36,7 +36,7 @@ ABSL_FLAG(std::string, models, "",
           "Default: $I2S_CACHE/models/default/models.json.");
 ABSL_FLAG(int, queries, 500, "Queries timed (and checked for recall).");
 ABSL_FLAG(int, k, 200, "Songs per query (the server's --candidates).");
-ABSL_FLAG(int, ef_search, 128, "As i2s-server --ef_search.");
+ABSL_FLAG(int, ef_search, 300, "As i2s-server --ef_search.");
 ABSL_FLAG(int, ivf_nprobe, 64, "As i2s-server --ivf_nprobe.");
 ABSL_FLAG(int, refine_factor, 4, "As i2s-server --refine_factor.");
 ABSL_FLAG(bool, json, false, "Print one JSON object instead of a table.");

@@ -71,7 +71,7 @@ ABSL_FLAG(std::string, port_file, "",
           "If set, write {\"grpc_port\":N,\"metrics_port\":M} here once "
           "serving (for port 0).");
 ABSL_FLAG(int, candidates, 200, "First-stage FAISS candidates reranked.");
-ABSL_FLAG(int, ef_search, 128, "HNSW search beam width (raised to the candidates).");
+ABSL_FLAG(int, ef_search, 300, "HNSW search beam width (raised to the candidates).");
 ABSL_FLAG(int, ivf_nprobe, 64, "IVF lists visited per query (ivf, ivfpq bundles).");
 ABSL_FLAG(int, refine_factor, 4,
           "IVF-PQ: candidates re-scored from the 8-bit copy per requested song.");

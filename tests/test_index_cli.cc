@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include "absl/strings/match.h"
+#include "core/bundle.h"
 #include "tests/test_util.h"
 
 namespace image2song {
@@ -160,4 +161,96 @@ TEST_CASE("i2s-index --help documents the flags") {
   CHECK(absl::StrContains(o.output, "usage: i2s-index"));
 }
 
+}  // namespace image2song
+
+namespace image2song {
+namespace {
+
+std::string JsonLine(const std::string& id, const std::string& title,
+                     const std::string& lyrics) {
+  return "{\"id\": \"" + id + "\", \"title\": \"" + title +
+         "\", \"artist\": \"Change Band\", \"genre\": \"pop\", \"lyrics\": \"" +
+         lyrics + "\"}\n";
+}
+
+TEST_CASE("i2s-index --changes updates a bundle without re-embedding unchanged songs") {
+  const char* type = GENERATE("flat", "ivf");
+  INFO(type);
+  TempDir tmp;
+  const std::string base = tmp.File("base"), out = tmp.File("out");
+  std::vector<std::string> index_flags = {"--index_type=" + std::string(type),
+                                          "--ivf_nlist=4"};
+  std::vector<std::string> args = {"--catalogue=" + Assets() + "/catalogue.jsonl",
+                                   "--models=" + Assets() + "/models.json",
+                                   "--output=" + base, "--bundle_version=b1"};
+  args.insert(args.end(), index_flags.begin(), index_flags.end());
+  REQUIRE(RunIndex(args).exit_code == 0);
+  WriteWholeFile(tmp.File("changes.jsonl"),
+                 JsonLine("sea-02", "Sailor's Boat (Fire Remix)",
+                          "The fire burns and the flame is high") +
+                     "{\"id\": \"forest-02\", \"deleted\": true}\n"
+                     "{\"id\": \"no-such-song\", \"deleted\": true}\n" +
+                     JsonLine("new-01", "Winter Song",
+                              "Snow is falling white and cold in winter"));
+  Outcome o = RunIndex({"--changes=" + tmp.File("changes.jsonl"), "--base=" + base,
+                        "--models=" + Assets() + "/models.json", "--output=" + out,
+                        "--bundle_version=b2"});
+  INFO(o.output);
+  REQUIRE(o.exit_code == 0);
+  CHECK(absl::StrContains(o.output, "14 songs (12 kept without re-embedding, 1 updated, "
+                                    "1 added, 1 deleted, 1 unknown deletions), index " +
+                                        std::string(type)));
+
+  auto before = Bundle::Load(base, BundleLoadOptions{});
+  auto after = Bundle::Load(out, BundleLoadOptions{});
+  REQUIRE(before.ok());
+  INFO(after.status().ToString());
+  REQUIRE(after.ok());
+  const Bundle& a = **after;
+  const Bundle& b = **before;
+  CHECK(a.manifest().version == "b2");
+  CHECK(a.size() == 14);
+  CHECK(a.Find("forest-02") == -1);
+  REQUIRE(a.Find("new-01") >= 0);
+  REQUIRE(a.Find("sea-02") >= 0);
+  CHECK(a.song(a.Find("sea-02")).title == "Sailor's Boat (Fire Remix)");
+  CHECK(a.song(a.Find("new-01")).lines ==
+        std::vector<std::string>{"Snow is falling white and cold in winter"});
+  // The common component is the base's, and unchanged songs carry the
+  // base's vectors and tokens unchanged.
+  CHECK(a.manifest().common.mean == b.manifest().common.mean);
+  CHECK(a.manifest().common.pc == b.manifest().common.pc);
+  std::vector<float> va(a.manifest().dim), vb(b.manifest().dim);
+  for (const char* id : {"sea-01", "fire-01", "snow-02", "filler-05"}) {
+    INFO(id);
+    const int64_t ia = a.Find(id), ib = b.Find(id);
+    REQUIRE(ia >= 0);
+    REQUIRE(ib >= 0);
+    a.index().Reconstruct(ia, va.data());
+    b.index().Reconstruct(ib, vb.data());
+    CHECK(va == vb);
+    CHECK(a.tokens(ia).size() == b.tokens(ib).size());
+    CHECK(a.song(ia).lines == b.song(ib).lines);
+  }
+  // The updated song is found by its new lyrics.
+  std::vector<float> q(a.manifest().dim);
+  a.index().Reconstruct(a.Find("sea-02"), q.data());
+  auto hits = a.index().Search(q.data(), 1, nullptr);
+  REQUIRE(hits.ok());
+  REQUIRE(hits->size() == 1);
+  CHECK(a.id((*hits)[0].id) == "sea-02");
+}
+
+TEST_CASE("A deletion record outside a change file is refused") {
+  TempDir tmp;
+  WriteWholeFile(tmp.File("c.jsonl"), ReadWholeFile(Assets() + "/catalogue.jsonl") +
+                                          "{\"id\": \"sea-01\", \"deleted\": true}\n");
+  Outcome o = RunIndex({"--catalogue=" + tmp.File("c.jsonl"),
+                        "--models=" + Assets() + "/models.json",
+                        "--output=" + tmp.File("b")});
+  CHECK(o.exit_code == 1);
+  CHECK(absl::StrContains(o.output, "deletions are only read from change files"));
+}
+
+}  // namespace
 }  // namespace image2song

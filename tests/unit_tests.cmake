@@ -27,7 +27,7 @@ i2s_test(test_work_queue SOURCES test_work_queue.cc
   LIBS i2s_server_lib)
 
 # Runs the real i2s-index binary ($I2S_INDEX_BIN).
-i2s_test(test_index_cli SOURCES test_index_cli.cc FIXTURES assets)
+i2s_test(test_index_cli SOURCES test_index_cli.cc LIBS i2s_core FIXTURES assets)
 add_dependencies(test_index_cli i2s-index)
 
 i2s_test(test_client_format SOURCES test_client_format.cc
