@@ -228,6 +228,8 @@ absl::StatusOr<std::unique_ptr<Bundle>> Bundle::Load(
     }
   }
 
+  tf.DropResidentPages();  // the checks read every token
+
   // Index.
   ASSIGN_OR_RETURN(bundle->index_,
                    SongIndex::Load(JoinPath(dir, "songs.faiss"), options.index));

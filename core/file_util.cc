@@ -195,6 +195,12 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
   return *this;
 }
 
+void MappedFile::DropResidentPages() const {
+  if (data_ != nullptr && size_ > 0) {
+    ::madvise(const_cast<char*>(data_), size_, MADV_DONTNEED);
+  }
+}
+
 MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(const_cast<char*>(data_), size_);
 }

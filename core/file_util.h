@@ -52,6 +52,10 @@ class MappedFile {
   const char* data() const { return data_; }
   size_t size() const { return size_; }
   absl::string_view view() const { return absl::string_view(data_, size_); }
+  // Unmaps the pages read so far from this process (they stay in the page
+  // cache and come back on the next access): after a full validation pass,
+  // so resident memory reflects what serving touches.
+  void DropResidentPages() const;
 
  private:
   const char* data_ = nullptr;

@@ -23,10 +23,12 @@ struct SongIndexOptions {
   // "flat" (exact), "hnsw" (graph), "ivf" (inverted lists of raw vectors),
   // "ivfpq" (inverted lists of 8-bit product codes, re-scored from an 8-bit
   // scalar-quantised copy), or "auto": flat below hnsw_threshold songs, hnsw
-  // below ivfpq_threshold, ivfpq above. Default: "auto".
+  // below ivfpq_threshold, ivfpq above. Default: "auto". At 1M songs IVF-PQ
+  // measured 4x less memory, a faster build and higher recall than HNSW at
+  // the same latency (README, "Catalogues at scale").
   std::string type = "auto";
   int64_t hnsw_threshold = 50000;
-  int64_t ivfpq_threshold = 2000000;
+  int64_t ivfpq_threshold = 500000;
   // HNSW graph degree. Default: 32.
   int hnsw_m = 32;
   // HNSW build-time beam width. Default: 80.

@@ -156,6 +156,8 @@ absl::StatusOr<SongStore> SongStore::Open(const std::string& dir,
   for (uint64_t i = 0; i < s.slots_; ++i) {
     if (s.id_table_[i] > n) return bad(columns_path, "id table out of range");
   }
+  // The checks read every record; serving touches few of them.
+  s.songs_file_.DropResidentPages();
   return s;
 }
 

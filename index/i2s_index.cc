@@ -44,7 +44,7 @@ ABSL_FLAG(std::string, index_type, "auto",
           "millions). auto: flat below --hnsw_threshold songs, hnsw below "
           "--ivfpq_threshold, ivfpq above.");
 ABSL_FLAG(int64_t, hnsw_threshold, 50000, "Songs from which auto picks HNSW.");
-ABSL_FLAG(int64_t, ivfpq_threshold, 2000000, "Songs from which auto picks IVF-PQ.");
+ABSL_FLAG(int64_t, ivfpq_threshold, 500000, "Songs from which auto picks IVF-PQ.");
 ABSL_FLAG(int, hnsw_m, 32, "HNSW graph degree.");
 ABSL_FLAG(int, ef_construction, 80, "HNSW build beam width.");
 ABSL_FLAG(int, ivf_nlist, 0, "IVF lists (0: 4 * sqrt(songs)).");

@@ -51,17 +51,24 @@ double Ms(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
-// Resident and peak resident memory of this process, MiB (/proc/self/status).
-std::pair<double, double> RssMiB() {
+// Memory of this process from /proc/self/status, MiB: resident, of which
+// anonymous (heap: the index) and file-backed (mapped bundle pages, which
+// the kernel can reclaim), and the peak.
+struct Rss {
+  double total = 0, anon = 0, file = 0, peak = 0;
+};
+Rss RssMiB() {
   std::ifstream in("/proc/self/status");
   std::string line;
-  double rss = 0, hwm = 0;
+  Rss r;
   while (std::getline(in, line)) {
     long kb = 0;
-    if (std::sscanf(line.c_str(), "VmRSS: %ld kB", &kb) == 1) rss = kb / 1024.0;
-    if (std::sscanf(line.c_str(), "VmHWM: %ld kB", &kb) == 1) hwm = kb / 1024.0;
+    if (std::sscanf(line.c_str(), "VmRSS: %ld kB", &kb) == 1) r.total = kb / 1024.0;
+    if (std::sscanf(line.c_str(), "RssAnon: %ld kB", &kb) == 1) r.anon = kb / 1024.0;
+    if (std::sscanf(line.c_str(), "RssFile: %ld kB", &kb) == 1) r.file = kb / 1024.0;
+    if (std::sscanf(line.c_str(), "VmHWM: %ld kB", &kb) == 1) r.peak = kb / 1024.0;
   }
-  return {rss, hwm};
+  return r;
 }
 
 double Percentile(std::vector<double> v, double p) {
@@ -127,7 +134,7 @@ int Run() {
     }
   }
 
-  const auto [rss_before, hwm_before] = RssMiB();
+  const Rss before = RssMiB();
   BundleLoadOptions fast;
   fast.verify_checksums = false;
   fast.index.ef_search = absl::GetFlag(FLAGS_ef_search);
@@ -150,7 +157,7 @@ int Run() {
     std::cerr << "i2s-index-bench: " << bundle.status() << "\n";
     return 1;
   }
-  const auto [rss_loaded, hwm_loaded] = RssMiB();
+  const Rss loaded = RssMiB();
   const Bundle& b = **bundle;
   const int64_t n = b.size();
   const int dim = b.manifest().dim;
@@ -202,6 +209,7 @@ int Run() {
     lat_filtered.push_back(Ms(start));
     if (r.ok() && int64_t(r->size()) < std::min<int64_t>(k, kept)) ++filtered_short;
   }
+  const Rss serving = RssMiB();  // after the timed searches, before the scans
   // Recall@10 against an exact scan (of the first 100 queries: a scan of a
   // large bundle takes a while).
   const int nr = std::min(nq, 100);
@@ -230,10 +238,13 @@ int Run() {
       {"disk_mib", disk / 1048576.0},
       {"load_ms", load_ms},
       {"load_verified_ms", load_verified_ms},
-      {"rss_words_mib", rss_before},
-      {"rss_loaded_mib", rss_loaded},
-      {"bundle_rss_mib", rss_loaded - rss_before},
-      {"peak_rss_mib", hwm_loaded},
+      {"rss_before_bundle_mib", before.total},
+      {"rss_loaded_mib", loaded.total},
+      {"rss_serving_mib", serving.total},
+      {"rss_serving_anon_mib", serving.anon},
+      {"rss_serving_file_mib", serving.file},
+      {"bundle_rss_serving_mib", serving.total - before.total},
+      {"peak_rss_mib", serving.peak},
       {"k", k},
       {"queries", nq},
       {"search_p50_ms", Percentile(lat, 0.5)},
@@ -253,13 +264,16 @@ int Run() {
       "| measure | value |\n|---|---:|\n"
       "| size on disk | %.1f MiB |\n"
       "| load (no checksums / sha256 verified) | %.0f ms / %.0f ms |\n"
-      "| resident memory: bundle loaded (process, of which bundle) | %.0f MiB (%.0f MiB) |\n"
+      "| resident memory after load / after the searches (process) | %.0f / %.0f MiB |\n"
+      "| of which the bundle (heap + mapped pages) | %.0f MiB (%.0f + %.0f) |\n"
       "| search top %d, p50 / p99 | %.2f / %.2f ms |\n"
       "| search with a 1 %% filter, p50 / p99 (short results) | %.2f / %.2f ms (%d) |\n"
       "| exact scan, p50 | %.1f ms |\n"
       "| recall@10 vs exact (%d queries) | %.3f |\n",
       dir, b.manifest().version, n, dim, b.index().Describe(), disk / 1048576.0,
-      load_ms, load_verified_ms, rss_loaded, rss_loaded - rss_before, k,
+      load_ms, load_verified_ms, loaded.total, serving.total,
+      serving.total - before.total, serving.anon - before.anon,
+      serving.file - before.file, k,
       Percentile(lat, 0.5), Percentile(lat, 0.99), Percentile(lat_filtered, 0.5),
       Percentile(lat_filtered, 0.99), filtered_short, Percentile(lat_exact, 0.5), nr,
       recall);
