@@ -20,3 +20,9 @@ add_test(NAME check_centernet_parity
   COMMAND ${I2S_PYTHON} ${PROJECT_SOURCE_DIR}/tools/check_centernet_parity.py --no-human)
 set_tests_properties(check_centernet_parity PROPERTIES
   LABELS models SKIP_RETURN_CODE 77 TIMEOUT 900)
+
+# tools/bench_index.sh end to end at 5,000 songs (the 1M benchmark's script).
+add_test(NAME bench_index_smoke COMMAND ${PROJECT_SOURCE_DIR}/tests/bench_index_smoke.sh)
+set_tests_properties(bench_index_smoke PROPERTIES
+  LABELS models SKIP_RETURN_CODE 77 TIMEOUT 600
+  ENVIRONMENT "I2S_BUILD_DIR=${CMAKE_BINARY_DIR};OPENBLAS_NUM_THREADS=1")
