@@ -758,5 +758,40 @@ TEST_CASE("Without a token the Admin service is not served") {
   pb::LoadBundleResponse resp;
   CHECK(LoadBundle(server, "x", "", &resp).error_code() == grpc::UNIMPLEMENTED);
 }
+
+TEST_CASE("i2s-loadgen drives the server closed and open loop and counts codes") {
+  TestServer server;
+  const std::string target = absl::StrCat("--server=127.0.0.1:", server.grpc_port());
+  const std::string images = "--images=" + RequiredEnv("I2S_TEST_ASSETS") + "/images";
+  std::string out;
+  REQUIRE(testing::RunCommand({RequiredEnv("I2S_LOADGEN_BIN"), target, images,
+                               "--concurrency=2", "--warmup=0.3", "--duration=1.5",
+                               "--json"},
+                              &out) == 0);
+  INFO(out);
+  std::smatch m;
+  REQUIRE(std::regex_search(out, m, std::regex("\"calls\": ([0-9]+), \"ok\": ([0-9]+)")));
+  CHECK(std::stoi(m[1]) >= 10);
+  CHECK(m[1] == m[2]);  // every image decodes: all OK
+  CHECK(absl::StrContains(out, "\"mode\": \"closed\""));
+  // Open loop at 20 QPS for 1.5 s: about 30 calls, whatever the latency.
+  REQUIRE(testing::RunCommand({RequiredEnv("I2S_LOADGEN_BIN"), target, images,
+                               "--qps=20", "--warmup=0.2", "--duration=1.5", "--json"},
+                              &out) == 0);
+  INFO(out);
+  REQUIRE(std::regex_search(out, m, std::regex("\"calls\": ([0-9]+), \"ok\": ([0-9]+)")));
+  CHECK(std::stoi(m[1]) >= 25);
+  CHECK(std::stoi(m[1]) <= 35);
+  CHECK(absl::StrContains(out, "\"OK\": "));
+  // A deadline too short for any answer is counted by code, not a crash.
+  REQUIRE(testing::RunCommand({RequiredEnv("I2S_LOADGEN_BIN"), target, images,
+                               "--concurrency=1", "--warmup=0", "--count=5",
+                               "--timeout_ms=0", "--json"},
+                              &out) == 0);
+  INFO(out);
+  CHECK(absl::StrContains(out, "\"DEADLINE_EXCEEDED\": "));
+  CHECK(testing::RunCommand({RequiredEnv("I2S_LOADGEN_BIN"), target}, &out) == 2);
+  CHECK(absl::StrContains(out, "--images is required"));
+}
 }  // namespace
 }  // namespace image2song
