@@ -395,16 +395,24 @@ absl::StatusOr<std::vector<ScoredId>> SongIndex::Search(
         Vector(labels[i], v.data());
         top.Push(labels[i], Dot(v.data(), query, index_->d));
       }
-      return top.Take();
+      out = top.Take();
+    } else {
+      for (int i = 0; i < k; ++i) {
+        if (labels[i] < 0) break;
+        out.push_back(ScoredId{labels[i], distances[i]});
+      }
+      // Best first (FAISS's order; explicit and deterministic for ties).
+      std::sort(out.begin(), out.end(), [](const ScoredId& a, const ScoredId& b) {
+        return a.score != b.score ? a.score > b.score : a.id < b.id;
+      });
     }
-    for (int i = 0; i < k; ++i) {
-      if (labels[i] < 0) break;
-      out.push_back(ScoredId{labels[i], distances[i]});
+    // A filter above the exact-scan share can still leave the probed lists
+    // or the graph walk short of allowed songs: then scan them exactly, so
+    // that top_k songs come back whenever they exist.
+    if (allowed != nullptr && allowed_count >= 0 && type_ != "flat" &&
+        int64_t(out.size()) < std::min<int64_t>(k, allowed_count)) {
+      return ScanAllowed(query, k, *allowed);
     }
-    // Best first (FAISS's order; made explicit and deterministic for ties).
-    std::sort(out.begin(), out.end(), [](const ScoredId& a, const ScoredId& b) {
-      return a.score != b.score ? a.score > b.score : a.id < b.id;
-    });
   } catch (const std::exception& e) {
     return FaissError("index search failed", e);
   }

@@ -278,6 +278,22 @@ TEST_CASE("Every index type: recall, save/load, a 1 % filter still fills top_k")
     auto empty = (*index)->Search(queries.data(), k, &none, 0);
     REQUIRE(empty.ok());
     CHECK(empty->empty());
+    // A 10 % filter (above the exact-scan share) on a deliberately narrow
+    // search (1 IVF list, small graph beam) still fills k: the approximate
+    // result comes back short and the exact scan completes it.
+    {
+      SongIndexOptions narrow = o;
+      narrow.ivf_nprobe = 1;
+      narrow.ef_search = 16;
+      auto small = SongIndex::Load(tmp.File("i.faiss"), narrow);
+      REQUIRE(small.ok());
+      std::vector<uint8_t> tenth((n + 7) / 8, 0);
+      for (int i = 0; i < n; i += 10) tenth[i >> 3] |= uint8_t(1u << (i & 7));
+      auto filled = (*small)->Search(queries.data(), 200, &tenth, n / 10);
+      REQUIRE(filled.ok());
+      CHECK(filled->size() == 200);
+      for (const ScoredId& s : *filled) CHECK(s.id % 10 == 0);
+    }
     // A broad filter (half the songs) stays in the approximate search.
     std::vector<uint8_t> half((n + 7) / 8, 0x55);
     auto broad = (*index)->Search(queries.data(), k, &half, n / 2);
