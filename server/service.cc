@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "core/log.h"
 #include "server/grpc_status.h"
+#include "server/response.h"
 
 namespace image2song {
 namespace {
@@ -24,21 +25,6 @@ void AddLower(const google::protobuf::RepeatedPtrField<std::string>& values,
     std::string s(absl::StripAsciiWhitespace(v));
     if (!s.empty()) out->insert(absl::AsciiStrToLower(s));
   }
-}
-
-void FillTag(const Tag& tag, pb::ImageTag* out) {
-  out->set_label(tag.label);
-  out->set_score(tag.score);
-  out->set_source(tag.source);
-  if (tag.has_box) {
-    out->mutable_box()->set_x_min(tag.box.x0);
-    out->mutable_box()->set_y_min(tag.box.y0);
-    out->mutable_box()->set_x_max(tag.box.x1);
-    out->mutable_box()->set_y_max(tag.box.y1);
-  }
-  for (const std::string& w : tag.words) out->add_words(w);
-  out->set_image_index(tag.image_index);
-  out->set_image_count(tag.image_count);
 }
 
 }  // namespace
@@ -216,37 +202,7 @@ grpc::Status SongRecommenderService::RunRecommend(
   metrics_->ObserveStage("search", rec->search_ms / 1000);
   metrics_->ObserveStage("rerank", rec->rerank_ms / 1000);
 
-  const Bundle& bundle = *snap->bundle;
-  for (const Tag& tag : rec->tags) FillTag(tag, response->add_tags());
-  int rank = 0;
-  for (const SongScore& s : rec->songs) {
-    const SongMeta& meta = bundle.song(s.song);
-    pb::SongMatch* m = response->add_matches();
-    m->set_song_id(meta.id);
-    m->set_title(meta.title);
-    m->set_artist(meta.artist);
-    m->set_score(s.score);
-    m->set_rank(++rank);
-    if (ro.explain) {
-      pb::Explanation* e = m->mutable_explanation();
-      e->set_retrieval_score(s.retrieval);
-      e->set_attention_score(s.attention);
-      for (const MatchedTagInfo& t : s.tags) {
-        pb::MatchedTag* mt = e->add_matched_tags();
-        mt->set_label(t.label);
-        mt->set_weight(t.weight);
-        mt->set_lyric_word(t.lyric_word);
-      }
-      for (const LineInfo& l : s.lines) {
-        pb::LyricLine* ll = e->add_lines();
-        ll->set_line_number(l.line);
-        ll->set_text(l.text);
-        ll->set_weight(l.weight);
-      }
-    }
-  }
-  response->set_model_version(snap->models->version());
-  response->set_index_version(bundle.manifest().version);
+  FillRecommendResponse(*rec, *snap, ro.explain, response);
   return grpc::Status::OK;
 }
 
