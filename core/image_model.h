@@ -52,6 +52,12 @@ class ImageModel {
   virtual const std::string& execution() const = 0;
 };
 
+// Milliseconds the calling thread has spent in model forward passes
+// (ImageModel::Run) since it started: the difference around a call gives the
+// forward-pass share of a stage (the rest is cropping, resizing, decoding of
+// outputs).
+double ForwardMsThisThread();
+
 // Sets LibTorch's intra-op and inter-op thread counts (process-wide; call
 // once before loading models).
 void SetTorchThreads(int intra_op, int inter_op);

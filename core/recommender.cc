@@ -1,5 +1,7 @@
 #include "core/recommender.h"
 
+#include "core/image_model.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -228,17 +230,20 @@ absl::StatusOr<Recommendation> Recommend(const Snapshot& snapshot,
                                          absl::string_view text,
                                          const RecommendOptions& options) {
   auto start = std::chrono::steady_clock::now();
+  const double forward_before = ForwardMsThisThread();
   std::vector<Tag> tags;
   if (!images.empty()) {
     ASSIGN_OR_RETURN(tags, snapshot.models->TagImages(images));
   }
   double model_ms = MsSince(start);
+  const double forward_ms = ForwardMsThisThread() - forward_before;
   for (Tag& t : snapshot.models->TagText(text, options.text_weight)) {
     tags.push_back(std::move(t));
   }
   ASSIGN_OR_RETURN(Recommendation rec,
                    RecommendForTags(snapshot, std::move(tags), options));
   rec.model_ms = model_ms;
+  rec.forward_ms = forward_ms;
   return rec;
 }
 
@@ -246,11 +251,14 @@ absl::StatusOr<Recommendation> Recommend(const Snapshot& snapshot,
                                          const RgbImage& image,
                                          const RecommendOptions& options) {
   auto start = std::chrono::steady_clock::now();
+  const double forward_before = ForwardMsThisThread();
   ASSIGN_OR_RETURN(std::vector<Tag> tags, snapshot.models->TagImage(image));
   double model_ms = MsSince(start);
+  const double forward_ms = ForwardMsThisThread() - forward_before;
   ASSIGN_OR_RETURN(Recommendation rec,
                    RecommendForTags(snapshot, std::move(tags), options));
   rec.model_ms = model_ms;
+  rec.forward_ms = forward_ms;
   return rec;
 }
 

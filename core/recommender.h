@@ -76,8 +76,9 @@ struct SongScore {
 struct Recommendation {
   std::vector<Tag> tags;
   std::vector<SongScore> songs;
-  // Milliseconds per stage.
-  double model_ms = 0, search_ms = 0, rerank_ms = 0;
+  // Milliseconds per stage; forward_ms is the part of model_ms spent in
+  // model forward passes.
+  double model_ms = 0, forward_ms = 0, search_ms = 0, rerank_ms = 0;
 };
 
 // Ranks songs for already-computed image tags (no model call).

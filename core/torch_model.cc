@@ -3,6 +3,7 @@
 #include <torch/script.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <mutex>
 
@@ -12,6 +13,14 @@
 #include "core/log.h"
 
 namespace image2song {
+namespace {
+
+thread_local double forward_ms = 0;
+
+}  // namespace
+
+double ForwardMsThisThread() { return forward_ms; }
+
 namespace {
 
 // Collects a forward() result (tensor or tuple/list of tensors) as floats.
@@ -85,8 +94,12 @@ class TorchImageModel : public ImageModel {
       // Module::forward is not const; the underlying graph executor is
       // thread-safe, so a shallow copy of the handle is enough.
       torch::jit::Module m = module;
+      const auto start = std::chrono::steady_clock::now();
       c10::IValue out = m.forward({x});
-      return ToOutputs(out);
+      auto outputs = ToOutputs(out);
+      forward_ms += std::chrono::duration<double, std::milli>(
+                        std::chrono::steady_clock::now() - start).count();
+      return outputs;
     } catch (const std::exception& e) {
       std::string what = e.what();
       if (what.size() > 400) what.resize(400);

@@ -34,7 +34,8 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Create(
                      .Register(*m->registry_);
   m->stages_ = &prometheus::BuildHistogram()
                     .Name("i2s_stage_duration_seconds")
-                    .Help("Recommend latency per stage: decode, model, "
+                    .Help("Recommend latency per stage: decode, model (of it forward: the "
+                          "model forward passes), "
                           "search, rerank")
                     .Register(*m->registry_);
   m->queue_depth_ = &prometheus::BuildGauge()

@@ -199,6 +199,7 @@ grpc::Status SongRecommenderService::RunRecommend(
     return ToGrpcStatus(rec.status());
   }
   metrics_->ObserveStage("model", rec->model_ms / 1000);
+  metrics_->ObserveStage("forward", rec->forward_ms / 1000);
   metrics_->ObserveStage("search", rec->search_ms / 1000);
   metrics_->ObserveStage("rerank", rec->rerank_ms / 1000);
 

@@ -296,6 +296,8 @@ TEST_CASE("Recommend tags a decoded image and ranks its songs") {
     CHECK(absl::StartsWith(snap.bundle->song(rec->songs[0].song).id,
                            c.song_prefix));
     CHECK(rec->model_ms >= 0);
+    CHECK(rec->forward_ms > 0);  // the tiny model ran
+    CHECK(rec->forward_ms <= rec->model_ms);
   }
 }
 

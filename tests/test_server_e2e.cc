@@ -391,7 +391,7 @@ TEST_CASE("GetSong, GetInfo, health, reflection and metrics") {
   CHECK(MetricValue(metrics, "i2s_requests_total{code=\"INVALID_ARGUMENT\","
                              "method=\"Recommend\"}") == 1);
   CHECK(MetricValue(metrics, "i2s_requests_total{code=\"OK\",method=\"GetSong\"}") == 1);
-  for (const char* stage : {"decode", "model", "search", "rerank"}) {
+  for (const char* stage : {"decode", "model", "forward", "search", "rerank"}) {
     CHECK(MetricValue(metrics, absl::StrCat("i2s_stage_duration_seconds_count{stage=\"",
                                             stage, "\"}")) == 2);
   }
