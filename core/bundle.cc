@@ -32,20 +32,6 @@ absl::Status Errno(absl::string_view what, const std::string& path) {
       absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
 }
 
-absl::Status WriteAll(std::FILE* f, const void* data, size_t n,
-                      const std::string& path) {
-  if (n > 0 && std::fwrite(data, 1, n, f) != n) return Errno("cannot write", path);
-  return absl::OkStatus();
-}
-
-absl::Status CloseSynced(std::FILE** f, const std::string& path) {
-  if (*f == nullptr) return absl::OkStatus();
-  bool ok = std::fflush(*f) == 0 && ::fsync(fileno(*f)) == 0;
-  ok = std::fclose(*f) == 0 && ok;
-  *f = nullptr;
-  return ok ? absl::OkStatus() : Errno("cannot write", path);
-}
-
 absl::Status SyncDirectory(const std::string& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return Errno("cannot open", dir);
@@ -61,14 +47,6 @@ std::string UtcNow(const char* format) {
   char buf[64];
   std::strftime(buf, sizeof(buf), format, &tm);
   return buf;
-}
-
-std::string ParentDir(const std::string& path) {
-  std::string p = path;
-  while (p.size() > 1 && p.back() == '/') p.pop_back();
-  size_t slash = p.rfind('/');
-  if (slash == std::string::npos) return ".";
-  return slash == 0 ? "/" : p.substr(0, slash);
 }
 
 json ManifestToJson(const BundleManifest& m) {
@@ -288,10 +266,7 @@ absl::Status BundleWriter::Add(const SongRecord& r, const EmbeddedSong& song) {
   if (int(song.vector.size()) != words_->dim()) {
     return absl::InvalidArgumentError("song vector has the wrong dimension");
   }
-  SongStoreRecord rec{r.id, r.title, r.artist, r.genre, r.mood, r.language,
-                      r.license, r.explicit_lyrics, r.duration_seconds, &r.tags,
-                      &song.lines};
-  RETURN_IF_ERROR(songs_.Add(rec));
+  RETURN_IF_ERROR(songs_.Add(r, song.lines));
   RETURN_IF_ERROR(WriteAll(tokens_, song.tokens.data(),
                            song.tokens.size() * sizeof(LyricToken),
                            JoinPath(tmp_dir_, "tokens.data")));

@@ -144,6 +144,30 @@ std::string DefaultModelsPath() {
 
 std::string DefaultBundleDir() { return DefaultCacheDir() + "/bundles/demo"; }
 
+std::string ParentDir(const std::string& path) {
+  std::string p = path;
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  size_t slash = p.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : p.substr(0, slash);
+}
+
+absl::Status WriteAll(std::FILE* f, const void* data, size_t n, const std::string& path) {
+  if (n > 0 && std::fwrite(data, 1, n, f) != n) {
+    return absl::InternalError(absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CloseSynced(std::FILE** f, const std::string& path) {
+  if (*f == nullptr) return absl::OkStatus();
+  bool ok = std::fflush(*f) == 0 && ::fsync(fileno(*f)) == 0;
+  ok = std::fclose(*f) == 0 && ok;
+  *f = nullptr;
+  return ok ? absl::OkStatus()
+            : absl::InternalError(absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
+}
+
 std::string JoinPath(absl::string_view a, absl::string_view b) {
   if (a.empty()) return std::string(b);
   if (b.empty()) return std::string(a);

@@ -3,6 +3,7 @@
 #define IMAGE2SONG_CORE_FILE_UTIL_H_
 
 #include <cstdint>
+#include <cstdio>
 #include <string>
 
 #include "absl/status/status.h"
@@ -37,6 +38,16 @@ std::string DefaultBundleDir();
 
 // Joins two path components with exactly one '/'.
 std::string JoinPath(absl::string_view a, absl::string_view b);
+
+// The directory holding `path` ("." for a bare name, "/" for a top-level
+// entry); trailing slashes are ignored.
+std::string ParentDir(const std::string& path);
+
+// Writes all `n` bytes to `f` (errors name `path`).
+absl::Status WriteAll(std::FILE* f, const void* data, size_t n, const std::string& path);
+
+// Flushes, fsyncs and closes `*f` (sets it to null); a no-op when null.
+absl::Status CloseSynced(std::FILE** f, const std::string& path);
 
 // Read-only memory map of a whole file. Not copyable; movable.
 class MappedFile {

@@ -22,11 +22,6 @@ namespace {
 
 using json = nlohmann::json;
 
-std::string DirName(const std::string& path) {
-  size_t slash = path.rfind('/');
-  return slash == std::string::npos ? "." : path.substr(0, slash);
-}
-
 std::string Resolve(const std::string& dir, const std::string& file) {
   return !file.empty() && file[0] == '/' ? file : JoinPath(dir, file);
 }
@@ -464,7 +459,7 @@ absl::StatusOr<std::unique_ptr<ModelSet>> ModelSet::Load(
     return absl::InvalidArgumentError(
         absl::StrCat("model manifest ", path, " is not valid JSON: ", e.what()));
   }
-  const std::string dir = DirName(path);
+  const std::string dir = ParentDir(path);
   std::string vec_file, vec_id;
   try {
     vec_file = manifest.at("word_vectors").at("file").get<std::string>();

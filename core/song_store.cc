@@ -1,6 +1,5 @@
 #include "core/song_store.h"
 
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -27,18 +26,9 @@ constexpr char kTagSeparator = '\x1f';
 
 size_t Align8(size_t n) { return (n + 7) & ~size_t{7}; }
 
-absl::Status WriteBytes(std::FILE* f, const void* data, size_t n,
-                        const std::string& path) {
-  if (n > 0 && std::fwrite(data, 1, n, f) != n) {
-    return absl::InternalError(
-        absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
-  }
-  return absl::OkStatus();
-}
-
 absl::Status WritePadding(std::FILE* f, size_t written, const std::string& path) {
   static const char zeros[8] = {};
-  return WriteBytes(f, zeros, Align8(written) - written, path);
+  return WriteAll(f, zeros, Align8(written) - written, path);
 }
 
 uint64_t TableSlots(int64_t n) {
@@ -245,7 +235,7 @@ absl::StatusOr<SongStoreWriter> SongStoreWriter::Create(const std::string& dir) 
   SongStoreWriter w;
   w.dir_ = dir;
   const std::string path = JoinPath(dir, "songs.bin");
-  w.records_ = std::fopen(path.c_str(), "wb");
+  w.records_.reset(std::fopen(path.c_str(), "wb"));
   if (w.records_ == nullptr) {
     return absl::InternalError(
         absl::StrCat("cannot create ", path, ": ", std::strerror(errno)));
@@ -253,40 +243,14 @@ absl::StatusOr<SongStoreWriter> SongStoreWriter::Create(const std::string& dir) 
   // Header; the offsets position is patched by Finish().
   char header[24] = {};
   std::memcpy(header, kSongsMagic, 8);
-  RETURN_IF_ERROR(WriteBytes(w.records_, header, sizeof(header), path));
+  RETURN_IF_ERROR(WriteAll(w.records_.get(), header, sizeof(header), path));
   return w;
 }
 
-SongStoreWriter::SongStoreWriter(SongStoreWriter&& o) noexcept { *this = std::move(o); }
-
-SongStoreWriter& SongStoreWriter::operator=(SongStoreWriter&& o) noexcept {
-  if (this != &o) {
-    if (records_) std::fclose(records_);
-    dir_ = std::move(o.dir_);
-    records_ = o.records_;
-    o.records_ = nullptr;
-    offsets_ = std::move(o.offsets_);
-    for (int c = 0; c < 4; ++c) codes_[c] = std::move(o.codes_[c]);
-    lookup_ = std::move(o.lookup_);
-    dictionaries_ = std::move(o.dictionaries_);
-    explicit_ = std::move(o.explicit_);
-    durations_ = std::move(o.durations_);
-    line_counts_ = std::move(o.line_counts_);
-    id_hashes_ = std::move(o.id_hashes_);
-  }
-  return *this;
-}
-
-SongStoreWriter::~SongStoreWriter() {
-  if (records_) std::fclose(records_);
-}
-
-absl::Status SongStoreWriter::Add(const SongStoreRecord& r) {
+absl::Status SongStoreWriter::Add(const SongRecord& r,
+                                  const std::vector<std::string>& lines) {
   const std::string path = JoinPath(dir_, "songs.bin");
-  static const std::vector<std::string> kNone;
-  const std::vector<std::string>& tags = r.tags ? *r.tags : kNone;
-  const std::vector<std::string>& lines = r.lines ? *r.lines : kNone;
-  const std::string joined_tags = absl::StrJoin(tags, std::string(1, kTagSeparator));
+  const std::string joined_tags = absl::StrJoin(r.tags, std::string(1, kTagSeparator));
   const std::string joined_lines = absl::StrJoin(lines, "\n");
   const absl::string_view fields[kFields] = {
       r.id, r.title, r.artist, r.genre, r.mood, r.language, r.license,
@@ -295,8 +259,8 @@ absl::Status SongStoreWriter::Add(const SongStoreRecord& r) {
   for (absl::string_view f : fields) {
     if (f.size() > 0xffffffffu) return absl::InvalidArgumentError("field too long");
     const uint32_t len = static_cast<uint32_t>(f.size());
-    RETURN_IF_ERROR(WriteBytes(records_, &len, 4, path));
-    RETURN_IF_ERROR(WriteBytes(records_, f.data(), f.size(), path));
+    RETURN_IF_ERROR(WriteAll(records_.get(), &len, 4, path));
+    RETURN_IF_ERROR(WriteAll(records_.get(), f.data(), f.size(), path));
     bytes += 4 + f.size();
   }
   offsets_.push_back(offsets_.back() + bytes);
@@ -325,19 +289,18 @@ absl::Status SongStoreWriter::Finish() {
   const std::string songs_path = JoinPath(dir_, "songs.bin");
   const uint64_t n = offsets_.size() - 1;
   // songs.bin: pad, offsets, then patch the header.
+  std::FILE* f = records_.get();
   const uint64_t end = 24 + offsets_.back();
-  RETURN_IF_ERROR(WritePadding(records_, end, songs_path));
+  RETURN_IF_ERROR(WritePadding(f, end, songs_path));
   const uint64_t offsets_pos = Align8(end);
-  RETURN_IF_ERROR(WriteBytes(records_, offsets_.data(), offsets_.size() * 8, songs_path));
-  if (std::fseek(records_, 8, SEEK_SET) != 0) {
+  RETURN_IF_ERROR(WriteAll(f, offsets_.data(), offsets_.size() * 8, songs_path));
+  if (std::fseek(f, 8, SEEK_SET) != 0) {
     return absl::InternalError(absl::StrCat("cannot seek in ", songs_path));
   }
-  RETURN_IF_ERROR(WriteBytes(records_, &n, 8, songs_path));
-  RETURN_IF_ERROR(WriteBytes(records_, &offsets_pos, 8, songs_path));
-  bool ok = std::fflush(records_) == 0 && ::fsync(fileno(records_)) == 0;
-  ok = std::fclose(records_) == 0 && ok;
-  records_ = nullptr;
-  if (!ok) return absl::InternalError(absl::StrCat("cannot write ", songs_path));
+  RETURN_IF_ERROR(WriteAll(f, &n, 8, songs_path));
+  RETURN_IF_ERROR(WriteAll(f, &offsets_pos, 8, songs_path));
+  f = records_.release();
+  RETURN_IF_ERROR(CloseSynced(&f, songs_path));
 
   // columns.bin
   const uint64_t slots = TableSlots(int64_t(n));

@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "core/catalogue.h"
 #include "core/file_util.h"
 
 namespace image2song {
@@ -103,31 +105,24 @@ class SongStore {
   std::vector<std::vector<std::string>> dictionaries_;  // per coded column
 };
 
-struct SongStoreRecord {
-  std::string id, title, artist, genre, mood, language, license;
-  bool explicit_lyrics = false;
-  float duration_seconds = 0;
-  const std::vector<std::string>* tags = nullptr;
-  const std::vector<std::string>* lines = nullptr;
-};
-
 // Streams records to songs.bin; columns stay in memory (19 bytes a song) and
 // are written by Finish().
 class SongStoreWriter {
  public:
   static absl::StatusOr<SongStoreWriter> Create(const std::string& dir);
-  SongStoreWriter() = default;
-  SongStoreWriter(SongStoreWriter&& other) noexcept;
-  SongStoreWriter& operator=(SongStoreWriter&& other) noexcept;
-  ~SongStoreWriter();
 
-  absl::Status Add(const SongStoreRecord& record);
+  // The record's metadata (its lyrics field is not stored) and its lyric
+  // lines.
+  absl::Status Add(const SongRecord& record, const std::vector<std::string>& lines);
   // Writes songs.bin (offsets + records), columns.bin and columns.json.
   absl::Status Finish();
 
  private:
+  struct Closer {
+    void operator()(std::FILE* f) const { std::fclose(f); }
+  };
   std::string dir_;
-  std::FILE* records_ = nullptr;  // record blob, prefixed at Finish()
+  std::unique_ptr<std::FILE, Closer> records_;  // header, records, offsets
   std::vector<uint64_t> offsets_{0};
   std::vector<uint16_t> codes_[4];
   std::vector<absl::flat_hash_map<std::string, uint16_t>> lookup_{4};

@@ -100,10 +100,7 @@ int Run() {
   // Query tags: words of random ImageNet labels, else frequent words.
   std::vector<std::vector<std::string>> label_words;
   {
-    const size_t slash = models_path.rfind('/');
-    const std::string labels_path =
-        (slash == std::string::npos ? std::string(".") : models_path.substr(0, slash)) +
-        "/imagenet_words.tsv";
+    const std::string labels_path = JoinPath(ParentDir(models_path), "imagenet_words.tsv");
     if (auto labels = LoadLabelFile(labels_path); labels.ok()) {
       for (const LabelEntry& e : *labels) {
         if (!e.words.empty()) label_words.push_back(e.words);

@@ -212,12 +212,7 @@ int Run() {
       ao.token = token;
       ao.default_bundle = bundle_dir;
       ao.bundle_root = absl::GetFlag(FLAGS_bundle_root);
-      if (ao.bundle_root.empty()) {
-        std::string d = bundle_dir;
-        while (d.size() > 1 && d.back() == '/') d.pop_back();
-        const size_t slash = d.rfind('/');
-        ao.bundle_root = slash == std::string::npos ? "." : (slash == 0 ? "/" : d.substr(0, slash));
-      }
+      if (ao.bundle_root.empty()) ao.bundle_root = ParentDir(bundle_dir);
       I2S_LOG(INFO) << "Admin service on: LoadBundle paths under " << ao.bundle_root;
       admin = std::make_unique<AdminService>(ao, &reloader, metrics->get());
       builder.RegisterService(admin.get());

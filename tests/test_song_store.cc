@@ -26,11 +26,8 @@ const char* const kLicenses[] = {"standard", "ads", "cc-by"};
 
 // Song i: genre i % 4, license "ads" for every 100th song (1 %), explicit
 // every 7th, duration 100 + i % 200 s (0 = unknown for every 50th).
-SongStoreRecord Record(int i, std::vector<std::string>* tags,
-                       std::vector<std::string>* lines) {
-  *tags = {absl::StrCat("t", i % 3)};
-  *lines = {absl::StrCat("line one of ", i), "", absl::StrCat("line three ", i)};
-  SongStoreRecord r;
+SongRecord Record(int i) {
+  SongRecord r;
   r.id = absl::StrCat("song-", i);
   r.title = absl::StrCat("Title ", i);
   r.artist = absl::StrCat("Artist ", i % 17);
@@ -40,9 +37,12 @@ SongStoreRecord Record(int i, std::vector<std::string>* tags,
   r.license = i % 100 == 0 ? "ads" : kLicenses[i % 2 == 0 ? 0 : 2];
   r.explicit_lyrics = i % 7 == 0;
   r.duration_seconds = i % 50 == 0 ? 0 : float(100 + i % 200);
-  r.tags = tags;
-  r.lines = lines;
+  r.tags = {absl::StrCat("t", i % 3)};
   return r;
+}
+
+std::vector<std::string> Lines(int i) {
+  return {absl::StrCat("line one of ", i), "", absl::StrCat("line three ", i)};
 }
 
 std::string WriteStore(const TempDir& tmp) {
@@ -50,8 +50,7 @@ std::string WriteStore(const TempDir& tmp) {
   auto w = SongStoreWriter::Create(dir);
   REQUIRE(w.ok());
   for (int i = 0; i < kSongs; ++i) {
-    std::vector<std::string> tags, lines;
-    REQUIRE(w->Add(Record(i, &tags, &lines)).ok());
+    REQUIRE(w->Add(Record(i), Lines(i)).ok());
   }
   REQUIRE(w->Finish().ok());
   return dir;
@@ -70,8 +69,7 @@ TEST_CASE("SongStore round trip and O(1) id lookup") {
   CHECK(store->size() == kSongs);
   for (int i : {0, 1, 49, 50, 777, kSongs - 1}) {
     INFO(i);
-    std::vector<std::string> tags, lines;
-    const SongStoreRecord want = Record(i, &tags, &lines);
+    const SongRecord want = Record(i);
     const SongMeta got = store->Get(i);
     CHECK(got.id == want.id);
     CHECK(got.title == want.title);
@@ -80,8 +78,8 @@ TEST_CASE("SongStore round trip and O(1) id lookup") {
     CHECK(got.license == want.license);
     CHECK(got.explicit_lyrics == want.explicit_lyrics);
     CHECK(got.duration_seconds == want.duration_seconds);
-    CHECK(got.tags == tags);
-    CHECK(got.lines == lines);  // the empty line survives
+    CHECK(got.tags == want.tags);
+    CHECK(got.lines == Lines(i));  // the empty line survives
     CHECK(store->LineCount(i) == 3);
   }
   for (int i = 0; i < kSongs; ++i) REQUIRE(store->Find(absl::StrCat("song-", i)) == i);
@@ -99,8 +97,7 @@ TEST_CASE("SongStore::Select applies every filter from the columns") {
     std::vector<uint8_t> bits = store->Select(f, &kept);
     int64_t want = 0;
     for (int i = 0; i < kSongs; ++i) {
-      std::vector<std::string> tags, lines;
-      const bool pass = pred(Record(i, &tags, &lines));
+      const bool pass = pred(Record(i));
       want += pass;
       if (Has(bits, i) != pass) {
         FAIL_CHECK("song " << i << " expected " << pass);
@@ -110,13 +107,13 @@ TEST_CASE("SongStore::Select applies every filter from the columns") {
     CHECK(kept == want);
   };
   Filters none;
-  expect(none, [](const SongStoreRecord&) { return true; });
+  expect(none, [](const SongRecord&) { return true; });
   Filters rock;
   rock.genres = {"rock"};  // lowercase filter values match "Rock"
-  expect(rock, [](const SongStoreRecord& r) { return r.genre == "Rock"; });
+  expect(rock, [](const SongRecord& r) { return r.genre == "Rock"; });
   Filters ads;
   ads.licenses = {"ads"};
-  expect(ads, [](const SongStoreRecord& r) { return r.license == "ads"; });
+  expect(ads, [](const SongRecord& r) { return r.license == "ads"; });
   CHECK(kept == kSongs / 100);
   Filters combo;
   combo.genres = {"rock", "pop"};
@@ -124,24 +121,24 @@ TEST_CASE("SongStore::Select applies every filter from the columns") {
   combo.exclude_explicit = true;
   combo.min_duration_seconds = 150;
   combo.max_duration_seconds = 250;
-  expect(combo, [](const SongStoreRecord& r) {
+  expect(combo, [](const SongRecord& r) {
     return (r.genre == "Rock" || r.genre == "pop") && r.language == "en" &&
            !r.explicit_lyrics && r.duration_seconds >= 150 &&
            r.duration_seconds <= 250;
   });
   Filters open_max;
   open_max.max_duration_seconds = 120;  // unknown durations (0) are left out
-  expect(open_max, [](const SongStoreRecord& r) {
+  expect(open_max, [](const SongRecord& r) {
     return r.duration_seconds > 0 && r.duration_seconds <= 120;
   });
   Filters excl;
   excl.exclude_ids = {"song-3", "song-4", "no-such-song"};
-  expect(excl, [](const SongStoreRecord& r) {
+  expect(excl, [](const SongRecord& r) {
     return r.id != "song-3" && r.id != "song-4";
   });
   Filters nothing;
   nothing.genres = {"polka"};
-  expect(nothing, [](const SongStoreRecord&) { return false; });
+  expect(nothing, [](const SongRecord&) { return false; });
   CHECK(kept == 0);
 }
 
