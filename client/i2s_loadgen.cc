@@ -31,6 +31,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/cli.h"
+#include "core/stats.h"
 #include "image2song/v1/image2song.grpc.pb.h"
 
 ABSL_FLAG(std::string, server, "localhost:50051", "Server address host:port.");
@@ -133,13 +134,6 @@ const char* CodeName(int code) {
       "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
       "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
   return code >= 0 && code <= 16 ? kNames[code] : "?";
-}
-
-double Percentile(std::vector<double>& v, double p) {
-  if (v.empty()) return 0;
-  const size_t i = std::min(v.size() - 1, size_t(p * double(v.size() - 1) + 0.5));
-  std::nth_element(v.begin(), v.begin() + i, v.end());
-  return v[i];
 }
 
 pb::RecommendRequest Request(const std::string& image) {
@@ -271,8 +265,7 @@ int Run() {
   const int64_t ok = codes.count(0) ? codes.at(0) : 0;
   const double p50 = Percentile(ms, 0.5), p90 = Percentile(ms, 0.9),
                p99 = Percentile(ms, 0.99), p999 = Percentile(ms, 0.999);
-  double mean = 0;
-  for (double x : ms) mean += x / double(ms.size());
+  const double mean = Mean(ms);
   if (absl::GetFlag(FLAGS_json)) {
     std::string by_code;
     for (const auto& [c, k] : codes) {

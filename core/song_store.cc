@@ -1,6 +1,5 @@
 #include "core/song_store.h"
 
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>

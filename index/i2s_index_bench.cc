@@ -29,6 +29,7 @@
 #include "core/file_util.h"
 #include "core/log.h"
 #include "core/model_set.h"
+#include "core/stats.h"
 
 ABSL_FLAG(std::string, bundle, "", "Index bundle directory. Required.");
 ABSL_FLAG(std::string, models, "",
@@ -71,13 +72,6 @@ Rss RssMiB() {
   return r;
 }
 
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t i = std::min(v.size() - 1, size_t(p * (v.size() - 1) + 0.5));
-  return v[i];
-}
-
 int Run() {
   const std::string dir = absl::GetFlag(FLAGS_bundle);
   if (dir.empty()) {
@@ -113,24 +107,6 @@ int Run() {
     }
   }
 
-  // Size on disk.
-  int64_t disk = 0;
-  {
-    auto text = ReadFile(JoinPath(dir, "manifest.json"), int64_t{16} << 20);
-    if (!text.ok()) {
-      std::cerr << "i2s-index-bench: " << text.status() << "\n";
-      return 1;
-    }
-    const json manifest = json::parse(*text, nullptr, false);
-    if (!manifest.is_object() || !manifest.contains("files")) {
-      std::cerr << "i2s-index-bench: " << dir << "/manifest.json is not a bundle manifest\n";
-      return 1;
-    }
-    for (const auto& [name, d] : manifest["files"].items()) {
-      disk += d["bytes"].get<int64_t>();
-    }
-  }
-
   const Rss before = RssMiB();
   BundleLoadOptions fast;
   fast.verify_checksums = false;
@@ -157,6 +133,8 @@ int Run() {
   const Rss loaded = RssMiB();
   const Bundle& b = **bundle;
   const int64_t n = b.size();
+  int64_t disk = 0;
+  for (const auto& [name, file] : b.manifest().files) disk += file.bytes;
   const int dim = b.manifest().dim;
 
   std::mt19937 rng(42);

@@ -21,6 +21,7 @@
 #include "core/image.h"
 #include "core/image_model.h"
 #include "core/model_set.h"
+#include "core/stats.h"
 #include "core/recommender.h"
 
 #ifndef I2S_VERSION
@@ -46,14 +47,10 @@ double Ms(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
-std::string Row(const std::string& name, std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  auto q = [&](double p) { return v[std::min(v.size() - 1, size_t(p * v.size()))]; };
-  double mean = 0;
-  for (double x : v) mean += x;
-  mean /= v.size();
+std::string Row(const std::string& name, const std::vector<double>& v) {
   return absl::StrFormat("| %-10s | %8.2f | %8.2f | %8.2f | %8.2f |\n", name,
-                         q(0.5), q(0.9), q(0.99), mean);
+                         Percentile(v, 0.5), Percentile(v, 0.9), Percentile(v, 0.99),
+                         Mean(v));
 }
 
 int Run(const std::vector<std::string>& images) {
@@ -129,11 +126,9 @@ int Run(const std::vector<std::string>& images) {
   std::printf("%s", Row("search", search).c_str());
   std::printf("%s", Row("rerank", rerank).c_str());
   std::printf("%s", Row("total", total).c_str());
-  double fsum = 0, tsum = 0;
-  for (double x : forward) fsum += x;
-  for (double x : total) tsum += x;
+  const double fmean = Mean(forward), tmean = Mean(total);
   std::printf("\noutside model forward passes: %.1f%% of the total (means)\n",
-              tsum > 0 ? 100.0 * (tsum - fsum) / tsum : 0.0);
+              tmean > 0 ? 100.0 * (tmean - fmean) / tmean : 0.0);
   return 0;
 }
 
