@@ -109,12 +109,13 @@ class ClassifierTagger : public ModelTagger {
     }
   }
 
-  absl::StatusOr<std::vector<Tag>> Run(const RgbImage& image) const override {
+  absl::StatusOr<std::vector<Tag>> Run(const RgbImage& image,
+                                       ImageFacts& facts) const override {
     const int w = spec_.info.input_width, h = spec_.info.input_height;
     const size_t plane = size_t(3) * w * h;
     int batch = static_cast<int>(crops_.size());
     if (batch > 1 && spec_.region_max_backdrop < 1 &&
-        BackdropShare(image) > spec_.region_max_backdrop) {
+        facts.backdrop_share() > spec_.region_max_backdrop) {
       batch = 1;
     }
     std::vector<float> input(plane * batch);
@@ -193,7 +194,8 @@ class DetectorTagger : public ModelTagger {
  public:
   using ModelTagger::ModelTagger;
 
-  absl::StatusOr<std::vector<Tag>> Run(const RgbImage& image) const override {
+  absl::StatusOr<std::vector<Tag>> Run(const RgbImage& image,
+                                       ImageFacts& /*facts*/) const override {
     const int w = spec_.info.input_width, h = spec_.info.input_height;
     std::vector<float> input(size_t(3) * w * h);
     PreprocessToChw(image, CropBox{}, w, h, spec_.mean, spec_.std, input.data());
@@ -239,7 +241,10 @@ class CueTagger : public Tagger {
 
   const TaggerInfo& info() const override { return spec_.info; }
 
-  absl::StatusOr<std::vector<Tag>> Run(const RgbImage& image) const override {
+  absl::StatusOr<std::vector<Tag>> Run(const RgbImage& image,
+                                       ImageFacts& /*facts*/) const override {
+    // ColourFeatures finds the backdrop itself: it needs the mask, not only
+    // its share.
     std::vector<Tag> tags;
     for (const CueMatch& m : MatchCueRules(rules_, ColourFeatures(image))) {
       Tag t;
@@ -540,16 +545,21 @@ absl::StatusOr<std::unique_ptr<ModelSet>> ModelSet::Load(
   return std::make_unique<ModelSet>(std::move(words), std::move(taggers));
 }
 
+float ImageFacts::backdrop_share() {
+  if (backdrop_share_ < 0) backdrop_share_ = BackdropShare(image_);
+  return backdrop_share_;
+}
+
 absl::StatusOr<std::vector<Tag>> ModelSet::TagImage(
     const RgbImage& image) const {
   std::vector<Tag> all;
-  float backdrop = -1;  // computed when a tagger asks
+  ImageFacts facts(image);
   for (const auto& tagger : taggers_) {
-    if (tagger->info().max_backdrop < 1) {
-      if (backdrop < 0) backdrop = BackdropShare(image);
-      if (backdrop > tagger->info().max_backdrop) continue;
+    if (tagger->info().max_backdrop < 1 &&
+        facts.backdrop_share() > tagger->info().max_backdrop) {
+      continue;
     }
-    ASSIGN_OR_RETURN(std::vector<Tag> tags, tagger->Run(image));
+    ASSIGN_OR_RETURN(std::vector<Tag> tags, tagger->Run(image, facts));
     for (Tag& t : tags) all.push_back(std::move(t));
   }
   std::stable_sort(all.begin(), all.end(), [](const Tag& a, const Tag& b) {

@@ -50,13 +50,32 @@ struct TaggerInfo {
   float max_backdrop = 1;
 };
 
+// Values of one image that several taggers use, computed once on first use
+// (ModelSet::TagImage passes one to every tagger). Not thread-safe: one per
+// image and call.
+class ImageFacts {
+ public:
+  explicit ImageFacts(const RgbImage& image) : image_(image) {}
+  // colour_cues.h BackdropShare(image).
+  float backdrop_share();
+
+ private:
+  const RgbImage& image_;
+  float backdrop_share_ = -1;  // not computed yet
+};
+
 // Thread-safety: Run() may be called concurrently from several threads.
 class Tagger {
  public:
   virtual ~Tagger() = default;
   virtual const TaggerInfo& info() const = 0;
-  // Tags for one decoded image, strongest first.
-  virtual absl::StatusOr<std::vector<Tag>> Run(const RgbImage& image) const = 0;
+  // Tags for one decoded image, strongest first; `facts` belongs to `image`.
+  virtual absl::StatusOr<std::vector<Tag>> Run(const RgbImage& image,
+                                               ImageFacts& facts) const = 0;
+  absl::StatusOr<std::vector<Tag>> Run(const RgbImage& image) const {
+    ImageFacts facts(image);
+    return Run(image, facts);
+  }
 };
 
 // A label file line: "index<TAB>display label<TAB>word word ...".
