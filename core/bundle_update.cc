@@ -72,17 +72,7 @@ absl::StatusOr<BundleUpdateStats> UpdateBundle(const BundleUpdateOptions& option
       continue;
     }
     SongMeta meta = base->song(i);
-    SongRecord r;
-    r.id = std::move(meta.id);
-    r.title = std::move(meta.title);
-    r.artist = std::move(meta.artist);
-    r.genre = std::move(meta.genre);
-    r.mood = std::move(meta.mood);
-    r.language = std::move(meta.language);
-    r.license = std::move(meta.license);
-    r.duration_seconds = meta.duration_seconds;
-    r.explicit_lyrics = meta.explicit_lyrics;
-    r.tags = std::move(meta.tags);
+    const SongRecord& r = meta;
     EmbeddedSong song;
     song.vector.resize(dim);
     base->index().Reconstruct(i, song.vector.data());

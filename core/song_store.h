@@ -36,17 +36,9 @@
 
 namespace image2song {
 
-struct SongMeta {
-  std::string id;
-  std::string title;
-  std::string artist;
-  std::string genre;
-  std::string mood;
-  std::string language;
-  std::string license;
-  bool explicit_lyrics = false;
-  float duration_seconds = 0;
-  std::vector<std::string> tags;
+// A stored song: the catalogue record's fields (`lyrics` stays empty) and
+// its non-blank lyric lines.
+struct SongMeta : SongRecord {
   std::vector<std::string> lines;
 };
 
