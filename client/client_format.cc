@@ -355,14 +355,17 @@ std::string FormatInfo(const v1::GetInfoResponse& info) {
                 {"kind", Align::kLeft},
                 {"labels", Align::kRight},
                 {"input", Align::kLeft},
-                {"execution", Align::kLeft}});
+                {"execution", Align::kLeft},
+                {"max batch", Align::kRight}});
   for (const auto& model : info.models()) {
     models.AddRow({OneLine(model.name()), OrDash(OneLine(model.version())),
                    OrDash(OneLine(model.kind())),
                    absl::StrCat(model.label_count()),
                    absl::StrCat(model.input_width(), "x",
                                 model.input_height()),
-                   OrDash(OneLine(model.execution()))});
+                   OrDash(OneLine(model.execution())),
+                   model.max_batch() > 0 ? absl::StrCat(model.max_batch())
+                                         : std::string("-")});
   }
   models.Render("  ", [](size_t) { return std::string(); }, &out);
   return out;

@@ -57,6 +57,18 @@ class ImageModel {
 // forward-pass share of a stage (the rest is cropping, resizing, decoding of
 // outputs).
 double ForwardMsThisThread();
+// Adds to the calling thread's count: a thread that waited for a forward pass
+// run on its behalf elsewhere (BatchingModel) counts it as its own.
+void AddForwardMsThisThread(double ms);
+
+// Largest |a - b| relative to max |a| over all outputs; +inf on a different
+// number of outputs, different shapes or non-finite values.
+double RelativeDifference(const std::vector<ModelOutput>& a,
+                          const std::vector<ModelOutput>& b);
+
+// A deterministic 3 x h x w input in the usual normalised range (smooth
+// gradients with texture); `variant` gives a different image.
+std::vector<float> ReferenceInput(int h, int w, int variant = 0);
 
 // Sets LibTorch's intra-op and inter-op thread counts (process-wide; call
 // once before loading models).

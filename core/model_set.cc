@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -10,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "core/file_util.h"
+#include "core/batching_model.h"
 #include "core/colour_cues.h"
 #include "core/embedder.h"
 #include "core/image_model.h"
@@ -46,6 +48,10 @@ struct ModelSpec {
   // Regions are for scenes: an icon or product shot whose plain backdrop
   // covers more than this share of the image is classified whole only.
   float region_max_backdrop = 1.0f;
+  // "batching": {"max_batch": N} caps the server's max batch for this model
+  // (0: the server's); "batching": false turns dynamic batching off for it.
+  bool batching = true;
+  int max_batch = 0;
   // cues
   std::string rules;
 };
@@ -298,6 +304,17 @@ absl::StatusOr<ModelSpec> ParseTagger(const json& j, const std::string& where) {
       }
       s.skip_labels = j.value("skip_labels", std::vector<int>{});
       s.scores_output = j.value("scores_output", 0);
+      if (j.contains("batching")) {
+        const json& b = j.at("batching");
+        if (b.is_boolean()) {
+          s.batching = b.get<bool>();
+        } else {
+          s.max_batch = b.value("max_batch", 0);
+          if (s.max_batch < 0 || s.max_batch > 256) {
+            throw std::runtime_error("batching.max_batch must be 0..256");
+          }
+        }
+      }
       if (j.contains("regions")) {
         const json& r = j.at("regions");
         s.grid = r.value("grid", 2);
@@ -444,8 +461,12 @@ absl::StatusOr<std::vector<LabelEntry>> LoadLabelFile(const std::string& path) {
 }
 
 ModelSet::ModelSet(std::unique_ptr<WordVectors> words,
-                   std::vector<std::unique_ptr<Tagger>> taggers)
-    : words_(std::move(words)), taggers_(std::move(taggers)) {
+                   std::vector<std::unique_ptr<Tagger>> taggers,
+                   bool parallel_taggers, std::function<void()> on_thread_start)
+    : words_(std::move(words)),
+      taggers_(std::move(taggers)),
+      parallel_taggers_(parallel_taggers),
+      on_thread_start_(std::move(on_thread_start)) {
   std::vector<std::string> parts;
   for (const auto& t : taggers_) {
     parts.push_back(absl::StrCat(t->info().name, "@", t->info().version));
@@ -520,6 +541,23 @@ absl::StatusOr<std::unique_ptr<ModelSet>> ModelSet::Load(
         mo.warmup_batch = 1 + spec.grid * spec.grid + (spec.center > 0 ? 1 : 0);
       }
       ASSIGN_OR_RETURN(auto model, ImageModel::Load(mo));
+      if (options.batching && spec.batching) {
+        BatchingOptions bo = options.batching_options;
+        bo.name = spec.info.name;
+        bo.input_width = spec.info.input_width;
+        bo.input_height = spec.info.input_height;
+        bo.on_thread_start = options.on_thread_start;
+        if (spec.max_batch > 0) bo.max_batch = std::min(bo.max_batch, spec.max_batch);
+        if (options.on_batch) {
+          bo.on_batch = [f = options.on_batch, name = spec.info.name](
+                            int images, int calls, double wait_s) {
+            f(name, images, calls, wait_s);
+          };
+        }
+        ASSIGN_OR_RETURN(model, MakeBatchingModel(std::move(model), bo));
+        spec.info.batching = IsBatching(*model);
+        spec.info.max_batch = spec.info.batching ? bo.max_batch : 0;
+      }
       I2S_LOG(INFO) << "loaded tagger " << spec.info.name << "@"
                     << spec.info.version << " (" << spec.info.kind << ", "
                     << labels.size() << " labels, " << spec.info.input_width
@@ -542,25 +580,67 @@ absl::StatusOr<std::unique_ptr<ModelSet>> ModelSet::Load(
       }
     }
   }
-  return std::make_unique<ModelSet>(std::move(words), std::move(taggers));
+  return std::make_unique<ModelSet>(std::move(words), std::move(taggers),
+                                    options.parallel_taggers,
+                                    options.on_thread_start);
 }
 
 float ImageFacts::backdrop_share() {
-  if (backdrop_share_ < 0) backdrop_share_ = BackdropShare(image_);
+  std::call_once(once_, [this] { backdrop_share_ = BackdropShare(image_); });
   return backdrop_share_;
 }
 
 absl::StatusOr<std::vector<Tag>> ModelSet::TagImage(
     const RgbImage& image) const {
-  std::vector<Tag> all;
   ImageFacts facts(image);
+  std::vector<const Tagger*> run;
+  int with_model = 0;
   for (const auto& tagger : taggers_) {
     if (tagger->info().max_backdrop < 1 &&
         facts.backdrop_share() > tagger->info().max_backdrop) {
       continue;
     }
-    ASSIGN_OR_RETURN(std::vector<Tag> tags, tagger->Run(image, facts));
-    for (Tag& t : tags) all.push_back(std::move(t));
+    run.push_back(tagger.get());
+    if (tagger->info().execution != "none") ++with_model;
+  }
+  // With parallel_taggers, every model tagger but the first runs on its own
+  // thread; the rest run here. Results keep the manifest's order.
+  std::vector<bool> on_thread(run.size(), false);
+  if (parallel_taggers_ && with_model > 1) {
+    bool first_model = true;
+    for (size_t i = 0; i < run.size(); ++i) {
+      if (run[i]->info().execution == "none") continue;
+      on_thread[i] = !first_model;
+      first_model = false;
+    }
+  }
+  std::vector<absl::StatusOr<std::vector<Tag>>> results(run.size());
+  std::vector<double> thread_forward_ms(run.size(), 0);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < run.size(); ++i) {
+    if (!on_thread[i]) continue;
+    threads.emplace_back([&, i] {
+      if (on_thread_start_) on_thread_start_();
+      const double before = ForwardMsThisThread();
+      results[i] = run[i]->Run(image, facts);
+      thread_forward_ms[i] = ForwardMsThisThread() - before;
+    });
+  }
+  const double before = ForwardMsThisThread();
+  for (size_t i = 0; i < run.size(); ++i) {
+    if (!on_thread[i]) results[i] = run[i]->Run(image, facts);
+  }
+  for (std::thread& t : threads) t.join();
+  // Forward passes on other threads overlap this thread's: the request
+  // spent max(here, there) in forward passes.
+  const double here = ForwardMsThisThread() - before;
+  double there = 0;
+  for (double ms : thread_forward_ms) there = std::max(there, ms);
+  if (there > here) AddForwardMsThisThread(there - here);
+  std::vector<Tag> all;
+  for (auto& r : results) {
+    if (!r.ok()) return r.status();
+    for (Tag& t : *r) all.push_back(std::move(t));
   }
   std::stable_sort(all.begin(), all.end(), [](const Tag& a, const Tag& b) {
     return a.score * a.weight > b.score * b.weight;

@@ -46,11 +46,13 @@
 #ifndef IMAGE2SONG_CORE_MODEL_SET_H_
 #define IMAGE2SONG_CORE_MODEL_SET_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/batching_model.h"
 #include "core/tagger.h"
 #include "core/word_vectors.h"
 
@@ -64,6 +66,22 @@ struct ModelSetOptions {
   // Load only the word vectors (the indexer needs no image models).
   // Default: false.
   bool words_only = false;
+  // Dynamic batching (batching_model.h) of every model tagger that passes
+  // the batching check; a tagger's manifest entry "batching": {"max_batch":
+  // N} lowers max_batch for it, "batching": false turns it off. Name, input
+  // size and on_batch of `batching_options` are set per model. Default: off.
+  bool batching = false;
+  BatchingOptions batching_options;
+  // Told after every batched forward pass (model name, images, calls, wait).
+  std::function<void(const std::string& model, int images, int calls,
+                     double wait_seconds)>
+      on_batch;
+  // Run the model taggers of an image concurrently, each but the first on a
+  // thread of its own (lower latency when cores are idle). Default: off.
+  bool parallel_taggers = false;
+  // Runs first on every thread the model set starts (batch executors,
+  // parallel taggers): e.g. to set LibTorch's thread count there.
+  std::function<void()> on_thread_start;
 };
 
 class ModelSet {
@@ -72,7 +90,9 @@ class ModelSet {
       const ModelSetOptions& options);
   // For tests: wraps given parts.
   ModelSet(std::unique_ptr<WordVectors> words,
-           std::vector<std::unique_ptr<Tagger>> taggers);
+           std::vector<std::unique_ptr<Tagger>> taggers,
+           bool parallel_taggers = false,
+           std::function<void()> on_thread_start = nullptr);
 
   const WordVectors& words() const { return *words_; }
   const std::vector<std::unique_ptr<Tagger>>& taggers() const {
@@ -100,6 +120,8 @@ class ModelSet {
   std::unique_ptr<WordVectors> words_;
   std::vector<std::unique_ptr<Tagger>> taggers_;
   std::string version_;
+  bool parallel_taggers_ = false;
+  std::function<void()> on_thread_start_;
 };
 
 }  // namespace image2song

@@ -4,6 +4,7 @@
 #define IMAGE2SONG_CORE_TAGGER_H_
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -48,11 +49,14 @@ struct TaggerInfo {
   // Skipped on images whose plain backdrop (colour_cues.h BackdropShare)
   // covers more than this share: scene models on icons and product shots.
   float max_backdrop = 1;
+  // Dynamic batching (batching_model.h) on, and its largest batch.
+  bool batching = false;
+  int max_batch = 0;
 };
 
 // Values of one image that several taggers use, computed once on first use
-// (ModelSet::TagImage passes one to every tagger). Not thread-safe: one per
-// image and call.
+// (ModelSet::TagImage passes one to every tagger): one per image and call.
+// Thread-safe: parallel taggers share it.
 class ImageFacts {
  public:
   explicit ImageFacts(const RgbImage& image) : image_(image) {}
@@ -61,7 +65,8 @@ class ImageFacts {
 
  private:
   const RgbImage& image_;
-  float backdrop_share_ = -1;  // not computed yet
+  std::once_flag once_;
+  float backdrop_share_ = -1;
 };
 
 // Thread-safety: Run() may be called concurrently from several threads.

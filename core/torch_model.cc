@@ -20,6 +20,7 @@ thread_local double forward_ms = 0;
 }  // namespace
 
 double ForwardMsThisThread() { return forward_ms; }
+void AddForwardMsThisThread(double ms) { forward_ms += ms; }
 
 namespace {
 
@@ -51,26 +52,6 @@ absl::StatusOr<std::vector<ModelOutput>> ToOutputs(const c10::IValue& value) {
     outputs.push_back(std::move(out));
   }
   return outputs;
-}
-
-// Largest |a - b| relative to max |a| over all outputs; +inf on shape
-// mismatch or non-finite values.
-double RelativeDifference(const std::vector<ModelOutput>& a,
-                          const std::vector<ModelOutput>& b) {
-  if (a.size() != b.size()) return INFINITY;
-  double worst = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (a[i].shape != b[i].shape) return INFINITY;
-    double scale = 1e-6, diff = 0;
-    for (size_t j = 0; j < a[i].data.size(); ++j) {
-      scale = std::max(scale, double(std::fabs(a[i].data[j])));
-      double d = std::fabs(double(a[i].data[j]) - b[i].data[j]);
-      if (!std::isfinite(d)) return INFINITY;
-      diff = std::max(diff, d);
-    }
-    worst = std::max(worst, diff / scale);
-  }
-  return worst;
 }
 
 class TorchImageModel : public ImageModel {
@@ -113,22 +94,6 @@ class TorchImageModel : public ImageModel {
   torch::jit::Module module_;
   std::string execution_;
 };
-
-// Deterministic reference input: smooth gradients with some texture, in the
-// usual normalised range.
-std::vector<float> ReferenceInput(int h, int w) {
-  std::vector<float> x(size_t(3) * h * w);
-  for (int c = 0; c < 3; ++c) {
-    for (int y = 0; y < h; ++y) {
-      for (int xx = 0; xx < w; ++xx) {
-        double v = std::sin(0.07 * xx * (c + 1)) * std::cos(0.05 * y) +
-                   0.3 * std::sin(0.9 * (xx + y) + c);
-        x[(size_t(c) * h + y) * w + xx] = static_cast<float>(v);
-      }
-    }
-  }
-  return x;
-}
 
 }  // namespace
 

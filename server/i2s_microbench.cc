@@ -124,6 +124,30 @@ void BM_Tagger(benchmark::State& state, int which) {
   }
 }
 
+// One model's forward pass at batch state.range(0): how the cost per image
+// changes with the batch size (what dynamic batching can gain).
+void BM_Forward(benchmark::State& state, const ImageModel* model, int w, int h) {
+  const int batch = static_cast<int>(state.range(0));
+  std::vector<float> input;
+  for (int b = 0; b < batch; ++b) {
+    std::vector<float> one = ReferenceInput(h, w, b);
+    input.insert(input.end(), one.begin(), one.end());
+  }
+  for (int i = 0; i < 3; ++i) {  // the profiling executor specialises per shape
+    if (!model->Run(input.data(), batch).ok()) {
+      state.SkipWithError("forward pass fails at this batch size");
+      return;
+    }
+  }
+  for (auto _ : state) {
+    auto out = model->Run(input.data(), batch);
+    benchmark::DoNotOptimize(out);
+  }
+  state.counters["ms_per_image"] = benchmark::Counter(
+      double(batch) * state.iterations() / 1000,
+      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
 void BM_Query(benchmark::State& state) {
   std::vector<float> query;
   std::vector<std::vector<float>> tag_vectors;
@@ -199,6 +223,27 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < taggers.size(); ++i) {
     benchmark::RegisterBenchmark(("tagger/" + taggers[i]->info().name).c_str(), BM_Tagger,
                                  int(i))
+        ->Unit(benchmark::kMillisecond);
+  }
+  // The taggers' models alone, at several batch sizes.
+  static std::vector<std::unique_ptr<ImageModel>> models;
+  const std::string model_dir = ParentDir(Env("I2S_MODELS", DefaultModelsPath()));
+  for (const auto& t : taggers) {
+    const TaggerInfo& info = t->info();
+    if (info.file.empty()) continue;
+    ImageModelOptions o;
+    o.path = JoinPath(model_dir, info.file);
+    o.input_width = info.input_width;
+    o.input_height = info.input_height;
+    auto m = ImageModel::Load(o);
+    if (!m.ok()) {
+      std::cerr << "i2s-microbench: " << m.status().message() << "\n";
+      return 1;
+    }
+    models.push_back(std::move(*m));
+    benchmark::RegisterBenchmark(("forward/" + info.name).c_str(), BM_Forward,
+                                 models.back().get(), info.input_width, info.input_height)
+        ->Arg(1)->Arg(2)->Arg(4)->Arg(6)->Arg(8)->Arg(12)
         ->Unit(benchmark::kMillisecond);
   }
   benchmark::RegisterBenchmark("query", BM_Query)->Unit(benchmark::kMicrosecond);

@@ -84,6 +84,19 @@ ABSL_FLAG(double, retrieval_weight, 0.5,
 ABSL_FLAG(bool, optimize_models, true,
           "Use TorchScript freeze/optimize_for_inference where the outputs "
           "match the plain model.");
+ABSL_FLAG(bool, batching, false,
+          "Dynamic batching: concurrent requests share a model forward pass "
+          "(models that fail the load-time batch check run unbatched).");
+ABSL_FLAG(int, max_batch, 8,
+          "Batching: most images per forward pass (a model's manifest entry "
+          "may lower it).");
+ABSL_FLAG(int, batch_delay_us, 2000,
+          "Batching: how long a forward pass waits for more images.");
+ABSL_FLAG(int, batch_queue, 64,
+          "Batching: images that may wait for a model; beyond that Recommend "
+          "answers RESOURCE_EXHAUSTED.");
+ABSL_FLAG(bool, parallel_taggers, false,
+          "Run an image's model taggers concurrently (one thread each).");
 ABSL_FLAG(bool, verify_checksums, true,
           "Check the bundle files' sha256 against its manifest at load.");
 ABSL_FLAG(std::string, admin_token_file, "",
@@ -127,6 +140,19 @@ int Run() {
                          ? DefaultModelsPath()
                          : absl::GetFlag(FLAGS_models);
   mo.optimize = absl::GetFlag(FLAGS_optimize_models);
+  mo.batching = absl::GetFlag(FLAGS_batching);
+  mo.batching_options.max_batch = absl::GetFlag(FLAGS_max_batch);
+  mo.batching_options.max_delay_us = absl::GetFlag(FLAGS_batch_delay_us);
+  mo.batching_options.max_queue = absl::GetFlag(FLAGS_batch_queue);
+  mo.on_batch = [m = metrics->get()](const std::string& model, int images,
+                                     int /*calls*/, double wait_s) {
+    m->ObserveBatch(model, images, wait_s);
+  };
+  mo.parallel_taggers = absl::GetFlag(FLAGS_parallel_taggers);
+  mo.on_thread_start = [torch_threads] {
+    SetTorchThreads(torch_threads, 0);
+    omp_set_num_threads(torch_threads);
+  };
   auto start = std::chrono::steady_clock::now();
   auto models = ModelSet::Load(mo);
   if (!models.ok()) return Fail("cannot load models", models.status());
@@ -174,10 +200,7 @@ int Run() {
   so.max_request_image_bytes = absl::GetFlag(FLAGS_max_request_image_bytes);
   so.max_text_bytes = absl::GetFlag(FLAGS_max_text_bytes);
   so.text_weight = static_cast<float>(absl::GetFlag(FLAGS_text_weight));
-  SongRecommenderService service(so, metrics->get(), [torch_threads] {
-    SetTorchThreads(torch_threads, 0);
-    omp_set_num_threads(torch_threads);
-  });
+  SongRecommenderService service(so, metrics->get(), mo.on_thread_start);
   service.SetSnapshot(snapshot);
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -229,7 +252,9 @@ int Run() {
   I2S_LOG(INFO) << "serving " << kService << " on " << listen
                 << " (port " << port << "), metrics on port "
                 << (*metrics)->port() << ", " << so.workers << " workers, "
-                << torch_threads << " torch thread(s) each";
+                << torch_threads << " torch thread(s) each"
+                << (mo.batching ? ", dynamic batching" : "")
+                << (mo.parallel_taggers ? ", parallel taggers" : "");
   const std::string port_file = absl::GetFlag(FLAGS_port_file);
   if (!port_file.empty()) {
     std::string tmp = port_file + ".tmp";

@@ -48,6 +48,15 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Create(
                    .Help("Songs in the serving index bundle")
                    .Register(*m->registry_)
                    .Add({});
+  m->batch_size_ = &prometheus::BuildHistogram()
+                        .Name("i2s_batch_size")
+                        .Help("Images per batched model forward pass, by model")
+                        .Register(*m->registry_);
+  m->batch_wait_ = &prometheus::BuildHistogram()
+                        .Name("i2s_batch_wait_seconds")
+                        .Help("How long the oldest call of a batch waited for its forward "
+                              "pass, by model")
+                        .Register(*m->registry_);
   m->bundle_loads_ = &prometheus::BuildCounter()
                          .Name("i2s_bundle_loads_total")
                          .Help("Bundle loads after start-up (SIGHUP, Admin.LoadBundle) by result")
@@ -80,6 +89,14 @@ void Metrics::CountRequest(const std::string& method, const char* code,
 
 void Metrics::ObserveStage(const char* stage, double seconds) {
   stages_->Add({{"stage", stage}}, LatencyBuckets()).Observe(seconds);
+}
+
+void Metrics::ObserveBatch(const std::string& model, int images,
+                           double wait_seconds) {
+  static const auto* kSizes =
+      new prometheus::Histogram::BucketBoundaries{1, 2, 3, 4, 6, 8, 12, 16, 24, 32};
+  batch_size_->Add({{"model", model}}, *kSizes).Observe(images);
+  batch_wait_->Add({{"model", model}}, LatencyBuckets()).Observe(wait_seconds);
 }
 
 void Metrics::SetQueueDepth(double n) { queue_depth_->Set(n); }

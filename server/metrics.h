@@ -4,6 +4,9 @@
 //   i2s_request_duration_seconds{method}      histogram (handler to Finish)
 //   i2s_stage_duration_seconds{stage}         histogram, stage = decode |
 //                                             model | search | rerank
+//   i2s_batch_size{model}                     histogram, images per batched
+//                                             forward pass
+//   i2s_batch_wait_seconds{model}             histogram, queueing of a batch
 //   i2s_queue_depth                           gauge, requests waiting
 //   i2s_songs                                 gauge, songs in the bundle
 //
@@ -40,6 +43,8 @@ class Metrics {
   void CountRequest(const std::string& method, const char* code,
                     double seconds);
   void ObserveStage(const char* stage, double seconds);
+  // A dynamic batch of `model` ran (core/batching_model.h).
+  void ObserveBatch(const std::string& model, int images, double wait_seconds);
   void SetQueueDepth(double n);
   void SetSongs(double n);
   // A bundle load by SIGHUP or the Admin service: result "ok" or "rejected".
@@ -57,6 +62,8 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* requests_ = nullptr;
   prometheus::Family<prometheus::Histogram>* latency_ = nullptr;
   prometheus::Family<prometheus::Histogram>* stages_ = nullptr;
+  prometheus::Family<prometheus::Histogram>* batch_size_ = nullptr;
+  prometheus::Family<prometheus::Histogram>* batch_wait_ = nullptr;
   prometheus::Gauge* queue_depth_ = nullptr;
   prometheus::Gauge* songs_ = nullptr;
   prometheus::Family<prometheus::Counter>* bundle_loads_ = nullptr;

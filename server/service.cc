@@ -195,7 +195,10 @@ grpc::Status SongRecommenderService::RunRecommend(
   absl::StatusOr<Recommendation> rec =
       image2song::Recommend(*snap, images, request.text(), ro);
   if (!rec.ok()) {
-    I2S_LOG(ERROR) << "Recommend failed: " << rec.status();
+    // Overload is counted in the metrics, not logged per call.
+    if (!absl::IsResourceExhausted(rec.status())) {
+      I2S_LOG(ERROR) << "Recommend failed: " << rec.status();
+    }
     return ToGrpcStatus(rec.status());
   }
   metrics_->ObserveStage("model", rec->model_ms / 1000);
@@ -278,6 +281,7 @@ grpc::ServerUnaryReactor* SongRecommenderService::GetInfo(
       mi->set_input_width(t.input_width);
       mi->set_input_height(t.input_height);
       mi->set_execution(t.execution);
+      mi->set_max_batch(t.batching ? t.max_batch : 0);
       mi->set_weight(t.weight);
       mi->set_file(t.file);
     }

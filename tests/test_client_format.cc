@@ -242,6 +242,7 @@ TEST_CASE("FormatInfo renders the server info and models") {
   m->set_input_width(32);
   m->set_input_height(32);
   m->set_execution("optimized");
+  m->set_max_batch(6);
   const std::string out = FormatInfo(info);
   CHECK(absl::StrContains(out, "server version:   0.1.0\n"));
   CHECK(absl::StrContains(out, "songs:            14\n"));
@@ -250,6 +251,8 @@ TEST_CASE("FormatInfo renders the server info and models") {
   CHECK(absl::StrContains(out, "tiny_color"));
   CHECK(absl::StrContains(out, "32x32"));
   CHECK(absl::StrContains(out, "optimized"));
+  CHECK(absl::StrContains(out, "max batch"));
+  CHECK(absl::StrContains(out, "optimized          6"));
 
   const std::string none = FormatInfo(v1::GetInfoResponse());
   CHECK(absl::StrContains(none, "models:\n  (none)\n"));

@@ -3,6 +3,8 @@
 #include "core/model_set.h"
 
 #include <algorithm>
+#include <atomic>
+#include <thread>
 #include <random>
 #include <string>
 #include <vector>
@@ -247,6 +249,80 @@ TEST_CASE("A tagger with max_backdrop skips icons on a plain backdrop") {
     REQUIRE(!scene->empty());
     CHECK((*scene)[0].label == "ocean");
   }
+}
+
+TEST_CASE("Parallel taggers and dynamic batching give the sequential tags") {
+  // Two model taggers (the second with regions: a batch of 6 per image) and
+  // the colour cues.
+  const std::string a = Assets();
+  const std::string tagger = absl::StrCat(
+      R"("kind": "classifier", "file": ")", a, R"(/tiny_color.pt", "labels": ")", a,
+      R"(/labels.tsv", "input": {"width": 32, "height": 32, "mean": [0, 0, 0], )",
+      R"("std": [255, 255, 255]}, "skip_labels": [0], "top_k": 3, "min_score": 0.05)");
+  const std::string manifest = absl::StrCat(
+      R"({"word_vectors": {"file": ")", a, R"(/words.i2sv", "id": "test-words-16d@1"}, )",
+      R"("taggers": [{"name": "one", )", tagger, R"(}, {"name": "two", )", tagger,
+      R"(, "regions": {"grid": 2, "center": 0.5, "min_score": 0.3}, "weight": 0.5, )",
+      R"("batching": {"max_batch": 6}}, {"name": "colour", "kind": "cues", "rules": ")", a,
+      R"(/cues.json"}]})");
+  TempDir tmp;
+  WriteWholeFile(tmp.File("models.json"), manifest);
+  ModelSetOptions plain;
+  plain.manifest_path = tmp.File("models.json");
+  auto sequential = ModelSet::Load(plain);
+  INFO(sequential.status().ToString());
+  REQUIRE(sequential.ok());
+  CHECK_FALSE((*sequential)->taggers()[0]->info().batching);
+  ModelSetOptions fast = plain;
+  fast.batching = true;
+  fast.batching_options.max_batch = 8;
+  fast.batching_options.max_delay_us = 20000;
+  fast.parallel_taggers = true;
+  std::atomic<int> thread_starts{0}, batches{0}, largest{0};
+  fast.on_thread_start = [&] { ++thread_starts; };
+  fast.on_batch = [&](const std::string& model, int images, int calls, double) {
+    CHECK((model == "one" || model == "two"));
+    CHECK(images <= (model == "two" ? 6 : 8));
+    ++batches;
+    if (calls > 1) largest = std::max(largest.load(), images);
+  };
+  auto parallel = ModelSet::Load(fast);
+  INFO(parallel.status().ToString());
+  REQUIRE(parallel.ok());
+  CHECK((*parallel)->taggers()[0]->info().batching);
+  CHECK((*parallel)->taggers()[0]->info().max_batch == 8);
+  CHECK((*parallel)->taggers()[1]->info().max_batch == 6);
+  CHECK_FALSE((*parallel)->taggers()[2]->info().batching);  // cues: no model
+  const int starts_after_load = thread_starts;
+  CHECK(starts_after_load == 2);  // one executor per model
+
+  std::vector<RgbImage> images;
+  for (const char* name : {"blue.png", "red.jpg", "green.webp", "white.bmp", "gray.png"}) {
+    images.push_back(DecodeAsset(name));
+  }
+  // Concurrent callers, so batches form.
+  std::vector<absl::StatusOr<std::vector<Tag>>> got(images.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < images.size(); ++i) {
+    threads.emplace_back([&, i] { got[i] = (*parallel)->TagImage(images[i]); });
+  }
+  for (auto& t : threads) t.join();
+  for (size_t i = 0; i < images.size(); ++i) {
+    INFO("image " << i);
+    auto want = (*sequential)->TagImage(images[i]);
+    REQUIRE(want.ok());
+    REQUIRE(got[i].ok());
+    REQUIRE(got[i]->size() == want->size());
+    for (size_t k = 0; k < want->size(); ++k) {
+      CHECK((*got[i])[k].label == (*want)[k].label);
+      CHECK((*got[i])[k].source == (*want)[k].source);
+      CHECK((*got[i])[k].has_box == (*want)[k].has_box);
+      CHECK((*got[i])[k].score == Approx((*want)[k].score).margin(1e-4));
+    }
+  }
+  CHECK(batches > 0);
+  CHECK(largest > 1);  // five callers at once share passes of model one
+  CHECK(thread_starts > starts_after_load);  // the second tagger ran on its own thread
 }
 
 TEST_CASE("LoadLabelFile reads the production format") {

@@ -795,3 +795,95 @@ TEST_CASE("i2s-loadgen drives the server closed and open loop and counts codes")
 }
 }  // namespace
 }  // namespace image2song
+
+namespace image2song {
+namespace {
+
+TEST_CASE("Dynamic batching and parallel taggers answer as the plain server does") {
+  TestServer plain({}, "models_full.json");
+  TestServer fast({"--batching", "--parallel_taggers", "--workers=4",
+                   "--batch_delay_us=20000"},
+                  "models_full.json");
+  pb::GetInfoResponse info;
+  auto ctx = Context();
+  REQUIRE(fast.stub().GetInfo(ctx.get(), pb::GetInfoRequest(), &info).ok());
+  CHECK(info.models(0).max_batch() == 8);  // the tiny classifier can batch
+  CHECK(info.models(1).max_batch() == 0);  // cues: no model
+  CHECK(absl::StrContains(fast.log(), "tiny_color: dynamic batching on"));
+
+  const std::vector<std::string> names = {"blue.png", "red.jpg", "green.webp",
+                                          "white.bmp", "split.png", "gray.png"};
+  std::vector<pb::RecommendResponse> got(names.size());
+  std::vector<grpc::Status> status(names.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < names.size(); ++i) {
+    threads.emplace_back([&, i] {
+      pb::RecommendRequest req;
+      req.set_image(Image(names[i]));
+      req.set_top_k(5);
+      status[i] = Recommend(fast, req, &got[i]);
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (size_t i = 0; i < names.size(); ++i) {
+    INFO(names[i] << ": " << status[i].error_message());
+    REQUIRE(status[i].ok());
+    pb::RecommendRequest req;
+    req.set_image(Image(names[i]));
+    req.set_top_k(5);
+    pb::RecommendResponse want;
+    REQUIRE(Recommend(plain, req, &want).ok());
+    REQUIRE(got[i].matches_size() == want.matches_size());
+    for (int k = 0; k < want.matches_size(); ++k) {
+      CHECK(got[i].matches(k).song_id() == want.matches(k).song_id());
+      CHECK(got[i].matches(k).score() == Approx(want.matches(k).score()).margin(1e-4));
+    }
+    REQUIRE(got[i].tags_size() == want.tags_size());
+    for (int k = 0; k < want.tags_size(); ++k) {
+      CHECK(got[i].tags(k).label() == want.tags(k).label());
+    }
+  }
+  const std::string metrics = HttpGet(fast.metrics_port(), "/metrics");
+  CHECK(MetricValue(metrics, "i2s_batch_size_count{model=\"tiny_color\"}") > 0);
+}
+
+TEST_CASE("A full model queue answers RESOURCE_EXHAUSTED and the rest succeed") {
+  // slow_color.pt (tagger tiny_color): ~50 ms a call. One image may wait for
+  // the model; the rest are refused.
+  TestServer server({"--batching", "--max_batch=1", "--batch_queue=1", "--workers=8"},
+                    "models_slow.json");
+  constexpr int kCalls = 8;
+  std::vector<grpc::Status> status(kCalls);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCalls; ++i) {
+    threads.emplace_back([&, i] {
+      pb::RecommendRequest req;
+      req.set_image(Image("blue.png"));
+      pb::RecommendResponse resp;
+      status[i] = Recommend(server, req, &resp);
+      if (status[i].ok()) CHECK(resp.matches_size() > 0);
+    });
+  }
+  for (auto& t : threads) t.join();
+  int ok = 0, refused = 0;
+  for (const grpc::Status& s : status) {
+    INFO(s.error_code() << " " << s.error_message());
+    if (s.ok()) {
+      ++ok;
+    } else {
+      CHECK(s.error_code() == grpc::RESOURCE_EXHAUSTED);
+      CHECK(absl::StrContains(s.error_message(), "model tiny_color is overloaded"));
+      ++refused;
+    }
+  }
+  CHECK(ok >= 1);
+  CHECK(refused >= 1);
+  // The server lives and serves once the burst is over.
+  pb::RecommendRequest req;
+  req.set_image(Image("blue.png"));
+  pb::RecommendResponse resp;
+  CHECK(Recommend(server, req, &resp).ok());
+}
+
+}  // namespace
+}  // namespace image2song

@@ -36,3 +36,5 @@ i2s_test(test_client_format SOURCES test_client_format.cc
 
 i2s_test(test_colour_cues SOURCES test_colour_cues.cc
   LIBS i2s_core FIXTURES assets)
+
+i2s_test(test_batching_model SOURCES test_batching_model.cc LIBS i2s_core)
