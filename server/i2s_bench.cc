@@ -37,6 +37,9 @@ ABSL_FLAG(int, torch_threads, 1, "LibTorch intra-op threads.");
 ABSL_FLAG(int, top_k, 10, "Songs per answer.");
 ABSL_FLAG(bool, explain, true, "Build explanations (as the client does).");
 ABSL_FLAG(bool, optimize_models, true, "As i2s-server --optimize_models.");
+ABSL_FLAG(bool, parallel_taggers, true, "As i2s-server --parallel_taggers.");
+ABSL_FLAG(bool, batching, false,
+          "As i2s-server --batching (one caller: shows the batcher's overhead).");
 
 namespace image2song {
 namespace {
@@ -62,6 +65,12 @@ int Run(const std::vector<std::string>& images) {
                          ? DefaultModelsPath()
                          : absl::GetFlag(FLAGS_models);
   mo.optimize = absl::GetFlag(FLAGS_optimize_models);
+  mo.parallel_taggers = absl::GetFlag(FLAGS_parallel_taggers);
+  mo.batching = absl::GetFlag(FLAGS_batching);
+  mo.on_thread_start = [threads] {
+    SetTorchThreads(threads, 0);
+    omp_set_num_threads(threads);
+  };
   auto models = ModelSet::Load(mo);
   if (!models.ok()) {
     std::cerr << "i2s-bench: " << models.status() << "\n";

@@ -95,8 +95,9 @@ ABSL_FLAG(int, batch_delay_us, 2000,
 ABSL_FLAG(int, batch_queue, 64,
           "Batching: images that may wait for a model; beyond that Recommend "
           "answers RESOURCE_EXHAUSTED.");
-ABSL_FLAG(bool, parallel_taggers, false,
-          "Run an image's model taggers concurrently (one thread each).");
+ABSL_FLAG(bool, parallel_taggers, true,
+          "Run an image's model taggers concurrently (one thread each): "
+          "lower latency and, on 2 cores, more throughput at the p99 budget.");
 ABSL_FLAG(bool, verify_checksums, true,
           "Check the bundle files' sha256 against its manifest at load.");
 ABSL_FLAG(std::string, admin_token_file, "",
