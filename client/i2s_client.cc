@@ -23,6 +23,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "client/client_format.h"
+#include "client/connection.h"
 #include "core/cli.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "image2song/v1/image2song.grpc.pb.h"
@@ -149,12 +150,13 @@ bool ReadFile(const std::string& path, std::string* data, std::string* error) {
 // Shared state of one invocation: the channel and per-call settings.
 class Client {
  public:
-  Client(const std::string& target, int timeout_ms, bool wait_ready)
-      : target_(target), timeout_ms_(timeout_ms), wait_ready_(wait_ready) {
-    grpc::ChannelArguments args;
-    args.SetMaxReceiveMessageSize(kMaxReceiveBytes);
-    channel_ = grpc::CreateCustomChannel(
-        target, grpc::InsecureChannelCredentials(), args);
+  Client(const std::string& target, int timeout_ms, bool wait_ready,
+         Connection connection)
+      : target_(target),
+        timeout_ms_(timeout_ms),
+        wait_ready_(wait_ready),
+        connection_(std::move(connection)) {
+    channel_ = connection_.channel;
     stub_ = v1::SongRecommender::NewStub(channel_);
     health_ = grpc::health::v1::Health::NewStub(channel_);
   }
@@ -164,6 +166,7 @@ class Client {
     context->set_deadline(std::chrono::system_clock::now() +
                           std::chrono::milliseconds(timeout_ms_));
     context->set_wait_for_ready(wait_ready_);
+    connection_.Authorize(context);
   }
 
   // Prints a failed call's status to stderr as "error: CODE: message",
@@ -190,6 +193,7 @@ class Client {
   const std::string target_;
   const int timeout_ms_;
   const bool wait_ready_;
+  Connection connection_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::SongRecommender::Stub> stub_;
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;
@@ -398,8 +402,15 @@ int Main(int argc, char** argv) {
     return kUsageError;
   }
 
+  grpc::ChannelArguments channel_args;
+  channel_args.SetMaxReceiveMessageSize(kMaxReceiveBytes);
+  auto connection = ConnectFromFlags(absl::GetFlag(FLAGS_server), channel_args);
+  if (!connection.ok()) {
+    std::cerr << "i2s-client: " << connection.status().message() << "\n";
+    return kUsageError;
+  }
   Client client(absl::GetFlag(FLAGS_server), absl::GetFlag(FLAGS_timeout_ms),
-                absl::GetFlag(FLAGS_wait_ready));
+                absl::GetFlag(FLAGS_wait_ready), std::move(*connection));
   if (command == "recommend") return RunRecommend(client, args);
   if (command == "song") return RunSong(client, args[0]);
   if (command == "info") return RunInfo(client);

@@ -30,6 +30,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "client/connection.h"
 #include "core/cli.h"
 #include "core/stats.h"
 #include "image2song/v1/image2song.grpc.pb.h"
@@ -159,8 +160,12 @@ int Run() {
   for (const std::string& img : images) requests.push_back(Request(img));
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
-  auto channel = grpc::CreateCustomChannel(absl::GetFlag(FLAGS_server),
-                                           grpc::InsecureChannelCredentials(), args);
+  auto conn = i2s::client::ConnectFromFlags(absl::GetFlag(FLAGS_server), args);
+  if (!conn.ok()) {
+    std::cerr << "i2s-loadgen: " << conn.status().message() << "\n";
+    return 2;
+  }
+  auto channel = conn->channel;
   if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
     std::cerr << "i2s-loadgen: cannot connect to " << absl::GetFlag(FLAGS_server) << "\n";
     return 1;
@@ -199,6 +204,7 @@ int Run() {
           pb::RecommendResponse resp;
           grpc::ClientContext ctx;
           ctx.set_deadline(deadline());
+          conn->Authorize(&ctx);
           const auto t0 = Clock::now();
           grpc::Status s = stub->Recommend(&ctx, req, &resp);
           const auto t1 = Clock::now();
@@ -239,6 +245,7 @@ int Run() {
       call->scheduled = when;
       call->measured = measured;
       call->ctx.set_deadline(deadline());
+      conn->Authorize(&call->ctx);
       stub->async()->Recommend(
           &call->ctx, &requests[next++ % requests.size()], &call->resp,
           [&, call](grpc::Status s) {

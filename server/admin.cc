@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "core/log.h"
+#include "server/auth.h"
 #include "server/grpc_status.h"
 
 namespace image2song {
@@ -92,18 +93,6 @@ absl::StatusOr<std::string> ResolveUnderRoot(const std::string& root,
   return std::string(real_path);
 }
 
-bool ConstantTimeEquals(const std::string& a, const std::string& b) {
-  // Compare over the longer length so timing does not reveal a prefix.
-  const size_t n = std::max(a.size(), b.size());
-  volatile unsigned char diff = a.size() == b.size() ? 0 : 1;
-  for (size_t i = 0; i < n; ++i) {
-    const unsigned char x = i < a.size() ? a[i] : 0;
-    const unsigned char y = i < b.size() ? b[i] : 0;
-    diff = diff | (x ^ y);
-  }
-  return diff == 0;
-}
-
 AdminService::AdminService(AdminOptions options, BundleReloader* reloader,
                            Metrics* metrics)
     : options_(std::move(options)), reloader_(reloader), metrics_(metrics) {}
@@ -120,16 +109,12 @@ grpc::ServerUnaryReactor* AdminService::LoadBundle(
     reactor->Finish(status);
     return reactor;
   };
-  const auto& md = context->client_metadata();
-  auto it = md.find("authorization");
-  const std::string given =
-      it == md.end() ? std::string() : std::string(it->second.data(), it->second.size());
-  if (!ConstantTimeEquals(given, "Bearer " + options_.token)) {
-    I2S_LOG(WARNING) << "Admin.LoadBundle from " << context->peer()
-                     << ": missing or wrong token";
-    return finish(grpc::Status(grpc::UNAUTHENTICATED,
-                               "Admin calls need 'authorization: Bearer <token>'"));
+  // The Admin token is always required (an empty one never matches).
+  if (options_.token.empty()) {
+    return finish(grpc::Status(grpc::UNAUTHENTICATED, "Admin calls are disabled"));
   }
+  grpc::Status auth = CheckBearerToken(*context, options_.token, "Admin calls");
+  if (!auth.ok()) return finish(auth);
   std::string dir = options_.default_bundle;
   if (!request->path().empty()) {
     auto resolved = ResolveUnderRoot(options_.bundle_root, request->path());

@@ -48,9 +48,6 @@ class BundleReloader {
 absl::StatusOr<std::string> ResolveUnderRoot(const std::string& root,
                                              const std::string& path);
 
-// Compares in time independent of where the strings differ.
-bool ConstantTimeEquals(const std::string& a, const std::string& b);
-
 struct AdminOptions {
   std::string token;        // required, non-empty
   std::string bundle_root;  // LoadBundle paths are resolved under it

@@ -27,6 +27,7 @@
 #include "core/recommender.h"
 #include "server/admin.h"
 #include "server/metrics.h"
+#include "server/auth.h"
 #include "server/service.h"
 
 #ifndef I2S_VERSION
@@ -104,6 +105,17 @@ ABSL_FLAG(std::string, admin_token_file, "",
           "Enables the image2song.v1.Admin service (hot bundle swap): a file "
           "holding its bearer token (or set I2S_ADMIN_TOKEN). Off when "
           "neither is set. The token is never logged.");
+ABSL_FLAG(std::string, auth_token_file, "",
+          "When set (or I2S_AUTH_TOKEN), every SongRecommender call needs "
+          "'authorization: Bearer <token>' (UNAUTHENTICATED otherwise); "
+          "health and reflection stay open. The token is never logged.");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM server certificate (chain): with --tls_key_file the gRPC port "
+          "serves TLS only.");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file.");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "PEM CA bundle: clients must present a certificate it signed "
+          "(mutual TLS).");
 ABSL_FLAG(std::string, bundle_root, "",
           "Admin.LoadBundle paths are relative to this directory and may not "
           "leave it. Default: the parent directory of --bundle.");
@@ -201,6 +213,15 @@ int Run() {
   so.max_request_image_bytes = absl::GetFlag(FLAGS_max_request_image_bytes);
   so.max_text_bytes = absl::GetFlag(FLAGS_max_text_bytes);
   so.text_weight = static_cast<float>(absl::GetFlag(FLAGS_text_weight));
+  auto auth_token = ReadSecret(absl::GetFlag(FLAGS_auth_token_file), "I2S_AUTH_TOKEN");
+  if (!auth_token.ok()) return Fail("cannot read --auth_token_file", auth_token.status());
+  so.auth_token = *auth_token;
+  TlsOptions tls;
+  tls.cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  tls.key_file = absl::GetFlag(FLAGS_tls_key_file);
+  tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
+  auto credentials = MakeServerCredentials(tls);
+  if (!credentials.ok()) return Fail("TLS set-up", credentials.status());
   SongRecommenderService service(so, metrics->get(), mo.on_thread_start);
   service.SetSnapshot(snapshot);
 
@@ -209,7 +230,7 @@ int Run() {
   grpc::ServerBuilder builder;
   int port = 0;
   const std::string listen = absl::GetFlag(FLAGS_listen);
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(listen, *credentials, &port);
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(std::min<int64_t>(absl::GetFlag(FLAGS_max_receive_bytes),
                                          INT32_MAX)));
@@ -220,17 +241,9 @@ int Run() {
   BundleReloader reloader(&service, metrics->get(), bo);
   std::unique_ptr<AdminService> admin;
   {
-    std::string token;
-    if (const char* env = std::getenv("I2S_ADMIN_TOKEN"); env != nullptr) token = env;
-    const std::string token_file = absl::GetFlag(FLAGS_admin_token_file);
-    if (!token_file.empty()) {
-      auto text = ReadFile(token_file, 4096);
-      if (!text.ok()) return Fail("cannot read --admin_token_file", text.status());
-      token = std::string(absl::StripAsciiWhitespace(*text));
-      if (token.empty()) {
-        return Fail("--admin_token_file", absl::InvalidArgumentError("the token file is empty"));
-      }
-    }
+    auto admin_token = ReadSecret(absl::GetFlag(FLAGS_admin_token_file), "I2S_ADMIN_TOKEN");
+    if (!admin_token.ok()) return Fail("cannot read --admin_token_file", admin_token.status());
+    const std::string& token = *admin_token;
     if (!token.empty()) {
       AdminOptions ao;
       ao.token = token;
@@ -251,7 +264,12 @@ int Run() {
   server->GetHealthCheckService()->SetServingStatus(true);
   server->GetHealthCheckService()->SetServingStatus(kService, true);
   I2S_LOG(INFO) << "serving " << kService << " on " << listen
-                << " (port " << port << "), metrics on port "
+                << " (port " << port << ", "
+                << (tls.cert_file.empty() ? "plaintext"
+                                          : tls.client_ca_file.empty() ? "TLS"
+                                                                       : "mutual TLS")
+                << (so.auth_token.empty() ? "" : ", bearer token required")
+                << "), metrics on port "
                 << (*metrics)->port() << ", " << so.workers << " workers, "
                 << torch_threads << " torch thread(s) each"
                 << (mo.batching ? ", dynamic batching" : "")

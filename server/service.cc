@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/log.h"
+#include "server/auth.h"
 #include "server/grpc_status.h"
 #include "server/response.h"
 
@@ -14,6 +15,7 @@ namespace {
 
 namespace pb = ::image2song::v1;
 using Clock = std::chrono::steady_clock;
+constexpr char kCalls[] = "SongRecommender calls";
 
 double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -78,6 +80,10 @@ grpc::ServerUnaryReactor* SongRecommenderService::Recommend(
     Finish(reactor, "Recommend", grpc::Status(code, std::move(msg)), start);
     return reactor;
   };
+  if (grpc::Status auth = CheckBearerToken(*context, options_.auth_token, kCalls);
+      !auth.ok()) {
+    return reject(auth.error_code(), auth.error_message());
+  }
   if (request->top_k() < 0 || request->top_k() > kMaxTopK) {
     return reject(grpc::INVALID_ARGUMENT,
                   absl::StrCat("top_k must be between 1 and ", kMaxTopK,
@@ -215,9 +221,11 @@ grpc::ServerUnaryReactor* SongRecommenderService::GetSong(
     pb::GetSongResponse* response) {
   const auto start = Clock::now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  grpc::Status status;
+  grpc::Status status = CheckBearerToken(*context, options_.auth_token, kCalls);
   std::shared_ptr<const Snapshot> snap = snapshot();
-  if (request->song_id().empty()) {
+  if (!status.ok()) {
+    // Not authenticated: answered as it is.
+  } else if (request->song_id().empty()) {
     status = grpc::Status(grpc::INVALID_ARGUMENT, "song_id is empty");
   } else if (snap == nullptr) {
     status = grpc::Status(grpc::UNAVAILABLE, "no index bundle is loaded yet");
@@ -254,6 +262,11 @@ grpc::ServerUnaryReactor* SongRecommenderService::GetInfo(
     pb::GetInfoResponse* response) {
   const auto start = Clock::now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (grpc::Status auth = CheckBearerToken(*context, options_.auth_token, kCalls);
+      !auth.ok()) {
+    Finish(reactor, "GetInfo", auth, start);
+    return reactor;
+  }
   std::shared_ptr<const Snapshot> snap = snapshot();
   response->set_server_version(options_.server_version);
   response->mutable_limits()->set_max_image_bytes(options_.decode.max_bytes);

@@ -41,6 +41,9 @@ struct ServiceOptions {
   float text_weight = 0.7f;
   // Server version string reported by GetInfo.
   std::string server_version;
+  // When set, every SongRecommender call needs "authorization: Bearer
+  // <token>" (UNAUTHENTICATED otherwise). Health and reflection stay open.
+  std::string auth_token;
 };
 
 class SongRecommenderService final

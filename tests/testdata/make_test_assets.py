@@ -174,6 +174,53 @@ def write_model(out):
         torch.jit.trace(cls().eval(), example).save(os.path.join(out, name))
 
 
+def write_certs(out):
+    """A test CA, a server certificate for localhost / 127.0.0.1 and a client
+    certificate, all signed by the CA (EC P-256, 10 days), plus a second CA
+    that signed nothing here (to test an untrusted client)."""
+    import subprocess
+    import tempfile
+    d = os.path.join(out, "tls")
+    os.makedirs(d, exist_ok=True)
+
+    def run(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+    def key(name):
+        run("ecparam", "-name", "prime256v1", "-genkey", "-noout",
+            "-out", os.path.join(d, name + ".key"))
+
+    for ca in ("ca", "other_ca"):
+        key(ca)
+        run("req", "-x509", "-new", "-key", os.path.join(d, ca + ".key"), "-days", "10",
+            "-subj", "/CN=image2song test " + ca, "-out", os.path.join(d, ca + ".crt"))
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, ext in (("server", "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+                                     "extendedKeyUsage=serverAuth\n"),
+                          ("client", "extendedKeyUsage=clientAuth\n")):
+            key(name)
+            csr = os.path.join(tmp, name + ".csr")
+            extfile = os.path.join(tmp, name + ".ext")
+            with open(extfile, "w") as f:
+                f.write(ext)
+            run("req", "-new", "-key", os.path.join(d, name + ".key"),
+                "-subj", "/CN=" + ("localhost" if name == "server" else "i2s-test-client"),
+                "-out", csr)
+            run("x509", "-req", "-in", csr, "-CA", os.path.join(d, "ca.crt"),
+                "-CAkey", os.path.join(d, "ca.key"), "-CAcreateserial", "-days", "10",
+                "-extfile", extfile, "-out", os.path.join(d, name + ".crt"))
+        # A client certificate from the CA the server does not trust.
+        key("stranger")
+        csr = os.path.join(tmp, "stranger.csr")
+        run("req", "-new", "-key", os.path.join(d, "stranger.key"), "-subj", "/CN=stranger",
+            "-out", csr)
+        run("x509", "-req", "-in", csr, "-CA", os.path.join(d, "other_ca.crt"),
+            "-CAkey", os.path.join(d, "other_ca.key"), "-CAcreateserial", "-days", "10",
+            "-out", os.path.join(d, "stranger.crt"))
+    with open(os.path.join(d, "token"), "w") as f:
+        f.write("test-token-7f3a\n")
+
+
 # Songs marked explicit (the explicit filter's test data).
 EXPLICIT = {"sea-01"}
 
@@ -237,6 +284,7 @@ def main():
                     os.path.join(out, "catalogue.csv"))
     write_images(os.path.join(out, "images"))
     write_model(out)
+    write_certs(out)
     manifest = {
         "word_vectors": {"file": "words.i2sv", "id": "test-words-16d@1"},
         "taggers": [{
