@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "server/auth.h"
 #include "server/grpc_status.h"
+#include "server/request_check.h"
 #include "server/response.h"
 
 namespace image2song {
@@ -84,57 +85,16 @@ grpc::ServerUnaryReactor* SongRecommenderService::Recommend(
       !auth.ok()) {
     return reject(auth.error_code(), auth.error_message());
   }
-  if (request->top_k() < 0 || request->top_k() > kMaxTopK) {
-    return reject(grpc::INVALID_ARGUMENT,
-                  absl::StrCat("top_k must be between 1 and ", kMaxTopK,
-                               " (0 means ", kDefaultTopK, "); got ",
-                               request->top_k()));
-  }
-  const int count = (request->image().empty() ? 0 : 1) + request->images_size();
-  if (count == 0 && request->text().empty()) {
-    return reject(grpc::INVALID_ARGUMENT,
-                  "image is empty: send the encoded image bytes (JPEG, PNG, "
-                  "WebP or BMP) in 'image' or 'images', or a 'text' hint");
-  }
-  if (count > options_.max_images) {
-    return reject(grpc::INVALID_ARGUMENT,
-                  absl::StrCat(count, " images; the limit is ",
-                               options_.max_images, " per request"));
-  }
-  if (static_cast<int64_t>(request->text().size()) > options_.max_text_bytes) {
-    return reject(grpc::INVALID_ARGUMENT,
-                  absl::StrCat("text is ", request->text().size(),
-                               " bytes; the limit is ", options_.max_text_bytes));
-  }
-  const float min_d = request->filters().min_duration_seconds();
-  const float max_d = request->filters().max_duration_seconds();
-  if (!(min_d >= 0) || !(max_d >= 0) || (max_d > 0 && min_d > max_d)) {
-    return reject(grpc::INVALID_ARGUMENT,
-                  absl::StrCat("filters: duration range [", min_d, ", ", max_d,
-                               "] is invalid (seconds >= 0, min <= max, 0 = open)"));
-  }
-  int64_t total = 0;
-  for (int i = -1; i < request->images_size(); ++i) {
-    const std::string& img = i < 0 ? request->image() : request->images(i);
-    if (i < 0 && img.empty()) continue;
-    const std::string name = i < 0 ? "image" : absl::StrCat("images[", i, "]");
-    if (img.empty()) {
-      return reject(grpc::INVALID_ARGUMENT, absl::StrCat(name, " is empty"));
-    }
-    if (static_cast<int64_t>(img.size()) > options_.decode.max_bytes) {
-      return reject(grpc::INVALID_ARGUMENT,
-                    absl::StrCat(name, " is ", img.size(),
-                                 " bytes; the limit is ",
-                                 options_.decode.max_bytes));
-    }
-    total += static_cast<int64_t>(img.size());
-  }
-  if (total > options_.max_request_image_bytes) {
-    return reject(grpc::INVALID_ARGUMENT,
-                  absl::StrCat("the images total ", total,
-                               " bytes; the limit is ",
-                               options_.max_request_image_bytes,
-                               " per request"));
+  RequestLimits limits;
+  limits.max_top_k = kMaxTopK;
+  limits.default_top_k = kDefaultTopK;
+  limits.max_images = options_.max_images;
+  limits.max_image_bytes = options_.decode.max_bytes;
+  limits.max_request_image_bytes = options_.max_request_image_bytes;
+  limits.max_text_bytes = options_.max_text_bytes;
+  if (absl::Status valid = CheckRecommendRequest(*request, limits); !valid.ok()) {
+    grpc::Status status = ToGrpcStatus(valid);
+    return reject(status.error_code(), status.error_message());
   }
   if (snapshot() == nullptr) {
     return reject(grpc::UNAVAILABLE, "no index bundle is loaded yet");

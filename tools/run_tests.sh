@@ -6,7 +6,8 @@
 #
 # Labels: unit (module tests), e2e (real i2s-server over gRPC with tiny
 # generated models), models (the downloaded default models; skipped when the
-# asset cache cannot be prepared).
+# asset cache cannot be prepared). Then tools/fuzz.sh fuzzes each libFuzzer
+# target for I2S_FUZZ_SECONDS (default 30).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${I2S_BUILD_DIR:-$REPO/build}"
@@ -20,5 +21,9 @@ if "$REPO/tools/setup_assets.sh"; then
 else
   echo "run_tests: default model assets unavailable; 'models' tests will be skipped" >&2
 fi
-cd "$BUILD"
-ctest --output-on-failure -j "${I2S_TEST_JOBS:-2}" --timeout 600 "$@"
+(cd "$BUILD" && ctest --output-on-failure -j "${I2S_TEST_JOBS:-2}" --timeout 600 "$@")
+# Bounded fuzzing of the image decoder and the request checks (clang, ASan +
+# UBSan); I2S_FUZZ_SECONDS=0 skips it.
+if [ "${I2S_FUZZ_SECONDS:-30}" != 0 ]; then
+  "$REPO/tools/fuzz.sh" --seconds="${I2S_FUZZ_SECONDS:-30}"
+fi

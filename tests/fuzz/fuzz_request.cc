@@ -1,0 +1,40 @@
+// libFuzzer target: untrusted Recommend request bytes as the server handles
+// them before the models: protobuf parsing, the request limits
+// (server/request_check.h), then decoding of every image. Built with ASan +
+// UBSan (tools/fuzz.sh).
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+
+#include "core/image.h"
+#include "image2song/v1/image2song.pb.h"
+#include "server/request_check.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace image2song;
+  image2song::v1::RecommendRequest request;
+  if (!request.ParseFromArray(data, static_cast<int>(size))) return 0;
+  RequestLimits limits;
+  limits.max_images = 4;
+  limits.max_image_bytes = 1 << 20;
+  limits.max_request_image_bytes = 2 << 20;
+  limits.max_text_bytes = 256;
+  absl::Status valid = CheckRecommendRequest(request, limits);
+  if (!valid.ok()) {
+    if (valid.code() != absl::StatusCode::kInvalidArgument) std::abort();
+    return 0;
+  }
+  DecodeOptions options;
+  options.max_bytes = limits.max_image_bytes;
+  options.max_pixels = 4'000'000;
+  options.working_size = 64;
+  for (int i = -1; i < request.images_size(); ++i) {
+    const std::string& bytes = i < 0 ? request.image() : request.images(i);
+    if (bytes.empty()) continue;
+    absl::StatusOr<RgbImage> image = DecodeImage(bytes, options);
+    if (!image.ok() && image.status().code() != absl::StatusCode::kInvalidArgument) {
+      std::abort();
+    }
+  }
+  return 0;
+}

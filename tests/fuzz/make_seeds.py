@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""Writes the committed seed corpora of the fuzz targets (tests/fuzz/corpus):
+small valid images of each format, broken ones (truncated, bad magic, a PNG
+header declaring 50000 x 50000 pixels, CMYK-like and 16-bit PNGs) and
+Recommend requests built from them. Standard library only.
+
+  make_seeds.py TEST_ASSETS_DIR   # the output of tests/testdata/make_test_assets.py
+"""
+import os
+import struct
+import sys
+import zlib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def png(width, height, rows, color_type=2, bit_depth=8):
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data +
+                struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, 0)
+    raw = b"".join(b"\x00" + r for r in rows)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) +
+            chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def bmp(width, height):
+    row = bytes([200, 100, 50] * width)
+    row += b"\x00" * ((4 - len(row) % 4) % 4)
+    pixels = row * height
+    header = struct.pack("<2sIHHI", b"BM", 54 + len(pixels), 0, 0, 54)
+    info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 24, 0, len(pixels), 2835, 2835, 0, 0)
+    return header + info + pixels
+
+
+def varint(n):
+    out = b""
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out += bytes([b | (0x80 if n else 0)])
+        if not n:
+            return out
+
+
+def field(number, wire, payload):
+    key = varint((number << 3) | wire)
+    if wire == 2:
+        return key + varint(len(payload)) + payload
+    return key + payload
+
+
+def main():
+    assets = sys.argv[1]
+    decode = os.path.join(HERE, "corpus", "decode")
+    request = os.path.join(HERE, "corpus", "request")
+    os.makedirs(decode, exist_ok=True)
+    os.makedirs(request, exist_ok=True)
+    seeds = {
+        "rgb8.png": png(8, 8, [bytes([x * 30, 255 - x * 30, 90] * 8) for x in range(8)]),
+        "gray16.png": png(4, 4, [b"\x12\x34" * 4] * 4, color_type=0, bit_depth=16),
+        "rgba.png": png(4, 4, [b"\x10\x20\x30\x80" * 4] * 4, color_type=6),
+        "bomb.png": png(50000, 50000, [b"\x00\x00\x00"]),
+        "rgb.bmp": bmp(5, 3),
+        "bad_magic.bin": b"GIF89a\x01\x00\x01\x00" + b"\x00" * 20,
+        "empty.bin": b"",
+    }
+    with open(os.path.join(assets, "images", "red.jpg"), "rb") as f:
+        jpeg = f.read()
+    with open(os.path.join(assets, "images", "green.webp"), "rb") as f:
+        webp = f.read()
+    seeds["red.jpg"] = jpeg
+    seeds["truncated.jpg"] = jpeg[: len(jpeg) // 2]
+    seeds["green.webp"] = webp
+    for name, data in seeds.items():
+        with open(os.path.join(decode, name), "wb") as f:
+            f.write(data)
+    filters = (field(1, 2, b"folk") + field(6, 0, varint(1)) +
+               field(7, 5, struct.pack("<f", 30.0)) + field(8, 5, struct.pack("<f", 300.0)))
+    requests = {
+        "one_jpeg.pb": field(1, 2, jpeg) + field(2, 0, varint(5)),
+        "two_images.pb": field(5, 2, seeds["rgb8.png"]) + field(5, 2, webp) + field(4, 0, varint(1)),
+        "text_filters.pb": field(6, 2, b"sea and sunshine") + field(3, 2, filters),
+        "bomb.pb": field(1, 2, seeds["bomb.png"]),
+        "bad_top_k.pb": field(1, 2, seeds["rgb.bmp"]) + field(2, 0, varint(1000)),
+    }
+    for name, data in requests.items():
+        with open(os.path.join(request, name), "wb") as f:
+            f.write(data)
+    print(f"{len(seeds)} decode seeds, {len(requests)} request seeds under {HERE}/corpus")
+
+
+if __name__ == "__main__":
+    main()
