@@ -140,6 +140,14 @@ grpc::Status SongRecommenderService::RunRecommend(
     images.push_back(std::move(*image));
   }
   metrics_->ObserveStage("decode", SecondsSince(t0));
+  // Decoding a big image takes a while: look again before the models run.
+  if (context->IsCancelled()) {
+    return grpc::Status(grpc::CANCELLED, "the client cancelled the call");
+  }
+  if (std::chrono::system_clock::now() > context->deadline()) {
+    return grpc::Status(grpc::DEADLINE_EXCEEDED,
+                        "the deadline passed before the models ran");
+  }
 
   RecommendOptions ro;
   ro.top_k = request.top_k() == 0 ? kDefaultTopK : request.top_k();

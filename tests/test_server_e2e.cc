@@ -1025,3 +1025,86 @@ TEST_CASE("Bad TLS or token settings stop start-up with a clear message") {
 
 }  // namespace
 }  // namespace image2song
+
+namespace image2song {
+namespace {
+
+// "VmRSS" or "VmHWM" of a process, in MiB (-1 when unreadable).
+double ProcMiB(pid_t pid, const std::string& key) {
+  const std::string status = ReadWholeFile(absl::StrCat("/proc/", pid, "/status"));
+  std::smatch m;
+  if (!std::regex_search(status, m, std::regex(key + ":\\s+([0-9]+) kB"))) return -1;
+  return std::stod(m[1]) / 1024;
+}
+
+double JsonNumber(const std::string& json, const std::string& key) {
+  std::smatch m;
+  if (!std::regex_search(json, m, std::regex("\"" + key + "\": ([0-9.]+)"))) return -1;
+  return std::stod(m[1]);
+}
+
+TEST_CASE("Ten times the sustainable load: quick refusals, bounded memory, recovery") {
+  // slow_color.pt: ~50 ms a call; 2 workers sustain ~40 QPS. A short queue
+  // makes the server refuse the excess at once.
+  TestServer server({"--workers=2", "--queue_size=4"}, "models_slow.json");
+  const std::string loadgen = RequiredEnv("I2S_LOADGEN_BIN");
+  const std::string target = absl::StrCat("--server=127.0.0.1:", server.grpc_port());
+  const std::string images = "--images=" + RequiredEnv("I2S_TEST_ASSETS") + "/images";
+  std::string before;
+  REQUIRE(testing::RunCommand({loadgen, target, images, "--concurrency=1", "--warmup=0.5",
+                               "--count=20", "--json"}, &before) == 0);
+  const double p50_before = JsonNumber(before, "p50");
+  const double rss_before = ProcMiB(server.process().pid(), "VmRSS");
+  REQUIRE(p50_before > 0);
+
+  // 400 QPS for 4 s, while a prober checks health every 50 ms.
+  std::string burst;
+  std::atomic<bool> done{false};
+  std::thread load([&] {
+    testing::RunCommand({loadgen, target, images, "--qps=400", "--warmup=0", "--duration=4",
+                         "--timeout_ms=5000", "--json"}, &burst);
+    done = true;
+  });
+  auto health = grpc::health::v1::Health::NewStub(server.channel());
+  int probes = 0, serving = 0;
+  double slowest_probe_ms = 0;
+  while (!done) {
+    grpc::health::v1::HealthCheckRequest hreq;
+    grpc::health::v1::HealthCheckResponse hresp;
+    auto ctx = Context(2000);
+    const auto t0 = std::chrono::steady_clock::now();
+    grpc::Status s = health->Check(ctx.get(), hreq, &hresp);
+    slowest_probe_ms = std::max(
+        slowest_probe_ms, std::chrono::duration<double, std::milli>(
+                              std::chrono::steady_clock::now() - t0).count());
+    ++probes;
+    if (s.ok() && hresp.status() == grpc::health::v1::HealthCheckResponse::SERVING) ++serving;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  load.join();
+  INFO(burst);
+  const double peak = ProcMiB(server.process().pid(), "VmHWM");
+  const double calls = JsonNumber(burst, "calls"), ok = JsonNumber(burst, "ok");
+  const double refused = JsonNumber(burst, "RESOURCE_EXHAUSTED");
+  WARN("overload: " << calls << " calls at 400 QPS, " << ok << " OK, " << refused
+       << " RESOURCE_EXHAUSTED; RSS " << rss_before << " MiB before, peak " << peak
+       << " MiB; slowest health probe " << slowest_probe_ms << " ms");
+  CHECK(calls >= 1200);
+  CHECK(ok >= 20);
+  CHECK(refused >= calls / 2);           // the excess is refused ...
+  CHECK(ok + refused == calls);          // ... and nothing else fails
+  CHECK(peak < rss_before + 256);        // memory stays bounded
+  CHECK(probes == serving);              // health answers SERVING throughout
+  CHECK(slowest_probe_ms < 1000);
+
+  // Back to normal latency right after.
+  std::string after;
+  REQUIRE(testing::RunCommand({loadgen, target, images, "--concurrency=1", "--warmup=0.2",
+                               "--count=20", "--json"}, &after) == 0);
+  INFO(after);
+  CHECK(JsonNumber(after, "ok") == 20);
+  CHECK(JsonNumber(after, "p50") < 2 * p50_before + 20);
+}
+
+}  // namespace
+}  // namespace image2song
