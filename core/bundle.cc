@@ -1,11 +1,15 @@
 #include "core/bundle.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -133,6 +137,29 @@ absl::Status PublishDirectory(const std::string& src, const std::string& dest) {
   return absl::OkStatus();
 }
 
+void RemoveStaleTempDirs(const std::string& out) {
+  const std::string parent = ParentDir(out);
+  const std::string prefix = out.substr(out.find_last_of('/') + 1) + ".tmp-";
+  DIR* d = ::opendir(parent.empty() ? "." : parent.c_str());
+  if (d == nullptr) return;
+  std::vector<std::string> stale;
+  while (struct dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    // "<out>.tmp-<pid>-<random>": stale when that process is gone.
+    const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
+    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+      stale.push_back(JoinPath(parent.empty() ? "." : parent, name));
+    }
+  }
+  ::closedir(d);
+  for (const std::string& dir : stale) {
+    I2S_LOG(WARNING) << "removing " << dir
+                     << ": left by an interrupted build (its process is gone)";
+    RemoveTree(dir);
+  }
+}
+
 // ---------------------------------------------------------------- Bundle
 
 absl::StatusOr<std::unique_ptr<Bundle>> Bundle::Load(
@@ -240,6 +267,7 @@ absl::StatusOr<std::unique_ptr<BundleWriter>> BundleWriter::Create(
   std::string out = options.output_dir;
   while (out.size() > 1 && out.back() == '/') out.pop_back();
   w->options_.output_dir = out;
+  RemoveStaleTempDirs(out);
   std::random_device rd;
   w->tmp_dir_ = absl::StrCat(out, ".tmp-", ::getpid(), "-", rd() % 100000);
   if (::mkdir(w->tmp_dir_.c_str(), 0755) != 0) {

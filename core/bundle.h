@@ -143,6 +143,10 @@ absl::Status PublishDirectory(const std::string& src, const std::string& dest);
 // Deletes a directory tree (best effort).
 void RemoveTree(const std::string& path);
 
+// Removes "<out>.tmp-<pid>-*" directories whose process no longer exists
+// (a build killed with -9 cannot clean up). BundleWriter::Create calls it.
+void RemoveStaleTempDirs(const std::string& out);
+
 }  // namespace image2song
 
 #endif  // IMAGE2SONG_CORE_BUNDLE_H_

@@ -1,8 +1,11 @@
 // Tests of the i2s-index command line tool: runs the real binary
 // ($I2S_INDEX_BIN) on the generated tiny catalogue (fixture `assets`).
 #include <dirent.h>
+#include <signal.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -253,4 +256,74 @@ TEST_CASE("A deletion record outside a change file is refused") {
 }
 
 }  // namespace
+}  // namespace image2song
+
+namespace image2song {
+namespace {
+
+// The tiny catalogue repeated `copies` times with distinct ids.
+std::string BigCatalogue(int copies) {
+  const std::string text = ReadWholeFile(Assets() + "/catalogue.jsonl");
+  std::string out;
+  for (int c = 0; c < copies; ++c) {
+    size_t start = 0;
+    while (start < text.size()) {
+      size_t end = text.find('\n', start);
+      if (end == std::string::npos) end = text.size();
+      std::string line = text.substr(start, end - start);
+      const size_t id = line.find("\"id\": \"");
+      if (id != std::string::npos) line.insert(id + 7, "c" + std::to_string(c) + "-");
+      if (!line.empty()) out += line + "\n";
+      start = end + 1;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("kill -9 during i2s-index leaves the previous bundle serving and the next run cleans up") {
+  TempDir tmp;
+  const std::string out = tmp.File("bundle");
+  REQUIRE(RunIndex({"--catalogue=" + Assets() + "/catalogue.jsonl",
+                    "--models=" + Assets() + "/models.json", "--output=" + out,
+                    "--bundle_version=before"}).exit_code == 0);
+  const std::string manifest_before = ReadWholeFile(out + "/manifest.json");
+  WriteWholeFile(tmp.File("big.jsonl"), BigCatalogue(20000));
+  // Kill it while it writes its temporary directory.
+  testing::ChildProcess index({RequiredEnv("I2S_INDEX_BIN"), "--catalogue=" + tmp.File("big.jsonl"),
+                               "--models=" + Assets() + "/models.json", "--output=" + out,
+                               "--bundle_version=after"},
+                              tmp.File("index.log"));
+  std::string temp_dir;
+  for (int i = 0; i < 2000 && temp_dir.empty(); ++i) {
+    for (const std::string& n : ListDir(tmp.path())) {
+      if (absl::StartsWith(n, "bundle.tmp-")) temp_dir = n;
+    }
+    if (temp_dir.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  REQUIRE_FALSE(temp_dir.empty());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  REQUIRE(index.Running());  // still writing: the kill lands mid-build
+  CHECK(index.Stop(SIGKILL, 10000) == 128 + SIGKILL);
+  // The published bundle is the previous one, whole; the half-written one
+  // is only under its temporary name.
+  CHECK(ReadWholeFile(out + "/manifest.json") == manifest_before);
+  auto loaded = Bundle::Load(out, BundleLoadOptions{});
+  INFO(loaded.status().ToString());
+  REQUIRE(loaded.ok());
+  CHECK((*loaded)->manifest().version == "before");
+  CHECK(Exists(tmp.File(temp_dir)));
+  // The next build removes the stale directory and publishes.
+  Outcome o = RunIndex({"--catalogue=" + Assets() + "/catalogue.jsonl",
+                        "--models=" + Assets() + "/models.json", "--output=" + out,
+                        "--bundle_version=next"});
+  CHECK(o.exit_code == 0);
+  CHECK(absl::StrContains(o.output, "left by an interrupted build"));
+  CHECK_FALSE(Exists(tmp.File(temp_dir)));
+  auto next = Bundle::Load(out, BundleLoadOptions{});
+  REQUIRE(next.ok());
+  CHECK((*next)->manifest().version == "next");
+}
+
 }  // namespace image2song

@@ -1108,3 +1108,48 @@ TEST_CASE("Ten times the sustainable load: quick refusals, bounded memory, recov
 
 }  // namespace
 }  // namespace image2song
+
+namespace image2song {
+namespace {
+
+TEST_CASE("Missing or corrupt model files stop start-up with exit 1 and a clear message") {
+  const std::string assets = RequiredEnv("I2S_TEST_ASSETS");
+  TempDir dir;
+  const std::string manifest = ReadWholeFile(assets + "/models.json");
+  // Absolute paths so the manifest can live in the temp dir.
+  auto with_model = [&](const std::string& model) {
+    std::string m = manifest;
+    for (const std::string& file : {std::string("words.i2sv"), std::string("labels.tsv")}) {
+      m = std::regex_replace(m, std::regex("\"" + file + "\""), "\"" + assets + "/" + file + "\"");
+    }
+    return std::regex_replace(m, std::regex("\"tiny_color.pt\""), "\"" + model + "\"");
+  };
+  std::string garbage(4096, '\0');
+  for (size_t i = 0; i < garbage.size(); ++i) garbage[i] = char((i * 131) % 251);
+  testing::WriteWholeFile(dir.File("garbage.pt"), garbage);
+  const std::string real = ReadWholeFile(assets + "/tiny_color.pt");
+  testing::WriteWholeFile(dir.File("truncated.pt"), real.substr(0, real.size() / 2));
+  struct Case {
+    std::string model;
+    std::string message;
+  };
+  for (const Case& c : {Case{dir.File("missing.pt"), "missing.pt"},
+                        Case{dir.File("garbage.pt"), "cannot load TorchScript model"},
+                        Case{dir.File("truncated.pt"), "cannot load TorchScript model"}}) {
+    INFO(c.model);
+    testing::WriteWholeFile(dir.File("models.json"), with_model(c.model));
+    ChildProcess process({RequiredEnv("I2S_SERVER_BIN"), "--listen=127.0.0.1:0",
+                          "--metrics_listen=", "--models=" + dir.File("models.json"),
+                          "--bundle=" + RequiredEnv("I2S_TEST_BUNDLE")},
+                         dir.File("log"));
+    const int code = process.Wait(60000);
+    const std::string log = ReadWholeFile(dir.File("log"));
+    INFO(log);
+    CHECK(code == 1);  // an error exit, not a signal
+    CHECK(absl::StrContains(log, "cannot load models"));
+    CHECK(absl::StrContains(log, c.message));
+  }
+}
+
+}  // namespace
+}  // namespace image2song
