@@ -70,6 +70,9 @@ absl::StatusOr<ImageHeader> SniffWebp(const unsigned char* p, size_t n) {
   if (n < 30) return Invalid("truncated WebP: header incomplete");
   const unsigned char* c = p + 12;  // first chunk
   if (std::memcmp(c, "VP8X", 4) == 0) {
+    if (c[8] & 0x02) {  // VP8X flags: animation
+      return Invalid("animated WebP is not supported: send one frame as a still image");
+    }
     h.width = int64_t{Le24(c + 12)} + 1;
     h.height = int64_t{Le24(c + 15)} + 1;
   } else if (std::memcmp(c, "VP8L", 4) == 0) {
@@ -144,6 +147,15 @@ absl::StatusOr<ImageHeader> SniffImage(absl::string_view bytes) {
     h = SniffWebp(p, n);
   } else if (n >= 2 && p[0] == 'B' && p[1] == 'M') {
     h = SniffBmp(p, n);
+  } else if (n >= 6 && (std::memcmp(p, "GIF87a", 6) == 0 || std::memcmp(p, "GIF89a", 6) == 0)) {
+    return Invalid("GIF images (still or animated) are not supported: send JPEG, PNG, WebP "
+                   "or BMP (one frame)");
+  } else if (n >= 4 && (std::memcmp(p, "II*\0", 4) == 0 || std::memcmp(p, "MM\0*", 4) == 0)) {
+    return Invalid("TIFF images (single or multi-page) are not supported: send JPEG, PNG, "
+                   "WebP or BMP");
+  } else if (n >= 12 && std::memcmp(p + 4, "ftyp", 4) == 0) {
+    return Invalid("HEIF/AVIF (ISO media 'ftyp') images are not supported: send JPEG, PNG, "
+                   "WebP or BMP");
   } else {
     std::string head;
     for (size_t i = 0; i < std::min<size_t>(n, 4); ++i) {

@@ -14,6 +14,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "absl/strings/match.h"
+#include "tests/test_util.h"
 
 namespace image2song {
 namespace {
@@ -393,6 +394,76 @@ TEST_CASE("EncodeImage round trips losslessly through PNG") {
   CHECK(d->pixels == img.pixels);
   CHECK(d->format == ImageFormat::kPng);
   CHECK_FALSE(EncodeImage(img, ".nosuchformat").ok());
+}
+
+}  // namespace image2song
+
+namespace image2song {
+namespace {
+
+std::string OddImage(const std::string& name) {
+  return testing::ReadWholeFile(testing::RequiredEnv("I2S_TEST_ASSETS") + "/images/odd/" + name);
+}
+
+// Mean of channel c over the rows [y0, y1) of an image.
+double RowMean(const RgbImage& im, int y0, int y1, int c) {
+  double sum = 0;
+  for (int y = y0; y < y1; ++y) {
+    for (int x = 0; x < im.width; ++x) sum += im.pixels[(size_t(y) * im.width + x) * 3 + c];
+  }
+  return sum / (double(y1 - y0) * im.width);
+}
+
+}  // namespace
+
+TEST_CASE("Odd but valid images decode to RGB") {
+  for (const char* name : {"cmyk.jpg", "gray.jpg", "progressive.jpg", "gray16.png",
+                           "palette_alpha.png"}) {
+    INFO(name);
+    auto im = DecodeImage(OddImage(name), DecodeOptions{});
+    INFO(im.status().ToString());
+    REQUIRE(im.ok());
+    CHECK(im->pixels.size() == size_t(im->width) * im->height * 3);
+  }
+  auto cmyk = DecodeImage(OddImage("cmyk.jpg"), DecodeOptions{});
+  REQUIRE(cmyk.ok());
+  CHECK(cmyk->width == 64);
+  CHECK(cmyk->height == 48);
+  // CMYK (255, 128, 0, 0): no cyan-free red, full yellow-free blue.
+  CHECK(RowMean(*cmyk, 0, 48, 2) > RowMean(*cmyk, 0, 48, 0) + 100);
+  auto progressive = DecodeImage(OddImage("progressive.jpg"), DecodeOptions{});
+  REQUIRE(progressive.ok());
+  CHECK(RowMean(*progressive, 0, 64, 1) > 150);  // green
+}
+
+TEST_CASE("EXIF orientation is applied") {
+  auto im = DecodeImage(OddImage("exif_rotate90.jpg"), DecodeOptions{});
+  INFO(im.status().ToString());
+  REQUIRE(im.ok());
+  // Stored 64x32 with blue left, red right; orientation 6 shows it 32x64
+  // with blue on top.
+  CHECK(im->width == 32);
+  CHECK(im->height == 64);
+  CHECK(im->original_width == 32);
+  CHECK(im->original_height == 64);
+  CHECK(RowMean(*im, 0, 24, 2) > RowMean(*im, 0, 24, 0) + 100);
+  CHECK(RowMean(*im, 40, 64, 0) > RowMean(*im, 40, 64, 2) + 100);
+}
+
+TEST_CASE("Animated and multi-page files get INVALID_ARGUMENT naming the format") {
+  struct Case {
+    const char* name;
+    const char* message;
+  };
+  for (const Case& c : {Case{"animated.gif", "GIF"}, Case{"multipage.tif", "TIFF"},
+                        Case{"animated.webp", "animated"}}) {
+    INFO(c.name);
+    auto im = DecodeImage(OddImage(c.name), DecodeOptions{});
+    REQUIRE_FALSE(im.ok());
+    INFO(im.status().ToString());
+    CHECK(im.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(im.status().message(), c.message));
+  }
 }
 
 }  // namespace image2song

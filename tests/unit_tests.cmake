@@ -2,7 +2,7 @@
 # i2s_test). Included by tests/CMakeLists.txt, which defines i2s_test() and
 # the `assets` / `bundle` fixtures.
 
-i2s_test(test_image SOURCES test_image.cc
+i2s_test(test_image SOURCES test_image.cc FIXTURES assets
   LIBS i2s_core opencv_core opencv_imgproc opencv_imgcodecs)
 target_include_directories(test_image SYSTEM PRIVATE ${OpenCV_INCLUDE_DIRS})
 

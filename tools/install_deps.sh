@@ -12,6 +12,8 @@ PKGS=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libtorch-dev libfaiss-dev libopencv-dev libabsl-dev prometheus-cpp-dev
   nlohmann-json3-dev libssl-dev catch2 libbenchmark-dev nghttp2-client openssl
+  # test images in odd formats (tests/testdata/make_test_assets.py)
+  python3-pil
   # fuzzing (tools/fuzz.sh)
   clang-14 libclang-rt-14-dev
   # fast serial BLAS for LibTorch (the threaded variants abort with

@@ -174,6 +174,34 @@ def write_model(out):
         torch.jit.trace(cls().eval(), example).save(os.path.join(out, name))
 
 
+def write_odd_images(out):
+    """Images in the forms a public service meets (images/odd/): CMYK and
+    grayscale and progressive JPEG, an EXIF-rotated JPEG, 16-bit and palette
+    PNGs, an animated GIF and WebP, a multi-page TIFF. Needs python3-pil."""
+    from PIL import Image
+    d = os.path.join(out, "images", "odd")
+    os.makedirs(d, exist_ok=True)
+    Image.new("CMYK", (64, 48), (255, 128, 0, 0)).save(os.path.join(d, "cmyk.jpg"), quality=90)
+    # Stored 64x32, left half blue, right half red; EXIF orientation 6 (rotate
+    # 90 degrees clockwise to display): shown 32x64, blue on top.
+    im = Image.new("RGB", (64, 32), (220, 20, 20))
+    im.paste((20, 20, 220), (0, 0, 32, 32))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    im.save(os.path.join(d, "exif_rotate90.jpg"), exif=exif.tobytes(), quality=95)
+    frames = [Image.new("RGB", (32, 32), c) for c in ((255, 0, 0), (0, 255, 0))]
+    for name in ("animated.gif", "animated.webp", "multipage.tif"):
+        frames[0].save(os.path.join(d, name), save_all=True, append_images=frames[1:],
+                       duration=100, loop=0)
+    Image.new("I;16", (16, 16), 40000).save(os.path.join(d, "gray16.png"))
+    p = Image.new("P", (16, 16), 1)
+    p.putpalette([0, 0, 0, 0, 0, 255] * 128)
+    p.save(os.path.join(d, "palette_alpha.png"), transparency=0)
+    Image.new("L", (32, 32), 128).save(os.path.join(d, "gray.jpg"))
+    Image.new("RGB", (64, 64), (10, 200, 10)).save(os.path.join(d, "progressive.jpg"),
+                                                   progressive=True)
+
+
 def write_certs(out):
     """A test CA, a server certificate for localhost / 127.0.0.1 and a client
     certificate, all signed by the CA (EC P-256, 10 days), plus a second CA
@@ -285,6 +313,7 @@ def main():
     write_images(os.path.join(out, "images"))
     write_model(out)
     write_certs(out)
+    write_odd_images(out)
     manifest = {
         "word_vectors": {"file": "words.i2sv", "id": "test-words-16d@1"},
         "taggers": [{
