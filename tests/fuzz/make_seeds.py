@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes the committed seed corpora of the fuzz targets (tests/fuzz/corpus):
 small valid images of each format, broken ones (truncated, bad magic, a PNG
-header declaring 50000 x 50000 pixels, CMYK-like and 16-bit PNGs) and
+header declaring 50000 x 50000 pixels), the odd ones of the test assets (CMYK
+and EXIF-rotated JPEG, animated GIF/WebP, multi-page TIFF, 16-bit PNG) and
 Recommend requests built from them. Standard library only.
 
   make_seeds.py TEST_ASSETS_DIR   # the output of tests/testdata/make_test_assets.py
@@ -72,6 +73,10 @@ def main():
     seeds["red.jpg"] = jpeg
     seeds["truncated.jpg"] = jpeg[: len(jpeg) // 2]
     seeds["green.webp"] = webp
+    odd = os.path.join(assets, "images", "odd")  # CMYK, EXIF, animated, multi-page
+    for name in sorted(os.listdir(odd)):
+        with open(os.path.join(odd, name), "rb") as f:
+            seeds["odd_" + name] = f.read()
     for name, data in seeds.items():
         with open(os.path.join(decode, name), "wb") as f:
             f.write(data)
