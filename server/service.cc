@@ -18,6 +18,20 @@ namespace pb = ::image2song::v1;
 using Clock = std::chrono::steady_clock;
 constexpr char kCalls[] = "SongRecommender calls";
 
+// DEADLINE_EXCEEDED or CANCELLED when nobody waits for the answer any more
+// (an expired call also reads as cancelled: the deadline is checked first);
+// OK otherwise.
+grpc::Status CallGone(grpc::CallbackServerContext& context, const char* when) {
+  if (std::chrono::system_clock::now() > context.deadline()) {
+    return grpc::Status(grpc::DEADLINE_EXCEEDED,
+                        absl::StrCat("the deadline passed ", when));
+  }
+  if (context.IsCancelled()) {
+    return grpc::Status(grpc::CANCELLED, "the client cancelled the call");
+  }
+  return grpc::Status::OK;
+}
+
 double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
@@ -115,12 +129,8 @@ grpc::ServerUnaryReactor* SongRecommenderService::Recommend(
 grpc::Status SongRecommenderService::RunRecommend(
     grpc::CallbackServerContext* context, const pb::RecommendRequest& request,
     pb::RecommendResponse* response) {
-  if (context->IsCancelled()) {
-    return grpc::Status(grpc::CANCELLED, "the client cancelled the call");
-  }
-  if (std::chrono::system_clock::now() > context->deadline()) {
-    return grpc::Status(grpc::DEADLINE_EXCEEDED,
-                        "the deadline passed while the request was queued");
+  if (grpc::Status gone = CallGone(*context, "while the request was queued"); !gone.ok()) {
+    return gone;
   }
   std::shared_ptr<const Snapshot> snap = snapshot();
   auto t0 = Clock::now();
@@ -141,12 +151,8 @@ grpc::Status SongRecommenderService::RunRecommend(
   }
   metrics_->ObserveStage("decode", SecondsSince(t0));
   // Decoding a big image takes a while: look again before the models run.
-  if (context->IsCancelled()) {
-    return grpc::Status(grpc::CANCELLED, "the client cancelled the call");
-  }
-  if (std::chrono::system_clock::now() > context->deadline()) {
-    return grpc::Status(grpc::DEADLINE_EXCEEDED,
-                        "the deadline passed before the models ran");
+  if (grpc::Status gone = CallGone(*context, "before the models ran"); !gone.ok()) {
+    return gone;
   }
 
   RecommendOptions ro;

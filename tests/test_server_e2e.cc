@@ -1153,3 +1153,68 @@ TEST_CASE("Missing or corrupt model files stop start-up with exit 1 and a clear 
 
 }  // namespace
 }  // namespace image2song
+
+namespace image2song {
+namespace {
+
+TEST_CASE("Expired and cancelled calls are dropped before the models run") {
+  // One worker and the ~50 ms model: calls queue behind each other.
+  TestServer server({"--workers=1"}, "models_slow.json");
+  struct Call {
+    grpc::ClientContext ctx;
+    pb::RecommendRequest req;
+    pb::RecommendResponse resp;
+    grpc::Status status;
+  };
+  // Work ahead of the two calls below: each fill call takes 10-50 ms here.
+  constexpr int kFill = 40;
+  std::vector<std::unique_ptr<Call>> calls;
+  std::mutex mu;
+  std::condition_variable cv;
+  int finished = 0;
+  auto start_call = [&](int deadline_ms) {
+    auto call = std::make_unique<Call>();
+    call->req.set_image(Image("blue.png"));
+    call->ctx.set_deadline(std::chrono::system_clock::now() +
+                           std::chrono::milliseconds(deadline_ms));
+    Call* c = call.get();
+    server.stub().async()->Recommend(&c->ctx, &c->req, &c->resp, [&, c](grpc::Status s) {
+      std::lock_guard<std::mutex> lock(mu);
+      c->status = s;
+      ++finished;
+      cv.notify_all();
+    });
+    calls.push_back(std::move(call));
+    return c;
+  };
+  for (int i = 0; i < kFill; ++i) start_call(30000);
+  Call* expiring = start_call(60);       // expires while queued
+  Call* cancelled = start_call(30000);   // cancelled by the client while queued
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  cancelled->ctx.TryCancel();
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    REQUIRE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return finished == kFill + 2; }));
+  }
+  CHECK(expiring->status.error_code() == grpc::DEADLINE_EXCEEDED);
+  CHECK(cancelled->status.error_code() == grpc::CANCELLED);
+  int ok = 0;
+  for (int i = 0; i < kFill; ++i) ok += calls[i]->status.ok() ? 1 : 0;
+  CHECK(ok == kFill);
+  // The server saw both and ran the models only for the others.
+  double expired_seen = -1, cancelled_seen = -1, model_runs = -1;
+  for (int i = 0; i < 200; ++i) {
+    const std::string metrics = HttpGet(server.metrics_port(), "/metrics");
+    expired_seen = MetricValue(metrics, "i2s_requests_total{code=\"DEADLINE_EXCEEDED\",method=\"Recommend\"}");
+    cancelled_seen = MetricValue(metrics, "i2s_requests_total{code=\"CANCELLED\",method=\"Recommend\"}");
+    model_runs = MetricValue(metrics, "i2s_stage_duration_seconds_count{stage=\"model\"}");
+    if (expired_seen >= 1 && cancelled_seen >= 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(expired_seen == 1);
+  CHECK(cancelled_seen == 1);
+  CHECK(model_runs == kFill);
+}
+
+}  // namespace
+}  // namespace image2song
