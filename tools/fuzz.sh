@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang + ASan + UBSan (tests/fuzz) and
-# fuzzes each for a bounded time, starting from the committed seed corpus
-# (new inputs go to a scratch corpus, not the source tree). Exit 1 with the
+# fuzzes each for a bounded time, starting from the seed corpus that
+# tests/fuzz/make_seeds.py writes (deterministic) into the work directory. Exit 1 with the
 # crashing input's path when a target crashes, leaks or times out.
 #
 #   tools/fuzz.sh [--seconds=30] [--work=/tmp/i2s-fuzz]
@@ -24,17 +24,20 @@ if [ ! -f "$BUILD/build.ninja" ]; then
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DI2S_FUZZ=ON >/dev/null
 fi
 cmake --build "$BUILD" -j "${I2S_JOBS:-$(nproc)}" --target fuzz_decode fuzz_request
+# Seeds: the tiny test assets, then the seed files built from them.
+/usr/bin/python3 "$REPO/tests/testdata/make_test_assets.py" "$WORK/assets" >/dev/null
+/usr/bin/python3 "$REPO/tests/fuzz/make_seeds.py" "$WORK/assets" "$WORK/seeds"
 status=0
 for target in decode request; do
   corpus="$WORK/corpus-$target"
   crashes="$WORK/crashes-$target"
   mkdir -p "$corpus" "$crashes"
   log="$WORK/$target.log"
-  echo "==> fuzz_$target for ${SECONDS_EACH}s (seeds: tests/fuzz/corpus/$target)"
+  echo "==> fuzz_$target for ${SECONDS_EACH}s (seeds: $WORK/seeds/$target)"
   if UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
      "$BUILD/tests/fuzz/fuzz_$target" -max_total_time="$SECONDS_EACH" -timeout=10 \
        -rss_limit_mb=2048 -max_len=262144 -artifact_prefix="$crashes/" -print_final_stats=1 \
-       "$corpus" "$REPO/tests/fuzz/corpus/$target" >"$log" 2>&1; then
+       "$corpus" "$WORK/seeds/$target" >"$log" 2>&1; then
     runs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -Eo '[0-9]+$' || echo "?")
     cov=$(grep -Eo 'cov: [0-9]+' "$log" | tail -1 | grep -Eo '[0-9]+' || echo "?")
     echo "    ok: $runs inputs, coverage $cov edges, corpus $(ls "$corpus" | wc -l) files"

@@ -1,19 +1,16 @@
 #!/usr/bin/env python3
-"""Writes the committed seed corpora of the fuzz targets (tests/fuzz/corpus):
+"""Writes the seed corpora of the fuzz targets (OUT/decode, OUT/request):
 small valid images of each format, broken ones (truncated, bad magic, a PNG
 header declaring 50000 x 50000 pixels), the odd ones of the test assets (CMYK
 and EXIF-rotated JPEG, animated GIF/WebP, multi-page TIFF, 16-bit PNG) and
 Recommend requests built from them. Standard library only.
 
-  make_seeds.py TEST_ASSETS_DIR   # the output of tests/testdata/make_test_assets.py
+  make_seeds.py TEST_ASSETS_DIR OUT   # assets: tests/testdata/make_test_assets.py
 """
 import os
 import struct
 import sys
 import zlib
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-
 
 def png(width, height, rows, color_type=2, bit_depth=8):
     def chunk(kind, data):
@@ -52,9 +49,11 @@ def field(number, wire, payload):
 
 
 def main():
-    assets = sys.argv[1]
-    decode = os.path.join(HERE, "corpus", "decode")
-    request = os.path.join(HERE, "corpus", "request")
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    assets, out = sys.argv[1], sys.argv[2]
+    decode = os.path.join(out, "decode")
+    request = os.path.join(out, "request")
     os.makedirs(decode, exist_ok=True)
     os.makedirs(request, exist_ok=True)
     seeds = {
@@ -92,7 +91,7 @@ def main():
     for name, data in requests.items():
         with open(os.path.join(request, name), "wb") as f:
             f.write(data)
-    print(f"{len(seeds)} decode seeds, {len(requests)} request seeds under {HERE}/corpus")
+    print(f"{len(seeds)} decode seeds, {len(requests)} request seeds under {out}")
 
 
 if __name__ == "__main__":
