@@ -25,18 +25,8 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-export OPENBLAS_NUM_THREADS=1
-RUN="$(mktemp -d)"
-trap 'kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; rm -rf "$RUN"' EXIT
-"$BUILD/server/i2s-server" --bundle="$BUNDLE" --listen=127.0.0.1:0 --metrics_listen= \
-  --port_file="$RUN/ports.json" "${SERVER_FLAGS[@]}" >"$RUN/server.log" 2>&1 &
-SERVER=$!
-for _ in $(seq 1 1200); do
-  [ -s "$RUN/ports.json" ] && break
-  kill -0 "$SERVER" 2>/dev/null || { cat "$RUN/server.log"; exit 1; }
-  sleep 0.1
-done
-PORT=$(sed -E 's/.*"grpc_port": *([0-9]+).*/\1/' "$RUN/ports.json")
+. "$REPO/tools/lib_server.sh"
+start_server "$BUNDLE" "${SERVER_FLAGS[@]}"
 rss() { awk '/^VmRSS/ {print $2/1024}' "/proc/$SERVER/status"; }
 echo "soak: $QPS QPS for $MINUTES min in ${WINDOW}s windows, server pid $SERVER, RSS at start $(rss) MiB"
 echo "window  minute  qps    p50_ms  p99_ms  errors  rss_mib"
