@@ -28,6 +28,7 @@
 #include "server/admin.h"
 #include "server/metrics.h"
 #include "server/auth.h"
+#include "server/http_gateway.h"
 #include "server/service.h"
 
 #ifndef I2S_VERSION
@@ -68,9 +69,17 @@ ABSL_FLAG(int64_t, max_receive_bytes, int64_t{64} << 20,
 ABSL_FLAG(std::string, metrics_listen, "0.0.0.0:9464",
           "Prometheus metrics HTTP address host:port (GET /metrics); empty "
           "disables.");
+ABSL_FLAG(std::string, http_listen, "0.0.0.0:8080",
+          "HTTP/JSON gateway and web page address host:port (POST "
+          "/v1/recommend, GET /v1/info, GET /v1/songs/{id}, GET /healthz, GET "
+          "/); plaintext (terminate TLS in front of it); empty disables.");
+ABSL_FLAG(int, http_threads, 16,
+          "HTTP connections served at once (each waits on its gRPC call).");
+ABSL_FLAG(int, http_timeout_ms, 30000,
+          "Deadline of the gRPC call behind one HTTP request.");
 ABSL_FLAG(std::string, port_file, "",
-          "If set, write {\"grpc_port\":N,\"metrics_port\":M} here once "
-          "serving (for port 0).");
+          "If set, write {\"grpc_port\":N,\"metrics_port\":M,\"http_port\":H} "
+          "here once serving (for port 0).");
 ABSL_FLAG(int, candidates, 200, "First-stage FAISS candidates reranked.");
 ABSL_FLAG(int, ef_search, 300, "HNSW search beam width (raised to the candidates).");
 ABSL_FLAG(int, ivf_nprobe, 64, "IVF lists visited per query (ivf, ivfpq bundles).");
@@ -260,6 +269,26 @@ int Run() {
     return Fail("cannot listen", absl::UnavailableError(
                                      absl::StrCat("cannot bind ", listen)));
   }
+  // The HTTP gateway calls the service through the in-process channel.
+  std::unique_ptr<HttpGateway> http;
+  if (const std::string http_listen = absl::GetFlag(FLAGS_http_listen);
+      !http_listen.empty()) {
+    HttpGatewayOptions ho;
+    ho.listen = http_listen;
+    ho.threads = absl::GetFlag(FLAGS_http_threads);
+    ho.timeout_ms = absl::GetFlag(FLAGS_http_timeout_ms);
+    ho.max_body_bytes = absl::GetFlag(FLAGS_max_receive_bytes);
+    grpc::ChannelArguments args;
+    args.SetMaxSendMessageSize(-1);
+    args.SetMaxReceiveMessageSize(-1);
+    auto gateway = HttpGateway::Start(ho, server->InProcessChannel(args), metrics->get());
+    if (!gateway.ok()) return Fail("cannot start the HTTP gateway", gateway.status());
+    http = std::move(*gateway);
+    I2S_LOG(INFO) << "HTTP gateway and web page on " << http_listen << " (port "
+                  << http->port() << ", plaintext"
+                  << (tls.cert_file.empty() ? "" : ": terminate TLS in front of it")
+                  << ")";
+  }
   const std::string kService = "image2song.v1.SongRecommender";
   server->GetHealthCheckService()->SetServingStatus(true);
   server->GetHealthCheckService()->SetServingStatus(kService, true);
@@ -279,7 +308,8 @@ int Run() {
     std::string tmp = port_file + ".tmp";
     absl::Status s = WriteFile(
         tmp, absl::StrCat("{\"grpc_port\": ", port, ", \"metrics_port\": ",
-                          (*metrics)->port(), "}\n"));
+                          (*metrics)->port(), ", \"http_port\": ",
+                          http != nullptr ? http->port() : 0, "}\n"));
     if (s.ok() && std::rename(tmp.c_str(), port_file.c_str()) != 0) {
       s = absl::InternalError("rename failed");
     }
@@ -305,6 +335,9 @@ int Run() {
                    std::chrono::milliseconds(
                        absl::GetFlag(FLAGS_shutdown_grace_ms)));
   service.Drain();
+  // HTTP calls in flight were gRPC calls in flight and have finished; new
+  // ones got 503 UNAVAILABLE since Shutdown.
+  if (http != nullptr) http->Stop();
   server->Wait();
   I2S_LOG(INFO) << "stopped";
   return 0;

@@ -6,6 +6,8 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <string>
+
 #include "absl/strings/str_cat.h"
 
 namespace image2song {
@@ -61,6 +63,13 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Create(
                          .Name("i2s_bundle_loads_total")
                          .Help("Bundle loads after start-up (SIGHUP, Admin.LoadBundle) by result")
                          .Register(*m->registry_);
+  // Both results exist from the start, so increase() sees the first load.
+  m->bundle_loads_->Add({{"result", "ok"}});
+  m->bundle_loads_->Add({{"result", "rejected"}});
+  m->http_requests_ = &prometheus::BuildCounter()
+                          .Name("i2s_http_requests_total")
+                          .Help("HTTP gateway answers by route and HTTP status")
+                          .Register(*m->registry_);
   m->bundle_info_ = &prometheus::BuildGauge()
                         .Name("i2s_bundle_info")
                         .Help("1 for the version of the serving index bundle")
@@ -104,6 +113,10 @@ void Metrics::SetSongs(double n) { songs_->Set(n); }
 
 void Metrics::CountBundleLoad(const char* result) {
   bundle_loads_->Add({{"result", result}}).Increment();
+}
+
+void Metrics::CountHttp(const char* route, int status) {
+  http_requests_->Add({{"route", route}, {"status", std::to_string(status)}}).Increment();
 }
 
 void Metrics::SetBundleVersion(const std::string& version) {

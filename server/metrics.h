@@ -9,6 +9,7 @@
 //   i2s_batch_wait_seconds{model}             histogram, queueing of a batch
 //   i2s_queue_depth                           gauge, requests waiting
 //   i2s_songs                                 gauge, songs in the bundle
+//   i2s_http_requests_total{route,status}     counter, HTTP gateway answers
 //
 // Thread-safety: all methods are thread-safe.
 #ifndef IMAGE2SONG_SERVER_METRICS_H_
@@ -45,6 +46,9 @@ class Metrics {
   void ObserveStage(const char* stage, double seconds);
   // A dynamic batch of `model` ran (core/batching_model.h).
   void ObserveBatch(const std::string& model, int images, double wait_seconds);
+  // The HTTP gateway answered `route` (recommend, info, song, healthz,
+  // page, other) with HTTP `status`.
+  void CountHttp(const char* route, int status);
   void SetQueueDepth(double n);
   void SetSongs(double n);
   // A bundle load by SIGHUP or the Admin service: result "ok" or "rejected".
@@ -67,6 +71,7 @@ class Metrics {
   prometheus::Gauge* queue_depth_ = nullptr;
   prometheus::Gauge* songs_ = nullptr;
   prometheus::Family<prometheus::Counter>* bundle_loads_ = nullptr;
+  prometheus::Family<prometheus::Counter>* http_requests_ = nullptr;
   prometheus::Family<prometheus::Gauge>* bundle_info_ = nullptr;
   std::mutex bundle_mu_;
   std::string bundle_version_;

@@ -59,6 +59,7 @@ class TestServer {
         RequiredEnv("I2S_SERVER_BIN"),
         "--listen=127.0.0.1:0",
         "--metrics_listen=127.0.0.1:0",
+        "--http_listen=127.0.0.1:0",
         "--models=" + assets + "/" + models,
         "--bundle=" + RequiredEnv("I2S_TEST_BUNDLE"),
         "--port_file=" + dir_.File("ports.json")};
@@ -1011,7 +1012,7 @@ TEST_CASE("Bad TLS or token settings stop start-up with a clear message") {
     TempDir dir;
     const std::string assets = RequiredEnv("I2S_TEST_ASSETS");
     std::vector<std::string> argv = {RequiredEnv("I2S_SERVER_BIN"), "--listen=127.0.0.1:0",
-                                     "--metrics_listen=", "--models=" + assets + "/models.json",
+                                     "--metrics_listen=", "--http_listen=", "--models=" + assets + "/models.json",
                                      "--bundle=" + RequiredEnv("I2S_TEST_BUNDLE")};
     argv.insert(argv.end(), c.flags.begin(), c.flags.end());
     ChildProcess process(argv, dir.File("log"));
@@ -1139,7 +1140,7 @@ TEST_CASE("Missing or corrupt model files stop start-up with exit 1 and a clear 
     INFO(c.model);
     testing::WriteWholeFile(dir.File("models.json"), with_model(c.model));
     ChildProcess process({RequiredEnv("I2S_SERVER_BIN"), "--listen=127.0.0.1:0",
-                          "--metrics_listen=", "--models=" + dir.File("models.json"),
+                          "--metrics_listen=", "--http_listen=", "--models=" + dir.File("models.json"),
                           "--bundle=" + RequiredEnv("I2S_TEST_BUNDLE")},
                          dir.File("log"));
     const int code = process.Wait(60000);

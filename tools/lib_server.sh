@@ -7,7 +7,7 @@ start_server() {
   export OPENBLAS_NUM_THREADS=1
   RUN="$(mktemp -d)"
   trap 'kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; rm -rf "$RUN"' EXIT
-  "$BUILD/server/i2s-server" --bundle="$bundle" --listen=127.0.0.1:0 --metrics_listen= \
+  "$BUILD/server/i2s-server" --bundle="$bundle" --listen=127.0.0.1:0 --metrics_listen= --http_listen= \
     --port_file="$RUN/ports.json" "$@" >"$RUN/server.log" 2>&1 &
   SERVER=$!
   for _ in $(seq 1 1200); do

@@ -21,7 +21,7 @@ echo "==> demo index bundle from $CATALOGUE"
 echo "==> start i2s-server"
 RUN="$(mktemp -d)"
 trap 'kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; rm -rf "$RUN"' EXIT
-"$BUILD/server/i2s-server" --listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 \
+"$BUILD/server/i2s-server" --listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 \
   --port_file="$RUN/ports.json" >"$RUN/server.log" 2>&1 &
 SERVER=$!
 for _ in $(seq 1 600); do
