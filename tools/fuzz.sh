@@ -23,12 +23,12 @@ if [ ! -f "$BUILD/build.ninja" ]; then
   CC=clang-14 CXX=clang++-14 cmake -S "$REPO" -B "$BUILD" -G Ninja \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DI2S_FUZZ=ON >/dev/null
 fi
-cmake --build "$BUILD" -j "${I2S_JOBS:-$(nproc)}" --target fuzz_decode fuzz_request
+cmake --build "$BUILD" -j "${I2S_JOBS:-$(nproc)}" --target fuzz_decode fuzz_request fuzz_http
 # Seeds: the tiny test assets, then the seed files built from them.
 /usr/bin/python3 "$REPO/tests/testdata/make_test_assets.py" "$WORK/assets" >/dev/null
 /usr/bin/python3 "$REPO/tests/fuzz/make_seeds.py" "$WORK/assets" "$WORK/seeds"
 status=0
-for target in decode request; do
+for target in decode request http; do
   corpus="$WORK/corpus-$target"
   crashes="$WORK/crashes-$target"
   mkdir -p "$corpus" "$crashes"

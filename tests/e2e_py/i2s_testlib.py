@@ -112,3 +112,19 @@ def metric_value(text, prefix):
         if line.startswith(prefix):
             return float(line.rsplit(" ", 1)[1])
     return None
+
+
+class ServerTestCase(unittest.TestCase):
+    """One i2s-server (flags: `server_flags`) shared by a test class; it must
+    exit 0 on SIGTERM at the end."""
+
+    server_flags = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(*cls.server_flags)
+
+    @classmethod
+    def tearDownClass(cls):
+        code = cls.server.stop()
+        assert code == 0, f"i2s-server exit {code}"

@@ -33,10 +33,10 @@ def multipart(fields):
     return f"multipart/form-data; boundary={boundary}", out
 
 
-class HttpGatewayTest(unittest.TestCase):
+class HttpGatewayTest(t.ServerTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.server = t.Server()
+        super().setUpClass()
         cls.base = cls.server.http_base
         cls.channel = grpc.insecure_channel(cls.server.grpc_target)
         cls.stub = pb_grpc.SongRecommenderStub(cls.channel)
@@ -44,8 +44,7 @@ class HttpGatewayTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.channel.close()
-        code = cls.server.stop()
-        assert code == 0, f"i2s-server exit {code}"
+        super().tearDownClass()
 
     def post(self, query, content_type, body, headers=None):
         h = {"Content-Type": content_type} if content_type else {}

@@ -24,15 +24,7 @@ def run_client(*args):
     return p.returncode, p.stdout, p.stderr
 
 
-class PythonClientTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = t.Server()
-
-    @classmethod
-    def tearDownClass(cls):
-        assert cls.server.stop() == 0
-
+class PythonClientTest(t.ServerTestCase):
     def test_module_api(self):
         with i2s_client.Image2SongClient(self.server.grpc_target) as client:
             self.assertTrue(client.serving())

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the seed corpora of the fuzz targets (OUT/decode, OUT/request):
+"""Writes the seed corpora of the fuzz targets (OUT/decode, OUT/request, OUT/http):
 small valid images of each format, broken ones (truncated, bad magic, a PNG
 header declaring 50000 x 50000 pixels), the odd ones of the test assets (CMYK
 and EXIF-rotated JPEG, animated GIF/WebP, multi-page TIFF, 16-bit PNG) and
@@ -91,7 +91,26 @@ def main():
     for name, data in requests.items():
         with open(os.path.join(request, name), "wb") as f:
             f.write(data)
-    print(f"{len(seeds)} decode seeds, {len(requests)} request seeds under {out}")
+    # HTTP requests for fuzz_http: byte 0 picks the Content-Type, then the
+    # query string up to the first newline, then the body.
+    http = os.path.join(out, "http")
+    os.makedirs(http, exist_ok=True)
+    small = seeds["rgb8.png"]
+    part = (b'--XyZ\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n'
+            b"Content-Type: image/png\r\n\r\n" + small + b"\r\n"
+            b'--XyZ\r\nContent-Disposition: form-data; name="top_k"\r\n\r\n3\r\n--XyZ--\r\n')
+    https = {
+        "raw_png.http": b"\x00top_k=3&genres=folk,pop&text=sea%20and+sun\n" + small,
+        "multipart.http": b"\x01explain=false\n" + part,
+        "json.http": b'\x02\n{"image": "aGVsbG8=", "top_k": 2, "filters": {"genres": ["hymn"]}}',
+        "text.http": b"\x03\nhello",
+        "bad_escape.http": b"\x00text=%zz\n" + small,
+    }
+    for name, data in https.items():
+        with open(os.path.join(http, name), "wb") as f:
+            f.write(data)
+    print(f"{len(seeds)} decode seeds, {len(requests)} request seeds, {len(https)} http seeds "
+          f"under {out}")
 
 
 if __name__ == "__main__":
