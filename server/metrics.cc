@@ -102,8 +102,11 @@ void Metrics::ObserveStage(const char* stage, double seconds) {
 
 void Metrics::ObserveBatch(const std::string& model, int images,
                            double wait_seconds) {
+  // Half-integer bounds: a bucket holds one batch size, so histogram_quantile
+  // answers that size (with bounds 1, 2, ... it interpolated size 1 as 0.5).
   static const auto* kSizes =
-      new prometheus::Histogram::BucketBoundaries{1, 2, 3, 4, 6, 8, 12, 16, 24, 32};
+      new prometheus::Histogram::BucketBoundaries{0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5,
+                                                12.5, 16.5, 24.5, 32.5};
   batch_size_->Add({{"model", model}}, *kSizes).Observe(images);
   batch_wait_->Add({{"model", model}}, LatencyBuckets()).Observe(wait_seconds);
 }

@@ -195,6 +195,10 @@ class PrometheusTest(unittest.TestCase):
                     max(values) <= 0:
                 bad.append(f"{title}: {expr} -> {shown} (no traffic seen)")
         self.assertEqual(bad, [], "dashboard queries without data")
+        # One call at a time: every batch had one image, and the dashboard says so.
+        p50 = self.query('histogram_quantile(0.5, sum by (model, le) '
+                         '(rate(i2s_batch_size_bucket[1m])))')
+        self.assertEqual([float(r["value"][1]) for r in p50], [1.0])
 
 
 if __name__ == "__main__":
