@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include <webp/decode.h>
+
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -64,6 +66,9 @@ absl::StatusOr<ImageHeader> SniffJpeg(const unsigned char* p, size_t n) {
   return Invalid("truncated JPEG: the frame header is missing");
 }
 
+// OpenCV's WebPDecoder::getSignatureLength() (WEBP_HEADER_SIZE).
+constexpr size_t kWebpSignatureBytes = 32;
+
 absl::StatusOr<ImageHeader> SniffWebp(const unsigned char* p, size_t n) {
   ImageHeader h;
   h.format = ImageFormat::kWebp;
@@ -89,6 +94,15 @@ absl::StatusOr<ImageHeader> SniffWebp(const unsigned char* p, size_t n) {
     h.height = Le16(f + 8) & 0x3FFF;
   } else {
     return Invalid("corrupt WebP: unknown first chunk");
+  }
+  // OpenCV's imdecode picks its WebP decoder only when libwebp accepts the
+  // first 32 bytes; otherwise it tries its other decoders, and GDCM (DICOM,
+  // "DICM" at offset 128) aborts the process on a bad stream (found by
+  // fuzz_decode). So a header libwebp refuses is refused here.
+  WebPBitstreamFeatures features;
+  if (n < kWebpSignatureBytes ||
+      WebPGetFeatures(p, kWebpSignatureBytes, &features) != VP8_STATUS_OK) {
+    return Invalid("corrupt WebP: the decoder does not accept its header");
   }
   return h;
 }

@@ -467,3 +467,26 @@ TEST_CASE("Animated and multi-page files get INVALID_ARGUMENT naming the format"
 }
 
 }  // namespace image2song
+
+namespace image2song {
+namespace {
+
+// Found by fuzz_decode: RIFF/WEBP/VP8L that libwebp refuses, with "DICM" at
+// offset 128. OpenCV then skipped its WebP decoder and GDCM aborted the
+// process; DecodeImage must answer INVALID_ARGUMENT before imdecode.
+TEST_CASE("A WebP header libwebp refuses never reaches OpenCV's other decoders") {
+  std::string bytes = "RIFF";
+  bytes += std::string("\x34\x14\x00\x00", 4) + "WEBPVP8L" + std::string("\x27\x14\x00\x00", 4);
+  bytes += std::string("\x2f\x3f\xc0\x46\x34\x14\x00\x00", 8) + "WEBPVP";
+  bytes.resize(128, '\0');
+  bytes += "DICM";
+  bytes += std::string("\xd2\x00", 2);
+  REQUIRE(bytes.size() == 134);
+  absl::StatusOr<RgbImage> d = DecodeImage(bytes, DecodeOptions());
+  REQUIRE_FALSE(d.ok());
+  CHECK(d.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(absl::StrContains(d.status().message(), "corrupt WebP"));
+}
+
+}  // namespace
+}  // namespace image2song
