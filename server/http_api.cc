@@ -5,6 +5,8 @@
 
 #include <cstdlib>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -85,23 +87,6 @@ void AddList(absl::string_view value,
     item = absl::StripAsciiWhitespace(item);
     if (!item.empty()) out->Add(std::string(item));
   }
-}
-
-// True when `s` is well-formed UTF-8 (JSON strings must be).
-bool IsUtf8(absl::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    int extra = c < 0x80 ? 0 : (c >> 5) == 0x6 ? 1 : (c >> 4) == 0xe ? 2 : (c >> 3) == 0x1e ? 3 : -1;
-    if (extra < 0) return false;
-    for (int k = 1; k <= extra; ++k) {
-      if (i + k >= s.size() || (static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) {
-        return false;
-      }
-    }
-    i += extra + 1;
-  }
-  return true;
 }
 
 bool IsImageType(absl::string_view type) {
@@ -332,14 +317,12 @@ int HttpStatusForGrpcCode(int grpc_code) {
 const char* HttpReason(int http_status) {
   switch (http_status) {
     case 200: return "OK";
-    case 204: return "No Content";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 409: return "Conflict";
-    case 411: return "Length Required";
     case 413: return "Payload Too Large";
     case 415: return "Unsupported Media Type";
     case 429: return "Too Many Requests";
@@ -352,31 +335,13 @@ const char* HttpReason(int http_status) {
 }
 
 std::string ErrorJson(int grpc_code, absl::string_view message) {
-  // Messages may quote request bytes; JSON needs UTF-8.
-  const bool utf8 = IsUtf8(message);
-  std::string escaped;
-  for (char c : message) {
-    if (!utf8 && static_cast<unsigned char>(c) >= 0x80) c = '?';
-    switch (c) {
-      case '"': escaped += "\\\""; break;
-      case '\\': escaped += "\\\\"; break;
-      case '\n': escaped += "\\n"; break;
-      case '\r': escaped += "\\r"; break;
-      case '\t': escaped += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          static const char kHex[] = "0123456789abcdef";
-          escaped += "\\u00";
-          escaped += kHex[(c >> 4) & 0xf];
-          escaped += kHex[c & 0xf];
-        } else {
-          escaped.push_back(c);
-        }
-    }
-  }
-  return absl::StrCat("{\"error\":{\"code\":", grpc_code, ",\"status\":\"",
-                      GrpcCodeName(static_cast<grpc::StatusCode>(grpc_code)),
-                      "\",\"message\":\"", escaped, "\"}}");
+  nlohmann::json error = {
+      {"code", grpc_code},
+      {"status", GrpcCodeName(static_cast<grpc::StatusCode>(grpc_code))},
+      {"message", std::string(message)}};
+  // Messages may quote request bytes: invalid UTF-8 becomes U+FFFD.
+  return nlohmann::json{{"error", std::move(error)}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string ToJson(const google::protobuf::Message& message) {

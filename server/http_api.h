@@ -76,7 +76,8 @@ int HttpStatusForGrpcCode(int grpc_code);
 // "Bad Request" etc.
 const char* HttpReason(int http_status);
 
-// {"error":{"code":3,"status":"INVALID_ARGUMENT","message":"..."}}
+// {"error":{"code":3,"message":"...","status":"INVALID_ARGUMENT"}}; invalid
+// UTF-8 in the message becomes U+FFFD.
 std::string ErrorJson(int grpc_code, absl::string_view message);
 
 // Proto JSON with the .proto field names (snake_case) and zero values.

@@ -5,15 +5,9 @@
 #include <grpcpp/client_context.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
-#include <deque>
-#include <functional>
 #include <future>
-#include <mutex>
 #include <string>
-#include <thread>
-#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -23,6 +17,7 @@
 #include "image2song/v1/image2song.grpc.pb.h"
 #include "server/http_api.h"
 #include "server/metrics.h"
+#include "server/work_queue.h"
 
 namespace image2song {
 
@@ -96,6 +91,9 @@ int ReadBody(mg_connection* conn, int64_t limit, std::string* body,
     return 413;
   }
   constexpr size_t kChunk = 64 * 1024;
+  if (info->content_length > 0) {
+    body->reserve(static_cast<size_t>(info->content_length) + kChunk);
+  }
   size_t size = 0;
   while (true) {
     body->resize(size + kChunk);
@@ -133,49 +131,6 @@ const char* RouteName(absl::string_view path) {
 
 }  // namespace
 
-// Fixed threads with normal stacks running the gateway's handlers.
-class HttpGateway::Pool {
- public:
-  explicit Pool(int threads) {
-    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Loop(); });
-  }
-  ~Pool() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    for (std::thread& t : threads_) t.join();
-  }
-  void Schedule(std::function<void()> task) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      tasks_.push_back(std::move(task));
-    }
-    cv_.notify_one();
-  }
-
- private:
-  void Loop() {
-    while (true) {
-      std::function<void()> task;
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [this] { return stop_ || !tasks_.empty(); });
-        if (tasks_.empty()) return;
-        task = std::move(tasks_.front());
-        tasks_.pop_front();
-      }
-      task();
-    }
-  }
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> tasks_;
-  bool stop_ = false;
-  std::vector<std::thread> threads_;
-};
-
 struct HttpGateway::Stubs {
   std::unique_ptr<pb::SongRecommender::Stub> recommender;
   std::unique_ptr<grpc::health::v1::Health::Stub> health;
@@ -190,12 +145,14 @@ absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(
   gateway->stubs_ = std::make_unique<Stubs>();
   gateway->stubs_->recommender = pb::SongRecommender::NewStub(channel);
   gateway->stubs_->health = grpc::health::v1::Health::NewStub(channel);
-  // One handler thread per civetweb thread: each civetweb thread waits for
-  // its own request, so the queue never holds more than `threads` tasks.
-  gateway->pool_ = std::make_unique<Pool>(std::max(1, options.threads));
+  // Handler threads with normal stacks, one per civetweb thread: each
+  // civetweb thread waits for its own request, so the queue never holds more
+  // than `threads` tasks.
+  const int threads_n = std::max(1, options.threads);
+  gateway->handlers_ = std::make_unique<WorkQueue>(threads_n, threads_n);
 
   mg_init_library(0);
-  const std::string threads = std::to_string(std::max(1, options.threads));
+  const std::string threads = std::to_string(threads_n);
   const char* mg_options[] = {"listening_ports", options.listen.c_str(),
                               "num_threads", threads.c_str(),
                               "request_timeout_ms", "30000",
@@ -229,7 +186,7 @@ void HttpGateway::Stop() {
   mg_stop(ctx_);
   ctx_ = nullptr;
   mg_exit_library();
-  pool_.reset();
+  handlers_.reset();
 }
 
 int HttpGateway::Handle(mg_connection* conn, void* self) {
@@ -261,8 +218,11 @@ int HttpGateway::Serve(mg_connection* conn) {
   }
   if (error.empty()) {
     std::promise<HttpReply> done;
-    pool_->Schedule([this, &request, &done] { done.set_value(Respond(request)); });
-    reply = done.get_future().get();
+    if (handlers_->TrySubmit([this, &request, &done] { done.set_value(Respond(request)); })) {
+      reply = done.get_future().get();
+    } else {  // cannot happen while threads match civetweb's; never block
+      reply = ErrorReply(grpc::RESOURCE_EXHAUSTED, "HTTP gateway overloaded");
+    }
   }
   Send(conn, reply, request.method == "HEAD");
   if (metrics_ != nullptr) metrics_->CountHttp(route, reply.status);

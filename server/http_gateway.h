@@ -10,7 +10,7 @@
 //   GET  /healthz           200 {"status":"SERVING"} or 503
 //   GET  /                  the web page (server/web/index.html)
 //
-// Errors are {"error":{"code":N,"status":"NAME","message":"..."}} with the
+// Errors are {"error":{"code":N,"message":"...","status":"NAME"}} with the
 // HTTP status of the gRPC code (http_api.h). An `Authorization: Bearer`
 // header is passed on as gRPC metadata.
 //
@@ -38,6 +38,7 @@ struct HttpRequest;
 struct HttpReply;
 
 class Metrics;
+class WorkQueue;
 
 struct HttpGatewayOptions {
   // "host:port"; port 0 picks a free port.
@@ -66,18 +67,17 @@ class HttpGateway {
 
  private:
   struct Stubs;
-  class Pool;
   HttpGateway() = default;
   static int Handle(mg_connection* conn, void* self);
-  // On a civetweb thread: reads the request, has Respond run on the pool,
-  // writes the reply.
+  // On a civetweb thread: reads the request, has Respond run on a handler
+  // thread (server/work_queue.h), writes the reply.
   int Serve(mg_connection* conn);
-  // On a pool thread: the reply to one request.
+  // On a handler thread: the reply to one request.
   HttpReply Respond(const HttpRequest& request);
 
   HttpGatewayOptions options_;
   std::unique_ptr<Stubs> stubs_;
-  std::unique_ptr<Pool> pool_;
+  std::unique_ptr<WorkQueue> handlers_;
   Metrics* metrics_ = nullptr;
   mg_context* ctx_ = nullptr;
   int port_ = 0;

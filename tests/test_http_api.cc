@@ -174,12 +174,12 @@ TEST_CASE("gRPC codes map to HTTP statuses and JSON errors") {
   CHECK(HttpStatusForGrpcCode(16) == 401);  // UNAUTHENTICATED
   CHECK(HttpStatusForGrpcCode(13) == 500);  // INTERNAL
   CHECK(ErrorJson(3, "bad \"image\"\n\x01") ==
-        R"({"error":{"code":3,"status":"INVALID_ARGUMENT","message":"bad \"image\"\n\u0001"}})");
+        R"({"error":{"code":3,"message":"bad \"image\"\n\u0001","status":"INVALID_ARGUMENT"}})");
   // Invalid UTF-8 from the request cannot break the JSON.
   CHECK(ErrorJson(5, "no song \xff\xfe") ==
-        R"({"error":{"code":5,"status":"NOT_FOUND","message":"no song ??"}})");
+        "{\"error\":{\"code\":5,\"message\":\"no song \xef\xbf\xbd\xef\xbf\xbd\",\"status\":\"NOT_FOUND\"}}");
   CHECK(ErrorJson(5, "caf\xc3\xa9") ==
-        "{\"error\":{\"code\":5,\"status\":\"NOT_FOUND\",\"message\":\"caf\xc3\xa9\"}}");
+        "{\"error\":{\"code\":5,\"message\":\"caf\xc3\xa9\",\"status\":\"NOT_FOUND\"}}");
 }
 
 TEST_CASE("Responses print as proto JSON with snake_case names") {

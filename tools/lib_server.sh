@@ -1,4 +1,4 @@
-# Sourced by the benchmark scripts: start_server BUNDLE [i2s-server flags...]
+# Sourced by quickstart.sh and the benchmark scripts: start_server BUNDLE [i2s-server flags...]
 # starts i2s-server on free ports in a temporary directory $RUN and sets
 # SERVER (pid) and PORT (gRPC); the server is stopped and $RUN removed on
 # exit. Needs BUILD.

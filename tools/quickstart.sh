@@ -19,18 +19,9 @@ echo "==> demo index bundle from $CATALOGUE"
 "$REPO/tools/demo_bundle.sh"
 
 echo "==> start i2s-server"
-RUN="$(mktemp -d)"
-trap 'kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; rm -rf "$RUN"' EXIT
-"$BUILD/server/i2s-server" --listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 \
-  --port_file="$RUN/ports.json" >"$RUN/server.log" 2>&1 &
-SERVER=$!
-for _ in $(seq 1 600); do
-  [ -s "$RUN/ports.json" ] && break
-  kill -0 "$SERVER" 2>/dev/null || { cat "$RUN/server.log"; exit 1; }
-  sleep 0.1
-done
+source "$REPO/tools/lib_server.sh"
+start_server "$CACHE/bundles/demo" --metrics_listen=127.0.0.1:0 --http_listen=127.0.0.1:0
 cat "$RUN/server.log"
-PORT=$(sed -E 's/.*"grpc_port": *([0-9]+).*/\1/' "$RUN/ports.json")
 CLIENT=("$BUILD/client/i2s-client" --server="127.0.0.1:$PORT")
 "${CLIENT[@]}" health
 "${CLIENT[@]}" info

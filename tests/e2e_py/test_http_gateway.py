@@ -84,9 +84,9 @@ class HttpGatewayTest(t.ServerTestCase):
         self.assertEqual(status, 200, answer)
         self.assertTrue(1 <= len(answer["matches"]) <= 3, answer)
         for m in answer["matches"]:
-            self.assertEqual(http("GET", f"{self.base}/v1/songs/{m['song_id']}")[0], 200)
-            song = json.loads(http("GET", f"{self.base}/v1/songs/{m['song_id']}")[2])["song"]
-            self.assertEqual(song["genre"], "folk")
+            status, _, data = http("GET", f"{self.base}/v1/songs/{m['song_id']}")
+            self.assertEqual(status, 200)
+            self.assertEqual(json.loads(data)["song"]["genre"], "folk")
         self.assertEqual(answer["tags"][0]["label"], "ocean")
         self.assertNotIn("explanation", answer["matches"][0])  # explain=false
         # Two pictures in one multipart request: tags from both images.
