@@ -68,8 +68,12 @@ cv::Mat Thumbnail(const RgbImage& image) {
               const_cast<uint8_t*>(image.pixels.data()));
   const double scale = 128.0 / std::max(image.width, image.height);
   if (scale >= 1) return rgb;
+  // An explicit size of at least 1x1: with a scale factor, OpenCV rounds the
+  // short side of a 1x300 or 10000x10 image to 0 and throws.
+  const cv::Size size(std::max(1, int(image.width * scale + 0.5)),
+                      std::max(1, int(image.height * scale + 0.5)));
   cv::Mat small;
-  cv::resize(rgb, small, cv::Size(), scale, scale, cv::INTER_AREA);
+  cv::resize(rgb, small, size, 0, 0, cv::INTER_AREA);
   return small;
 }
 

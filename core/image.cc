@@ -11,6 +11,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/image_jpeg.h"
+#include "core/status_macros.h"
 
 namespace image2song {
 namespace {
@@ -127,6 +129,21 @@ absl::StatusOr<ImageHeader> SniffBmp(const unsigned char* p, size_t n) {
   return h;
 }
 
+// Walks the PNG chunks to the end of IEND: bytes after it (a newline, an
+// editor's trailer) are not the image. A file without IEND is truncated.
+absl::StatusOr<size_t> PngExtent(const unsigned char* p, size_t n) {
+  size_t i = 8;  // signature
+  while (i + 12 <= n) {
+    const uint64_t len = Be32(p + i);
+    if (len > 0x7FFFFFFF) return Invalid("corrupt PNG: bad chunk length");
+    const size_t end = i + 12 + size_t(len);
+    if (end > n) break;
+    if (std::memcmp(p + i + 4, "IEND", 4) == 0) return end;
+    i = end;
+  }
+  return Invalid("truncated PNG: the IEND chunk is missing");
+}
+
 }  // namespace
 
 const char* ImageFormatName(ImageFormat format) {
@@ -188,8 +205,8 @@ absl::StatusOr<ImageHeader> SniffImage(absl::string_view bytes) {
   return h;
 }
 
-absl::StatusOr<RgbImage> DecodeImage(absl::string_view bytes,
-                                     const DecodeOptions& options) {
+absl::StatusOr<ImageHeader> CheckImageBytes(absl::string_view bytes,
+                                            const DecodeOptions& options) {
   if (static_cast<int64_t>(bytes.size()) > options.max_bytes) {
     return Invalid(absl::StrCat("image is ", bytes.size(),
                                 " bytes; the limit is ", options.max_bytes));
@@ -204,25 +221,45 @@ absl::StatusOr<RgbImage> DecodeImage(absl::string_view bytes,
                                 header->height, " pixels; the limit is ",
                                 options.max_pixels, " pixels"));
   }
+  return header;
+}
+
+absl::StatusOr<RgbImage> DecodeImage(absl::string_view bytes,
+                                     const DecodeOptions& options) {
+  ASSIGN_OR_RETURN(const ImageHeader header, CheckImageBytes(bytes, options));
+  const char* name = ImageFormatName(header.format);
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
   const size_t n = bytes.size();
+  std::string with_end_marker;
   // libjpeg and libpng fill a truncated image with grey instead of failing:
-  // require the end marker.
-  if (header->format == ImageFormat::kJpeg) {
-    size_t end = n;
-    while (end > 2 && p[end - 1] == 0) --end;  // zero padding after EOI
-    if (!(end >= 2 && p[end - 2] == 0xFF && p[end - 1] == 0xD9)) {
-      return Invalid("truncated JPEG: the end-of-image marker is missing");
+  // a JPEG must end its scans (JpegExtent), a PNG needs its IEND chunk.
+  size_t decode_bytes = n;
+  if (header.format == ImageFormat::kJpeg) {
+    ASSIGN_OR_RETURN(JpegLayout layout, JpegExtent(bytes));
+    if (layout.has_end_marker) {
+      // Bytes after the end marker (a newline, a motion photo's video, a
+      // second picture) are not the image: not decoded.
+      decode_bytes = layout.end;
+    } else {
+      // Writers that stop after the last scan exist; a file cut inside a
+      // scan must not be answered with a half-grey picture.
+      RETURN_IF_ERROR(CheckJpegScansComplete(bytes));
+      // OpenCV's source manager suspends at the end of the data instead of
+      // supplying an end marker (progressive images then fail): add one.
+      with_end_marker.reserve(n + 2);
+      with_end_marker.assign(bytes.data(), n);
+      with_end_marker += "\xFF\xD9";
+      bytes = with_end_marker;
+      p = reinterpret_cast<const unsigned char*>(bytes.data());
+      decode_bytes = bytes.size();
     }
-  } else if (header->format == ImageFormat::kPng) {
-    if (n < 12 || std::memcmp(p + n - 8, "IEND", 4) != 0) {
-      return Invalid("truncated PNG: the IEND chunk is missing");
-    }
+  } else if (header.format == ImageFormat::kPng) {
+    ASSIGN_OR_RETURN(decode_bytes, PngExtent(p, n));
   }
 
   int flags = cv::IMREAD_COLOR;
-  int64_t short_side = std::min(header->width, header->height);
-  if (header->format == ImageFormat::kJpeg) {
+  int64_t short_side = std::min(header.width, header.height);
+  if (header.format == ImageFormat::kJpeg) {
     if (short_side >= int64_t{8} * options.working_size) {
       flags = cv::IMREAD_REDUCED_COLOR_8;
     } else if (short_side >= int64_t{4} * options.working_size) {
@@ -233,7 +270,7 @@ absl::StatusOr<RgbImage> DecodeImage(absl::string_view bytes,
   }
   cv::Mat bgr;
   try {
-    cv::Mat raw(1, static_cast<int>(n), CV_8UC1,
+    cv::Mat raw(1, static_cast<int>(decode_bytes), CV_8UC1,
                 const_cast<char*>(bytes.data()));
     bgr = cv::imdecode(raw, flags);
   } catch (const cv::Exception& e) {
@@ -244,11 +281,11 @@ absl::StatusOr<RgbImage> DecodeImage(absl::string_view bytes,
                                 " image: it could not be decoded"));
   }
   RgbImage out;
-  out.format = header->format;
-  bool rotated = (bgr.cols > bgr.rows) != (header->width > header->height) &&
-                 header->width != header->height;
-  out.original_width = rotated ? header->height : header->width;
-  out.original_height = rotated ? header->width : header->height;
+  out.format = header.format;
+  bool rotated = (bgr.cols > bgr.rows) != (header.width > header.height) &&
+                 header.width != header.height;
+  out.original_width = rotated ? header.height : header.width;
+  out.original_height = rotated ? header.width : header.height;
   try {
     int shorter = std::min(bgr.cols, bgr.rows);
     if (shorter > options.working_size * 5 / 4) {

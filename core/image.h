@@ -49,7 +49,14 @@ struct RgbImage {
   ImageFormat format = ImageFormat::kUnknown;
 };
 
-// Decodes an untrusted encoded image. Errors are INVALID_ARGUMENT with a
+// The checks of DecodeImage that need no decoding (byte size, format,
+// declared pixel count): cheap enough to run before a request is queued.
+absl::StatusOr<ImageHeader> CheckImageBytes(absl::string_view bytes,
+                                            const DecodeOptions& options);
+
+// Decodes an untrusted encoded image. Bytes after the image's end (JPEG EOI,
+// PNG IEND) are ignored; a JPEG missing only its end marker is accepted.
+// Errors are INVALID_ARGUMENT with a
 // message that says what is wrong (empty, too large, unsupported format,
 // truncated, corrupt, too many pixels).
 absl::StatusOr<RgbImage> DecodeImage(absl::string_view bytes,

@@ -590,6 +590,25 @@ float ImageFacts::backdrop_share() {
   return backdrop_share_;
 }
 
+namespace {
+
+// A tagger's Run, with any exception from a library (OpenCV, LibTorch) as an
+// INTERNAL status: on a tagger thread an escaped exception would terminate
+// the process.
+absl::StatusOr<std::vector<Tag>> RunTagger(const Tagger& tagger,
+                                           const RgbImage& image,
+                                           ImageFacts& facts) {
+  try {
+    return tagger.Run(image, facts);
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("tagger ", tagger.info().name, " failed on a ",
+                                            image.width, "x", image.height,
+                                            " image: ", e.what()));
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<Tag>> ModelSet::TagImage(
     const RgbImage& image) const {
   ImageFacts facts(image);
@@ -622,13 +641,13 @@ absl::StatusOr<std::vector<Tag>> ModelSet::TagImage(
     threads.emplace_back([&, i] {
       if (on_thread_start_) on_thread_start_();
       const double before = ForwardMsThisThread();
-      results[i] = run[i]->Run(image, facts);
+      results[i] = RunTagger(*run[i], image, facts);
       thread_forward_ms[i] = ForwardMsThisThread() - before;
     });
   }
   const double before = ForwardMsThisThread();
   for (size_t i = 0; i < run.size(); ++i) {
-    if (!on_thread[i]) results[i] = run[i]->Run(image, facts);
+    if (!on_thread[i]) results[i] = RunTagger(*run[i], image, facts);
   }
   for (std::thread& t : threads) t.join();
   // Forward passes on other threads overlap this thread's: the request

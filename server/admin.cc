@@ -1,5 +1,7 @@
 #include "server/admin.h"
 
+#include <sys/stat.h>
+
 #include <climits>
 #include <cstdlib>
 
@@ -11,6 +13,7 @@
 #include "core/log.h"
 #include "server/auth.h"
 #include "server/grpc_status.h"
+#include "server/raw_call.h"
 
 namespace image2song {
 
@@ -90,6 +93,12 @@ absl::StatusOr<std::string> ResolveUnderRoot(const std::string& root,
     return absl::InvalidArgumentError(
         absl::StrCat("bundle path '", path, "' leads outside the bundle root"));
   }
+  struct stat st;
+  if (::stat(real_path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "bundle path '", path, "' is not a directory: a bundle is the directory "
+        "i2s-index writes (manifest.json and its files)"));
+  }
   return std::string(real_path);
 }
 
@@ -98,8 +107,8 @@ AdminService::AdminService(AdminOptions options, BundleReloader* reloader,
     : options_(std::move(options)), reloader_(reloader), metrics_(metrics) {}
 
 grpc::ServerUnaryReactor* AdminService::LoadBundle(
-    grpc::CallbackServerContext* context, const pb::LoadBundleRequest* request,
-    pb::LoadBundleResponse* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw_request,
+    grpc::ByteBuffer* raw_response) {
   const auto start = std::chrono::steady_clock::now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   auto finish = [&](const grpc::Status& status) {
@@ -115,6 +124,13 @@ grpc::ServerUnaryReactor* AdminService::LoadBundle(
   }
   grpc::Status auth = CheckBearerToken(*context, options_.token, "Admin calls");
   if (!auth.ok()) return finish(auth);
+  pb::LoadBundleRequest parsed;
+  const pb::LoadBundleRequest* request = &parsed;
+  if (absl::Status p = ParseRequest(*raw_request, &parsed); !p.ok()) {
+    return finish(ToGrpcStatus(p));
+  }
+  pb::LoadBundleResponse loaded;
+  pb::LoadBundleResponse* response = &loaded;
   std::string dir = options_.default_bundle;
   if (!request->path().empty()) {
     auto resolved = ResolveUnderRoot(options_.bundle_root, request->path());
@@ -128,7 +144,7 @@ grpc::ServerUnaryReactor* AdminService::LoadBundle(
   response->set_previous_version(swap->previous_version);
   response->set_song_count(swap->song_count);
   response->set_load_ms(swap->load_ms);
-  return finish(grpc::Status::OK);
+  return finish(SerializeResponse(*response, raw_response));
 }
 
 }  // namespace image2song

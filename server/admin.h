@@ -54,14 +54,17 @@ struct AdminOptions {
   std::string default_bundle;  // LoadBundle with an empty path
 };
 
-class AdminService final : public image2song::v1::Admin::CallbackService {
+// LoadBundle is served raw (server/raw_call.h): a path that is not UTF-8 is
+// INVALID_ARGUMENT, not an empty UNIMPLEMENTED.
+class AdminService final
+    : public image2song::v1::Admin::WithRawCallbackMethod_LoadBundle<
+          image2song::v1::Admin::Service> {
  public:
   AdminService(AdminOptions options, BundleReloader* reloader, Metrics* metrics);
 
-  grpc::ServerUnaryReactor* LoadBundle(
-      grpc::CallbackServerContext* context,
-      const image2song::v1::LoadBundleRequest* request,
-      image2song::v1::LoadBundleResponse* response) override;
+  grpc::ServerUnaryReactor* LoadBundle(grpc::CallbackServerContext* context,
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
 
  private:
   const AdminOptions options_;

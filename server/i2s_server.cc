@@ -29,6 +29,7 @@
 #include "server/metrics.h"
 #include "server/auth.h"
 #include "server/http_gateway.h"
+#include "server/request_check.h"
 #include "server/service.h"
 
 #ifndef I2S_VERSION
@@ -149,6 +150,7 @@ int Run() {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGHUP);  // reload the bundle
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  RouteProtobufLogs();
 
   const int torch_threads = std::max(1, absl::GetFlag(FLAGS_torch_threads));
   SetTorchThreads(torch_threads, 1);

@@ -1,8 +1,17 @@
 #include "server/request_check.h"
 
 #include <string>
+#include <vector>
 
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/reflection.h>
+#include <google/protobuf/stubs/logging.h>
+#include <google/protobuf/unknown_field_set.h>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/log.h"
 
 namespace image2song {
 
@@ -51,5 +60,173 @@ absl::Status CheckRecommendRequest(const image2song::v1::RecommendRequest& reque
   }
   return absl::OkStatus();
 }
+
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::UnknownField;
+using google::protobuf::UnknownFieldSet;
+
+absl::Status NotUtf8(const std::string& path) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "field '", path, "' is not valid UTF-8 (string fields must be UTF-8 "
+      "text; send binary data in a bytes field)"));
+}
+
+std::string FieldPath(const std::string& prefix, const FieldDescriptor& field,
+                      int index) {
+  std::string path = prefix.empty() ? field.name() : absl::StrCat(prefix, ".", field.name());
+  if (field.is_repeated()) absl::StrAppend(&path, "[", index, "]");
+  return path;
+}
+
+// Finds the first known string field of `fields` (a message of `type`, at
+// any depth) that is not UTF-8, or a nested message that does not parse.
+absl::Status WalkUnknown(const UnknownFieldSet& fields, const Descriptor& type,
+                         const std::string& prefix, int depth) {
+  if (depth > 32) return absl::InvalidArgumentError("request nests too deeply");
+  absl::flat_hash_map<int, int> count;  // values of each field so far
+  for (int i = 0; i < fields.field_count(); ++i) {
+    const UnknownField& f = fields.field(i);
+    const FieldDescriptor* field = type.FindFieldByNumber(f.number());
+    if (field == nullptr) continue;  // unknown fields are kept, not errors
+    const int index = count[f.number()]++;
+    const std::string path = FieldPath(prefix, *field, index);
+    // A known field with another wire type is kept as unknown by protobuf,
+    // not an error: only length-delimited values can hold what fails.
+    if (f.type() != UnknownField::TYPE_LENGTH_DELIMITED) continue;
+    if (field->type() == FieldDescriptor::TYPE_STRING) {
+      if (!IsValidUtf8(f.length_delimited())) return NotUtf8(path);
+    } else if (field->type() == FieldDescriptor::TYPE_MESSAGE) {
+      UnknownFieldSet nested;
+      if (!nested.ParseFromString(f.length_delimited())) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "field '", path, "' is not a valid serialized ",
+            field->message_type()->full_name()));
+      }
+      absl::Status s = WalkUnknown(nested, *field->message_type(), path, depth + 1);
+      if (!s.ok()) return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckMessageUtf8(const Message& message, const std::string& prefix,
+                              int depth) {
+  if (depth > 32) return absl::InvalidArgumentError("request nests too deeply");
+  const Descriptor& type = *message.GetDescriptor();
+  const google::protobuf::Reflection& r = *message.GetReflection();
+  for (int i = 0; i < type.field_count(); ++i) {
+    const FieldDescriptor& field = *type.field(i);
+    if (field.type() != FieldDescriptor::TYPE_STRING &&
+        field.type() != FieldDescriptor::TYPE_MESSAGE) {
+      continue;
+    }
+    const int n = field.is_repeated() ? r.FieldSize(message, &field)
+                                      : (r.HasField(message, &field) ||
+                                                 field.type() == FieldDescriptor::TYPE_STRING
+                                             ? 1
+                                             : 0);
+    for (int k = 0; k < n; ++k) {
+      const std::string path = FieldPath(prefix, field, k);
+      if (field.type() == FieldDescriptor::TYPE_STRING) {
+        std::string scratch;
+        const std::string& value =
+            field.is_repeated() ? r.GetRepeatedStringReference(message, &field, k, &scratch)
+                                : r.GetStringReference(message, &field, &scratch);
+        if (!IsValidUtf8(value)) return NotUtf8(path);
+      } else {
+        const Message& nested = field.is_repeated()
+                                    ? r.GetRepeatedMessage(message, &field, k)
+                                    : r.GetMessage(message, &field);
+        absl::Status s = CheckMessageUtf8(nested, path, depth + 1);
+        if (!s.ok()) return s;
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+void ProtobufLog(google::protobuf::LogLevel level, const char* filename,
+                 int line, const std::string& message) {
+  if (absl::StrContains(message, "invalid UTF-8")) return;
+  if (level >= google::protobuf::LOGLEVEL_ERROR) {
+    I2S_LOG(ERROR) << "protobuf " << filename << ":" << line << ": " << message;
+  } else {
+    I2S_LOG(WARNING) << "protobuf " << filename << ":" << line << ": " << message;
+  }
+}
+
+}  // namespace
+
+bool IsValidUtf8(absl::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  size_t i = 0;
+  while (i < n) {
+    const unsigned char c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    int len;
+    uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;  // continuation byte, overlong lead (C0, C1) or > F4
+    }
+    if (i + len > n) return false;
+    for (int k = 1; k < len; ++k) {
+      if ((p[i + k] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (p[i + k] & 0x3F);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+absl::Status ExplainUnparseable(absl::string_view bytes, const Descriptor& type) {
+  UnknownFieldSet fields;
+  if (!fields.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the request is not a serialized ", type.full_name(),
+        " (malformed protobuf data, ", bytes.size(), " bytes)"));
+  }
+  absl::Status s = WalkUnknown(fields, type, "", 0);
+  if (!s.ok()) return s;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "the request is not a valid serialized ", type.full_name()));
+}
+
+absl::Status ParseRequestBytes(absl::string_view bytes, Message* message) {
+  if (bytes.size() > size_t{INT32_MAX}) {
+    return absl::InvalidArgumentError("the request is over 2 GiB");
+  }
+  if (message->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::OkStatus();
+  }
+  message->Clear();
+  return ExplainUnparseable(bytes, *message->GetDescriptor());
+}
+
+absl::Status CheckStringsAreUtf8(const Message& message) {
+  return CheckMessageUtf8(message, "", 0);
+}
+
+void RouteProtobufLogs() { google::protobuf::SetLogHandler(&ProtobufLog); }
 
 }  // namespace image2song

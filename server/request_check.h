@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "image2song/v1/image2song.pb.h"
 
 namespace image2song {
@@ -21,9 +22,37 @@ struct RequestLimits {
   int max_text_bytes = 1024;
 };
 
-// OK, or INVALID_ARGUMENT naming the field and the limit.
+// OK, or INVALID_ARGUMENT naming the field and the limit. Image headers
+// (format, declared size) are checked by the caller (core/image.h
+// CheckImageBytes), also before queueing.
 absl::Status CheckRecommendRequest(const image2song::v1::RecommendRequest& request,
                                    const RequestLimits& limits);
+
+// Parses serialized request bytes into `message` (Clear()ed first). Errors
+// are INVALID_ARGUMENT and say what is wrong: a string field that is not
+// valid UTF-8, named with its path ("filters.genres[1]"), or bytes that are
+// not a serialized message of that type. (gRPC's own parsing answers both
+// with an empty UNIMPLEMENTED.)
+absl::Status ParseRequestBytes(absl::string_view bytes,
+                               google::protobuf::Message* message);
+
+// Why `bytes` do not parse as `type`: see ParseRequestBytes.
+absl::Status ExplainUnparseable(absl::string_view bytes,
+                                const google::protobuf::Descriptor& type);
+
+// OK, or INVALID_ARGUMENT naming the first string field of `message` (at any
+// depth) that is not valid UTF-8: for requests built from other input (the
+// HTTP gateway's forms) before they are serialized.
+absl::Status CheckStringsAreUtf8(const google::protobuf::Message& message);
+
+// Whether `s` is well-formed UTF-8 (no overlong forms, surrogates or code
+// points past U+10FFFF), as protobuf requires of string fields.
+bool IsValidUtf8(absl::string_view s);
+
+// Routes protobuf's own log lines to the server log, without the one
+// "String field ... contains invalid UTF-8" error protobuf writes per bad
+// request (ParseRequestBytes answers those; a client could flood the log).
+void RouteProtobufLogs();
 
 }  // namespace image2song
 

@@ -1,6 +1,8 @@
 #include "server/service.h"
 
 #include <chrono>
+#include <exception>
+
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -8,6 +10,7 @@
 #include "core/log.h"
 #include "server/auth.h"
 #include "server/grpc_status.h"
+#include "server/raw_call.h"
 #include "server/request_check.h"
 #include "server/response.h"
 
@@ -41,6 +44,34 @@ void AddLower(const google::protobuf::RepeatedPtrField<std::string>& values,
   for (const std::string& v : values) {
     std::string s(absl::StripAsciiWhitespace(v));
     if (!s.empty()) out->insert(absl::AsciiStrToLower(s));
+  }
+}
+
+// "image: <problem>" / "images[2]: <problem>" when the request has several.
+std::string ImageError(const pb::RecommendRequest& request, int i,
+                       const absl::Status& status) {
+  if (request.images_size() == 0) return std::string(status.message());
+  return absl::StrCat(i < 0 ? "image" : absl::StrCat("images[", i, "]"), ": ",
+                      status.message());
+}
+
+// Runs `work`; an exception from a library on the request path (OpenCV,
+// LibTorch, FAISS, std::bad_alloc) becomes INTERNAL for this call instead of
+// terminating the process for every client.
+template <typename Work>
+grpc::Status Guarded(const char* method, Work&& work) {
+  try {
+    return work();
+  } catch (const std::exception& e) {
+    I2S_LOG(ERROR) << method << ": exception on the request path: " << e.what();
+    std::string what = e.what();
+    if (what.size() > 300) what.resize(300);
+    return grpc::Status(grpc::INTERNAL,
+                        absl::StrCat("internal error while serving ", method, ": ", what));
+  } catch (...) {
+    I2S_LOG(ERROR) << method << ": unknown exception on the request path";
+    return grpc::Status(grpc::INTERNAL,
+                        absl::StrCat("internal error while serving ", method));
   }
 }
 
@@ -87,8 +118,8 @@ void SongRecommenderService::Finish(grpc::ServerUnaryReactor* reactor,
 }
 
 grpc::ServerUnaryReactor* SongRecommenderService::Recommend(
-    grpc::CallbackServerContext* context, const pb::RecommendRequest* request,
-    pb::RecommendResponse* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw_request,
+    grpc::ByteBuffer* raw_response) {
   const auto start = Clock::now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   auto reject = [&](grpc::StatusCode code, std::string msg) {
@@ -99,6 +130,17 @@ grpc::ServerUnaryReactor* SongRecommenderService::Recommend(
       !auth.ok()) {
     return reject(auth.error_code(), auth.error_message());
   }
+  // Request and response live until the worker is done with them.
+  struct Call {
+    pb::RecommendRequest request;
+    pb::RecommendResponse response;
+  };
+  auto call = std::make_shared<Call>();
+  if (absl::Status parsed = ParseRequest(*raw_request, &call->request); !parsed.ok()) {
+    grpc::Status status = ToGrpcStatus(parsed);
+    return reject(status.error_code(), status.error_message());
+  }
+  const pb::RecommendRequest& request = call->request;
   RequestLimits limits;
   limits.max_top_k = kMaxTopK;
   limits.default_top_k = kDefaultTopK;
@@ -106,16 +148,27 @@ grpc::ServerUnaryReactor* SongRecommenderService::Recommend(
   limits.max_image_bytes = options_.decode.max_bytes;
   limits.max_request_image_bytes = options_.max_request_image_bytes;
   limits.max_text_bytes = options_.max_text_bytes;
-  if (absl::Status valid = CheckRecommendRequest(*request, limits); !valid.ok()) {
+  if (absl::Status valid = CheckRecommendRequest(request, limits); !valid.ok()) {
     grpc::Status status = ToGrpcStatus(valid);
     return reject(status.error_code(), status.error_message());
+  }
+  // Image headers: format, declared size, pixel limit.
+  for (int i = -1; i < request.images_size(); ++i) {
+    const std::string& bytes = i < 0 ? request.image() : request.images(i);
+    if (i < 0 && bytes.empty()) continue;
+    absl::StatusOr<ImageHeader> header = CheckImageBytes(bytes, options_.decode);
+    if (!header.ok()) {
+      return reject(grpc::INVALID_ARGUMENT, ImageError(request, i, header.status()));
+    }
   }
   if (snapshot() == nullptr) {
     return reject(grpc::UNAVAILABLE, "no index bundle is loaded yet");
   }
-  bool queued = queue_.TrySubmit([this, context, request, response, reactor,
-                                  start] {
-    grpc::Status status = RunRecommend(context, *request, response);
+  bool queued = queue_.TrySubmit([this, context, call, raw_response, reactor, start] {
+    grpc::Status status = Guarded("Recommend", [&] {
+      return RunRecommend(context, call->request, &call->response);
+    });
+    if (status.ok()) status = SerializeResponse(call->response, raw_response);
     Finish(reactor, "Recommend", status, start);
   });
   if (!queued) {
@@ -135,17 +188,13 @@ grpc::Status SongRecommenderService::RunRecommend(
   std::shared_ptr<const Snapshot> snap = snapshot();
   auto t0 = Clock::now();
   std::vector<RgbImage> images;
-  const bool several = request.images_size() > 0;
   for (int i = -1; i < request.images_size(); ++i) {
     const std::string& bytes = i < 0 ? request.image() : request.images(i);
     if (i < 0 && bytes.empty()) continue;
     absl::StatusOr<RgbImage> image = DecodeImage(bytes, options_.decode);
     if (!image.ok()) {
-      if (!several) return ToGrpcStatus(image.status());
-      return grpc::Status(
-          grpc::INVALID_ARGUMENT,
-          absl::StrCat(i < 0 ? "image" : absl::StrCat("images[", i, "]"), ": ",
-                       image.status().message()));
+      if (!absl::IsInvalidArgument(image.status())) return ToGrpcStatus(image.status());
+      return grpc::Status(grpc::INVALID_ARGUMENT, ImageError(request, i, image.status()));
     }
     images.push_back(std::move(*image));
   }
@@ -191,14 +240,20 @@ grpc::Status SongRecommenderService::RunRecommend(
 }
 
 grpc::ServerUnaryReactor* SongRecommenderService::GetSong(
-    grpc::CallbackServerContext* context, const pb::GetSongRequest* request,
-    pb::GetSongResponse* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw_request,
+    grpc::ByteBuffer* raw_response) {
   const auto start = Clock::now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   grpc::Status status = CheckBearerToken(*context, options_.auth_token, kCalls);
+  pb::GetSongRequest parsed;
+  const pb::GetSongRequest* request = &parsed;
+  pb::GetSongResponse song_response;
+  pb::GetSongResponse* response = &song_response;
   std::shared_ptr<const Snapshot> snap = snapshot();
   if (!status.ok()) {
     // Not authenticated: answered as it is.
+  } else if (absl::Status p = ParseRequest(*raw_request, &parsed); !p.ok()) {
+    status = ToGrpcStatus(p);
   } else if (request->song_id().empty()) {
     status = grpc::Status(grpc::INVALID_ARGUMENT, "song_id is empty");
   } else if (snap == nullptr) {
@@ -227,6 +282,7 @@ grpc::ServerUnaryReactor* SongRecommenderService::GetSong(
       s->set_lyrics(absl::StrJoin(m.lines, "\n"));
     }
   }
+  if (status.ok()) status = SerializeResponse(*response, raw_response);
   Finish(reactor, "GetSong", status, start);
   return reactor;
 }

@@ -46,8 +46,16 @@ struct ServiceOptions {
   std::string auth_token;
 };
 
-class SongRecommenderService final
-    : public image2song::v1::SongRecommender::CallbackService {
+// Recommend and GetSong take raw request bytes and parse them here, so a
+// request gRPC's parser would refuse with an empty UNIMPLEMENTED (a string
+// field that is not UTF-8, bytes that are no message) is answered
+// INVALID_ARGUMENT naming the problem (server/request_check.h).
+using SongRecommenderBase = image2song::v1::SongRecommender::WithRawCallbackMethod_Recommend<
+    image2song::v1::SongRecommender::WithRawCallbackMethod_GetSong<
+        image2song::v1::SongRecommender::WithCallbackMethod_GetInfo<
+            image2song::v1::SongRecommender::Service>>>;
+
+class SongRecommenderService final : public SongRecommenderBase {
  public:
   static constexpr int kMaxTopK = 100;
   static constexpr int kDefaultTopK = 10;
@@ -61,14 +69,15 @@ class SongRecommenderService final
   // Lets queued work finish and stops the workers.
   void Drain();
 
-  grpc::ServerUnaryReactor* Recommend(
-      grpc::CallbackServerContext* context,
-      const image2song::v1::RecommendRequest* request,
-      image2song::v1::RecommendResponse* response) override;
-  grpc::ServerUnaryReactor* GetSong(
-      grpc::CallbackServerContext* context,
-      const image2song::v1::GetSongRequest* request,
-      image2song::v1::GetSongResponse* response) override;
+  // Recommend: the cheap checks (auth, parsing, UTF-8, limits, image
+  // headers) run here, so a bad request never waits behind valid ones; the
+  // rest runs on a worker.
+  grpc::ServerUnaryReactor* Recommend(grpc::CallbackServerContext* context,
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* GetSong(grpc::CallbackServerContext* context,
+                                    const grpc::ByteBuffer* request,
+                                    grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetInfo(
       grpc::CallbackServerContext* context,
       const image2song::v1::GetInfoRequest* request,

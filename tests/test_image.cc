@@ -1,8 +1,12 @@
 // Tests for core/image.h: header sniffing, decoding limits, colour
 // conversion and model-input preprocessing.
 #include "core/image.h"
+#include "core/image_jpeg.h"
+#include "core/colour_cues.h"
 
 #include <algorithm>
+#include <cmath>
+#include <map>
 #include <cstdint>
 #include <cstdlib>
 #include <random>
@@ -194,17 +198,104 @@ TEST_CASE("DecodeImage decodes each format to RGB") {
   }
 }
 
-TEST_CASE("DecodeImage rejects a truncated JPEG") {
-  std::string jpeg = Encode(Solid(64, 48, 250, 0, 0), ".jpg");
-  for (size_t cut : {size_t{2}, size_t{10}, jpeg.size() / 2}) {
-    INFO("cut " << cut << " of " << jpeg.size() << " bytes");
-    absl::StatusOr<RgbImage> d =
-        DecodeImage(jpeg.substr(0, jpeg.size() - cut), DecodeOptions{});
-    CHECK(d.status().code() == absl::StatusCode::kInvalidArgument);
-    CHECK(absl::StrContains(d.status().message(), "truncated"));
+// A photo-like JPEG (noise over gradients) whose scans are long.
+std::string NoisyJpeg(int width, int height, bool progressive = false) {
+  cv::Mat mat(height, width, CV_8UC3);
+  std::mt19937 rng(7);
+  for (int y = 0; y < height; ++y) {
+    for (int x = 0; x < width; ++x) {
+      mat.at<cv::Vec3b>(y, x) = cv::Vec3b(uint8_t(x * 255 / width), uint8_t(rng() % 64),
+                                          uint8_t(y * 255 / height));
+    }
   }
-  // Zero padding after the end-of-image marker is accepted.
-  CHECK(DecodeImage(jpeg + std::string(16, '\0'), DecodeOptions{}).ok());
+  return EncodeMat(mat, ".jpg",
+                   {cv::IMWRITE_JPEG_QUALITY, 90, cv::IMWRITE_JPEG_PROGRESSIVE,
+                    progressive ? 1 : 0});
+}
+
+TEST_CASE("DecodeImage rejects a JPEG cut inside its image data") {
+  for (bool progressive : {false, true}) {
+    std::string jpeg = NoisyJpeg(96, 64, progressive);
+    for (size_t cut : {size_t{10}, size_t{200}, jpeg.size() / 2, jpeg.size() - 40}) {
+      INFO((progressive ? "progressive" : "baseline") << ", cut " << cut << " of "
+                                                      << jpeg.size() << " bytes");
+      absl::StatusOr<RgbImage> d =
+          DecodeImage(jpeg.substr(0, jpeg.size() - cut), DecodeOptions{});
+      CHECK(d.status().code() == absl::StatusCode::kInvalidArgument);
+      CHECK(absl::StrContains(d.status().message(), "truncated"));
+    }
+  }
+}
+
+TEST_CASE("DecodeImage accepts the byte layouts cameras and editors write") {
+  for (bool progressive : {false, true}) {
+    INFO((progressive ? "progressive" : "baseline"));
+    const std::string jpeg = NoisyJpeg(96, 64, progressive);
+    absl::StatusOr<RgbImage> plain = DecodeImage(jpeg, DecodeOptions{});
+    REQUIRE(plain.ok());
+    std::mt19937 rng(11);
+    std::string video(300 * 1024, '\0');
+    for (char& c : video) c = char(rng());
+    // An embedded picture inside an APP2 segment (MPF/FlashPix style): its
+    // own end marker must not end the outer image.
+    const std::string thumb = Encode(Solid(8, 8, 0, 0, 255), ".jpg");
+    std::string app2 = "\xFF\xE2";
+    app2 += char((thumb.size() + 2) >> 8);
+    app2 += char((thumb.size() + 2) & 0xFF);
+    app2 += thumb;
+    const std::string with_app2 = jpeg.substr(0, 2) + app2 + jpeg.substr(2);
+    struct Layout {
+      const char* what;
+      std::string bytes;
+    };
+    for (const Layout& l : {
+             Layout{"a trailing newline", jpeg + "\n"},
+             Layout{"CR LF", jpeg + "\r\n"},
+             Layout{"zero padding", jpeg + std::string(4096, '\0')},
+             Layout{"a motion photo's 300 KB video after the image", jpeg + video},
+             Layout{"a second JPEG after the first", jpeg + thumb},
+             Layout{"an APP2 segment holding a JPEG", with_app2},
+             Layout{"no end-of-image marker after complete scans",
+                    jpeg.substr(0, jpeg.size() - 2)},
+         }) {
+      INFO(l.what);
+      absl::StatusOr<RgbImage> d = DecodeImage(l.bytes, DecodeOptions{});
+      INFO(d.status().ToString());
+      REQUIRE(d.ok());
+      CHECK(d->width == 96);
+      CHECK(d->height == 64);
+      CHECK(d->pixels == plain->pixels);
+    }
+  }
+  // PNG: bytes after IEND are not the image.
+  const std::string png = Encode(Solid(40, 30, 10, 200, 30), ".png");
+  for (const std::string& tail : {std::string("\n"), std::string(1000, 'x')}) {
+    absl::StatusOr<RgbImage> d = DecodeImage(png + tail, DecodeOptions{});
+    INFO(d.status().ToString());
+    REQUIRE(d.ok());
+    CHECK(Pixel(*d, 5, 5) == std::vector<int>{10, 200, 30});
+  }
+}
+
+TEST_CASE("JpegExtent walks segments and scans to the image's end marker") {
+  const std::string jpeg = NoisyJpeg(48, 32, true);
+  absl::StatusOr<JpegLayout> l = JpegExtent(jpeg + "tail");
+  REQUIRE(l.ok());
+  CHECK(l->has_end_marker);
+  CHECK(l->end == jpeg.size());
+  CHECK(l->trailing_bytes == 4);
+  CHECK(l->scans > 1);  // progressive
+  l = JpegExtent(jpeg.substr(0, jpeg.size() - 2));
+  REQUIRE(l.ok());
+  CHECK_FALSE(l->has_end_marker);
+  // Headers only, or a frame header cut short: refused with the reason.
+  const size_t sos = jpeg.find("\xFF\xDA");
+  REQUIRE(sos != std::string::npos);
+  CHECK(absl::StrContains(JpegExtent(jpeg.substr(0, sos)).status().message(),
+                          "image data is missing"));
+  CHECK(absl::StrContains(JpegExtent(jpeg.substr(0, 3)).status().message(), "JPEG"));
+  CHECK(absl::StrContains(JpegExtent("\xFF\xD8\xFF\xD9").status().message(),
+                          "before any image data"));
 }
 
 TEST_CASE("DecodeImage rejects a truncated PNG") {
@@ -486,6 +577,43 @@ TEST_CASE("A WebP header libwebp refuses never reaches OpenCV's other decoders")
   REQUIRE_FALSE(d.ok());
   CHECK(d.status().code() == absl::StatusCode::kInvalidArgument);
   CHECK(absl::StrContains(d.status().message(), "corrupt WebP"));
+}
+
+// Every geometry from 1x1 to a 1:10000 strip goes through decoding, the
+// backdrop and colour analysis and model preprocessing of any crop.
+TEST_CASE("Every aspect ratio decodes, is analysed and preprocessed") {
+  const std::vector<std::pair<int, int>> sizes = {
+      {1, 1},     {1, 2},   {2, 1},      {1, 300},  {300, 1}, {450, 1},
+      {1, 450},   {10000, 10}, {10, 10000}, {3, 7000}, {7000, 3}, {2, 2},
+      {129, 1},   {1, 129}, {600, 599},  {65500, 1}};
+  const float mean[3] = {0, 0, 0}, stdv[3] = {255, 255, 255};
+  const std::vector<CropBox> boxes = {
+      {0, 0, 1, 1}, {0, 0, 0.5f, 0.5f}, {0.5f, 0.5f, 1, 1}, {0.2f, 0.2f, 0.8f, 0.8f},
+      {0.99f, 0.99f, 1, 1}, {0, 0, 0.001f, 0.001f}, {1, 1, 1, 1}};
+  for (const auto& [w, h] : sizes) {
+    for (const char* ext : {".png", ".jpg", ".webp", ".bmp"}) {
+      if (std::string(ext) == ".webp" && std::max(w, h) > 16383) continue;
+      if (std::string(ext) == ".jpg" && std::max(w, h) > 65500) continue;
+      INFO(w << "x" << h << " " << ext);
+      absl::StatusOr<RgbImage> d = DecodeImage(Encode(Solid(w, h, 30, 120, 220), ext),
+                                               DecodeOptions{});
+      INFO(d.status().ToString());
+      REQUIRE(d.ok());
+      CHECK(d->width >= 1);
+      CHECK(d->height >= 1);
+      const float share = BackdropShare(*d);
+      CHECK((share >= 0 && share <= 1));
+      std::map<std::string, float> f = ColourFeatures(*d);
+      for (const auto& [name, v] : f) CHECK(std::isfinite(v));
+      for (const CropBox& box : boxes) {
+        for (auto [mw, mh] : {std::pair<int, int>{32, 32}, {224, 160}, {1, 1}}) {
+          std::vector<float> out(size_t(3) * mw * mh, -1.0f);
+          PreprocessToChw(*d, box, mw, mh, mean, stdv, out.data());
+          for (float v : out) REQUIRE((v >= 0.0f && v <= 1.0f));
+        }
+      }
+    }
+  }
 }
 
 }  // namespace
