@@ -135,6 +135,14 @@ inline double MetricValue(const std::string& text, const std::string& prefix) {
   return -1;
 }
 
+// A /proc/PID/status value in MiB ("VmRSS", "VmHWM"); -1 if missing.
+inline double ProcMiB(pid_t pid, const std::string& key) {
+  const std::string status = ReadWholeFile(absl::StrCat("/proc/", pid, "/status"));
+  std::smatch m;
+  if (!std::regex_search(status, m, std::regex(key + ":\\s+([0-9]+) kB"))) return -1;
+  return std::stod(m[1]) / 1024;
+}
+
 }  // namespace testing
 }  // namespace image2song
 

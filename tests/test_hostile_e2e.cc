@@ -31,6 +31,7 @@ using testing::Context;
 using testing::HttpGet;
 using testing::Image;
 using testing::MetricValue;
+using testing::ProcMiB;
 using testing::ReadWholeFile;
 using testing::Recommend;
 using testing::TempDir;
@@ -258,6 +259,72 @@ TEST_CASE("Invalid requests are refused before the queue, never behind valid one
   CHECK(ok > 0);
   CHECK(exhausted > 0);  // the queue was full while they were refused
   CHECK(other == 0);
+}
+
+// Noise: incompressible, so the encoded image is as large as it can be.
+std::string NoiseImage(int width, int height, const std::string& ext, uint32_t seed) {
+  RgbImage img;
+  img.width = width;
+  img.height = height;
+  img.pixels.resize(size_t(width) * height * 3);
+  std::mt19937 rng(seed);
+  for (uint8_t& v : img.pixels) v = uint8_t(rng());
+  absl::StatusOr<std::string> bytes = EncodeImage(img, ext);
+  REQUIRE(bytes.ok());
+  return *bytes;
+}
+
+TEST_CASE("A long run of large and hostile images: memory levels off") {
+  // Requests of up to ~15 MB from 4 clients at once: gRPC buffers, request
+  // copies and decoded pixels of every size class, for 12 rounds. RSS after
+  // each round must level off (glibc's dynamic mmap threshold used to keep
+  // each freed 16 MB buffer in a per-thread arena: RSS grew without bound).
+  TestServer server({"--workers=2", "--max_image_pixels=50000000"});
+  const std::vector<std::string> inputs = {
+      NoiseImage(2200, 2200, ".png", 1),             // ~14.5 MB PNG
+      NoiseImage(3000, 2000, ".jpg", 2),             // ~5 MB JPEG
+      SolidImage(7000, 7000, ".png"),                // 49 MP, small file
+      SolidImage(1, 20000, ".png"),                  // a strip
+      NoiseImage(2200, 2200, ".png", 3).substr(0, 9'000'000),  // truncated
+      std::string(12'000'000, '\x5A'),              // not an image
+  };
+  constexpr int kRounds = 12, kClients = 4;
+  std::vector<double> rss;
+  const pid_t pid = server.process().pid();
+  for (int round = 0; round < kRounds; ++round) {
+    std::vector<std::thread> clients;
+    std::atomic<int> failures{0};
+    for (int c = 0; c < kClients; ++c) {
+      clients.emplace_back([&, c] {
+        for (size_t k = 0; k < inputs.size(); ++k) {
+          pb::RecommendRequest req;
+          req.set_image(inputs[(k + c) % inputs.size()]);
+          pb::RecommendResponse resp;
+          grpc::Status s = Recommend(server, req, &resp);
+          if (!s.ok() && s.error_code() != grpc::INVALID_ARGUMENT &&
+              s.error_code() != grpc::RESOURCE_EXHAUSTED) {
+            ++failures;
+          }
+        }
+      });
+    }
+    for (auto& t : clients) t.join();
+    CHECK(failures == 0);
+    rss.push_back(ProcMiB(pid, "VmRSS"));
+  }
+  std::string series;
+  for (double r : rss) absl::StrAppend(&series, static_cast<int>(r), " ");
+  const double peak = ProcMiB(pid, "VmHWM");
+  WARN("RSS MiB after each round: " << series << "; peak " << static_cast<int>(peak));
+  double first_half = 0, second_half = 0;
+  for (int i = 0; i < kRounds; ++i) {
+    (i < kRounds / 2 ? first_half : second_half) =
+        std::max(i < kRounds / 2 ? first_half : second_half, rss[i]);
+  }
+  // Levels off: the second half adds at most 10 % to the first half's high.
+  CHECK(second_half <= first_half * 1.1);
+  CHECK(server.process().Running());
+  CHECK(Serving(server));
 }
 
 }  // namespace

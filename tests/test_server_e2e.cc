@@ -39,6 +39,7 @@ using testing::Context;
 using testing::HttpGet;
 using testing::Image;
 using testing::MetricValue;
+using testing::ProcMiB;
 using testing::ReadWholeFile;
 using testing::Recommend;
 using testing::RequiredEnv;
@@ -931,13 +932,6 @@ namespace image2song {
 namespace {
 
 // "VmRSS" or "VmHWM" of a process, in MiB (-1 when unreadable).
-double ProcMiB(pid_t pid, const std::string& key) {
-  const std::string status = ReadWholeFile(absl::StrCat("/proc/", pid, "/status"));
-  std::smatch m;
-  if (!std::regex_search(status, m, std::regex(key + ":\\s+([0-9]+) kB"))) return -1;
-  return std::stod(m[1]) / 1024;
-}
-
 double JsonNumber(const std::string& json, const std::string& key) {
   std::smatch m;
   if (!std::regex_search(json, m, std::regex("\"" + key + "\": ([0-9.]+)"))) return -1;

@@ -34,7 +34,9 @@ for target in decode request http; do
   mkdir -p "$corpus" "$crashes"
   log="$WORK/$target.log"
   echo "==> fuzz_$target for ${SECONDS_EACH}s (seeds: $WORK/seeds/$target)"
-  if UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  # fuzz_decode tags every decoded image with the tiny models (whole path).
+  if I2S_FUZZ_MODELS="$WORK/assets/models_full.json" \
+     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
      "$BUILD/tests/fuzz/fuzz_$target" -max_total_time="$SECONDS_EACH" -timeout=10 \
        -rss_limit_mb=2048 -max_len=262144 -artifact_prefix="$crashes/" -print_final_stats=1 \
        "$corpus" "$WORK/seeds/$target" >"$log" 2>&1; then

@@ -76,6 +76,20 @@ def main():
     for name in sorted(os.listdir(odd)):
         with open(os.path.join(odd, name), "rb") as f:
             seeds["odd_" + name] = f.read()
+    # Structured seeds of fuzz_decode: "I2SG", format (0 PNG, 1 JPEG, 2 WebP,
+    # 3 BMP), width-1 and height-1 (16-bit LE, mod 20000), flags (1 forge
+    # the header size, 2 cut `cut` bytes, 4 append the tail), cut (16-bit),
+    # forged width and height (32-bit), colour seed, then the tail.
+    def geometry(fmt, w, h, flags=0, cut=0, fw=0, fh=0, tail=b""):
+        return (b"I2SG" + struct.pack("<BHHBHIIB", fmt, w - 1, h - 1, flags, cut, fw, fh, 77) +
+                tail)
+    for fmt, ext in enumerate(["png", "jpg", "webp", "bmp"]):
+        for w, h in [(1, 300), (300, 1), (450, 1), (10000, 10), (10, 10000), (1, 1)]:
+            seeds[f"geometry_{w}x{h}.{ext}.i2sg"] = geometry(fmt, w, h)
+    seeds["geometry_forged.png.i2sg"] = geometry(0, 40, 30, flags=1, fw=1, fh=65535)
+    seeds["geometry_forged.jpg.i2sg"] = geometry(1, 40, 30, flags=1, fw=30000, fh=2)
+    seeds["geometry_no_eoi.jpg.i2sg"] = geometry(1, 64, 48, flags=2, cut=2)
+    seeds["geometry_motion.jpg.i2sg"] = geometry(1, 64, 48, flags=4, tail=b"\x00\x00\x00\x18ftypmp42" * 40)
     for name, data in seeds.items():
         with open(os.path.join(decode, name), "wb") as f:
             f.write(data)
