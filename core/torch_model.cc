@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cmath>
 #include <mutex>
+#include <set>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -54,6 +56,34 @@ absl::StatusOr<std::vector<ModelOutput>> ToOutputs(const c10::IValue& value) {
   return outputs;
 }
 
+// LibTorch's default handler logs a warning every time an op issues it: a
+// converted graph that resizes an out= tensor ("An output with one or more
+// elements was resized...") wrote a line per request. This one logs each
+// distinct warning once (and says so); later ones are dropped.
+class LogOnceWarningHandler : public c10::WarningHandler {
+ public:
+  void process(const c10::SourceLocation& where, const std::string& msg,
+               bool /*verbatim*/) override {
+    std::string key = absl::StrCat(where.file, ":", where.line, " ", msg.substr(0, 120));
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (seen_.size() >= 64 || !seen_.insert(std::move(key)).second) return;
+    }
+    I2S_LOG(WARNING) << "LibTorch (" << where.file << ":" << where.line
+                     << "; logged once): " << msg;
+  }
+
+ private:
+  std::mutex mu_;
+  std::set<std::string> seen_;
+};
+
+// LibTorch 1.13 keeps the handler per thread: set on every forward pass.
+c10::WarningHandler* WarningHandler() {
+  static LogOnceWarningHandler* handler = new LogOnceWarningHandler();
+  return handler;
+}
+
 class TorchImageModel : public ImageModel {
  public:
   TorchImageModel(torch::jit::Module module, std::string execution)
@@ -69,6 +99,7 @@ class TorchImageModel : public ImageModel {
       const torch::jit::Module& module, const float* input, int batch, int h,
       int w) {
     try {
+      c10::Warning::WarningHandlerGuard warnings(WarningHandler());
       c10::InferenceMode guard;
       at::Tensor x = torch::from_blob(const_cast<float*>(input),
                                       {batch, 3, h, w}, at::kFloat);
@@ -112,6 +143,7 @@ void SetTorchThreads(int intra_op, int inter_op) {
 
 absl::StatusOr<std::unique_ptr<ImageModel>> ImageModel::Load(
     const ImageModelOptions& options) {
+  c10::Warning::WarningHandlerGuard warnings(WarningHandler());
   const int h = options.input_height, w = options.input_width;
   if (h <= 0 || w <= 0 || h > 4096 || w > 4096) {
     return absl::InvalidArgumentError(

@@ -5,6 +5,10 @@
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -125,6 +129,53 @@ TEST_CASE("the detector finds the person and the motorcycle") {
     CHECK(found->box.y1 > found->box.y0);
     CHECK(found->score >= 0.3f);
   }
+}
+
+// Every geometry through the default models: the classifier with its grid
+// and centre regions, CenterNet, the backdrop check and colour cues (a 1x300
+// image used to stop the server: issue 13).
+TEST_CASE("images of any aspect ratio are tagged by the default models") {
+  const ModelSet& models = Models();
+  for (auto [w, h] : std::vector<std::pair<int, int>>{
+           {1, 1}, {1, 300}, {300, 1}, {450, 1}, {10000, 10}, {10, 10000},
+           {2, 3}, {1, 20000}, {3, 5000}, {640, 480}}) {
+    INFO(w << "x" << h);
+    RgbImage img;
+    img.width = w;
+    img.height = h;
+    img.pixels.resize(size_t(w) * h * 3);
+    for (size_t i = 0; i < img.pixels.size(); ++i) img.pixels[i] = uint8_t(i * 37 % 251);
+    absl::StatusOr<std::string> png = EncodeImage(img, ".png");
+    REQUIRE(png.ok());
+    absl::StatusOr<RgbImage> decoded = DecodeImage(*png, DecodeOptions{});
+    REQUIRE(decoded.ok());
+    absl::StatusOr<std::vector<Tag>> tags = models.TagImage(*decoded);
+    INFO(tags.status());
+    CHECK(tags.ok());
+  }
+}
+
+// LibTorch warnings (CenterNet's graph resizes an out= tensor) are logged
+// once per process, not once per request.
+TEST_CASE("a LibTorch warning is not logged on every request") {
+  const ModelSet& models = Models();
+  const RgbImage image = Decode(CacheDir() + "/samples/grace_hopper.jpg");
+  REQUIRE(models.TagImage(image).ok());  // whatever is logged once
+  testing::TempDir tmp;
+  std::fflush(stderr);
+  const int saved = ::dup(2);
+  const int file = ::open(tmp.File("stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  REQUIRE(file >= 0);
+  ::dup2(file, 2);
+  for (int i = 0; i < 3; ++i) CHECK(models.TagImage(image).ok());
+  std::fflush(stderr);
+  ::dup2(saved, 2);
+  ::close(file);
+  ::close(saved);
+  const std::string logged = testing::ReadWholeFile(tmp.File("stderr"));
+  INFO(logged);
+  CHECK_FALSE(absl::StrContains(logged, "Warning"));
+  CHECK_FALSE(absl::StrContains(logged, "resized"));
 }
 
 TEST_CASE("demo catalogue: photos get ranked songs with reasons") {
