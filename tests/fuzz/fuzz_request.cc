@@ -1,5 +1,5 @@
 // libFuzzer target: untrusted Recommend request bytes as the server handles
-// them before the models: protobuf parsing, the request limits
+// them before the models: parsing (ParseRequestBytes), the request limits
 // (server/request_check.h), then decoding of every image. Built with ASan +
 // UBSan (tools/fuzz.sh).
 #include <cstddef>
@@ -13,7 +13,17 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace image2song;
   image2song::v1::RecommendRequest request;
-  if (!request.ParseFromArray(data, static_cast<int>(size))) return 0;
+  // The server's own parsing: a failure must be INVALID_ARGUMENT that says
+  // why (a field that is not UTF-8, bytes that are no message).
+  absl::Status parsed = ParseRequestBytes(
+      absl::string_view(reinterpret_cast<const char*>(data), size), &request);
+  if (!parsed.ok()) {
+    if (parsed.code() != absl::StatusCode::kInvalidArgument || parsed.message().empty()) {
+      std::abort();
+    }
+    return 0;
+  }
+  if (!CheckStringsAreUtf8(request).ok()) std::abort();  // parsed means UTF-8
   RequestLimits limits;
   limits.max_images = 4;
   limits.max_image_bytes = 1 << 20;

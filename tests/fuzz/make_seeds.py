@@ -101,6 +101,8 @@ def main():
         "text_filters.pb": field(6, 2, b"sea and sunshine") + field(3, 2, filters),
         "bomb.pb": field(1, 2, seeds["bomb.png"]),
         "bad_top_k.pb": field(1, 2, seeds["rgb.bmp"]) + field(2, 0, varint(1000)),
+        "bad_utf8.pb": field(1, 2, seeds["rgb8.png"]) + field(6, 2, b"caf\xc3 \xff"),
+        "bad_utf8_filter.pb": field(3, 2, field(1, 2, b"folk") + field(1, 2, b"\xed\xa0\x80")),
     }
     for name, data in requests.items():
         with open(os.path.join(request, name), "wb") as f:
