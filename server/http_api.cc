@@ -13,7 +13,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "core/status_macros.h"
 #include "server/grpc_status.h"
+#include "server/request_check.h"
 
 namespace image2song {
 namespace {
@@ -226,7 +228,9 @@ absl::Status ApplyRecommendOption(absl::string_view name,
   return absl::OkStatus();
 }
 
-absl::StatusOr<pb::RecommendRequest> ParseHttpRecommend(
+namespace {
+
+absl::StatusOr<pb::RecommendRequest> ParseHttpRecommendFields(
     absl::string_view query, absl::string_view content_type,
     absl::string_view body, const HttpRecommendLimits& limits) {
   pb::RecommendRequest request;
@@ -292,6 +296,19 @@ absl::StatusOr<pb::RecommendRequest> ParseHttpRecommend(
       "unsupported Content-Type \"", content_type.substr(0, 100),
       "\": send image/*, application/octet-stream, multipart/form-data or "
       "application/json"));
+}
+
+}  // namespace
+
+absl::StatusOr<pb::RecommendRequest> ParseHttpRecommend(
+    absl::string_view query, absl::string_view content_type,
+    absl::string_view body, const HttpRecommendLimits& limits) {
+  absl::StatusOr<pb::RecommendRequest> request =
+      ParseHttpRecommendFields(query, content_type, body, limits);
+  // Query and form values are bytes: a string field must be UTF-8 before
+  // the request is serialized (server/request_check.h).
+  if (request.ok()) RETURN_IF_ERROR(CheckStringsAreUtf8(*request));
+  return request;
 }
 
 int HttpStatusForGrpcCode(int grpc_code) {

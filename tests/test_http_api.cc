@@ -88,6 +88,28 @@ TEST_CASE("Bad query parameters are refused naming the parameter") {
   }
 }
 
+TEST_CASE("Values that are not UTF-8 are refused naming the field") {
+  struct Case {
+    const char* query;
+    const char* expect;
+  };
+  for (const Case& c : {Case{"text=caf%C3", "'text' is not valid UTF-8"},
+                        Case{"genres=folk,%FF%FE", "'filters.genres[1]' is not valid UTF-8"},
+                        Case{"exclude=%ED%A0%80", "'filters.exclude_song_ids[0]'"}}) {
+    INFO(c.query);
+    auto r = ParseHttpRecommend(c.query, "image/png", "x");
+    REQUIRE_FALSE(r.ok());
+    CHECK(absl::IsInvalidArgument(r.status()));
+    CHECK(r.status().message().find(c.expect) != absl::string_view::npos);
+  }
+  const std::string body =
+      "--b\r\nContent-Disposition: form-data; name=\"text\"\r\n\r\n\xC0\xAF\r\n--b--\r\n";
+  auto r = ParseHttpRecommend("", "multipart/form-data; boundary=b", body);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().message().find("'text' is not valid UTF-8") != absl::string_view::npos);
+  CHECK(ParseHttpRecommend("text=caf%C3%A9", "image/png", "x").ok());  // café
+}
+
 TEST_CASE("Multipart uploads: one image, several images, form fields") {
   const std::string b = "----i2sBoundary7MA4YWxk";
   const std::string png = std::string("\x89PNG\r\n\x1a\n", 8) + "\r\n--not-the-boundary\r\n" +

@@ -46,3 +46,5 @@ add_test(NAME readme_flag_reference
   COMMAND ${I2S_PYTHON} ${PROJECT_SOURCE_DIR}/tools/gen_flag_docs.py ${CMAKE_BINARY_DIR} --check
           --readme=${PROJECT_SOURCE_DIR}/README.md)
 set_tests_properties(readme_flag_reference PROPERTIES LABELS unit TIMEOUT 120)
+
+i2s_test(test_request_check SOURCES test_request_check.cc LIBS i2s_server_lib)
