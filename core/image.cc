@@ -11,7 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "core/image_jpeg.h"
+#include "core/image_codecs.h"
 #include "core/status_macros.h"
 
 namespace image2song {
@@ -144,6 +144,21 @@ absl::StatusOr<size_t> PngExtent(const unsigned char* p, size_t n) {
   return Invalid("truncated PNG: the IEND chunk is missing");
 }
 
+// Applies an EXIF orientation (1..8) the way OpenCV's decoders do.
+cv::Mat Oriented(const cv::Mat& image, int orientation) {
+  cv::Mat out;
+  switch (orientation) {
+    case 2: cv::flip(image, out, 1); return out;
+    case 3: cv::flip(image, out, -1); return out;
+    case 4: cv::flip(image, out, 0); return out;
+    case 5: cv::transpose(image, out); return out;
+    case 6: cv::transpose(image, out); cv::flip(out, out, 1); return out;
+    case 7: cv::transpose(image, out); cv::flip(out, out, -1); return out;
+    case 8: cv::transpose(image, out); cv::flip(out, out, 0); return out;
+    default: return image;
+  }
+}
+
 }  // namespace
 
 const char* ImageFormatName(ImageFormat format) {
@@ -230,78 +245,72 @@ absl::StatusOr<RgbImage> DecodeImage(absl::string_view bytes,
   const char* name = ImageFormatName(header.format);
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
   const size_t n = bytes.size();
-  std::string with_end_marker;
   // libjpeg and libpng fill a truncated image with grey instead of failing:
-  // a JPEG must end its scans (JpegExtent), a PNG needs its IEND chunk.
+  // a JPEG's scans must be complete (DecodeJpeg), a PNG needs its IEND.
   size_t decode_bytes = n;
   if (header.format == ImageFormat::kJpeg) {
     ASSIGN_OR_RETURN(JpegLayout layout, JpegExtent(bytes));
-    if (layout.has_end_marker) {
-      // Bytes after the end marker (a newline, a motion photo's video, a
-      // second picture) are not the image: not decoded.
-      decode_bytes = layout.end;
-    } else {
-      // Writers that stop after the last scan exist; a file cut inside a
-      // scan must not be answered with a half-grey picture.
-      RETURN_IF_ERROR(CheckJpegScansComplete(bytes));
-      // OpenCV's source manager suspends at the end of the data instead of
-      // supplying an end marker (progressive images then fail): add one.
-      with_end_marker.reserve(n + 2);
-      with_end_marker.assign(bytes.data(), n);
-      with_end_marker += "\xFF\xD9";
-      bytes = with_end_marker;
-      p = reinterpret_cast<const unsigned char*>(bytes.data());
-      decode_bytes = bytes.size();
-    }
+    // Bytes after the end marker (a newline, a motion photo's video, a
+    // second picture) are not the image: not decoded.
+    decode_bytes = layout.end;
   } else if (header.format == ImageFormat::kPng) {
     ASSIGN_OR_RETURN(decode_bytes, PngExtent(p, n));
   }
+  const absl::string_view image_bytes = bytes.substr(0, decode_bytes);
 
-  int flags = cv::IMREAD_COLOR;
-  int64_t short_side = std::min(header.width, header.height);
+  // The picture as stored, in RGB: JPEG and PNG on libjpeg and libpng
+  // (core/image_codecs.h: their warnings do not reach stderr), WebP and BMP
+  // through OpenCV.
+  DecodedPixels decoded;
+  cv::Mat rgb;
   if (header.format == ImageFormat::kJpeg) {
-    if (short_side >= int64_t{8} * options.working_size) {
-      flags = cv::IMREAD_REDUCED_COLOR_8;
-    } else if (short_side >= int64_t{4} * options.working_size) {
-      flags = cv::IMREAD_REDUCED_COLOR_4;
-    } else if (short_side >= int64_t{2} * options.working_size) {
-      flags = cv::IMREAD_REDUCED_COLOR_2;
-    }
+    // Decoded at 1/2, 1/4 or 1/8 size (DCT scaling) when that keeps the
+    // short side at least working_size.
+    const int64_t short_side = std::min(header.width, header.height);
+    int denom = 1;
+    while (denom < 8 && short_side >= int64_t{2} * denom * options.working_size) denom *= 2;
+    ASSIGN_OR_RETURN(decoded, DecodeJpeg(image_bytes, denom));
+  } else if (header.format == ImageFormat::kPng) {
+    ASSIGN_OR_RETURN(decoded, DecodePng(image_bytes));
   }
-  cv::Mat bgr;
   try {
-    cv::Mat raw(1, static_cast<int>(decode_bytes), CV_8UC1,
-                const_cast<char*>(bytes.data()));
-    bgr = cv::imdecode(raw, flags);
+    if (!decoded.rgb.empty()) {
+      rgb = cv::Mat(decoded.height, decoded.width, CV_8UC3, decoded.rgb.data());
+      rgb = Oriented(rgb, decoded.orientation);
+    } else {
+      cv::Mat raw(1, static_cast<int>(image_bytes.size()), CV_8UC1,
+                  const_cast<char*>(image_bytes.data()));
+      cv::Mat bgr = cv::imdecode(raw, cv::IMREAD_COLOR);
+      if (bgr.empty() || bgr.type() != CV_8UC3) {
+        return Invalid(absl::StrCat("corrupt or truncated ", name,
+                                    " image: it could not be decoded"));
+      }
+      cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+    }
   } catch (const cv::Exception& e) {
     return Invalid(absl::StrCat("corrupt ", name, " image: ", e.what()));
   }
-  if (bgr.empty() || bgr.type() != CV_8UC3) {
-    return Invalid(absl::StrCat("corrupt or truncated ", name,
-                                " image: it could not be decoded"));
-  }
   RgbImage out;
   out.format = header.format;
-  bool rotated = (bgr.cols > bgr.rows) != (header.width > header.height) &&
+  bool rotated = (rgb.cols > rgb.rows) != (header.width > header.height) &&
                  header.width != header.height;
   out.original_width = rotated ? header.height : header.width;
   out.original_height = rotated ? header.width : header.height;
   try {
-    int shorter = std::min(bgr.cols, bgr.rows);
+    cv::Mat working = rgb;
+    int shorter = std::min(rgb.cols, rgb.rows);
     if (shorter > options.working_size * 5 / 4) {
       double scale = double(options.working_size) / shorter;
-      cv::Mat small;
-      cv::resize(bgr, small,
-                 cv::Size(std::max(1, int(bgr.cols * scale + 0.5)),
-                          std::max(1, int(bgr.rows * scale + 0.5))),
+      cv::resize(rgb, working,
+                 cv::Size(std::max(1, int(rgb.cols * scale + 0.5)),
+                          std::max(1, int(rgb.rows * scale + 0.5))),
                  0, 0, cv::INTER_AREA);
-      bgr = small;
     }
-    out.width = bgr.cols;
-    out.height = bgr.rows;
+    out.width = working.cols;
+    out.height = working.rows;
     out.pixels.resize(size_t(out.width) * out.height * 3);
-    cv::Mat rgb(out.height, out.width, CV_8UC3, out.pixels.data());
-    cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+    cv::Mat dst(out.height, out.width, CV_8UC3, out.pixels.data());
+    working.copyTo(dst);
   } catch (const cv::Exception& e) {
     return absl::InternalError(absl::StrCat("image conversion failed: ",
                                             e.what()));

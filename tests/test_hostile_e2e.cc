@@ -141,6 +141,39 @@ TEST_CASE("Photos with bytes after the end marker or without it get songs") {
   CHECK(absl::StrContains(s.error_message(), "truncated JPEG"));
 }
 
+// A PNG chunk with a bad CRC: libpng warns "tEXt: CRC error" (and, through
+// OpenCV, printed it to stderr on every request).
+std::string WithBadTextChunk(const std::string& png) {
+  const std::string chunk = std::string("\0\0\0\x05tEXtab\0cd", 13) + "\xDE\xAD\xBE\xEF";
+  return png.substr(0, 33) + chunk + png.substr(33);  // after the IHDR chunk
+}
+
+TEST_CASE("Files libpng and libjpeg warn about are answered without a log line each") {
+  TestServer server;
+  const std::string jpeg = Image("red.jpg");
+  // Two stray bytes before the end marker: "Corrupt JPEG data: 2 extraneous
+  // bytes before marker 0xd9".
+  const std::string stray = jpeg.substr(0, jpeg.size() - 2) + "\x12\x34\xFF\xD9";
+  const std::string png = WithBadTextChunk(Image("blue.png"));
+  for (int i = 0; i < 3; ++i) {
+    for (const std::string& bytes : {stray, png}) {
+      pb::RecommendRequest req;
+      req.set_image(bytes);
+      pb::RecommendResponse resp;
+      grpc::Status s = Recommend(server, req, &resp);
+      INFO(s.error_message());
+      CHECK(s.ok());
+      CHECK(resp.matches_size() > 0);
+    }
+  }
+  const std::string log = server.log();
+  INFO(log);
+  CHECK_FALSE(absl::StrContains(log, "libpng"));
+  CHECK_FALSE(absl::StrContains(log, "CRC"));
+  CHECK_FALSE(absl::StrContains(log, "Corrupt JPEG"));
+  CHECK_FALSE(absl::StrContains(log, "extraneous"));
+}
+
 TEST_CASE("Strings that are not UTF-8 and unparseable bytes get INVALID_ARGUMENT naming the problem") {
   TempDir tmp;
   testing::WriteWholeFile(tmp.File("token"), "adm1n\n");

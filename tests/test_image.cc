@@ -1,7 +1,7 @@
 // Tests for core/image.h: header sniffing, decoding limits, colour
 // conversion and model-input preprocessing.
 #include "core/image.h"
-#include "core/image_jpeg.h"
+#include "core/image_codecs.h"
 #include "core/colour_cues.h"
 
 #include <algorithm>
@@ -9,6 +9,7 @@
 #include <map>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 #include <catch2/catch.hpp>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "absl/strings/match.h"
 #include "tests/test_util.h"
@@ -525,6 +527,39 @@ TEST_CASE("Odd but valid images decode to RGB") {
   auto progressive = DecodeImage(OddImage("progressive.jpg"), DecodeOptions{});
   REQUIRE(progressive.ok());
   CHECK(RowMean(*progressive, 0, 64, 1) > 150);  // green
+}
+
+// The libjpeg/libpng decoders give OpenCV's pixels (what the models were
+// checked against), EXIF orientation included.
+TEST_CASE("JPEG and PNG decode to the same pixels as OpenCV's decoders") {
+  std::vector<std::pair<std::string, std::string>> files;
+  for (const char* name : {"cmyk.jpg", "gray.jpg", "progressive.jpg", "gray16.png",
+                           "palette_alpha.png", "exif_rotate90.jpg"}) {
+    files.push_back({name, OddImage(name)});
+  }
+  for (const char* name : {"red.jpg", "blue.png", "big_blue.jpg"}) {
+    files.push_back({name, testing::ReadWholeFile(testing::RequiredEnv("I2S_TEST_ASSETS") +
+                                                  "/images/" + name)});
+  }
+  files.push_back({"noisy.jpg", NoisyJpeg(97, 61)});
+  files.push_back({"noisy_progressive.jpg", NoisyJpeg(61, 97, true)});
+  for (const auto& [name, bytes] : files) {
+    INFO(name);
+    DecodeOptions options;
+    options.working_size = 100000;  // no resize
+    absl::StatusOr<RgbImage> ours = DecodeImage(bytes, options);
+    INFO(ours.status().ToString());
+    REQUIRE(ours.ok());
+    cv::Mat bgr = cv::imdecode(cv::Mat(1, int(bytes.size()), CV_8UC1,
+                                       const_cast<char*>(bytes.data())),
+                               cv::IMREAD_COLOR);
+    REQUIRE(!bgr.empty());
+    cv::Mat rgb;
+    cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+    REQUIRE(ours->width == rgb.cols);
+    REQUIRE(ours->height == rgb.rows);
+    CHECK(std::memcmp(ours->pixels.data(), rgb.data, ours->pixels.size()) == 0);
+  }
 }
 
 TEST_CASE("EXIF orientation is applied") {
