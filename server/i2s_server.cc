@@ -1,12 +1,10 @@
 // i2s-server: the image2song gRPC server.
 #include <omp.h>
-#include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
-#include <cstring>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -31,6 +29,7 @@
 #include "server/metrics.h"
 #include "server/auth.h"
 #include "server/http_gateway.h"
+#include "server/malloc_trim.h"
 #include "server/request_check.h"
 #include "server/service.h"
 
@@ -133,6 +132,11 @@ ABSL_FLAG(std::string, bundle_root, "",
           "leave it. Default: the parent directory of --bundle.");
 ABSL_FLAG(int, shutdown_grace_ms, 10000,
           "On SIGTERM/SIGINT, how long in-flight requests may take to finish.");
+ABSL_FLAG(int, malloc_trim_interval_ms, 2000,
+          "At most this often, free heap memory is returned to the system "
+          "(malloc_trim) after a large request (0 = never).");
+ABSL_FLAG(int64_t, malloc_trim_min_request_bytes, int64_t{4} << 20,
+          "A request at least this large arms the trim.");
 
 namespace image2song {
 namespace {
@@ -141,24 +145,6 @@ int Fail(absl::string_view what, const absl::Status& status) {
   I2S_LOG(ERROR) << what << ": " << status.message();
   std::cerr << "i2s-server: " << what << ": " << status.message() << "\n";
   return 1;
-}
-
-// glibc malloc, left to itself, raises its mmap threshold to the size of
-// each large block freed (up to 32 MiB): after one 16 MiB request, every
-// later request buffer, protobuf copy and decoded image comes from the heap
-// of whichever of up to 8 x cores arenas the thread uses, and stays there.
-// A fixed threshold sends blocks of 4 MiB and more to mmap (returned to the
-// system on free; a 6-image model input, 3.6 MB, stays below it); fewer
-// arenas bound what the smaller blocks fragment.
-// GLIBC_TUNABLES with malloc settings takes precedence.
-void BoundMallocGrowth() {
-  const char* tunables = std::getenv("GLIBC_TUNABLES");
-  if (tunables != nullptr && std::strstr(tunables, "malloc") != nullptr) {
-    I2S_LOG(INFO) << "malloc: GLIBC_TUNABLES=" << tunables << " (glibc settings kept)";
-    return;
-  }
-  mallopt(M_MMAP_THRESHOLD, 4 << 20);
-  mallopt(M_ARENA_MAX, 4);
 }
 
 int Run() {
@@ -171,7 +157,8 @@ int Run() {
   sigaddset(&signals, SIGHUP);  // reload the bundle
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   RouteProtobufLogs();
-  BoundMallocGrowth();
+  MallocTrimmer malloc_trimmer(absl::GetFlag(FLAGS_malloc_trim_interval_ms),
+                               absl::GetFlag(FLAGS_malloc_trim_min_request_bytes));
 
   const int torch_threads = std::max(1, absl::GetFlag(FLAGS_torch_threads));
   SetTorchThreads(torch_threads, 1);

@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "server/auth.h"
 #include "server/grpc_status.h"
+#include "server/malloc_trim.h"
 #include "server/raw_call.h"
 #include "server/request_check.h"
 #include "server/response.h"
@@ -135,6 +136,7 @@ grpc::ServerUnaryReactor* SongRecommenderService::Recommend(
     pb::RecommendRequest request;
     pb::RecommendResponse response;
   };
+  MallocTrimmer::NoteRequestBytes(static_cast<int64_t>(raw_request->Length()));
   auto call = std::make_shared<Call>();
   if (absl::Status parsed = ParseRequest(*raw_request, &call->request); !parsed.ok()) {
     grpc::Status status = ToGrpcStatus(parsed);
