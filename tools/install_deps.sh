@@ -10,7 +10,7 @@ PKGS=(
   cmake ninja-build ccache g++ pkg-config
   # libraries
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libtorch-dev libfaiss-dev libopencv-dev libwebp-dev libjpeg62-turbo-dev libabsl-dev prometheus-cpp-dev
+  libtorch-dev libfaiss-dev libopencv-dev libwebp-dev libjpeg62-turbo-dev libpng-dev libabsl-dev prometheus-cpp-dev
   nlohmann-json3-dev libssl-dev catch2 libbenchmark-dev nghttp2-client openssl
   # test images in odd formats (tests/testdata/make_test_assets.py)
   python3-pil
