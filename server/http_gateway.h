@@ -1,7 +1,7 @@
-// HTTP/JSON gateway and web page, served by civetweb on their own port and
-// forwarded to the SongRecommender service over the server's in-process
-// gRPC channel, so HTTP calls get the same checks, queue, auth, deadlines
-// and metrics as gRPC calls.
+// HTTP/JSON gateway and web page on their own port, forwarded to the
+// SongRecommender service over the server's in-process gRPC channel, so
+// HTTP calls get the same checks, queue, auth, deadlines and metrics as gRPC
+// calls.
 //
 //   POST /v1/recommend      image upload -> RecommendResponse as JSON
 //                           (request forms: server/http_api.h)
@@ -14,28 +14,30 @@
 // HTTP status of the gRPC code (http_api.h). An `Authorization: Bearer`
 // header is passed on as gRPC metadata.
 //
-// Thread-safety: Start/Stop from one thread; requests are served on
-// civetweb's worker threads.
+// Connections are served by server/http_server.h (one I/O thread, read
+// deadlines, connection bounds). Complete requests are answered on handler
+// threads (server/work_queue.h), each waiting on its gRPC call: `threads`
+// for POST /v1/recommend, with up to 4 x `threads` more waiting (beyond
+// that 429), and 2 for the other routes, so /healthz never waits behind
+// recommendations.
+//
+// Thread-safety: Start/Drain/Stop from one thread.
 #ifndef IMAGE2SONG_SERVER_HTTP_GATEWAY_H_
 #define IMAGE2SONG_SERVER_HTTP_GATEWAY_H_
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "server/http_server.h"
 
 namespace grpc {
 class Channel;
 }  // namespace grpc
 
-struct mg_context;
-struct mg_connection;
-
 namespace image2song {
-
-struct HttpRequest;
-struct HttpReply;
 
 class Metrics;
 class WorkQueue;
@@ -43,12 +45,14 @@ class WorkQueue;
 struct HttpGatewayOptions {
   // "host:port"; port 0 picks a free port.
   std::string listen;
-  // Connections served at once (civetweb worker threads). Default: 16.
+  // Recommend requests answered at once (handler threads, each waiting on
+  // its gRPC call); 4 x as many more may wait. Default: 16.
   int threads = 16;
-  // Largest request body; larger ones get 413. Default: 64 MiB.
-  int64_t max_body_bytes = int64_t{64} << 20;
-  // Deadline of the gRPC call behind one HTTP request. Default: 30 s.
+  // Deadline of the gRPC call behind one HTTP request, counted from when
+  // the request was received. Default: 30 s.
   int timeout_ms = 30000;
+  // Connections, deadlines and the body limit (max_body_bytes).
+  HttpServerOptions server;
 };
 
 class HttpGateway {
@@ -60,7 +64,13 @@ class HttpGateway {
       Metrics* metrics);
   ~HttpGateway();
 
-  // Closes the port and waits for the requests being served. Idempotent.
+  // Graceful stop (HttpServer::Drain): the port closes, requests already
+  // received are answered, then their connections close. The gRPC server
+  // must keep serving until this returns. True when all were answered
+  // before `deadline`.
+  bool Drain(std::chrono::steady_clock::time_point deadline);
+  // Closes the port and every connection, then waits for the handler
+  // threads. Idempotent.
   void Stop();
   // The port listened on.
   int port() const { return port_; }
@@ -68,18 +78,17 @@ class HttpGateway {
  private:
   struct Stubs;
   HttpGateway() = default;
-  static int Handle(mg_connection* conn, void* self);
-  // On a civetweb thread: reads the request, has Respond run on a handler
-  // thread (server/work_queue.h), writes the reply.
-  int Serve(mg_connection* conn);
+  // On the I/O thread: hands the request to a handler thread, or answers 429.
+  void Handle(uint64_t id, HttpRequest request);
   // On a handler thread: the reply to one request.
   HttpReply Respond(const HttpRequest& request);
 
   HttpGatewayOptions options_;
   std::unique_ptr<Stubs> stubs_;
-  std::unique_ptr<WorkQueue> handlers_;
+  std::unique_ptr<WorkQueue> recommend_;  // POST /v1/recommend
+  std::unique_ptr<WorkQueue> light_;      // every other request
+  std::unique_ptr<HttpServer> server_;
   Metrics* metrics_ = nullptr;
-  mg_context* ctx_ = nullptr;
   int port_ = 0;
 };
 

@@ -76,9 +76,32 @@ ABSL_FLAG(std::string, http_listen, "0.0.0.0:8080",
           "/v1/recommend, GET /v1/info, GET /v1/songs/{id}, GET /healthz, GET "
           "/); plaintext (terminate TLS in front of it); empty disables.");
 ABSL_FLAG(int, http_threads, 16,
-          "HTTP connections served at once (each waits on its gRPC call).");
+          "HTTP gateway handler threads: POST /v1/recommend requests answered "
+          "at once (each waits on its gRPC call); 4x as many more may wait, "
+          "beyond that 429. Connections are bounded by --http_max_connections, "
+          "not by this.");
+ABSL_FLAG(int, http_max_connections, 1024,
+          "HTTP connections held at once; beyond that a new connection is "
+          "answered 503 (Retry-After: 1, Connection: close) and closed.");
+ABSL_FLAG(int, http_max_connections_per_client, 64,
+          "HTTP connections held at once per client IP address; beyond that "
+          "a new one is answered 429 and closed. 0: no bound (use 0 or a "
+          "large value behind a proxy, whose address all clients share).");
+ABSL_FLAG(int, http_header_timeout_ms, 10000,
+          "An HTTP request head (request line and headers) must arrive within "
+          "this of the connection (of its first byte on a kept-alive "
+          "connection); otherwise 408 and the connection is closed.");
+ABSL_FLAG(int, http_body_timeout_ms, 60000,
+          "An HTTP request body must arrive within this of its head, and a "
+          "reply be read by the client within this; otherwise 408 (body) and "
+          "the connection is closed.");
+ABSL_FLAG(int, http_idle_timeout_ms, 5000,
+          "A kept-alive HTTP connection without a request is closed after "
+          "this.");
 ABSL_FLAG(int, http_timeout_ms, 30000,
-          "Deadline of the gRPC call behind one HTTP request.");
+          "Deadline of the gRPC call behind one HTTP request, counted from "
+          "when the request was received (a wait for a handler thread "
+          "included).");
 ABSL_FLAG(std::string, port_file, "",
           "If set, write {\"grpc_port\":N,\"metrics_port\":M,\"http_port\":H} "
           "here once serving (for port 0).");
@@ -287,7 +310,13 @@ int Run() {
     ho.listen = http_listen;
     ho.threads = absl::GetFlag(FLAGS_http_threads);
     ho.timeout_ms = absl::GetFlag(FLAGS_http_timeout_ms);
-    ho.max_body_bytes = absl::GetFlag(FLAGS_max_receive_bytes);
+    ho.server.max_body_bytes = absl::GetFlag(FLAGS_max_receive_bytes);
+    ho.server.max_connections = std::max(1, absl::GetFlag(FLAGS_http_max_connections));
+    ho.server.max_connections_per_client =
+        std::max(0, absl::GetFlag(FLAGS_http_max_connections_per_client));
+    ho.server.header_timeout_ms = std::max(1, absl::GetFlag(FLAGS_http_header_timeout_ms));
+    ho.server.body_timeout_ms = std::max(1, absl::GetFlag(FLAGS_http_body_timeout_ms));
+    ho.server.idle_timeout_ms = std::max(1, absl::GetFlag(FLAGS_http_idle_timeout_ms));
     grpc::ChannelArguments args;
     args.SetMaxSendMessageSize(-1);
     args.SetMaxReceiveMessageSize(-1);
@@ -341,12 +370,18 @@ int Run() {
                 << ": not serving any more, finishing in-flight requests";
   server->GetHealthCheckService()->SetServingStatus(false);
   server->GetHealthCheckService()->SetServingStatus(kService, false);
+  const auto grace = std::chrono::milliseconds(absl::GetFlag(FLAGS_shutdown_grace_ms));
+  const auto grace_end = std::chrono::steady_clock::now() + grace;
+  // HTTP first: its requests are gRPC calls over the in-process channel,
+  // which takes no new call once Shutdown begins. The HTTP port closes, the
+  // requests already received are answered, then gRPC stops taking calls.
+  if (http != nullptr && !http->Drain(grace_end)) {
+    I2S_LOG(WARNING) << "HTTP requests still unanswered after --shutdown_grace_ms";
+  }
   server->Shutdown(std::chrono::system_clock::now() +
-                   std::chrono::milliseconds(
-                       absl::GetFlag(FLAGS_shutdown_grace_ms)));
+                   std::max(grace_end - std::chrono::steady_clock::now(),
+                            std::chrono::steady_clock::duration::zero()));
   service.Drain();
-  // HTTP calls in flight were gRPC calls in flight and have finished; new
-  // ones got 503 UNAVAILABLE since Shutdown.
   if (http != nullptr) http->Stop();
   server->Wait();
   I2S_LOG(INFO) << "stopped";

@@ -70,6 +70,21 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Create(
                           .Name("i2s_http_requests_total")
                           .Help("HTTP gateway answers by route and HTTP status")
                           .Register(*m->registry_);
+  m->http_connections_ = &prometheus::BuildGauge()
+                             .Name("i2s_http_connections")
+                             .Help("HTTP connections held by the gateway")
+                             .Register(*m->registry_)
+                             .Add({});
+  m->http_refused_ = &prometheus::BuildCounter()
+                         .Name("i2s_http_connections_refused_total")
+                         .Help("HTTP connections refused (total_limit, client_limit) or "
+                               "closed at a deadline (header_timeout, body_timeout, "
+                               "write_timeout)")
+                         .Register(*m->registry_);
+  for (const char* reason : {"total_limit", "client_limit", "header_timeout", "body_timeout",
+                             "write_timeout"}) {
+    m->http_refused_->Add({{"reason", reason}});
+  }
   m->bundle_info_ = &prometheus::BuildGauge()
                         .Name("i2s_bundle_info")
                         .Help("1 for the version of the serving index bundle")
@@ -120,6 +135,12 @@ void Metrics::CountBundleLoad(const char* result) {
 
 void Metrics::CountHttp(const char* route, int status) {
   http_requests_->Add({{"route", route}, {"status", std::to_string(status)}}).Increment();
+}
+
+void Metrics::SetHttpConnections(double n) { http_connections_->Set(n); }
+
+void Metrics::CountHttpRefused(const char* reason) {
+  http_refused_->Add({{"reason", reason}}).Increment();
 }
 
 void Metrics::SetBundleVersion(const std::string& version) {

@@ -10,6 +10,9 @@
 //   i2s_queue_depth                           gauge, requests waiting
 //   i2s_songs                                 gauge, songs in the bundle
 //   i2s_http_requests_total{route,status}     counter, HTTP gateway answers
+//   i2s_http_connections                      gauge, HTTP connections held
+//   i2s_http_connections_refused_total{reason} counter, HTTP connections
+//                                             refused or cut by a deadline
 //
 // Thread-safety: all methods are thread-safe.
 #ifndef IMAGE2SONG_SERVER_METRICS_H_
@@ -49,6 +52,12 @@ class Metrics {
   // The HTTP gateway answered `route` (recommend, info, song, healthz,
   // page, other) with HTTP `status`.
   void CountHttp(const char* route, int status);
+  // HTTP connections held by the gateway.
+  void SetHttpConnections(double n);
+  // The HTTP gateway refused a connection or closed it at a deadline:
+  // reason total_limit, client_limit, header_timeout, body_timeout,
+  // write_timeout (server/http_server.h).
+  void CountHttpRefused(const char* reason);
   void SetQueueDepth(double n);
   void SetSongs(double n);
   // A bundle load by SIGHUP or the Admin service: result "ok" or "rejected".
@@ -72,6 +81,8 @@ class Metrics {
   prometheus::Gauge* songs_ = nullptr;
   prometheus::Family<prometheus::Counter>* bundle_loads_ = nullptr;
   prometheus::Family<prometheus::Counter>* http_requests_ = nullptr;
+  prometheus::Gauge* http_connections_ = nullptr;
+  prometheus::Family<prometheus::Counter>* http_refused_ = nullptr;
   prometheus::Family<prometheus::Gauge>* bundle_info_ = nullptr;
   std::mutex bundle_mu_;
   std::string bundle_version_;

@@ -12,7 +12,7 @@ set(I2S_PY_TEST_ENV
   "I2S_TEST_BUNDLE=${I2S_TEST_BUNDLE}"
   "I2S_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
   "I2S_ARTIFACTS=${CMAKE_BINARY_DIR}/tests/artifacts")
-foreach(name http_gateway python_client ghz_config examples prometheus web_page)
+foreach(name http_gateway http_slow_clients python_client ghz_config examples prometheus web_page)
   add_test(NAME py_${name}
     COMMAND ${I2S_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/e2e_py/test_${name}.py)
   set_tests_properties(py_${name} PROPERTIES

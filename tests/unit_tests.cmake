@@ -40,6 +40,8 @@ i2s_test(test_colour_cues SOURCES test_colour_cues.cc
 i2s_test(test_batching_model SOURCES test_batching_model.cc LIBS i2s_core)
 
 i2s_test(test_http_api SOURCES test_http_api.cc LIBS i2s_server_lib)
+i2s_test(test_http_wire SOURCES test_http_wire.cc LIBS i2s_server_lib)
+i2s_test(test_http_server SOURCES test_http_server.cc LIBS i2s_server_lib)
 
 # The README's flag reference equals the binaries' --help (tools/gen_flag_docs.py).
 add_test(NAME readme_flag_reference

@@ -121,6 +121,14 @@ def main():
         "json.http": b'\x02\n{"image": "aGVsbG8=", "top_k": 2, "filters": {"genres": ["hymn"]}}',
         "text.http": b"\x03\nhello",
         "bad_escape.http": b"\x00text=%zz\n" + small,
+        # Whole requests for the framing checks (server/http_wire.h).
+        "head_length.http": b"\x05POST /v1/recommend?top_k=3 HTTP/1.1\r\nHost: x\r\n"
+                            b"Content-Type: image/png\r\nContent-Length: %d\r\n\r\n" % len(small)
+                            + small,
+        "head_chunked.http": b"\x05POST /v1/recommend HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+                             b"Expect: 100-continue\r\n\r\n5;x=1\r\nhello\r\n0\r\nT: 1\r\n\r\n",
+        "head_get.http": b"\x05\r\nGET http://h/v1/songs/a%20b?x#f HTTP/1.0\nConnection: keep-alive\n\n",
+        "chunks.http": b"\x05a\r\n0123456789\r\n3\r\nabc\r\n0\r\n\r\nGET / HTTP/1.1\r\n\r\n",
     }
     for name, data in https.items():
         with open(os.path.join(http, name), "wb") as f:
