@@ -28,7 +28,6 @@ namespace {
 
 namespace pb = ::image2song::v1;
 
-constexpr char kJson[] = "application/json";
 constexpr char kService[] = "image2song.v1.SongRecommender";
 
 // Only our own inline script and style; images only from the picked file.
