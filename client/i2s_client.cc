@@ -24,7 +24,7 @@
 #include "absl/strings/string_view.h"
 #include "client/client_format.h"
 #include "client/connection.h"
-#include "core/cli.h"
+#include "util/cli.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "image2song/v1/image2song.grpc.pb.h"
 

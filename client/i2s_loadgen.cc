@@ -31,8 +31,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/connection.h"
-#include "core/cli.h"
-#include "core/stats.h"
+#include "util/cli.h"
+#include "util/stats.h"
 #include "image2song/v1/image2song.grpc.pb.h"
 
 ABSL_FLAG(std::string, server, "localhost:50051", "Server address host:port.");

@@ -1,7 +1,5 @@
 #include "core/recommender.h"
 
-#include "core/image_model.h"
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -9,7 +7,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "core/status_macros.h"
+#include "core/query.h"
+#include "util/status_macros.h"
 
 namespace image2song {
 namespace {
@@ -156,19 +155,6 @@ class AttentionScorer {
 
 }  // namespace
 
-absl::Status CheckCompatible(const ModelSet& models, const Bundle& bundle) {
-  const BundleManifest& m = bundle.manifest();
-  if (m.embedder_id != models.words().id() || m.dim != models.words().dim() ||
-      m.vocabulary_size != models.words().size()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "bundle ", m.version, " was built with word vectors '", m.embedder_id,
-        "' (", m.dim, "-d, ", m.vocabulary_size, " words) but the models use '",
-        models.words().id(), "' (", models.words().dim(), "-d, ",
-        models.words().size(), " words); rebuild the bundle"));
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<Recommendation> RecommendForTags(
     const Snapshot& snapshot, std::vector<Tag> tags,
     const RecommendOptions& options) {
@@ -230,20 +216,18 @@ absl::StatusOr<Recommendation> Recommend(const Snapshot& snapshot,
                                          absl::string_view text,
                                          const RecommendOptions& options) {
   auto start = std::chrono::steady_clock::now();
-  const double forward_before = ForwardMsThisThread();
-  std::vector<Tag> tags;
+  ImageTags tagged;
   if (!images.empty()) {
-    ASSIGN_OR_RETURN(tags, snapshot.models->TagImages(images));
+    ASSIGN_OR_RETURN(tagged, snapshot.models->TagImages(images));
   }
   double model_ms = MsSince(start);
-  const double forward_ms = ForwardMsThisThread() - forward_before;
   for (Tag& t : snapshot.models->TagText(text, options.text_weight)) {
-    tags.push_back(std::move(t));
+    tagged.tags.push_back(std::move(t));
   }
   ASSIGN_OR_RETURN(Recommendation rec,
-                   RecommendForTags(snapshot, std::move(tags), options));
+                   RecommendForTags(snapshot, std::move(tagged.tags), options));
   rec.model_ms = model_ms;
-  rec.forward_ms = forward_ms;
+  rec.forward_ms = tagged.forward_ms;
   return rec;
 }
 
@@ -251,14 +235,12 @@ absl::StatusOr<Recommendation> Recommend(const Snapshot& snapshot,
                                          const RgbImage& image,
                                          const RecommendOptions& options) {
   auto start = std::chrono::steady_clock::now();
-  const double forward_before = ForwardMsThisThread();
-  ASSIGN_OR_RETURN(std::vector<Tag> tags, snapshot.models->TagImage(image));
+  ASSIGN_OR_RETURN(ImageTags tagged, snapshot.models->TagImage(image));
   double model_ms = MsSince(start);
-  const double forward_ms = ForwardMsThisThread() - forward_before;
   ASSIGN_OR_RETURN(Recommendation rec,
-                   RecommendForTags(snapshot, std::move(tags), options));
+                   RecommendForTags(snapshot, std::move(tagged.tags), options));
   rec.model_ms = model_ms;
-  rec.forward_ms = forward_ms;
+  rec.forward_ms = tagged.forward_ms;
   return rec;
 }
 

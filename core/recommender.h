@@ -18,21 +18,11 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
-#include "core/bundle.h"
-#include "core/model_set.h"
+#include "core/bundle/bundle.h"
+#include "core/models/model_set.h"
+#include "core/snapshot.h"
 
 namespace image2song {
-
-// A loaded, mutually compatible set of models and index bundle. Requests hold
-// a shared_ptr<const Snapshot>; a reload builds a new one and swaps it in.
-struct Snapshot {
-  std::shared_ptr<const ModelSet> models;
-  std::shared_ptr<const Bundle> bundle;
-};
-
-// Fails (FAILED_PRECONDITION) when the bundle was built with other word
-// vectors than the models use.
-absl::Status CheckCompatible(const ModelSet& models, const Bundle& bundle);
 
 struct RecommendOptions {
   // Songs to return. Default: 10.

@@ -10,7 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "core/log.h"
+#include "util/log.h"
 #include "server/auth.h"
 #include "server/grpc_status.h"
 #include "server/raw_call.h"
@@ -38,22 +38,17 @@ absl::StatusOr<BundleSwap> BundleReloader::Reload(const std::string& dir) {
     return reject(absl::FailedPreconditionError("no models are loaded"));
   }
   I2S_LOG(INFO) << "loading bundle " << dir;
-  auto bundle = Bundle::Load(dir, options_);
-  if (!bundle.ok()) return reject(bundle.status());
-  absl::Status compatible = CheckCompatible(*current->models, **bundle);
-  if (!compatible.ok()) return reject(compatible);
+  auto next = LoadBundleFor(current->models, dir, options_);
+  if (!next.ok()) return reject(next.status());
   BundleSwap swap;
-  swap.version = (*bundle)->manifest().version;
+  swap.version = (*next)->bundle->manifest().version;
   swap.previous_version = current->bundle->manifest().version;
-  swap.song_count = (*bundle)->size();
+  swap.song_count = (*next)->bundle->size();
   swap.load_ms = std::chrono::duration<double, std::milli>(
                      std::chrono::steady_clock::now() - start).count();
-  auto next = std::make_shared<Snapshot>();
-  next->models = current->models;
-  next->bundle = std::move(*bundle);
-  const std::string index = next->bundle->index().Describe();
+  const std::string index = (*next)->bundle->index().Describe();
   current.reset();
-  service_->SetSnapshot(std::move(next));
+  service_->SetSnapshot(std::move(*next));
   metrics_->CountBundleLoad("ok");
   I2S_LOG(INFO) << "now serving bundle " << swap.version << " from " << dir
                 << ": " << swap.song_count << " songs, " << index

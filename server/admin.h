@@ -11,7 +11,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "core/bundle.h"
+#include "core/bundle/bundle.h"
 #include "image2song/v1/image2song.grpc.pb.h"
 #include "server/metrics.h"
 #include "server/service.h"

@@ -4,8 +4,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "core/file_util.h"
-#include "core/log.h"
+#include "util/file_util.h"
+#include "util/log.h"
 
 namespace image2song {
 namespace {

@@ -1,43 +1,39 @@
-// i2s-server: the image2song gRPC server.
-#include <omp.h>
+// i2s-server: the image2song gRPC server. Flags fill a ServerOptions
+// (server/server.h, which documents every default) and Server does the rest;
+// this file handles signals and the port file.
 #include <signal.h>
-#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
-#include <cstdlib>
+#include <cstdio>
 #include <iostream>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
-
 #include "absl/flags/flag.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "core/bundle.h"
-#include "core/cli.h"
-#include "core/file_util.h"
-#include "core/image_model.h"
-#include "core/log.h"
-#include "core/model_set.h"
-#include "core/recommender.h"
-#include "server/admin.h"
-#include "server/metrics.h"
-#include "server/auth.h"
-#include "server/http_gateway.h"
-#include "server/malloc_trim.h"
 #include "server/request_check.h"
-#include "server/service.h"
+#include "server/server.h"
+#include "util/cli.h"
+#include "util/file_util.h"
+#include "util/log.h"
+#include "util/status_macros.h"
 
 #ifndef I2S_VERSION
 #define I2S_VERSION "dev"
 #endif
 
-ABSL_FLAG(std::string, listen, "0.0.0.0:50051",
+namespace {
+// The flags' defaults.
+const image2song::ServerOptions& D() {
+  static const auto* defaults = new image2song::ServerOptions();
+  return *defaults;
+}
+}  // namespace
+
+ABSL_FLAG(std::string, listen, D().listen,
           "gRPC listen address host:port (port 0 picks a free port).");
 ABSL_FLAG(std::string, bundle, "",
           "Index bundle directory (from i2s-index). Default: "
@@ -46,94 +42,94 @@ ABSL_FLAG(std::string, bundle, "",
 ABSL_FLAG(std::string, models, "",
           "Model manifest models.json. Default: "
           "$I2S_CACHE/models/default/models.json.");
-ABSL_FLAG(int, workers, 2, "Worker threads running Recommend.");
-ABSL_FLAG(int, queue_size, 64,
+ABSL_FLAG(int, workers, D().service.workers, "Worker threads running Recommend.");
+ABSL_FLAG(int, queue_size, D().service.queue_size,
           "Recommend requests that may wait for a worker; beyond that the "
           "server answers RESOURCE_EXHAUSTED.");
-ABSL_FLAG(int, torch_threads, 1, "LibTorch intra-op threads per worker.");
-ABSL_FLAG(int64_t, max_image_bytes, int64_t{16} << 20,
+ABSL_FLAG(int, torch_threads, D().torch_threads, "LibTorch intra-op threads per worker.");
+ABSL_FLAG(int64_t, max_image_bytes, D().service.decode.max_bytes,
           "Largest encoded image accepted (bytes); larger -> "
           "INVALID_ARGUMENT.");
-ABSL_FLAG(int64_t, max_image_pixels, 100'000'000,
+ABSL_FLAG(int64_t, max_image_pixels, D().service.decode.max_pixels,
           "Largest image accepted (width*height, checked on the header "
           "before decoding).");
-ABSL_FLAG(int, max_images, 16,
+ABSL_FLAG(int, max_images, D().service.max_images,
           "Images per Recommend request (image + images).");
-ABSL_FLAG(int64_t, max_request_image_bytes, int64_t{48} << 20,
+ABSL_FLAG(int64_t, max_request_image_bytes, D().service.max_request_image_bytes,
           "Encoded bytes of all images of one Recommend request.");
-ABSL_FLAG(int, max_text_bytes, 1024, "Longest Recommend text hint (bytes).");
-ABSL_FLAG(double, text_weight, 0.7,
+ABSL_FLAG(int, max_text_bytes, D().service.max_text_bytes, "Longest Recommend text hint (bytes).");
+ABSL_FLAG(float, text_weight, D().service.text_weight,
           "Weight of the text hint's words in the query (image tags: their "
           "tagger's weight).");
-ABSL_FLAG(int64_t, max_receive_bytes, int64_t{64} << 20,
+ABSL_FLAG(int64_t, max_receive_bytes, D().max_receive_bytes,
           "Largest gRPC message accepted; gRPC itself refuses larger ones "
           "with RESOURCE_EXHAUSTED.");
-ABSL_FLAG(std::string, metrics_listen, "0.0.0.0:9464",
+ABSL_FLAG(std::string, metrics_listen, D().metrics_listen,
           "Prometheus metrics HTTP address host:port (GET /metrics); empty "
           "disables.");
-ABSL_FLAG(std::string, http_listen, "0.0.0.0:8080",
+ABSL_FLAG(std::string, http_listen, D().http.listen,
           "HTTP/JSON gateway and web page address host:port (POST "
           "/v1/recommend, GET /v1/info, GET /v1/songs/{id}, GET /healthz, GET "
           "/); plaintext (terminate TLS in front of it); empty disables.");
-ABSL_FLAG(int, http_threads, 16,
+ABSL_FLAG(int, http_threads, D().http.threads,
           "HTTP gateway handler threads: POST /v1/recommend requests answered "
           "at once (each waits on its gRPC call); 4x as many more may wait, "
           "beyond that 429. Connections are bounded by --http_max_connections, "
           "not by this.");
-ABSL_FLAG(int, http_max_connections, 1024,
+ABSL_FLAG(int, http_max_connections, D().http.server.max_connections,
           "HTTP connections held at once; beyond that a new connection is "
           "answered 503 (Retry-After: 1, Connection: close) and closed.");
-ABSL_FLAG(int, http_max_connections_per_client, 64,
+ABSL_FLAG(int, http_max_connections_per_client, D().http.server.max_connections_per_client,
           "HTTP connections held at once per client IP address; beyond that "
           "a new one is answered 429 and closed. 0: no bound (use 0 or a "
           "large value behind a proxy, whose address all clients share).");
-ABSL_FLAG(int, http_header_timeout_ms, 10000,
+ABSL_FLAG(int, http_header_timeout_ms, D().http.server.header_timeout_ms,
           "An HTTP request head (request line and headers) must arrive within "
           "this of the connection (of its first byte on a kept-alive "
           "connection); otherwise 408 and the connection is closed.");
-ABSL_FLAG(int, http_body_timeout_ms, 60000,
+ABSL_FLAG(int, http_body_timeout_ms, D().http.server.body_timeout_ms,
           "An HTTP request body must arrive within this of its head, and a "
           "reply be read by the client within this; otherwise 408 (body) and "
           "the connection is closed.");
-ABSL_FLAG(int, http_idle_timeout_ms, 5000,
+ABSL_FLAG(int, http_idle_timeout_ms, D().http.server.idle_timeout_ms,
           "A kept-alive HTTP connection without a request is closed after "
           "this.");
-ABSL_FLAG(int, http_timeout_ms, 30000,
+ABSL_FLAG(int, http_timeout_ms, D().http.timeout_ms,
           "Deadline of the gRPC call behind one HTTP request, counted from "
           "when the request was received (a wait for a handler thread "
           "included).");
 ABSL_FLAG(std::string, port_file, "",
           "If set, write {\"grpc_port\":N,\"metrics_port\":M,\"http_port\":H} "
           "here once serving (for port 0).");
-ABSL_FLAG(int, candidates, 200, "First-stage FAISS candidates reranked.");
-ABSL_FLAG(int, ef_search, 300, "HNSW search beam width (raised to the candidates).");
-ABSL_FLAG(int, ivf_nprobe, 64, "IVF lists visited per query (ivf, ivfpq bundles).");
-ABSL_FLAG(int, refine_factor, 4,
+ABSL_FLAG(int, candidates, D().service.candidates, "First-stage FAISS candidates reranked.");
+ABSL_FLAG(int, ef_search, D().bundle.index.ef_search, "HNSW search beam width (raised to the candidates).");
+ABSL_FLAG(int, ivf_nprobe, D().bundle.index.ivf_nprobe, "IVF lists visited per query (ivf, ivfpq bundles).");
+ABSL_FLAG(int, refine_factor, D().bundle.index.refine_factor,
           "IVF-PQ: candidates re-scored from the 8-bit copy per requested song.");
-ABSL_FLAG(double, exact_filter_share, 0.05,
+ABSL_FLAG(double, exact_filter_share, D().bundle.index.exact_filter_share,
           "A filter keeping at most this share of the songs is searched by an "
           "exact scan of the allowed songs (graph and IVF bundles).");
-ABSL_FLAG(double, retrieval_weight, 0.5,
+ABSL_FLAG(float, retrieval_weight, D().service.retrieval_weight,
           "Weight of the first-stage cosine in the final score (rest: tag "
           "attention).");
-ABSL_FLAG(bool, optimize_models, true,
+ABSL_FLAG(bool, optimize_models, D().models.optimize,
           "Use TorchScript freeze/optimize_for_inference where the outputs "
           "match the plain model.");
-ABSL_FLAG(bool, batching, false,
+ABSL_FLAG(bool, batching, D().models.batching,
           "Dynamic batching: concurrent requests share a model forward pass "
           "(models that fail the load-time batch check run unbatched).");
-ABSL_FLAG(int, max_batch, 8,
+ABSL_FLAG(int, max_batch, D().models.batching_options.max_batch,
           "Batching: most images per forward pass (a model's manifest entry "
           "may lower it).");
-ABSL_FLAG(int, batch_delay_us, 2000,
+ABSL_FLAG(int64_t, batch_delay_us, D().models.batching_options.max_delay_us,
           "Batching: how long a forward pass waits for more images.");
-ABSL_FLAG(int, batch_queue, 64,
+ABSL_FLAG(int, batch_queue, D().models.batching_options.max_queue,
           "Batching: images that may wait for a model; beyond that Recommend "
           "answers RESOURCE_EXHAUSTED.");
-ABSL_FLAG(bool, parallel_taggers, true,
+ABSL_FLAG(bool, parallel_taggers, D().models.parallel_taggers,
           "Run an image's model taggers concurrently (one thread each): "
           "lower latency and, on 2 cores, more throughput at the p99 budget.");
-ABSL_FLAG(bool, verify_checksums, true,
+ABSL_FLAG(bool, verify_checksums, D().bundle.verify_checksums,
           "Check the bundle files' sha256 against its manifest at load.");
 ABSL_FLAG(std::string, admin_token_file, "",
           "Enables the image2song.v1.Admin service (hot bundle swap): a file "
@@ -153,12 +149,12 @@ ABSL_FLAG(std::string, tls_client_ca_file, "",
 ABSL_FLAG(std::string, bundle_root, "",
           "Admin.LoadBundle paths are relative to this directory and may not "
           "leave it. Default: the parent directory of --bundle.");
-ABSL_FLAG(int, shutdown_grace_ms, 10000,
+ABSL_FLAG(int, shutdown_grace_ms, D().shutdown_grace_ms,
           "On SIGTERM/SIGINT, how long in-flight requests may take to finish.");
-ABSL_FLAG(int, malloc_trim_interval_ms, 2000,
+ABSL_FLAG(int, malloc_trim_interval_ms, D().malloc_trim_interval_ms,
           "At most this often, free heap memory is returned to the system "
           "(malloc_trim) after a large request (0 = never).");
-ABSL_FLAG(int64_t, malloc_trim_min_request_bytes, int64_t{4} << 20,
+ABSL_FLAG(int64_t, malloc_trim_min_request_bytes, D().malloc_trim_min_request_bytes,
           "A request at least this large arms the trim.");
 
 namespace image2song {
@@ -168,6 +164,81 @@ int Fail(absl::string_view what, const absl::Status& status) {
   I2S_LOG(ERROR) << what << ": " << status.message();
   std::cerr << "i2s-server: " << what << ": " << status.message() << "\n";
   return 1;
+}
+
+absl::StatusOr<ServerOptions> OptionsFromFlags() {
+  using absl::GetFlag;
+  ServerOptions o;
+  o.listen = GetFlag(FLAGS_listen);
+  o.metrics_listen = GetFlag(FLAGS_metrics_listen);
+  o.max_receive_bytes = GetFlag(FLAGS_max_receive_bytes);
+  o.models_path = GetFlag(FLAGS_models);
+  o.models.optimize = GetFlag(FLAGS_optimize_models);
+  o.models.batching = GetFlag(FLAGS_batching);
+  o.models.batching_options.max_batch = GetFlag(FLAGS_max_batch);
+  o.models.batching_options.max_delay_us = GetFlag(FLAGS_batch_delay_us);
+  o.models.batching_options.max_queue = GetFlag(FLAGS_batch_queue);
+  o.models.parallel_taggers = GetFlag(FLAGS_parallel_taggers);
+  o.torch_threads = GetFlag(FLAGS_torch_threads);
+  o.bundle_dir = GetFlag(FLAGS_bundle);
+  o.bundle.verify_checksums = GetFlag(FLAGS_verify_checksums);
+  o.bundle.index.ef_search = GetFlag(FLAGS_ef_search);
+  o.bundle.index.ivf_nprobe = GetFlag(FLAGS_ivf_nprobe);
+  o.bundle.index.refine_factor = GetFlag(FLAGS_refine_factor);
+  o.bundle.index.exact_filter_share = GetFlag(FLAGS_exact_filter_share);
+  o.bundle_root = GetFlag(FLAGS_bundle_root);
+  o.service.workers = GetFlag(FLAGS_workers);
+  o.service.queue_size = GetFlag(FLAGS_queue_size);
+  o.service.decode.max_bytes = GetFlag(FLAGS_max_image_bytes);
+  o.service.decode.max_pixels = GetFlag(FLAGS_max_image_pixels);
+  o.service.candidates = GetFlag(FLAGS_candidates);
+  o.service.retrieval_weight = GetFlag(FLAGS_retrieval_weight);
+  o.service.server_version = I2S_VERSION;
+  o.service.max_images = GetFlag(FLAGS_max_images);
+  o.service.max_request_image_bytes = GetFlag(FLAGS_max_request_image_bytes);
+  o.service.max_text_bytes = GetFlag(FLAGS_max_text_bytes);
+  o.service.text_weight = GetFlag(FLAGS_text_weight);
+  auto auth_token = ReadSecret(GetFlag(FLAGS_auth_token_file), "I2S_AUTH_TOKEN");
+  if (!auth_token.ok()) {
+    return absl::Status(auth_token.status().code(),
+                        absl::StrCat("cannot read --auth_token_file: ",
+                                     auth_token.status().message()));
+  }
+  o.service.auth_token = *auth_token;
+  auto admin_token = ReadSecret(GetFlag(FLAGS_admin_token_file), "I2S_ADMIN_TOKEN");
+  if (!admin_token.ok()) {
+    return absl::Status(admin_token.status().code(),
+                        absl::StrCat("cannot read --admin_token_file: ",
+                                     admin_token.status().message()));
+  }
+  o.admin_token = *admin_token;
+  o.tls.cert_file = GetFlag(FLAGS_tls_cert_file);
+  o.tls.key_file = GetFlag(FLAGS_tls_key_file);
+  o.tls.client_ca_file = GetFlag(FLAGS_tls_client_ca_file);
+  o.http.listen = GetFlag(FLAGS_http_listen);
+  o.http.threads = GetFlag(FLAGS_http_threads);
+  o.http.timeout_ms = GetFlag(FLAGS_http_timeout_ms);
+  o.http.server.max_connections = std::max(1, GetFlag(FLAGS_http_max_connections));
+  o.http.server.max_connections_per_client =
+      std::max(0, GetFlag(FLAGS_http_max_connections_per_client));
+  o.http.server.header_timeout_ms = std::max(1, GetFlag(FLAGS_http_header_timeout_ms));
+  o.http.server.body_timeout_ms = std::max(1, GetFlag(FLAGS_http_body_timeout_ms));
+  o.http.server.idle_timeout_ms = std::max(1, GetFlag(FLAGS_http_idle_timeout_ms));
+  o.malloc_trim_interval_ms = GetFlag(FLAGS_malloc_trim_interval_ms);
+  o.malloc_trim_min_request_bytes = GetFlag(FLAGS_malloc_trim_min_request_bytes);
+  return o;
+}
+
+absl::Status WritePortFile(const std::string& path, const Server& server) {
+  const std::string tmp = path + ".tmp";
+  RETURN_IF_ERROR(WriteFile(
+      tmp, absl::StrCat("{\"grpc_port\": ", server.grpc_port(), ", \"metrics_port\": ",
+                        server.metrics_port(), ", \"http_port\": ", server.http_port(),
+                        "}\n")));
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("cannot rename ", tmp, " to ", path));
+  }
+  return absl::OkStatus();
 }
 
 int Run() {
@@ -180,178 +251,13 @@ int Run() {
   sigaddset(&signals, SIGHUP);  // reload the bundle
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   RouteProtobufLogs();
-  MallocTrimmer malloc_trimmer(absl::GetFlag(FLAGS_malloc_trim_interval_ms),
-                               absl::GetFlag(FLAGS_malloc_trim_min_request_bytes));
 
-  const int torch_threads = std::max(1, absl::GetFlag(FLAGS_torch_threads));
-  SetTorchThreads(torch_threads, 1);
-  omp_set_num_threads(torch_threads);
-
-  auto metrics = Metrics::Create(absl::GetFlag(FLAGS_metrics_listen));
-  if (!metrics.ok()) return Fail("metrics endpoint", metrics.status());
-
-  ModelSetOptions mo;
-  mo.manifest_path = absl::GetFlag(FLAGS_models).empty()
-                         ? DefaultModelsPath()
-                         : absl::GetFlag(FLAGS_models);
-  mo.optimize = absl::GetFlag(FLAGS_optimize_models);
-  mo.batching = absl::GetFlag(FLAGS_batching);
-  mo.batching_options.max_batch = absl::GetFlag(FLAGS_max_batch);
-  mo.batching_options.max_delay_us = absl::GetFlag(FLAGS_batch_delay_us);
-  mo.batching_options.max_queue = absl::GetFlag(FLAGS_batch_queue);
-  mo.on_batch = [m = metrics->get()](const std::string& model, int images,
-                                     int /*calls*/, double wait_s) {
-    m->ObserveBatch(model, images, wait_s);
-  };
-  mo.parallel_taggers = absl::GetFlag(FLAGS_parallel_taggers);
-  mo.on_thread_start = [torch_threads] {
-    SetTorchThreads(torch_threads, 0);
-    omp_set_num_threads(torch_threads);
-  };
-  auto start = std::chrono::steady_clock::now();
-  auto models = ModelSet::Load(mo);
-  if (!models.ok()) return Fail("cannot load models", models.status());
-  I2S_LOG(INFO) << "models ready (" << (*models)->version() << ") in "
-                << std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::steady_clock::now() - start).count()
-                << " ms";
-
-  const std::string bundle_dir = absl::GetFlag(FLAGS_bundle).empty()
-                                     ? DefaultBundleDir()
-                                     : absl::GetFlag(FLAGS_bundle);
-  BundleLoadOptions bo;
-  bo.verify_checksums = absl::GetFlag(FLAGS_verify_checksums);
-  bo.index.ef_search = absl::GetFlag(FLAGS_ef_search);
-  bo.index.ivf_nprobe = absl::GetFlag(FLAGS_ivf_nprobe);
-  bo.index.refine_factor = absl::GetFlag(FLAGS_refine_factor);
-  bo.index.exact_filter_share = absl::GetFlag(FLAGS_exact_filter_share);
-  start = std::chrono::steady_clock::now();
-  auto bundle = Bundle::Load(bundle_dir, bo);
-  if (!bundle.ok()) return Fail("cannot load bundle " + bundle_dir, bundle.status());
-  absl::Status compatible = CheckCompatible(**models, **bundle);
-  if (!compatible.ok()) return Fail("bundle does not fit the models", compatible);
-  const BundleManifest& bm = (*bundle)->manifest();
-  I2S_LOG(INFO) << "loaded bundle " << bm.version << " from " << bundle_dir
-                << ": " << bm.song_count << " songs, "
-                << (*bundle)->index().Describe() << " index, " << bm.dim << "-d, embedder " << bm.embedder_id
-                << ", in "
-                << std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::steady_clock::now() - start).count()
-                << " ms";
-
-  auto snapshot = std::make_shared<Snapshot>();
-  snapshot->models = std::move(*models);
-  snapshot->bundle = std::move(*bundle);
-
-  ServiceOptions so;
-  so.workers = std::max(1, absl::GetFlag(FLAGS_workers));
-  so.queue_size = std::max(1, absl::GetFlag(FLAGS_queue_size));
-  so.decode.max_bytes = absl::GetFlag(FLAGS_max_image_bytes);
-  so.decode.max_pixels = absl::GetFlag(FLAGS_max_image_pixels);
-  so.candidates = absl::GetFlag(FLAGS_candidates);
-  so.retrieval_weight = static_cast<float>(absl::GetFlag(FLAGS_retrieval_weight));
-  so.server_version = I2S_VERSION;
-  so.max_images = std::max(1, absl::GetFlag(FLAGS_max_images));
-  so.max_request_image_bytes = absl::GetFlag(FLAGS_max_request_image_bytes);
-  so.max_text_bytes = absl::GetFlag(FLAGS_max_text_bytes);
-  so.text_weight = static_cast<float>(absl::GetFlag(FLAGS_text_weight));
-  auto auth_token = ReadSecret(absl::GetFlag(FLAGS_auth_token_file), "I2S_AUTH_TOKEN");
-  if (!auth_token.ok()) return Fail("cannot read --auth_token_file", auth_token.status());
-  so.auth_token = *auth_token;
-  TlsOptions tls;
-  tls.cert_file = absl::GetFlag(FLAGS_tls_cert_file);
-  tls.key_file = absl::GetFlag(FLAGS_tls_key_file);
-  tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
-  auto credentials = MakeServerCredentials(tls);
-  if (!credentials.ok()) return Fail("TLS set-up", credentials.status());
-  SongRecommenderService service(so, metrics->get(), mo.on_thread_start);
-  service.SetSnapshot(snapshot);
-
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  int port = 0;
-  const std::string listen = absl::GetFlag(FLAGS_listen);
-  builder.AddListeningPort(listen, *credentials, &port);
-  builder.SetMaxReceiveMessageSize(
-      static_cast<int>(std::min<int64_t>(absl::GetFlag(FLAGS_max_receive_bytes),
-                                         INT32_MAX)));
-  builder.RegisterService(&service);
-
-  // Hot swap: SIGHUP reloads --bundle; the Admin service (with a token)
-  // loads any bundle under --bundle_root.
-  BundleReloader reloader(&service, metrics->get(), bo);
-  std::unique_ptr<AdminService> admin;
-  {
-    auto admin_token = ReadSecret(absl::GetFlag(FLAGS_admin_token_file), "I2S_ADMIN_TOKEN");
-    if (!admin_token.ok()) return Fail("cannot read --admin_token_file", admin_token.status());
-    const std::string& token = *admin_token;
-    if (!token.empty()) {
-      AdminOptions ao;
-      ao.token = token;
-      ao.default_bundle = bundle_dir;
-      ao.bundle_root = absl::GetFlag(FLAGS_bundle_root);
-      if (ao.bundle_root.empty()) ao.bundle_root = ParentDir(bundle_dir);
-      I2S_LOG(INFO) << "Admin service on: LoadBundle paths under " << ao.bundle_root;
-      admin = std::make_unique<AdminService>(ao, &reloader, metrics->get());
-      builder.RegisterService(admin.get());
-    }
-  }
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || port == 0) {
-    return Fail("cannot listen", absl::UnavailableError(
-                                     absl::StrCat("cannot bind ", listen)));
-  }
-  // The HTTP gateway calls the service through the in-process channel.
-  std::unique_ptr<HttpGateway> http;
-  if (const std::string http_listen = absl::GetFlag(FLAGS_http_listen);
-      !http_listen.empty()) {
-    HttpGatewayOptions ho;
-    ho.listen = http_listen;
-    ho.threads = absl::GetFlag(FLAGS_http_threads);
-    ho.timeout_ms = absl::GetFlag(FLAGS_http_timeout_ms);
-    ho.server.max_body_bytes = absl::GetFlag(FLAGS_max_receive_bytes);
-    ho.server.max_connections = std::max(1, absl::GetFlag(FLAGS_http_max_connections));
-    ho.server.max_connections_per_client =
-        std::max(0, absl::GetFlag(FLAGS_http_max_connections_per_client));
-    ho.server.header_timeout_ms = std::max(1, absl::GetFlag(FLAGS_http_header_timeout_ms));
-    ho.server.body_timeout_ms = std::max(1, absl::GetFlag(FLAGS_http_body_timeout_ms));
-    ho.server.idle_timeout_ms = std::max(1, absl::GetFlag(FLAGS_http_idle_timeout_ms));
-    grpc::ChannelArguments args;
-    args.SetMaxSendMessageSize(-1);
-    args.SetMaxReceiveMessageSize(-1);
-    auto gateway = HttpGateway::Start(ho, server->InProcessChannel(args), metrics->get());
-    if (!gateway.ok()) return Fail("cannot start the HTTP gateway", gateway.status());
-    http = std::move(*gateway);
-    I2S_LOG(INFO) << "HTTP gateway and web page on " << http_listen << " (port "
-                  << http->port() << ", plaintext"
-                  << (tls.cert_file.empty() ? "" : ": terminate TLS in front of it")
-                  << ")";
-  }
-  const std::string kService = "image2song.v1.SongRecommender";
-  server->GetHealthCheckService()->SetServingStatus(true);
-  server->GetHealthCheckService()->SetServingStatus(kService, true);
-  I2S_LOG(INFO) << "serving " << kService << " on " << listen
-                << " (port " << port << ", "
-                << (tls.cert_file.empty() ? "plaintext"
-                                          : tls.client_ca_file.empty() ? "TLS"
-                                                                       : "mutual TLS")
-                << (so.auth_token.empty() ? "" : ", bearer token required")
-                << "), metrics on port "
-                << (*metrics)->port() << ", " << so.workers << " workers, "
-                << torch_threads << " torch thread(s) each"
-                << (mo.batching ? ", dynamic batching" : "")
-                << (mo.parallel_taggers ? ", parallel taggers" : "");
-  const std::string port_file = absl::GetFlag(FLAGS_port_file);
-  if (!port_file.empty()) {
-    std::string tmp = port_file + ".tmp";
-    absl::Status s = WriteFile(
-        tmp, absl::StrCat("{\"grpc_port\": ", port, ", \"metrics_port\": ",
-                          (*metrics)->port(), ", \"http_port\": ",
-                          http != nullptr ? http->port() : 0, "}\n"));
-    if (s.ok() && std::rename(tmp.c_str(), port_file.c_str()) != 0) {
-      s = absl::InternalError("rename failed");
-    }
+  auto options = OptionsFromFlags();
+  if (!options.ok()) return Fail("bad options", options.status());
+  auto server = Server::BuildAndStart(*std::move(options));
+  if (!server.ok()) return Fail("cannot start", server.status());
+  if (const std::string port_file = absl::GetFlag(FLAGS_port_file); !port_file.empty()) {
+    absl::Status s = WritePortFile(port_file, **server);
     if (!s.ok()) return Fail("cannot write --port_file", s);
   }
 
@@ -362,28 +268,13 @@ int Run() {
   while (true) {
     sigwait(&signals, &sig);
     if (sig != SIGHUP) break;
-    I2S_LOG(INFO) << "received SIGHUP: reloading bundle " << bundle_dir;
-    reloads.emplace_back([&reloader, bundle_dir] { (void)reloader.Reload(bundle_dir); });
+    I2S_LOG(INFO) << "received SIGHUP";
+    reloads.emplace_back([s = server->get()] { (void)s->Reload(); });
   }
   for (std::thread& t : reloads) t.join();
   I2S_LOG(INFO) << "received " << (sig == SIGTERM ? "SIGTERM" : "SIGINT")
                 << ": not serving any more, finishing in-flight requests";
-  server->GetHealthCheckService()->SetServingStatus(false);
-  server->GetHealthCheckService()->SetServingStatus(kService, false);
-  const auto grace = std::chrono::milliseconds(absl::GetFlag(FLAGS_shutdown_grace_ms));
-  const auto grace_end = std::chrono::steady_clock::now() + grace;
-  // HTTP first: its requests are gRPC calls over the in-process channel,
-  // which takes no new call once Shutdown begins. The HTTP port closes, the
-  // requests already received are answered, then gRPC stops taking calls.
-  if (http != nullptr && !http->Drain(grace_end)) {
-    I2S_LOG(WARNING) << "HTTP requests still unanswered after --shutdown_grace_ms";
-  }
-  server->Shutdown(std::chrono::system_clock::now() +
-                   std::max(grace_end - std::chrono::steady_clock::now(),
-                            std::chrono::steady_clock::duration::zero()));
-  service.Drain();
-  if (http != nullptr) http->Stop();
-  server->Wait();
+  (*server)->Shutdown(std::chrono::milliseconds(absl::GetFlag(FLAGS_shutdown_grace_ms)));
   I2S_LOG(INFO) << "stopped";
   return 0;
 }

@@ -1,7 +1,7 @@
 #include "server/response.h"
 
-#include "core/bundle.h"
-#include "core/model_set.h"
+#include "core/bundle/bundle.h"
+#include "core/models/model_set.h"
 
 namespace image2song {
 namespace {

@@ -7,7 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "core/log.h"
+#include "util/log.h"
 #include "server/auth.h"
 #include "server/grpc_status.h"
 #include "server/malloc_trim.h"

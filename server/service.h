@@ -12,7 +12,7 @@
 #include <mutex>
 #include <string>
 
-#include "core/image.h"
+#include "core/image/image.h"
 #include "core/recommender.h"
 #include "image2song/v1/image2song.grpc.pb.h"
 #include "server/metrics.h"
@@ -27,18 +27,18 @@ struct ServiceOptions {
   int queue_size = 64;
   // Image limits (see DecodeOptions). Default: 16 MiB, 100 MP.
   DecodeOptions decode;
-  // First-stage candidates for the rerank. Default: 200.
-  int candidates = 200;
-  // Weight of the first-stage cosine in the final score. Default: 0.5.
-  float retrieval_weight = 0.5f;
+  // First-stage candidates for the rerank; weight of the first-stage cosine
+  // in the final score. Defaults: RecommendOptions' (200, 0.5).
+  int candidates = RecommendOptions().candidates;
+  float retrieval_weight = RecommendOptions().retrieval_weight;
   // Images per Recommend (image + images). Default: 16.
   int max_images = 16;
   // Encoded bytes of all images of one Recommend. Default: 48 MiB.
   int64_t max_request_image_bytes = int64_t{48} << 20;
   // Longest text hint. Default: 1024 bytes.
   int max_text_bytes = 1024;
-  // Weight of text-hint tags in the query. Default: 0.7.
-  float text_weight = 0.7f;
+  // Weight of text-hint tags in the query. Default: RecommendOptions' (0.7).
+  float text_weight = RecommendOptions().text_weight;
   // Server version string reported by GetInfo.
   std::string server_version;
   // When set, every SongRecommender call needs "authorization: Bearer

@@ -1,4 +1,4 @@
-# i2s-eval, the relevance benchmark (server/i2s_eval.cc, tools/eval/):
+# i2s-eval, the relevance benchmark (bench/i2s_eval.cc, tools/eval/):
 #   test_relevance_tiny    label unit: tiny generated models and bundle
 #   test_relevance_models  label models: default models, the demo catalogue and the
 #                          evaluation set of tools/eval/make_eval_set.sh;

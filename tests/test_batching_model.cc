@@ -1,5 +1,5 @@
 // Tests for core/batching_model.h with fake models (no LibTorch needed).
-#include "core/batching_model.h"
+#include "core/models/batching_model.h"
 
 #include <atomic>
 #include <chrono>
@@ -25,8 +25,9 @@ constexpr size_t kPlane = size_t(3) * kW * kH;
 // depend on the batch).
 class FakeModel : public ImageModel {
  public:
-  absl::StatusOr<std::vector<ModelOutput>> Run(const float* input,
-                                               int batch) const override {
+  using ImageModel::Run;
+  absl::StatusOr<std::vector<ModelOutput>> Run(const float* input, int batch,
+                                               double* forward_ms) const override {
     {
       std::unique_lock<std::mutex> lock(mu_);
       batches_.push_back(batch);
@@ -36,6 +37,7 @@ class FakeModel : public ImageModel {
     }
     if (fail_) return absl::InternalError("fake forward failure");
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_));
+    if (forward_ms != nullptr) *forward_ms += 1000 + batch;  // recognisable
     const int rows = shape_bug_ ? 1 : batch;
     ModelOutput a, b;
     a.shape = {rows, 2};
@@ -169,6 +171,27 @@ TEST_CASE("Rows of a multi-image call stay together and in order") {
   REQUIRE((*rb)[0].shape == std::vector<int64_t>{2, 2});
   for (int r = 0; r < 3; ++r) CHECK((*ra)[0].data[2 * r + 1] == float(1 + r));
   for (int r = 0; r < 2; ++r) CHECK((*rb)[0].data[2 * r + 1] == float(100 + r));
+}
+
+TEST_CASE("Each call is told the time of the forward pass that served it") {
+  auto model = MakeBatchingModel(std::make_unique<FakeModel>(), Options(8, 50000, 64));
+  REQUIRE(model.ok());
+  std::vector<float> a = Images(3, 1), b = Images(2, 100);
+  double ms_a = 7, ms_b = 0;  // added to, not overwritten
+  absl::StatusOr<std::vector<ModelOutput>> ra, rb;
+  std::thread ta([&] { ra = (*model)->Run(a.data(), 3, &ms_a); });
+  std::thread tb([&] { rb = (*model)->Run(b.data(), 2, &ms_b); });
+  ta.join();
+  tb.join();
+  REQUIRE(ra.ok());
+  REQUIRE(rb.ok());
+  // FakeModel reports 1000 + batch ms: one pass of 5 rows, or one each.
+  if (ms_b == 1005) {
+    CHECK(ms_a == 7 + 1005);
+  } else {
+    CHECK(ms_a == 7 + 1003);
+    CHECK(ms_b == 1002);
+  }
 }
 
 TEST_CASE("A call larger than max_batch runs alone") {

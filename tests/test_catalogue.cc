@@ -1,6 +1,6 @@
 // Tests for core/catalogue.h: JSONL and CSV parsing, validation messages
 // (file:line and field), skip_invalid, format selection.
-#include "core/catalogue.h"
+#include "core/bundle/catalogue.h"
 
 #include <string>
 #include <vector>

@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "core/colour_cues.h"
-#include "core/model_set.h"
+#include "core/image/colour_cues.h"
+#include "core/models/model_set.h"
 #include "tests/test_util.h"
 
 namespace image2song {
@@ -165,7 +165,7 @@ TEST_CASE("full manifest: cues tagger, region batch, expanded label words") {
   auto tags = (*models)->TagImage(Solid(20, 40, 230));
   REQUIRE(tags.ok());
   const Tag* ocean = nullptr;
-  for (const Tag& t : *tags) {
+  for (const Tag& t : tags->tags) {
     if (t.label == "ocean" && !t.has_box) ocean = &t;
   }
   REQUIRE(ocean != nullptr);

@@ -14,10 +14,11 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/match.h"
-#include "core/bundle.h"
-#include "core/catalogue.h"
-#include "core/embedder.h"
-#include "core/word_vectors.h"
+#include "core/bundle/bundle.h"
+#include "core/bundle/catalogue.h"
+#include "core/bundle/embedder.h"
+#include "core/query.h"
+#include "core/words/word_vectors.h"
 #include "tests/test_util.h"
 
 namespace image2song {

@@ -19,10 +19,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
-#include "core/bundle.h"
-#include "core/file_util.h"
-#include "core/image.h"
-#include "core/model_set.h"
+#include "core/bundle/bundle.h"
+#include "util/file_util.h"
+#include "core/image/image.h"
+#include "core/models/model_set.h"
 #include "core/recommender.h"
 #include "tests/test_util.h"
 
@@ -91,7 +91,7 @@ TEST_CASE("converted MobileNetV2 gives the expected labels on sample photos") {
     REQUIRE(tags.ok());
     std::string seen;
     bool found = false;
-    for (const Tag& t : *tags) {
+    for (const Tag& t : tags->tags) {
       if (t.source != "mobilenet_v2") continue;
       seen += t.label + " ";
       for (const std::string& a : s.accept) {
@@ -103,8 +103,8 @@ TEST_CASE("converted MobileNetV2 gives the expected labels on sample photos") {
     }
     INFO(s.file << ": tags " << seen);
     CHECK(found);
-    CHECK(!tags->empty());
-    CHECK(!(*tags)[0].words.empty());
+    CHECK(!tags->tags.empty());
+    CHECK(!tags->tags[0].words.empty());
   }
 }
 
@@ -119,7 +119,7 @@ TEST_CASE("the detector finds the person and the motorcycle") {
     auto tags = models.TagImage(Decode(CacheDir() + "/samples/" + w.file));
     REQUIRE(tags.ok());
     const Tag* found = nullptr;
-    for (const Tag& t : *tags) {
+    for (const Tag& t : tags->tags) {
       if (t.source == "centernet" && t.label == w.label) found = &t;
     }
     INFO(w.file);
@@ -149,7 +149,7 @@ TEST_CASE("images of any aspect ratio are tagged by the default models") {
     REQUIRE(png.ok());
     absl::StatusOr<RgbImage> decoded = DecodeImage(*png, DecodeOptions{});
     REQUIRE(decoded.ok());
-    absl::StatusOr<std::vector<Tag>> tags = models.TagImage(*decoded);
+    absl::StatusOr<ImageTags> tags = models.TagImage(*decoded);
     INFO(tags.status());
     CHECK(tags.ok());
   }

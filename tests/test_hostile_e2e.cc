@@ -18,7 +18,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "core/image.h"
+#include "core/image/image.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "image2song/v1/image2song.grpc.pb.h"
 #include "tests/server_fixture.h"

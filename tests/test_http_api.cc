@@ -1,5 +1,5 @@
 // The HTTP/JSON request parsing and status mapping (server/http_api.h).
-#include "server/http_api.h"
+#include "server/http/http_api.h"
 
 #include <catch2/catch.hpp>
 

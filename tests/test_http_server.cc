@@ -3,7 +3,7 @@
 // 100-continue, deadlines, connection bounds, refusals that close, and the
 // graceful drain. Waits poll the socket with a time limit; nothing sleeps
 // for timing.
-#include "server/http_server.h"
+#include "server/http/http_server.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,6 +1,6 @@
 // HTTP/1.1 framing without I/O (server/http_wire.h): request heads, chunked
 // bodies, reply heads.
-#include "server/http_wire.h"
+#include "server/http/http_wire.h"
 
 #include <catch2/catch.hpp>
 

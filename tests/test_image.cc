@@ -1,8 +1,8 @@
 // Tests for core/image.h: header sniffing, decoding limits, colour
 // conversion and model-input preprocessing.
-#include "core/image.h"
-#include "core/image_codecs.h"
-#include "core/colour_cues.h"
+#include "core/image/image.h"
+#include "core/image/image_codecs.h"
+#include "core/image/colour_cues.h"
 
 #include <algorithm>
 #include <cmath>

@@ -11,7 +11,7 @@
 #include <catch2/catch.hpp>
 
 #include "absl/strings/match.h"
-#include "core/bundle.h"
+#include "core/bundle/bundle.h"
 #include "tests/test_util.h"
 
 namespace image2song {

@@ -1,6 +1,6 @@
 // Tests for core/model_set.h, core/image_model.h and label files on the
 // generated tiny TorchScript colour classifier (fixture `assets`).
-#include "core/model_set.h"
+#include "core/models/model_set.h"
 
 #include <algorithm>
 #include <atomic>
@@ -13,8 +13,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "core/image.h"
-#include "core/image_model.h"
+#include "core/image/image.h"
+#include "core/models/image_model.h"
 #include "tests/test_util.h"
 
 namespace image2song {
@@ -120,21 +120,21 @@ TEST_CASE("TagImage gives each colour image its label") {
     auto tags = (*models)->TagImage(DecodeAsset(c.image));
     INFO(tags.status().ToString());
     REQUIRE(tags.ok());
-    REQUIRE(!tags->empty());
-    CHECK(tags->size() <= 3);  // top_k
-    const Tag& top = (*tags)[0];
+    REQUIRE(!tags->tags.empty());
+    CHECK(tags->tags.size() <= 3);  // top_k
+    const Tag& top = tags->tags[0];
     CHECK(top.label == c.label);
     CHECK(top.words == c.words);
     CHECK(top.source == "tiny_color");
     CHECK(top.weight == 1.0f);
     CHECK(top.score > 0.5f);
     CHECK_FALSE(top.has_box);
-    for (size_t i = 0; i < tags->size(); ++i) {
-      const Tag& t = (*tags)[i];
+    for (size_t i = 0; i < tags->tags.size(); ++i) {
+      const Tag& t = tags->tags[i];
       CHECK(t.label != "background");  // skip_labels
       CHECK(t.score >= 0.05f);         // min_score
       CHECK(t.score <= 1.0f);
-      if (i > 0) CHECK(t.score <= (*tags)[i - 1].score);
+      if (i > 0) CHECK(t.score <= tags->tags[i - 1].score);
     }
   }
 }
@@ -152,13 +152,13 @@ TEST_CASE("TagImage is deterministic and optimisation does not change it") {
   REQUIRE(a.ok());
   REQUIRE(b.ok());
   REQUIRE(c.ok());
-  REQUIRE(a->size() == b->size());
-  REQUIRE(a->size() == c->size());
-  for (size_t i = 0; i < a->size(); ++i) {
-    CHECK((*a)[i].label == (*b)[i].label);
-    CHECK((*a)[i].score == (*b)[i].score);
-    CHECK((*a)[i].label == (*c)[i].label);
-    CHECK((*a)[i].score == Approx((*c)[i].score).epsilon(0.01));
+  REQUIRE(a->tags.size() == b->tags.size());
+  REQUIRE(a->tags.size() == c->tags.size());
+  for (size_t i = 0; i < a->tags.size(); ++i) {
+    CHECK(a->tags[i].label == b->tags[i].label);
+    CHECK(a->tags[i].score == b->tags[i].score);
+    CHECK(a->tags[i].label == c->tags[i].label);
+    CHECK(a->tags[i].score == Approx(c->tags[i].score).epsilon(0.01));
   }
 }
 
@@ -175,14 +175,14 @@ TEST_CASE("Label words unknown to the word vectors are dropped") {
   REQUIRE(models.ok());
   auto tags = (*models)->TagImage(DecodeAsset("blue.png"));
   REQUIRE(tags.ok());
-  REQUIRE(!tags->empty());
-  CHECK((*tags)[0].label == "ocean");
-  CHECK((*tags)[0].words == std::vector<std::string>{"sea", "waves"});
+  REQUIRE(!tags->tags.empty());
+  CHECK(tags->tags[0].label == "ocean");
+  CHECK(tags->tags[0].words == std::vector<std::string>{"sea", "waves"});
   auto white = (*models)->TagImage(DecodeAsset("white.bmp"));
   REQUIRE(white.ok());
-  REQUIRE(!white->empty());
-  CHECK((*white)[0].label == "snowfield");
-  CHECK((*white)[0].words.empty());
+  REQUIRE(!white->tags.empty());
+  CHECK(white->tags[0].label == "snowfield");
+  CHECK(white->tags[0].words.empty());
 }
 
 TEST_CASE("Related words (4th label column) join a label's words only when enabled") {
@@ -208,8 +208,8 @@ TEST_CASE("Related words (4th label column) join a label's words only when enabl
     REQUIRE(models.ok());
     auto tags = (*models)->TagImage(DecodeAsset("blue.png"));
     REQUIRE(tags.ok());
-    REQUIRE(!tags->empty());
-    const Tag& ocean = (*tags)[0];
+    REQUIRE(!tags->tags.empty());
+    const Tag& ocean = tags->tags[0];
     CHECK(ocean.label == "ocean");
     if (related) {
       // Unknown and repeated related words are dropped; "waves" counts half.
@@ -243,11 +243,11 @@ TEST_CASE("A tagger with max_backdrop skips icons on a plain backdrop") {
     REQUIRE(models.ok());
     auto icon = (*models)->TagImage(disc);
     REQUIRE(icon.ok());
-    CHECK(icon->empty() == (std::string(limit) == "0.2"));
+    CHECK(icon->tags.empty() == (std::string(limit) == "0.2"));
     auto scene = (*models)->TagImage(DecodeAsset("blue.png"));
     REQUIRE(scene.ok());
-    REQUIRE(!scene->empty());
-    CHECK((*scene)[0].label == "ocean");
+    REQUIRE(!scene->tags.empty());
+    CHECK(scene->tags[0].label == "ocean");
   }
 }
 
@@ -301,7 +301,7 @@ TEST_CASE("Parallel taggers and dynamic batching give the sequential tags") {
     images.push_back(DecodeAsset(name));
   }
   // Concurrent callers, so batches form.
-  std::vector<absl::StatusOr<std::vector<Tag>>> got(images.size());
+  std::vector<absl::StatusOr<ImageTags>> got(images.size());
   std::vector<std::thread> threads;
   for (size_t i = 0; i < images.size(); ++i) {
     threads.emplace_back([&, i] { got[i] = (*parallel)->TagImage(images[i]); });
@@ -312,12 +312,12 @@ TEST_CASE("Parallel taggers and dynamic batching give the sequential tags") {
     auto want = (*sequential)->TagImage(images[i]);
     REQUIRE(want.ok());
     REQUIRE(got[i].ok());
-    REQUIRE(got[i]->size() == want->size());
-    for (size_t k = 0; k < want->size(); ++k) {
-      CHECK((*got[i])[k].label == (*want)[k].label);
-      CHECK((*got[i])[k].source == (*want)[k].source);
-      CHECK((*got[i])[k].has_box == (*want)[k].has_box);
-      CHECK((*got[i])[k].score == Approx((*want)[k].score).margin(1e-4));
+    REQUIRE(got[i]->tags.size() == want->tags.size());
+    for (size_t k = 0; k < want->tags.size(); ++k) {
+      CHECK(got[i]->tags[k].label == want->tags[k].label);
+      CHECK(got[i]->tags[k].source == want->tags[k].source);
+      CHECK(got[i]->tags[k].has_box == want->tags[k].has_box);
+      CHECK(got[i]->tags[k].score == Approx(want->tags[k].score).margin(1e-4));
     }
   }
   CHECK(batches > 0);

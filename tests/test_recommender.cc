@@ -11,8 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/match.h"
-#include "core/file_util.h"
-#include "core/image.h"
+#include "util/file_util.h"
+#include "core/image/image.h"
 #include "tests/test_util.h"
 
 namespace image2song {

@@ -1,4 +1,4 @@
-// Tests of i2s-eval, the relevance benchmark (server/i2s_eval.cc).
+// Tests of i2s-eval, the relevance benchmark (bench/i2s_eval.cc).
 //
 //   [tiny]    the generated tiny models and bundle (fixture `bundle`): lyric
 //             relevance and the metrics against values computed here by hand.
@@ -22,8 +22,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "core/bundle.h"
-#include "core/file_util.h"
+#include "core/bundle/bundle.h"
+#include "util/file_util.h"
 #include "tests/test_util.h"
 
 namespace image2song {
@@ -54,7 +54,7 @@ std::string EvalBin() {
   const char* v = std::getenv("I2S_EVAL_BIN");
   if (v != nullptr && *v != '\0') return v;
   std::string server = testing::RequiredEnv("I2S_SERVER_BIN");
-  return server.substr(0, server.rfind('/') + 1) + "i2s-eval";
+  return server.substr(0, server.rfind('/')) + "/../bench/i2s-eval";
 }
 
 // Runs i2s-eval --json --output=<tmp> with `args`; returns the parsed report

@@ -9,8 +9,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "core/song_index.h"
-#include "core/song_store.h"
+#include "core/index/song_index.h"
+#include "core/bundle/song_store.h"
 #include "tests/test_util.h"
 
 namespace image2song {

@@ -1,6 +1,6 @@
 // Tests for core/word_vectors.h: the I2SWVEC1 loader (on the generated tiny
 // vectors), lookups, SIF weights and the tokenizer.
-#include "core/word_vectors.h"
+#include "core/words/word_vectors.h"
 
 #include <cmath>
 #include <cstdint>

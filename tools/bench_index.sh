@@ -59,7 +59,7 @@ for TYPE in $TYPES; do
     "$BUILD/index/i2s-index" --catalogue="$CAT" --output="$OUT" --bundle_version="syn-$TYPE" \
     --index_type="$TYPE" 2>&1 | grep -vE '^embedded' | tail -n 4
   echo "    build: $(cat "$WORK/time-$TYPE.txt")"
-  "$BUILD/index/i2s-index-bench" --bundle="$OUT" 2>/dev/null
+  "$BUILD/bench/i2s-index-bench" --bundle="$OUT" 2>/dev/null
   echo "==> incremental update, 1 % changes ($TYPE)"
   /usr/bin/time -f '%e s wall, %M KiB peak RSS' -o "$WORK/time-update-$TYPE.txt" \
     "$BUILD/index/i2s-index" --changes="$CHANGES" --base="$OUT" --output="$OUT-updated" \

@@ -22,8 +22,8 @@
 #include <string>
 #include <vector>
 
-#include "core/image.h"
-#include "core/model_set.h"
+#include "core/image/image.h"
+#include "core/models/model_set.h"
 
 namespace {
 
@@ -153,13 +153,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   PreprocessToChw(*image, CropBox{0.5f, 0.5f, 1.0f, 1.0f}, 32, 32, mean, std, out.data());
   PreprocessToChw(*image, CropBox{}, 32, 32, mean, std, out.data());
   if (models != nullptr) {
-    absl::StatusOr<std::vector<Tag>> tags = models->TagImage(*image);
+    absl::StatusOr<ImageTags> tags = models->TagImage(*image);
     if (!tags.ok()) {
       std::fprintf(stderr, "TagImage failed on a %dx%d image: %s\n", image->width,
                    image->height, tags.status().ToString().c_str());
       std::abort();
     }
-    for (const Tag& t : *tags) {
+    for (const Tag& t : tags->tags) {
       if (!(t.score >= 0 && t.score <= 1) || !std::isfinite(t.weight)) std::abort();
     }
   }

@@ -20,8 +20,8 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
-#include "server/http_api.h"
-#include "server/http_wire.h"
+#include "server/http/http_api.h"
+#include "server/http/http_wire.h"
 
 namespace {
 

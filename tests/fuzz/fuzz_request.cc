@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "core/image.h"
+#include "core/image/image.h"
 #include "image2song/v1/image2song.pb.h"
 #include "server/request_check.h"
 

@@ -1,4 +1,4 @@
-"""Lyric relevance, the same definition as server/i2s_eval.cc (keep the two in step).
+"""Lyric relevance, the same definition as bench/i2s_eval.cc (keep the two in step).
 
 A song is relevant to a picture when its lyrics contain at least one word of the picture's
 lexicon. Lyrics are tokenised like core/word_vectors.cc Tokenize() (lowercase runs of

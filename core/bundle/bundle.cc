@@ -1,0 +1,446 @@
+#include "core/bundle/bundle.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <ftw.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "util/log.h"
+#include "util/status_macros.h"
+
+namespace image2song {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr char kTokMagic[8] = {'I', '2', 'S', 'T', 'O', 'K', '0', '1'};
+const char* const kBundleFiles[] = {"songs.faiss", "songs.bin", "columns.bin",
+                                    "columns.json", "tokens.bin"};
+
+absl::Status Errno(absl::string_view what, const std::string& path) {
+  return absl::InternalError(
+      absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
+}
+
+absl::Status SyncDirectory(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Errno("cannot open", dir);
+  ::fsync(fd);
+  ::close(fd);
+  return absl::OkStatus();
+}
+
+std::string UtcNow(const char* format) {
+  std::time_t now = std::time(nullptr);
+  std::tm tm;
+  gmtime_r(&now, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof(buf), format, &tm);
+  return buf;
+}
+
+json ManifestToJson(const BundleManifest& m) {
+  json files = json::object();
+  for (const auto& [name, d] : m.files) {
+    files[name] = {{"sha256", d.sha256}, {"bytes", d.bytes}};
+  }
+  return json{{"format_version", m.format_version},
+              {"version", m.version},
+              {"created_at", m.created_at},
+              {"embedder", {{"id", m.embedder_id},
+                            {"dim", m.dim},
+                            {"vocabulary_size", m.vocabulary_size}}},
+              {"song_count", m.song_count},
+              {"skipped_records", m.skipped_records},
+              {"index_type", m.index_type},
+              {"common_component", {{"mean", m.common.mean},
+                                    {"pc", m.common.pc}}},
+              {"files", files}};
+}
+
+absl::StatusOr<BundleManifest> ManifestFromJson(const std::string& text,
+                                                const std::string& path) {
+  BundleManifest m;
+  try {
+    json j = json::parse(text);
+    m.format_version = j.at("format_version").get<int>();
+    if (m.format_version != kBundleFormatVersion) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          path, ": bundle format version ", m.format_version,
+          " is not supported (this build reads ", kBundleFormatVersion, ")"));
+    }
+    m.version = j.at("version").get<std::string>();
+    m.created_at = j.value("created_at", "");
+    m.embedder_id = j.at("embedder").at("id").get<std::string>();
+    m.dim = j.at("embedder").at("dim").get<int>();
+    m.vocabulary_size = j.at("embedder").value("vocabulary_size", int64_t{0});
+    m.song_count = j.at("song_count").get<int64_t>();
+    m.skipped_records = j.value("skipped_records", int64_t{0});
+    m.index_type = j.at("index_type").get<std::string>();
+    m.common.mean = j.at("common_component").at("mean").get<std::vector<float>>();
+    m.common.pc = j.at("common_component").at("pc").get<std::vector<float>>();
+    for (const auto& [name, d] : j.at("files").items()) {
+      m.files[name] = FileDigest{d.at("sha256").get<std::string>(),
+                                 d.at("bytes").get<int64_t>()};
+    }
+  } catch (const json::exception& e) {
+    return absl::DataLossError(
+        absl::StrCat(path, ": invalid bundle manifest: ", e.what()));
+  }
+  if (m.dim <= 0 || int(m.common.mean.size()) != m.dim ||
+      int(m.common.pc.size()) != m.dim) {
+    return absl::DataLossError(
+        absl::StrCat(path, ": common component does not match dimension"));
+  }
+  return m;
+}
+
+}  // namespace
+
+void RemoveTree(const std::string& path) {
+  ::nftw(
+      path.c_str(),
+      [](const char* p, const struct stat*, int, struct FTW*) {
+        ::remove(p);
+        return 0;
+      },
+      16, FTW_DEPTH | FTW_PHYS);
+}
+
+absl::Status PublishDirectory(const std::string& src, const std::string& dest) {
+  RETURN_IF_ERROR(SyncDirectory(src));
+  if (::rename(src.c_str(), dest.c_str()) == 0) {
+    return SyncDirectory(ParentDir(dest));
+  }
+  if (errno != EEXIST && errno != ENOTEMPTY) return Errno("cannot rename to", dest);
+  // `dest` is a non-empty directory: swap atomically, then drop the old one.
+  if (::renameat2(AT_FDCWD, src.c_str(), AT_FDCWD, dest.c_str(),
+                  RENAME_EXCHANGE) != 0) {
+    return Errno("cannot exchange with", dest);
+  }
+  RETURN_IF_ERROR(SyncDirectory(ParentDir(dest)));
+  RemoveTree(src);
+  return absl::OkStatus();
+}
+
+void RemoveStaleTempDirs(const std::string& out) {
+  const std::string parent = ParentDir(out);
+  const std::string prefix = out.substr(out.find_last_of('/') + 1) + ".tmp-";
+  DIR* d = ::opendir(parent.empty() ? "." : parent.c_str());
+  if (d == nullptr) return;
+  std::vector<std::string> stale;
+  while (struct dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    // "<out>.tmp-<pid>-<random>": stale when that process is gone.
+    const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
+    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+      stale.push_back(JoinPath(parent.empty() ? "." : parent, name));
+    }
+  }
+  ::closedir(d);
+  for (const std::string& dir : stale) {
+    I2S_LOG(WARNING) << "removing " << dir
+                     << ": left by an interrupted build (its process is gone)";
+    RemoveTree(dir);
+  }
+}
+
+// ---------------------------------------------------------------- Bundle
+
+absl::StatusOr<std::unique_ptr<Bundle>> Bundle::Load(
+    const std::string& dir, const BundleLoadOptions& options) {
+  const std::string manifest_path = JoinPath(dir, "manifest.json");
+  ASSIGN_OR_RETURN(std::string text, ReadFile(manifest_path, int64_t{16} << 20));
+  ASSIGN_OR_RETURN(BundleManifest manifest, ManifestFromJson(text, manifest_path));
+  for (const char* name : kBundleFiles) {
+    auto it = manifest.files.find(name);
+    if (it == manifest.files.end()) {
+      return absl::DataLossError(
+          absl::StrCat(manifest_path, " does not list ", name));
+    }
+    const std::string path = JoinPath(dir, name);
+    ASSIGN_OR_RETURN(int64_t bytes, FileSize(path));
+    if (bytes != it->second.bytes) {
+      return absl::DataLossError(absl::StrCat(
+          path, " is ", bytes, " bytes, the manifest says ", it->second.bytes,
+          " (truncated or replaced)"));
+    }
+    if (options.verify_checksums) {
+      ASSIGN_OR_RETURN(std::string sha, Sha256File(path));
+      if (sha != it->second.sha256) {
+        return absl::DataLossError(absl::StrCat(
+            path, ": sha256 ", sha.substr(0, 16), "... does not match the "
+            "manifest (", it->second.sha256.substr(0, 16), "...): corrupt"));
+      }
+    }
+  }
+  auto bundle = std::unique_ptr<Bundle>(new Bundle());
+  bundle->dir_ = dir;
+
+  // Songs.
+  ASSIGN_OR_RETURN(bundle->store_, SongStore::Open(dir, manifest.song_count));
+
+  // Tokens.
+  const std::string tokens_path = JoinPath(dir, "tokens.bin");
+  ASSIGN_OR_RETURN(bundle->tokens_file_, MappedFile::Open(tokens_path));
+  const MappedFile& tf = bundle->tokens_file_;
+  uint64_t n = 0;
+  if (tf.size() < 16 || std::memcmp(tf.data(), kTokMagic, 8) != 0) {
+    return absl::DataLossError(absl::StrCat(tokens_path, ": bad header"));
+  }
+  std::memcpy(&n, tf.data() + 8, 8);
+  const size_t header = 16 + (n + 1) * 8;
+  if (n != uint64_t(manifest.song_count) || tf.size() < header) {
+    return absl::DataLossError(absl::StrCat(tokens_path, ": bad song count"));
+  }
+  bundle->token_offsets_ = reinterpret_cast<const uint64_t*>(tf.data() + 16);
+  bundle->tokens_ = reinterpret_cast<const LyricToken*>(tf.data() + header);
+  const uint64_t total = bundle->token_offsets_[n];
+  if (header + total * sizeof(LyricToken) != tf.size()) {
+    return absl::DataLossError(absl::StrCat(tokens_path, ": size mismatch"));
+  }
+  for (uint64_t i = 0; i < n; ++i) {
+    if (bundle->token_offsets_[i] > bundle->token_offsets_[i + 1]) {
+      return absl::DataLossError(absl::StrCat(tokens_path, ": bad offsets"));
+    }
+  }
+  for (uint64_t i = 0; i < total; ++i) {
+    const LyricToken& t = bundle->tokens_[i];
+    if (t.word >= uint64_t(manifest.vocabulary_size)) {
+      return absl::DataLossError(absl::StrCat(tokens_path, ": word id out of range"));
+    }
+  }
+  for (uint64_t s = 0; s < n; ++s) {
+    for (uint64_t i = bundle->token_offsets_[s]; i < bundle->token_offsets_[s + 1]; ++i) {
+      if (bundle->tokens_[i].line >= bundle->store_.LineCount(int64_t(s))) {
+        return absl::DataLossError(absl::StrCat(tokens_path, ": line out of range"));
+      }
+    }
+  }
+
+  tf.DropResidentPages();  // the checks read every token
+
+  // Index.
+  ASSIGN_OR_RETURN(bundle->index_,
+                   SongIndex::Load(JoinPath(dir, "songs.faiss"), options.index));
+  if (bundle->index_->size() != manifest.song_count ||
+      bundle->index_->dim() != manifest.dim) {
+    return absl::DataLossError(absl::StrCat(
+        dir, ": index holds ", bundle->index_->size(), " vectors of dimension ",
+        bundle->index_->dim(), "; the manifest says ", manifest.song_count,
+        " of ", manifest.dim));
+  }
+  bundle->manifest_ = std::move(manifest);
+  return bundle;
+}
+
+absl::Span<const LyricToken> Bundle::tokens(int64_t i) const {
+  uint64_t b = token_offsets_[i], e = token_offsets_[i + 1];
+  return absl::Span<const LyricToken>(tokens_ + b, e - b);
+}
+
+// ---------------------------------------------------------- BundleWriter
+
+absl::StatusOr<std::unique_ptr<BundleWriter>> BundleWriter::Create(
+    const BundleWriterOptions& options, const WordVectors* words) {
+  if (options.output_dir.empty()) {
+    return absl::InvalidArgumentError("bundle output directory is empty");
+  }
+  auto w = std::unique_ptr<BundleWriter>(new BundleWriter());
+  w->options_ = options;
+  w->words_ = words;
+  std::string out = options.output_dir;
+  while (out.size() > 1 && out.back() == '/') out.pop_back();
+  w->options_.output_dir = out;
+  RemoveStaleTempDirs(out);
+  std::random_device rd;
+  w->tmp_dir_ = absl::StrCat(out, ".tmp-", ::getpid(), "-", rd() % 100000);
+  if (::mkdir(w->tmp_dir_.c_str(), 0755) != 0) {
+    return Errno("cannot create", w->tmp_dir_);
+  }
+  ASSIGN_OR_RETURN(w->songs_, SongStoreWriter::Create(w->tmp_dir_));
+  const std::string tokens = JoinPath(w->tmp_dir_, "tokens.data");
+  const std::string vectors = JoinPath(w->tmp_dir_, "vectors.f32");
+  w->tokens_ = std::fopen(tokens.c_str(), "wb");
+  w->vectors_ = std::fopen(vectors.c_str(), "wb");
+  if (w->tokens_ == nullptr || w->vectors_ == nullptr) {
+    return Errno("cannot create files in", w->tmp_dir_);
+  }
+  return w;
+}
+
+BundleWriter::~BundleWriter() {
+  if (tokens_) std::fclose(tokens_);
+  if (vectors_) std::fclose(vectors_);
+  if (!finished_ && !tmp_dir_.empty()) RemoveTree(tmp_dir_);
+}
+
+absl::Status BundleWriter::Add(const SongRecord& r, const EmbeddedSong& song) {
+  if (int(song.vector.size()) != words_->dim()) {
+    return absl::InvalidArgumentError("song vector has the wrong dimension");
+  }
+  RETURN_IF_ERROR(songs_.Add(r, song.lines));
+  RETURN_IF_ERROR(WriteAll(tokens_, song.tokens.data(),
+                           song.tokens.size() * sizeof(LyricToken),
+                           JoinPath(tmp_dir_, "tokens.data")));
+  offsets_.push_back(offsets_.back() + song.tokens.size());
+  RETURN_IF_ERROR(WriteAll(vectors_, song.vector.data(),
+                           song.vector.size() * sizeof(float),
+                           JoinPath(tmp_dir_, "vectors.f32")));
+  ++count_;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<BundleManifest> BundleWriter::Finish() {
+  if (count_ == 0) {
+    return absl::InvalidArgumentError("the catalogue has no valid songs");
+  }
+  const int dim = words_->dim();
+  const std::string data_path = JoinPath(tmp_dir_, "tokens.data");
+  const std::string tokens_path = JoinPath(tmp_dir_, "tokens.bin");
+  RETURN_IF_ERROR(songs_.Finish());
+  RETURN_IF_ERROR(CloseSynced(&tokens_, data_path));
+
+  // tokens.bin = header + offsets + the streamed token data.
+  {
+    std::FILE* out = std::fopen(tokens_path.c_str(), "wb");
+    if (out == nullptr) return Errno("cannot create", tokens_path);
+    uint64_t n = count_;
+    absl::Status s = WriteAll(out, kTokMagic, 8, tokens_path);
+    if (s.ok()) s = WriteAll(out, &n, 8, tokens_path);
+    if (s.ok()) s = WriteAll(out, offsets_.data(), offsets_.size() * 8, tokens_path);
+    std::FILE* in = std::fopen(data_path.c_str(), "rb");
+    if (in == nullptr) s = Errno("cannot open", data_path);
+    std::vector<char> buf(1 << 20);
+    while (s.ok()) {
+      size_t got = std::fread(buf.data(), 1, buf.size(), in);
+      if (got == 0) break;
+      s = WriteAll(out, buf.data(), got, tokens_path);
+    }
+    if (in) std::fclose(in);
+    absl::Status c = CloseSynced(&out, tokens_path);
+    RETURN_IF_ERROR(s);
+    RETURN_IF_ERROR(c);
+    ::unlink(data_path.c_str());
+  }
+
+  BundleManifest m;
+  // Song vectors: memory-mapped from the streamed file, so a catalogue of
+  // millions needs no copy in memory; the common component is fitted on an
+  // evenly spread sample and removed chunk by chunk as the index is filled.
+  const std::string vectors_path = JoinPath(tmp_dir_, "vectors.f32");
+  RETURN_IF_ERROR(CloseSynced(&vectors_, vectors_path));
+  ASSIGN_OR_RETURN(MappedFile mapped, MappedFile::Open(vectors_path));
+  if (mapped.size() != size_t(count_) * dim * sizeof(float)) {
+    return absl::InternalError(absl::StrCat(vectors_path, ": size mismatch"));
+  }
+  const float* raw = reinterpret_cast<const float*>(mapped.data());
+  auto sample = [&](int64_t want) {
+    const int64_t n = std::min(want, count_);
+    std::vector<float> out(size_t(n) * dim);
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t src = n == count_ ? i : i * count_ / n;
+      std::memcpy(&out[size_t(i) * dim], raw + size_t(src) * dim, dim * sizeof(float));
+    }
+    return out;
+  };
+  const bool final_vectors = options_.fixed_common != nullptr;
+  if (final_vectors) {
+    m.common = *options_.fixed_common;
+  } else {
+    std::vector<float> fit = sample(200000);
+    m.common = SongEmbedder::Fit(fit.data(), int64_t(fit.size() / dim), dim);
+  }
+  std::unique_ptr<SongIndex> index;
+  if (options_.trained_like != nullptr) {
+    ASSIGN_OR_RETURN(index, SongIndex::CreateTrainedLike(*options_.trained_like, count_));
+  } else {
+    ASSIGN_OR_RETURN(index, SongIndex::Create(dim, count_, options_.index));
+  }
+  I2S_LOG(INFO) << "building " << index->type() << " index over " << count_
+                << " songs (" << index->Describe() << ")";
+  const auto build_start = std::chrono::steady_clock::now();
+  auto seconds = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  };
+  if (index->needs_training()) {
+    std::vector<float> train = sample(options_.train_size);
+    const int64_t nt = int64_t(train.size() / dim);
+    if (!final_vectors) {
+      for (int64_t i = 0; i < nt; ++i) m.common.Apply(&train[size_t(i) * dim], dim);
+    }
+    RETURN_IF_ERROR(index->Train(train.data(), nt));
+    I2S_LOG(INFO) << "trained on " << nt << " songs in "
+                  << absl::StrFormat("%.1f", seconds(build_start)) << " s";
+  }
+  const int64_t chunk = 50000;
+  std::vector<float> buf;
+  auto last_log = std::chrono::steady_clock::now();
+  const auto add_start = std::chrono::steady_clock::now();
+  for (int64_t first = 0; first < count_; first += chunk) {
+    const int64_t n = std::min(chunk, count_ - first);
+    buf.assign(raw + size_t(first) * dim, raw + size_t(first + n) * dim);
+    if (!final_vectors) {
+      for (int64_t i = 0; i < n; ++i) m.common.Apply(&buf[size_t(i) * dim], dim);
+    }
+    RETURN_IF_ERROR(index->Add(buf.data(), n));
+    const int64_t done = first + n;
+    if (seconds(last_log) >= 5 || (done == count_ && count_ > chunk)) {
+      last_log = std::chrono::steady_clock::now();
+      const double rate = done / std::max(1e-9, seconds(add_start));
+      I2S_LOG(INFO) << "index: " << done << "/" << count_ << " songs ("
+                    << absl::StrFormat("%.1f%%, %.0f songs/s, ETA %.0f s",
+                                       100.0 * done / count_, rate,
+                                       (count_ - done) / rate)
+                    << ")";
+    }
+  }
+  std::vector<float>().swap(buf);
+  mapped = MappedFile();
+  ::unlink(vectors_path.c_str());
+  I2S_LOG(INFO) << "index built in " << absl::StrFormat("%.1f", seconds(build_start))
+                << " s";
+  RETURN_IF_ERROR(index->Save(JoinPath(tmp_dir_, "songs.faiss")));
+
+  std::string content_sha;
+  for (const char* name : kBundleFiles) {
+    const std::string path = JoinPath(tmp_dir_, name);
+    ASSIGN_OR_RETURN(std::string sha, Sha256File(path));
+    ASSIGN_OR_RETURN(int64_t bytes, FileSize(path));
+    m.files[name] = FileDigest{sha, bytes};
+    content_sha += sha;
+  }
+  m.version = options_.version.empty()
+                  ? absl::StrCat(UtcNow("%Y%m%dT%H%M%SZ"), "-",
+                                 Sha256Hex(content_sha).substr(0, 8))
+                  : options_.version;
+  m.created_at = UtcNow("%Y-%m-%dT%H:%M:%SZ");
+  m.embedder_id = words_->id();
+  m.dim = dim;
+  m.song_count = count_;
+  m.vocabulary_size = words_->size();
+  m.index_type = index->type();
+  m.skipped_records = skipped_;
+  RETURN_IF_ERROR(WriteFile(JoinPath(tmp_dir_, "manifest.json"),
+                            ManifestToJson(m).dump(2) + "\n"));
+  RETURN_IF_ERROR(PublishDirectory(tmp_dir_, options_.output_dir));
+  finished_ = true;
+  return m;
+}
+
+}  // namespace image2song

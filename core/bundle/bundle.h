@@ -1,0 +1,152 @@
+// Index bundles: what i2s-index writes and i2s-server loads. A bundle is a
+// directory holding
+//   manifest.json  format version, bundle version, embedder id, dimension,
+//                  counts, index type, common component, per-file sha256
+//   songs.faiss    FAISS index of the song vectors (id = song number)
+//   songs.bin, columns.bin, columns.json
+//                  song metadata, lyric lines, filter columns and the id
+//                  table, memory-mapped (core/song_store.h)
+//   tokens.bin     per song the lyric word ids (+ line numbers) for attention:
+//                  "I2STOK01" | u64 n | u64 offsets[n+1] | {u32 word, u32 line}*
+// BundleWriter writes into a temporary sibling directory and renames it into
+// place, so a reader never sees half a bundle.
+#ifndef IMAGE2SONG_CORE_BUNDLE_BUNDLE_H_
+#define IMAGE2SONG_CORE_BUNDLE_BUNDLE_H_
+
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "core/bundle/catalogue.h"
+#include "core/bundle/embedder.h"
+#include "util/file_util.h"
+#include "core/index/song_index.h"
+#include "core/bundle/song_store.h"
+#include "core/words/word_vectors.h"
+
+namespace image2song {
+
+inline constexpr int kBundleFormatVersion = 2;
+
+struct FileDigest {
+  std::string sha256;
+  int64_t bytes = 0;
+};
+
+struct BundleManifest {
+  int format_version = kBundleFormatVersion;
+  std::string version;
+  std::string created_at;
+  std::string embedder_id;
+  int dim = 0;
+  int64_t song_count = 0;
+  int64_t vocabulary_size = 0;
+  std::string index_type;
+  int64_t skipped_records = 0;
+  CommonComponent common;
+  std::map<std::string, FileDigest> files;
+};
+
+struct BundleLoadOptions {
+  // Verify every file's sha256 against the manifest. Default: true.
+  bool verify_checksums = true;
+  SongIndexOptions index;
+};
+
+// Thread-safety: immutable after Load(); everything is safe to call
+// concurrently.
+class Bundle {
+ public:
+  static absl::StatusOr<std::unique_ptr<Bundle>> Load(
+      const std::string& dir, const BundleLoadOptions& options);
+
+  const BundleManifest& manifest() const { return manifest_; }
+  const std::string& dir() const { return dir_; }
+  int64_t size() const { return store_.size(); }
+  // Decoded metadata and lyric lines of song `i` (a copy).
+  SongMeta song(int64_t i) const { return store_.Get(i); }
+  absl::string_view id(int64_t i) const { return store_.Id(i); }
+  uint32_t line_count(int64_t i) const { return store_.LineCount(i); }
+  // Song number of `id`, or -1. O(1).
+  int64_t Find(absl::string_view id) const { return store_.Find(id); }
+  // Bitmap of the songs passing `filters` (bit i of byte i/8).
+  std::vector<uint8_t> Select(const Filters& filters, int64_t* kept) const {
+    return store_.Select(filters, kept);
+  }
+  absl::Span<const LyricToken> tokens(int64_t i) const;
+  const SongIndex& index() const { return *index_; }
+
+ private:
+  Bundle() = default;
+  std::string dir_;
+  BundleManifest manifest_;
+  SongStore store_;
+  MappedFile tokens_file_;
+  const uint64_t* token_offsets_ = nullptr;
+  const LyricToken* tokens_ = nullptr;
+  std::unique_ptr<SongIndex> index_;
+};
+
+struct BundleWriterOptions {
+  // Bundle directory to create or replace. Required.
+  std::string output_dir;
+  // Bundle version; default: "<UTC timestamp>-<first 8 hex of content sha>".
+  std::string version;
+  SongIndexOptions index;
+  // Songs sampled to train IVF indexes. Default: 200000.
+  int64_t train_size = 200000;
+  // Incremental builds (core/bundle_update.h): the common component is kept
+  // from the base bundle and the vectors given to Add() are final (already
+  // transformed); an IVF index reuses `trained_like`'s lists and codebooks.
+  const CommonComponent* fixed_common = nullptr;
+  const SongIndex* trained_like = nullptr;
+};
+
+// Streams songs into a new bundle. Not thread-safe.
+class BundleWriter {
+ public:
+  static absl::StatusOr<std::unique_ptr<BundleWriter>> Create(
+      const BundleWriterOptions& options, const WordVectors* words);
+  ~BundleWriter();  // removes the temporary directory unless Finish()ed
+
+  absl::Status Add(const SongRecord& record, const EmbeddedSong& song);
+  int64_t count() const { return count_; }
+  void set_skipped_records(int64_t n) { skipped_ = n; }
+  // Fits the common component, builds and writes the index, the manifest,
+  // and publishes the directory atomically. Returns the manifest.
+  absl::StatusOr<BundleManifest> Finish();
+
+ private:
+  BundleWriter() = default;
+  BundleWriterOptions options_;
+  const WordVectors* words_ = nullptr;
+  std::string tmp_dir_;
+  SongStoreWriter songs_;
+  std::FILE* tokens_ = nullptr;
+  std::FILE* vectors_ = nullptr;  // raw song vectors, streamed to vectors.f32
+  std::vector<uint64_t> offsets_{0};
+  int64_t count_ = 0;
+  int64_t skipped_ = 0;
+  bool finished_ = false;
+};
+
+// Replaces `dest` by directory `src` atomically (rename, or an atomic
+// exchange when `dest` exists; the old content is then deleted).
+absl::Status PublishDirectory(const std::string& src, const std::string& dest);
+
+// Deletes a directory tree (best effort).
+void RemoveTree(const std::string& path);
+
+// Removes "<out>.tmp-<pid>-*" directories whose process no longer exists
+// (a build killed with -9 cannot clean up). BundleWriter::Create calls it.
+void RemoveStaleTempDirs(const std::string& out);
+
+}  // namespace image2song
+
+#endif  // IMAGE2SONG_CORE_BUNDLE_BUNDLE_H_

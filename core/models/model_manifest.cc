@@ -1,0 +1,155 @@
+#include "core/models/model_manifest.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "util/file_util.h"
+#include "util/status_macros.h"
+
+namespace image2song {
+namespace {
+
+using json = nlohmann::json;
+
+std::string Resolve(const std::string& dir, const std::string& file) {
+  return !file.empty() && file[0] == '/' ? file : JoinPath(dir, file);
+}
+
+void ReadTriple(const json& j, const char* key, float out[3]) {
+  if (!j.contains(key)) return;
+  auto v = j.at(key).get<std::vector<float>>();
+  if (v.size() != 3) throw std::runtime_error(absl::StrCat("input.", key, " needs 3 values"));
+  std::copy(v.begin(), v.end(), out);
+}
+
+absl::StatusOr<TaggerSpec> ParseTagger(const json& j, const std::string& where,
+                                       const std::string& dir) {
+  TaggerSpec s;
+  try {
+    s.info.name = j.at("name").get<std::string>();
+    s.info.version = j.value("version", "unversioned");
+    s.info.kind = j.value("kind", "classifier");
+    s.info.weight = j.value("weight", 1.0f);
+    s.info.max_backdrop = j.value("max_backdrop", 1.0f);
+    s.top_k = j.value("top_k", 5);
+    s.min_score = j.value("min_score", 0.03f);
+    if (s.info.kind == "cues") {
+      s.rules = Resolve(dir, j.at("rules").get<std::string>());
+    } else {
+      s.info.file = j.at("file").get<std::string>();
+      s.model_path = Resolve(dir, s.info.file);
+      s.labels = Resolve(dir, j.at("labels").get<std::string>());
+      const json& in = j.at("input");
+      s.info.input_width = in.at("width").get<int>();
+      s.info.input_height = in.at("height").get<int>();
+      ReadTriple(in, "mean", s.mean);
+      ReadTriple(in, "std", s.std);
+      for (float f : s.std) {
+        if (!(f > 0)) throw std::runtime_error("input.std must be > 0");
+      }
+      s.skip_labels = j.value("skip_labels", std::vector<int>{});
+      s.scores_output = j.value("scores_output", 0);
+      if (j.contains("batching")) {
+        const json& b = j.at("batching");
+        if (b.is_boolean()) {
+          s.batching = b.get<bool>();
+        } else {
+          s.max_batch = b.value("max_batch", 0);
+          if (s.max_batch < 0 || s.max_batch > 256) {
+            throw std::runtime_error("batching.max_batch must be 0..256");
+          }
+        }
+      }
+      if (j.contains("regions")) {
+        const json& r = j.at("regions");
+        s.grid = r.value("grid", 2);
+        s.center = r.value("center", 0.0f);
+        s.region_top_k = r.value("top_k", 4);
+        s.region_min_score = r.value("min_score", 0.25f);
+        s.region_weight = r.value("weight", 0.6f);
+        s.region_min_gain = r.value("min_gain", 0.15f);
+        s.region_max_backdrop = r.value("max_backdrop", 1.0f);
+      }
+    }
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": bad tagger entry: ", e.what()));
+  }
+  if (s.info.kind != "classifier" && s.info.kind != "detector" &&
+      s.info.kind != "cues") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, ": tagger '", s.info.name, "' has unsupported kind '",
+        s.info.kind, "' (supported: classifier, detector, cues)"));
+  }
+  if (s.top_k < 1 || s.top_k > 100) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": tagger '", s.info.name, "': top_k must be 1..100"));
+  }
+  if (s.grid < 0 || s.grid > 4 || s.center < 0 || s.center >= 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, ": tagger '", s.info.name,
+        "': regions.grid must be 0..4 and regions.center in [0, 1)"));
+  }
+  return s;
+}
+
+}  // namespace
+
+absl::StatusOr<ModelManifest> ParseModelManifest(absl::string_view text,
+                                                 const std::string& path) {
+  json manifest;
+  try {
+    manifest = json::parse(text);
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model manifest ", path, " is not valid JSON: ", e.what()));
+  }
+  ModelManifest m;
+  m.path = path;
+  const std::string dir = ParentDir(path);
+  try {
+    m.word_vectors_file =
+        Resolve(dir, manifest.at("word_vectors").at("file").get<std::string>());
+    m.word_vectors_id = manifest.at("word_vectors").at("id").get<std::string>();
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model manifest ", path, ": word_vectors.file/id: ", e.what()));
+  }
+  try {
+    const json expand = manifest.value("expand_words", json::object());
+    m.expand_words.related = expand.value("related", false);
+    m.expand_words.count = expand.value("count", 0);
+    m.expand_words.min_cosine = expand.value("min_cosine", 0.6f);
+    m.expand_words.vocabulary = expand.value("vocabulary", 30000);
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model manifest ", path, ": expand_words: ", e.what()));
+  }
+  if (manifest.contains("taggers")) {
+    if (!manifest["taggers"].is_array()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("model manifest ", path, ": taggers must be an array"));
+    }
+    for (const json& j : manifest["taggers"]) {
+      ASSIGN_OR_RETURN(TaggerSpec spec, ParseTagger(j, path, dir));
+      for (const TaggerSpec& t : m.taggers) {
+        if (t.info.name == spec.info.name) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              path, ": two taggers are named '", spec.info.name, "'"));
+        }
+      }
+      m.taggers.push_back(std::move(spec));
+    }
+  }
+  return m;
+}
+
+absl::StatusOr<ModelManifest> ReadModelManifest(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string text, ReadFile(path, int64_t{1} << 20));
+  return ParseModelManifest(text, path);
+}
+
+}  // namespace image2song

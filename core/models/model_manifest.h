@@ -1,0 +1,64 @@
+// The model manifest (models.json; the format is described in model_set.h),
+// parsed into plain specs. Nothing but the manifest is read here: taggers.h
+// loads the models, labels and rules the specs name.
+#ifndef IMAGE2SONG_CORE_MODELS_MODEL_MANIFEST_H_
+#define IMAGE2SONG_CORE_MODELS_MODEL_MANIFEST_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "core/models/label_words.h"
+#include "core/models/tagger.h"
+
+namespace image2song {
+
+// One entry of the manifest's "taggers" (paths resolved against the
+// manifest's directory).
+struct TaggerSpec {
+  TaggerInfo info;  // info.file: the model file as the manifest names it
+  std::string model_path;
+  std::string labels;  // label file
+  float mean[3] = {0, 0, 0};
+  float std[3] = {1, 1, 1};
+  std::vector<int> skip_labels;
+  int top_k = 5;
+  float min_score = 0.03f;
+  // classifier
+  int scores_output = 0;
+  int grid = 0;         // regions: grid x grid cells (0: no regions)
+  float center = 0;     // regions: centre crop side (0: none)
+  int region_top_k = 4;
+  float region_min_score = 0.25f;
+  float region_weight = 0.6f;
+  float region_min_gain = 0.15f;  // region score must beat the whole image's by this
+  // Regions are for scenes: an icon or product shot whose plain backdrop
+  // covers more than this share of the image is classified whole only.
+  float region_max_backdrop = 1.0f;
+  // "batching": {"max_batch": N} caps the server's max batch for this model
+  // (0: the server's); "batching": false turns dynamic batching off for it.
+  bool batching = true;
+  int max_batch = 0;
+  // cues: the rules file
+  std::string rules;
+};
+
+struct ModelManifest {
+  std::string path;               // the manifest file
+  std::string word_vectors_file;  // resolved
+  std::string word_vectors_id;
+  LabelWordOptions expand_words;
+  std::vector<TaggerSpec> taggers;  // names are distinct
+};
+
+// Parses `text`, the manifest at `path` (relative file names resolve against
+// its directory). Errors name the path and the entry.
+absl::StatusOr<ModelManifest> ParseModelManifest(absl::string_view text,
+                                                 const std::string& path);
+// Reads (1 MiB at most) and parses the manifest at `path`.
+absl::StatusOr<ModelManifest> ReadModelManifest(const std::string& path);
+
+}  // namespace image2song
+
+#endif  // IMAGE2SONG_CORE_MODELS_MODEL_MANIFEST_H_

@@ -1,0 +1,194 @@
+#include "core/models/model_set.h"
+
+#include <algorithm>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/models/model_manifest.h"
+#include "core/models/taggers.h"
+#include "util/log.h"
+#include "util/status_macros.h"
+
+namespace image2song {
+
+ModelSet::ModelSet(std::unique_ptr<WordVectors> words,
+                   std::vector<std::unique_ptr<Tagger>> taggers,
+                   bool parallel_taggers, std::function<void()> on_thread_start)
+    : words_(std::move(words)),
+      taggers_(std::move(taggers)),
+      parallel_taggers_(parallel_taggers),
+      on_thread_start_(std::move(on_thread_start)) {
+  std::vector<std::string> parts;
+  for (const auto& t : taggers_) {
+    parts.push_back(absl::StrCat(t->info().name, "@", t->info().version));
+  }
+  version_ = absl::StrJoin(parts, ",");
+}
+
+absl::StatusOr<std::unique_ptr<ModelSet>> ModelSet::Load(
+    const ModelSetOptions& options) {
+  ASSIGN_OR_RETURN(ModelManifest manifest, ReadModelManifest(options.manifest_path));
+  ASSIGN_OR_RETURN(auto words, WordVectors::Load(manifest.word_vectors_file,
+                                                 manifest.word_vectors_id));
+  I2S_LOG(INFO) << "loaded word vectors " << manifest.word_vectors_id << ": "
+                << words->size() << " words, " << words->dim() << " dimensions";
+  std::vector<std::unique_ptr<Tagger>> taggers;
+  if (!options.words_only) {
+    if (manifest.taggers.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("model manifest ", manifest.path, " lists no taggers"));
+    }
+    for (TaggerSpec& spec : manifest.taggers) {
+      ASSIGN_OR_RETURN(auto tagger, MakeTagger(std::move(spec), *words,
+                                               manifest.expand_words, options));
+      taggers.push_back(std::move(tagger));
+    }
+  }
+  return std::make_unique<ModelSet>(std::move(words), std::move(taggers),
+                                    options.parallel_taggers,
+                                    options.on_thread_start);
+}
+
+namespace {
+
+// A tagger's Run, with any exception from a library (OpenCV, LibTorch) as an
+// INTERNAL status: on a tagger thread an escaped exception would terminate
+// the process.
+absl::StatusOr<ImageTags> RunTagger(const Tagger& tagger, const RgbImage& image,
+                                    ImageFacts& facts) {
+  try {
+    return tagger.Run(image, facts);
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("tagger ", tagger.info().name, " failed on a ",
+                                            image.width, "x", image.height,
+                                            " image: ", e.what()));
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<ImageTags> ModelSet::TagImage(const RgbImage& image) const {
+  ImageFacts facts(image);
+  std::vector<const Tagger*> run;
+  int with_model = 0;
+  for (const auto& tagger : taggers_) {
+    if (tagger->info().max_backdrop < 1 &&
+        facts.backdrop_share() > tagger->info().max_backdrop) {
+      continue;
+    }
+    run.push_back(tagger.get());
+    if (tagger->info().execution != "none") ++with_model;
+  }
+  // With parallel_taggers, every model tagger but the first runs on its own
+  // thread; the rest run here. Results keep the manifest's order.
+  std::vector<bool> on_thread(run.size(), false);
+  if (parallel_taggers_ && with_model > 1) {
+    bool first_model = true;
+    for (size_t i = 0; i < run.size(); ++i) {
+      if (run[i]->info().execution == "none") continue;
+      on_thread[i] = !first_model;
+      first_model = false;
+    }
+  }
+  std::vector<absl::StatusOr<ImageTags>> results(run.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < run.size(); ++i) {
+    if (!on_thread[i]) continue;
+    threads.emplace_back([&, i] {
+      if (on_thread_start_) on_thread_start_();
+      results[i] = RunTagger(*run[i], image, facts);
+    });
+  }
+  for (size_t i = 0; i < run.size(); ++i) {
+    if (!on_thread[i]) results[i] = RunTagger(*run[i], image, facts);
+  }
+  for (std::thread& t : threads) t.join();
+  // Forward passes on other threads overlap this thread's: the image spent
+  // max(here, each thread's) in forward passes.
+  ImageTags all;
+  double here = 0, there = 0;
+  for (size_t i = 0; i < run.size(); ++i) {
+    if (!results[i].ok()) return results[i].status();
+    if (on_thread[i]) {
+      there = std::max(there, results[i]->forward_ms);
+    } else {
+      here += results[i]->forward_ms;
+    }
+    for (Tag& t : results[i]->tags) all.tags.push_back(std::move(t));
+  }
+  all.forward_ms = std::max(here, there);
+  std::stable_sort(all.tags.begin(), all.tags.end(), [](const Tag& a, const Tag& b) {
+    return a.score * a.weight > b.score * b.weight;
+  });
+  return all;
+}
+
+absl::StatusOr<ImageTags> ModelSet::TagImages(const std::vector<RgbImage>& images) const {
+  if (images.size() == 1) return TagImage(images[0]);
+  struct Seen {
+    Tag best;
+    std::vector<bool> in;  // per image
+  };
+  std::vector<Seen> seen;
+  double forward_ms = 0;
+  for (size_t i = 0; i < images.size(); ++i) {
+    ASSIGN_OR_RETURN(ImageTags tagged, TagImage(images[i]));
+    forward_ms += tagged.forward_ms;
+    for (Tag& t : tagged.tags) {
+      t.image_index = static_cast<int>(i);
+      auto it = std::find_if(seen.begin(), seen.end(), [&](const Seen& s) {
+        return s.best.source == t.source && s.best.label == t.label;
+      });
+      if (it == seen.end()) {
+        seen.push_back(Seen{t, std::vector<bool>(images.size(), false)});
+        it = seen.end() - 1;
+      } else if (t.score * t.weight > it->best.score * it->best.weight) {
+        it->best = t;
+      }
+      it->in[i] = true;
+    }
+  }
+  ImageTags merged;
+  merged.forward_ms = forward_ms;
+  const float n = static_cast<float>(images.size());
+  for (Seen& s : seen) {
+    s.best.image_count =
+        static_cast<int>(std::count(s.in.begin(), s.in.end(), true));
+    s.best.score *= 0.5f + 0.5f * s.best.image_count / n;
+    merged.tags.push_back(std::move(s.best));
+  }
+  std::stable_sort(merged.tags.begin(), merged.tags.end(), [](const Tag& a, const Tag& b) {
+    return a.score * a.weight > b.score * b.weight;
+  });
+  return merged;
+}
+
+std::vector<Tag> ModelSet::TagText(absl::string_view text, float weight,
+                                   int max_words) const {
+  std::vector<std::string> tokens;
+  Tokenize(text, &tokens);
+  std::vector<Tag> tags;
+  const int32_t stop = StopwordRank(*words_);
+  for (const std::string& token : tokens) {
+    if (int(tags.size()) >= max_words) break;
+    int32_t id = words_->FindToken(token);
+    if (id == WordVectors::kNoWord || id < stop) continue;
+    std::string word(words_->Word(id));
+    if (std::any_of(tags.begin(), tags.end(),
+                    [&](const Tag& t) { return t.label == word; })) {
+      continue;
+    }
+    Tag t;
+    t.label = word;
+    t.score = 1;
+    t.weight = weight;
+    t.source = "text";
+    t.words = {word};
+    tags.push_back(std::move(t));
+  }
+  return tags;
+}
+
+}  // namespace image2song

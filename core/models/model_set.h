@@ -1,0 +1,112 @@
+// The taggers and word vectors named by a model manifest (models.json). The
+// server runs what the manifest lists; adding a model needs no code:
+//
+//   {"word_vectors": {"file": "glove100.i2sv", "id": "glove-6b-100d@..."},
+//    "expand_words": {"related": true,
+//                     "count": 0, "min_cosine": 0.6, "vocabulary": 30000},
+//    "taggers": [
+//      {"name": "mobilenet_v2", "version": "...", "kind": "classifier",
+//       "file": "mobilenet_v2.pt",
+//       "input": {"width": 224, "height": 224,
+//                 "mean": [128,128,128], "std": [128,128,128]},
+//       "labels": "imagenet_words.tsv", "skip_labels": [0],
+//       "scores_output": 0, "top_k": 5, "min_score": 0.03, "weight": 1.0,
+//       "regions": {"grid": 2, "center": 0.6, "top_k": 4,
+//                   "min_score": 0.25, "min_gain": 0.15, "weight": 0.6,
+//                   "max_backdrop": 0.2}},
+//      {"name": "centernet", "kind": "detector", "file": "centernet.pt",
+//       "input": {...}, "labels": "coco_words.tsv",
+//       "top_k": 10, "min_score": 0.3, "weight": 1.0, "max_backdrop": 0.2},
+//      {"name": "colour", "kind": "cues", "rules": "colour_cues.json",
+//       "weight": 0.5}]}
+//
+// Relative paths are relative to the manifest's directory. Models take
+// float32 NCHW RGB input normalised as (pixel - mean) / std.
+//  - classifier: output `scores_output` (default 0) holds label scores in
+//    [0, 1]. With "regions", the whole image, a grid x grid split and a
+//    centre crop (side `center` of the image; 0 = none) run as one batch;
+//    a region label that beats the whole image's score by min_gain becomes
+//    a tag with its box and weight * regions.weight. Images with a plain
+//    backdrop (icons, product shots: colour_cues.h BackdropShare) over
+//    max_backdrop (default 1 = never) are classified whole only.
+//  - detector: outputs (boxes [B,K,4] as normalised x_min, y_min, x_max,
+//    y_max; scores [B,K]; classes [B,K] label indices); the best box per
+//    label becomes a tag.
+//  - cues: colour_cues.h rules, no model.
+// Any tagger with "max_backdrop" < 1 is skipped on images whose plain
+// backdrop covers more than that share (a detector of scenes on an icon).
+// Label files and "expand_words": label_words.h. The manifest is parsed by
+// model_manifest.h; each tagger is made by taggers.h MakeTagger, so Load()
+// is: read the manifest, load the word vectors, MakeTagger for each entry.
+//
+// Thread-safety: immutable after Load(); TagImage() may run concurrently.
+#ifndef IMAGE2SONG_CORE_MODELS_MODEL_SET_H_
+#define IMAGE2SONG_CORE_MODELS_MODEL_SET_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/models/tagger.h"
+#include "core/models/taggers.h"
+#include "core/words/word_vectors.h"
+
+namespace image2song {
+
+// TaggerLoadOptions (taggers.h: optimize, batching, on_batch,
+// on_thread_start) plus what the set as a whole does.
+struct ModelSetOptions : TaggerLoadOptions {
+  // Path of models.json. Required.
+  std::string manifest_path;
+  // Load only the word vectors (the indexer needs no image models).
+  // Default: false.
+  bool words_only = false;
+  // Run the model taggers of an image concurrently, each but the first on a
+  // thread of its own (lower latency when cores are idle). Default: off.
+  bool parallel_taggers = false;
+};
+
+class ModelSet {
+ public:
+  static absl::StatusOr<std::unique_ptr<ModelSet>> Load(
+      const ModelSetOptions& options);
+  // For tests: wraps given parts.
+  ModelSet(std::unique_ptr<WordVectors> words,
+           std::vector<std::unique_ptr<Tagger>> taggers,
+           bool parallel_taggers = false,
+           std::function<void()> on_thread_start = nullptr);
+
+  const WordVectors& words() const { return *words_; }
+  const std::vector<std::unique_ptr<Tagger>>& taggers() const {
+    return taggers_;
+  }
+  // "name@version,name@version".
+  const std::string& version() const { return version_; }
+
+  // Runs every tagger; tags from all taggers, by score * weight, strongest
+  // first, and the forward-pass time (taggers on parallel threads overlap).
+  absl::StatusOr<ImageTags> TagImage(const RgbImage& image) const;
+
+  // Tags for several images of one request: each image is tagged; the same
+  // (source, label) seen in n of N images keeps its best score and box,
+  // scaled by 0.5 + 0.5 * n / N, with image_count = n. forward_ms: the sum.
+  absl::StatusOr<ImageTags> TagImages(const std::vector<RgbImage>& images) const;
+
+  // Tags for a text hint: one tag per distinct known content word, source
+  // "text", score 1, the given weight. At most `max_words`.
+  std::vector<Tag> TagText(absl::string_view text, float weight,
+                           int max_words = 16) const;
+
+ private:
+  std::unique_ptr<WordVectors> words_;
+  std::vector<std::unique_ptr<Tagger>> taggers_;
+  std::string version_;
+  bool parallel_taggers_ = false;
+  std::function<void()> on_thread_start_;
+};
+
+}  // namespace image2song
+
+#endif  // IMAGE2SONG_CORE_MODELS_MODEL_SET_H_

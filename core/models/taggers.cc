@@ -1,0 +1,309 @@
+#include "core/models/taggers.h"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "core/image/colour_cues.h"
+#include "core/models/image_model.h"
+#include "util/log.h"
+#include "util/status_macros.h"
+
+namespace image2song {
+namespace {
+
+std::vector<bool> SkipMask(const TaggerSpec& spec, size_t labels) {
+  std::vector<bool> skip(labels, false);
+  for (int i : spec.skip_labels) {
+    if (i >= 0 && size_t(i) < labels) skip[i] = true;
+  }
+  return skip;
+}
+
+Tag MakeTag(const TaggerSpec& spec, const LabelEntry& label, float score) {
+  Tag t;
+  t.label = label.label;
+  t.score = std::clamp(score, 0.0f, 1.0f);
+  t.weight = spec.info.weight;
+  t.source = spec.info.name;
+  t.words = label.words;
+  t.core_words = label.core_words;
+  return t;
+}
+
+// What model-backed taggers share: spec, labels, skipped labels, model.
+class ModelTagger : public Tagger {
+ public:
+  ModelTagger(TaggerSpec spec, std::vector<LabelEntry> labels,
+              std::unique_ptr<ImageModel> model)
+      : spec_(std::move(spec)),
+        labels_(std::move(labels)),
+        model_(std::move(model)) {
+    spec_.info.execution = model_->execution();
+    skip_ = SkipMask(spec_, labels_.size());
+  }
+  const TaggerInfo& info() const override { return spec_.info; }
+
+ protected:
+  TaggerSpec spec_;
+  std::vector<LabelEntry> labels_;
+  std::vector<bool> skip_;
+  std::unique_ptr<ImageModel> model_;
+};
+
+// Classifier on the whole image and, optionally, on regions (grid cells and
+// a centre crop) in the same forward pass.
+class ClassifierTagger : public ModelTagger {
+ public:
+  ClassifierTagger(TaggerSpec spec, std::vector<LabelEntry> labels,
+                   std::unique_ptr<ImageModel> model)
+      : ModelTagger(std::move(spec), std::move(labels), std::move(model)) {
+    crops_.push_back(CropBox{});
+    for (int gy = 0; gy < spec_.grid; ++gy) {
+      for (int gx = 0; gx < spec_.grid; ++gx) {
+        const float g = float(spec_.grid);
+        crops_.push_back(CropBox{gx / g, gy / g, (gx + 1) / g, (gy + 1) / g});
+      }
+    }
+    if (spec_.center > 0 && spec_.center < 1) {
+      const float m = (1 - spec_.center) / 2;
+      crops_.push_back(CropBox{m, m, 1 - m, 1 - m});
+    }
+  }
+
+  absl::StatusOr<ImageTags> Run(const RgbImage& image,
+                                ImageFacts& facts) const override {
+    const int w = spec_.info.input_width, h = spec_.info.input_height;
+    const size_t plane = size_t(3) * w * h;
+    int batch = static_cast<int>(crops_.size());
+    if (batch > 1 && spec_.region_max_backdrop < 1 &&
+        facts.backdrop_share() > spec_.region_max_backdrop) {
+      batch = 1;
+    }
+    std::vector<float> input(plane * batch);
+    for (int b = 0; b < batch; ++b) {
+      PreprocessToChw(image, crops_[b], w, h, spec_.mean, spec_.std,
+                      input.data() + plane * b);
+    }
+    ImageTags result;
+    ASSIGN_OR_RETURN(std::vector<ModelOutput> outputs,
+                     model_->Run(input.data(), batch, &result.forward_ms));
+    if (spec_.scores_output >= int(outputs.size())) {
+      return absl::InternalError(absl::StrCat(
+          spec_.info.name, ": model has no output ", spec_.scores_output));
+    }
+    const ModelOutput& scores = outputs[spec_.scores_output];
+    const size_t n = labels_.size();
+    if (scores.data.size() != n * batch) {
+      return absl::InternalError(absl::StrCat(
+          spec_.info.name, ": model returns ", scores.data.size() / batch,
+          " scores per image for ", n, " labels"));
+    }
+    std::vector<Tag>& tags = result.tags;
+    const float* whole = scores.data.data();
+    for (int i : TopLabels(whole, spec_.top_k, spec_.min_score)) {
+      tags.push_back(MakeTag(spec_, labels_[i], whole[i]));
+    }
+    // Region labels: the best region per label, kept when it beats the
+    // whole image's score for that label by min_gain (an object that fills
+    // the frame needs no box; one that is small or off-centre gets one).
+    std::vector<std::pair<int, int>> best;  // (label, crop)
+    for (int b = 1; b < batch; ++b) {
+      const float* s = whole + n * b;
+      for (int i : TopLabels(s, spec_.region_top_k, spec_.region_min_score)) {
+        if (s[i] < whole[i] + spec_.region_min_gain) continue;
+        auto it = std::find_if(best.begin(), best.end(),
+                               [i](const auto& p) { return p.first == i; });
+        if (it == best.end()) {
+          best.push_back({i, b});
+        } else if (s[i] > whole[n * it->second + i]) {
+          it->second = b;
+        }
+      }
+    }
+    std::sort(best.begin(), best.end(), [&](const auto& a, const auto& b) {
+      float sa = whole[n * a.second + a.first], sb = whole[n * b.second + b.first];
+      return sa != sb ? sa > sb : a.first < b.first;
+    });
+    if (int(best.size()) > spec_.region_top_k) best.resize(spec_.region_top_k);
+    for (const auto& [label, crop] : best) {
+      Tag t = MakeTag(spec_, labels_[label], whole[n * crop + label]);
+      t.weight = spec_.info.weight * spec_.region_weight;
+      t.has_box = true;
+      t.box = crops_[crop];
+      tags.push_back(std::move(t));
+    }
+    return result;
+  }
+
+ private:
+  std::vector<int> TopLabels(const float* s, int k, float min_score) const {
+    std::vector<int> order;
+    for (int i = 0; i < int(labels_.size()); ++i) {
+      if (!skip_[i] && s[i] >= min_score) order.push_back(i);
+    }
+    std::sort(order.begin(), order.end(), [&](int a, int b) {
+      return s[a] != s[b] ? s[a] > s[b] : a < b;
+    });
+    if (int(order.size()) > k) order.resize(k);
+    return order;
+  }
+
+  std::vector<CropBox> crops_;
+};
+
+// Object detector: outputs (boxes [1,K,4], scores [1,K], classes [1,K]).
+class DetectorTagger : public ModelTagger {
+ public:
+  using ModelTagger::ModelTagger;
+
+  absl::StatusOr<ImageTags> Run(const RgbImage& image,
+                                ImageFacts& /*facts*/) const override {
+    const int w = spec_.info.input_width, h = spec_.info.input_height;
+    std::vector<float> input(size_t(3) * w * h);
+    PreprocessToChw(image, CropBox{}, w, h, spec_.mean, spec_.std, input.data());
+    ImageTags result;
+    ASSIGN_OR_RETURN(std::vector<ModelOutput> out,
+                     model_->Run(input.data(), 1, &result.forward_ms));
+    if (out.size() < 3 || out[0].data.size() != out[1].data.size() * 4 ||
+        out[1].data.size() != out[2].data.size()) {
+      return absl::InternalError(absl::StrCat(
+          spec_.info.name, ": detector must return (boxes [1,K,4], scores "
+                           "[1,K], classes [1,K])"));
+    }
+    const size_t k = out[1].data.size();
+    std::vector<Tag>& tags = result.tags;
+    for (size_t i = 0; i < k && int(tags.size()) < spec_.top_k; ++i) {
+      const float score = out[1].data[i];
+      const int cls = static_cast<int>(std::lround(out[2].data[i]));
+      if (!(score >= spec_.min_score) || cls < 0 ||
+          cls >= int(labels_.size()) || skip_[cls]) {
+        continue;
+      }
+      const std::string& label = labels_[cls].label;
+      auto seen = std::find_if(tags.begin(), tags.end(),
+                               [&](const Tag& t) { return t.label == label; });
+      if (seen != tags.end()) continue;  // keep the best box per label
+      Tag t = MakeTag(spec_, labels_[cls], score);
+      const float* b = out[0].data.data() + 4 * i;
+      t.has_box = true;
+      t.box = CropBox{std::clamp(b[0], 0.0f, 1.0f), std::clamp(b[1], 0.0f, 1.0f),
+                      std::clamp(b[2], 0.0f, 1.0f), std::clamp(b[3], 0.0f, 1.0f)};
+      tags.push_back(std::move(t));
+    }
+    return result;
+  }
+};
+
+// Light and colour cues: no model.
+class CueTagger : public Tagger {
+ public:
+  CueTagger(TaggerSpec spec, std::vector<CueRule> rules)
+      : spec_(std::move(spec)), rules_(std::move(rules)) {
+    spec_.info.execution = "none";
+    spec_.info.label_count = static_cast<int>(rules_.size());
+  }
+
+  const TaggerInfo& info() const override { return spec_.info; }
+
+  absl::StatusOr<ImageTags> Run(const RgbImage& image,
+                                ImageFacts& /*facts*/) const override {
+    // ColourFeatures finds the backdrop itself: it needs the mask, not only
+    // its share.
+    ImageTags result;
+    std::vector<Tag>& tags = result.tags;
+    for (const CueMatch& m : MatchCueRules(rules_, ColourFeatures(image))) {
+      Tag t;
+      t.label = m.rule->tag;
+      t.score = m.score;
+      t.weight = spec_.info.weight;
+      t.source = spec_.info.name;
+      t.words = m.rule->words;
+      tags.push_back(std::move(t));
+    }
+    std::stable_sort(tags.begin(), tags.end(),
+                     [](const Tag& a, const Tag& b) { return a.score > b.score; });
+    if (int(tags.size()) > spec_.top_k) tags.resize(spec_.top_k);
+    return result;
+  }
+
+ private:
+  TaggerSpec spec_;
+  std::vector<CueRule> rules_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Tagger>> MakeTagger(TaggerSpec spec,
+                                                   const WordVectors& words,
+                                                   const LabelWordOptions& expand,
+                                                   const TaggerLoadOptions& options) {
+  if (spec.info.kind == "cues") {
+    ASSIGN_OR_RETURN(std::vector<CueRule> rules, LoadCueRules(spec.rules));
+    for (CueRule& r : rules) {
+      r.words.erase(std::remove_if(r.words.begin(), r.words.end(),
+                                   [&](const std::string& w) {
+                                     return words.Find(w) == WordVectors::kNoWord;
+                                   }),
+                    r.words.end());
+    }
+    I2S_LOG(INFO) << "loaded tagger " << spec.info.name << " (cues, "
+                  << rules.size() << " rules from " << spec.rules << ")";
+    return std::make_unique<CueTagger>(std::move(spec), std::move(rules));
+  }
+  ASSIGN_OR_RETURN(std::vector<LabelEntry> labels, LoadLabelFile(spec.labels));
+  ASSIGN_OR_RETURN(size_t dropped, PrepareLabelWords(words, expand, &labels));
+  spec.info.label_count = static_cast<int>(labels.size());
+  ImageModelOptions mo;
+  mo.path = spec.model_path;
+  mo.input_width = spec.info.input_width;
+  mo.input_height = spec.info.input_height;
+  mo.optimize = options.optimize;
+  if (spec.info.kind == "classifier") {
+    mo.warmup_batch = 1 + spec.grid * spec.grid + (spec.center > 0 ? 1 : 0);
+  }
+  ASSIGN_OR_RETURN(auto model, ImageModel::Load(mo));
+  if (options.batching && spec.batching) {
+    BatchingOptions bo = options.batching_options;
+    bo.name = spec.info.name;
+    bo.input_width = spec.info.input_width;
+    bo.input_height = spec.info.input_height;
+    bo.on_thread_start = options.on_thread_start;
+    if (spec.max_batch > 0) bo.max_batch = std::min(bo.max_batch, spec.max_batch);
+    if (options.on_batch) {
+      bo.on_batch = [f = options.on_batch, name = spec.info.name](
+                        int images, int calls, double wait_s) {
+        f(name, images, calls, wait_s);
+      };
+    }
+    ASSIGN_OR_RETURN(model, MakeBatchingModel(std::move(model), bo));
+    spec.info.batching = IsBatching(*model);
+    spec.info.max_batch = spec.info.batching ? bo.max_batch : 0;
+  }
+  I2S_LOG(INFO) << "loaded tagger " << spec.info.name << "@" << spec.info.version << " ("
+                << spec.info.kind << ", " << labels.size() << " labels, "
+                << spec.info.input_width << "x" << spec.info.input_height << ", "
+                << model->execution()
+                << (spec.grid > 0 ? absl::StrCat(", ", spec.grid, "x", spec.grid,
+                                                 " grid regions")
+                                  : "")
+                << ") from " << mo.path
+                << (dropped ? absl::StrCat("; ", dropped,
+                                           " label words not in the vocabulary")
+                            : "");
+  if (spec.info.kind == "classifier") {
+    return std::make_unique<ClassifierTagger>(std::move(spec), std::move(labels),
+                                              std::move(model));
+  }
+  return std::make_unique<DetectorTagger>(std::move(spec), std::move(labels),
+                                          std::move(model));
+}
+
+float ImageFacts::backdrop_share() {
+  std::call_once(once_, [this] { backdrop_share_ = BackdropShare(image_); });
+  return backdrop_share_;
+}
+
+}  // namespace image2song
