@@ -49,4 +49,9 @@ add_test(NAME flag_reference
           --doc=${PROJECT_SOURCE_DIR}/docs/configuration.md)
 set_tests_properties(flag_reference PROPERTIES LABELS unit TIMEOUT 120)
 
+# Every relative link and #anchor in README.md and docs/*.md resolves (tools/check_doc_links.py).
+add_test(NAME doc_links
+  COMMAND ${I2S_PYTHON} ${PROJECT_SOURCE_DIR}/tools/check_doc_links.py ${PROJECT_SOURCE_DIR})
+set_tests_properties(doc_links PROPERTIES LABELS unit TIMEOUT 60)
+
 i2s_test(test_request_check SOURCES test_request_check.cc LIBS i2s_server_lib)
