@@ -43,10 +43,15 @@ i2s_test(test_http_api SOURCES test_http_api.cc LIBS i2s_http)
 i2s_test(test_http_wire SOURCES test_http_wire.cc LIBS i2s_http)
 i2s_test(test_http_server SOURCES test_http_server.cc LIBS i2s_http)
 
-# The README's flag reference equals the binaries' --help (tools/gen_flag_docs.py).
-add_test(NAME readme_flag_reference
+# The flag reference in docs/configuration.md equals the binaries' --help (tools/gen_flag_docs.py).
+add_test(NAME flag_reference
   COMMAND ${I2S_PYTHON} ${PROJECT_SOURCE_DIR}/tools/gen_flag_docs.py ${CMAKE_BINARY_DIR} --check
-          --readme=${PROJECT_SOURCE_DIR}/README.md)
-set_tests_properties(readme_flag_reference PROPERTIES LABELS unit TIMEOUT 120)
+          --doc=${PROJECT_SOURCE_DIR}/docs/configuration.md)
+set_tests_properties(flag_reference PROPERTIES LABELS unit TIMEOUT 120)
+
+# Every relative link and #anchor in README.md and docs/*.md resolves (tools/check_doc_links.py).
+add_test(NAME doc_links
+  COMMAND ${I2S_PYTHON} ${PROJECT_SOURCE_DIR}/tools/check_doc_links.py ${PROJECT_SOURCE_DIR})
+set_tests_properties(doc_links PROPERTIES LABELS unit TIMEOUT 60)
 
 i2s_test(test_request_check SOURCES test_request_check.cc LIBS i2s_service)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The 1M-song index benchmark (README "Catalogues at scale"): generates a synthetic catalogue,
+# The 1M-song index benchmark (docs/indexing.md, "Catalogues at scale"): generates a synthetic catalogue,
 # indexes it, measures the bundle with i2s-index-bench, then times an incremental update with
 # 1 % changes. Prints one table per index type.
 #

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Writes the README's flag reference from the binaries' own --help.
+"""Writes the flag reference (docs/configuration.md) from the binaries' own --help.
 
-    /usr/bin/python3 tools/gen_flag_docs.py BUILD_DIR [--check] [--readme=README.md]
+    /usr/bin/python3 tools/gen_flag_docs.py BUILD_DIR [--check] [--doc=docs/configuration.md]
 
 Between `<!-- flags:NAME begin -->` and `<!-- flags:NAME end -->` in the
-README it puts a table of NAME's flags (flag, default, meaning) parsed from
+document it puts a table of NAME's flags (flag, default, meaning) parsed from
 `NAME --help` (abseil's format). --check changes nothing and exits 1 when the
-README differs from what the binaries print (a CTest test runs it, so the
+document differs from what the binaries print (a CTest test runs it, so the
 reference cannot go stale).
 """
 
@@ -65,11 +65,12 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("build")
     p.add_argument("--check", action="store_true")
-    p.add_argument("--readme", default=os.path.join(os.path.dirname(__file__), "..", "README.md"))
+    p.add_argument("--doc", default=os.path.join(os.path.dirname(__file__), "..", "docs",
+                                                 "configuration.md"))
     args = p.parse_args()
-    with open(args.readme, encoding="utf-8") as f:
-        readme = f.read()
-    updated = readme
+    with open(args.doc, encoding="utf-8") as f:
+        doc = f.read()
+    updated = doc
     found = 0
     for name in BINARIES:
         begin, end = f"<!-- flags:{name} begin -->", f"<!-- flags:{name} end -->"
@@ -79,15 +80,15 @@ def main():
         found += 1
         updated = updated[:a + len(begin)] + "\n" + table(name, args.build) + "\n" + updated[b:]
     if found == 0:
-        sys.exit("gen_flag_docs: no <!-- flags:NAME begin/end --> markers in the README")
+        sys.exit(f"gen_flag_docs: no <!-- flags:NAME begin/end --> markers in {args.doc}")
     if args.check:
-        if updated != readme:
-            sys.exit("gen_flag_docs: the README's flag reference differs from --help; run "
+        if updated != doc:
+            sys.exit(f"gen_flag_docs: the flag reference in {args.doc} differs from --help; run "
                      "/usr/bin/python3 tools/gen_flag_docs.py build")
         print(f"gen_flag_docs: {found} flag tables match --help")
         return
-    if updated != readme:
-        with open(args.readme, "w", encoding="utf-8") as f:
+    if updated != doc:
+        with open(args.doc, "w", encoding="utf-8") as f:
             f.write(updated)
     print(f"gen_flag_docs: {found} flag tables written")
 

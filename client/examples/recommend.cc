@@ -1,4 +1,4 @@
-// The smallest complete C++ caller of image2song (README, Clients):
+// The smallest complete C++ caller of image2song (docs/api.md, Clients):
 //
 //   build/client/i2s-example-recommend localhost:50051 photo.jpg [TOKEN]
 //

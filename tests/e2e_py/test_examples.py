@@ -1,6 +1,6 @@
-"""The README's client examples run against the real server: the C++ example
+"""The client examples of docs/api.md run against the real server: the C++ example
 (client/examples/recommend.cc, built as i2s-example-recommend) and the Python
-snippet under README "Clients" (extracted from the README and executed)."""
+snippet under "Clients" (extracted from docs/api.md and executed)."""
 
 import os
 import re
@@ -34,10 +34,10 @@ class ExamplesTest(t.ServerTestCase):
         self.assertEqual(p.returncode, 1)
         self.assertTrue(p.stderr.startswith("error 3: "), p.stderr)
 
-    def test_readme_python_example(self):
-        with open(os.path.join(SOURCE, "README.md"), encoding="utf-8") as f:
-            readme = f.read()
-        clients = readme[readme.index("### Clients"):]
+    def test_docs_python_example(self):
+        with open(os.path.join(SOURCE, "docs", "api.md"), encoding="utf-8") as f:
+            doc = f.read()
+        clients = doc[doc.index("\n## Clients\n"):]
         code = textwrap.dedent(re.search(r"```python\n(.*?)```", clients, re.S).group(1))
         code = code.replace('"localhost:50051"', repr(self.server.grpc_target)) \
                    .replace('"beach.jpg"', repr(t.asset("images", "blue.png")))
