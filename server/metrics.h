@@ -47,7 +47,7 @@ class Metrics {
   void CountRequest(const std::string& method, const char* code,
                     double seconds);
   void ObserveStage(const char* stage, double seconds);
-  // A dynamic batch of `model` ran (core/batching_model.h).
+  // A dynamic batch of `model` ran (core/models/batching_model.h).
   void ObserveBatch(const std::string& model, int images, double wait_seconds);
   // The HTTP gateway answered `route` (recommend, info, song, healthz,
   // page, other) with HTTP `status`.
@@ -56,7 +56,7 @@ class Metrics {
   void SetHttpConnections(double n);
   // The HTTP gateway refused a connection or closed it at a deadline:
   // reason total_limit, client_limit, header_timeout, body_timeout,
-  // write_timeout (server/http_server.h).
+  // write_timeout (server/http/http_server.h).
   void CountHttpRefused(const char* reason);
   void SetQueueDepth(double n);
   void SetSongs(double n);

@@ -23,7 +23,7 @@ struct RequestLimits {
 };
 
 // OK, or INVALID_ARGUMENT naming the field and the limit. Image headers
-// (format, declared size) are checked by the caller (core/image.h
+// (format, declared size) are checked by the caller (core/image/image.h
 // CheckImageBytes), also before queueing.
 absl::Status CheckRecommendRequest(const image2song::v1::RecommendRequest& request,
                                    const RequestLimits& limits);

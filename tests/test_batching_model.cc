@@ -1,4 +1,4 @@
-// Tests for core/batching_model.h with fake models (no LibTorch needed).
+// Tests for core/models/batching_model.h with fake models (no LibTorch needed).
 #include "core/models/batching_model.h"
 
 #include <atomic>

@@ -1,4 +1,4 @@
-// Tests for core/catalogue.h: JSONL and CSV parsing, validation messages
+// Tests for core/bundle/catalogue.h: JSONL and CSV parsing, validation messages
 // (file:line and field), skip_invalid, format selection.
 #include "core/bundle/catalogue.h"
 

@@ -1,4 +1,4 @@
-// Tests for core/embedder.h and core/bundle.h (with core/song_index.h): song
+// Tests for core/bundle/embedder.h and core/bundle/bundle.h (with core/index/song_index.h): song
 // vectors, the common component, queries, and the bundle round trip on the
 // generated tiny word vectors and catalogue.
 #include <dirent.h>

@@ -1,4 +1,4 @@
-// The HTTP/JSON request parsing and status mapping (server/http_api.h).
+// The HTTP/JSON request parsing and status mapping (server/http/http_api.h).
 #include "server/http/http_api.h"
 
 #include <catch2/catch.hpp>

@@ -1,4 +1,4 @@
-// The gateway's HTTP/1.1 server (server/http_server.h) with a test handler,
+// The gateway's HTTP/1.1 server (server/http/http_server.h) with a test handler,
 // over real sockets on 127.0.0.x: keep-alive and pipelining, chunked bodies,
 // 100-continue, deadlines, connection bounds, refusals that close, and the
 // graceful drain. Waits poll the socket with a time limit; nothing sleeps

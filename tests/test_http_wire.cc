@@ -1,4 +1,4 @@
-// HTTP/1.1 framing without I/O (server/http_wire.h): request heads, chunked
+// HTTP/1.1 framing without I/O (server/http/http_wire.h): request heads, chunked
 // bodies, reply heads.
 #include "server/http/http_wire.h"
 

@@ -1,4 +1,4 @@
-// Tests for core/image.h: header sniffing, decoding limits, colour
+// Tests for core/image/image.h: header sniffing, decoding limits, colour
 // conversion and model-input preprocessing.
 #include "core/image/image.h"
 #include "core/image/image_codecs.h"

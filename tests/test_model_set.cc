@@ -1,4 +1,4 @@
-// Tests for core/model_set.h, core/image_model.h and label files on the
+// Tests for core/models/model_set.h, core/models/image_model.h and label files on the
 // generated tiny TorchScript colour classifier (fixture `assets`).
 #include "core/models/model_set.h"
 

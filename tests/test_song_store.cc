@@ -1,5 +1,5 @@
-// The memory-mapped song store (core/song_store.h) and filtered search in a
-// graph index (core/song_index.h).
+// The memory-mapped song store (core/bundle/song_store.h) and filtered search in a
+// graph index (core/index/song_index.h).
 #include <catch2/catch.hpp>
 
 #include <algorithm>

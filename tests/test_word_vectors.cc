@@ -1,4 +1,4 @@
-// Tests for core/word_vectors.h: the I2SWVEC1 loader (on the generated tiny
+// Tests for core/words/word_vectors.h: the I2SWVEC1 loader (on the generated tiny
 // vectors), lookups, SIF weights and the tokenizer.
 #include "core/words/word_vectors.h"
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Generate a synthetic song catalogue (JSONL) of any size, for indexer and server scale tests.
 
-Each line is one song in the catalogue format read by core/catalogue.cc (see docs/indexing.md,
+Each line is one song in the catalogue format read by core/bundle/catalogue.cc (see docs/indexing.md,
 "Indexing your own catalogue"): id, title, artist, lyrics (required), genre, mood, language,
 license, duration (seconds), explicit (true/false), tags (list of strings).  Everything is
 plain ASCII; no field comes near the reader's limits (lyrics <= 40 lines of <= 10 words).

@@ -5,7 +5,7 @@
 //   songs.faiss    FAISS index of the song vectors (id = song number)
 //   songs.bin, columns.bin, columns.json
 //                  song metadata, lyric lines, filter columns and the id
-//                  table, memory-mapped (core/song_store.h)
+//                  table, memory-mapped (core/bundle/song_store.h)
 //   tokens.bin     per song the lyric word ids (+ line numbers) for attention:
 //                  "I2STOK01" | u64 n | u64 offsets[n+1] | {u32 word, u32 line}*
 // BundleWriter writes into a temporary sibling directory and renames it into
@@ -101,7 +101,7 @@ struct BundleWriterOptions {
   SongIndexOptions index;
   // Songs sampled to train IVF indexes. Default: 200000.
   int64_t train_size = 200000;
-  // Incremental builds (core/bundle_update.h): the common component is kept
+  // Incremental builds (core/bundle/bundle_update.h): the common component is kept
   // from the base bundle and the vectors given to Add() are final (already
   // transformed); an IVF index reuses `trained_like`'s lists and codebooks.
   const CommonComponent* fixed_common = nullptr;

@@ -259,7 +259,7 @@ absl::StatusOr<RgbImage> DecodeImage(absl::string_view bytes,
   const absl::string_view image_bytes = bytes.substr(0, decode_bytes);
 
   // The picture as stored, in RGB: JPEG and PNG on libjpeg and libpng
-  // (core/image_codecs.h: their warnings do not reach stderr), WebP and BMP
+  // (core/image/image_codecs.h: their warnings do not reach stderr), WebP and BMP
   // through OpenCV.
   DecodedPixels decoded;
   cv::Mat rgb;

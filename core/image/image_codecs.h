@@ -1,4 +1,4 @@
-// The JPEG and PNG decoders behind core/image.h DecodeImage, on libjpeg and
+// The JPEG and PNG decoders behind core/image/image.h DecodeImage, on libjpeg and
 // libpng directly (not through OpenCV) so that their warnings are ours to
 // handle: a damaged scan is refused instead of coming out half grey, and a
 // file libpng or libjpeg would warn about ("iCCP: known incorrect sRGB

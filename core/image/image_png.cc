@@ -1,4 +1,4 @@
-// PNG decoding on libpng (core/image_codecs.h).
+// PNG decoding on libpng (core/image/image_codecs.h).
 #include <png.h>
 
 #include <csetjmp>

@@ -1,8 +1,8 @@
 // The HTTP/JSON face of SongRecommender, without any HTTP server: turns an
 // HTTP request (method, query string, content type, body) into a
 // RecommendRequest, and a gRPC status into an HTTP status and JSON error.
-// server/http_gateway.cc serves it (server/http_server.h: connections,
-// server/http_wire.h: framing); keeping the parsing here makes it testable
+// server/http/http_gateway.cc serves it (server/http/http_server.h: connections,
+// server/http/http_wire.h: framing); keeping the parsing here makes it testable
 // and fuzzable on plain bytes.
 //
 //   POST /v1/recommend?top_k=5&explain=true&genres=folk,pop&text=...

@@ -20,7 +20,7 @@
 
 namespace image2song {
 
-// server/web/index.html, embedded at build time (server/CMakeLists.txt).
+// server/http/web/index.html, embedded at build time (server/CMakeLists.txt).
 extern const char kWebIndexHtml[];
 extern const size_t kWebIndexHtmlSize;
 

@@ -4,17 +4,17 @@
 // calls.
 //
 //   POST /v1/recommend      image upload -> RecommendResponse as JSON
-//                           (request forms: server/http_api.h)
+//                           (request forms: server/http/http_api.h)
 //   GET  /v1/info           GetInfoResponse as JSON
 //   GET  /v1/songs/{id}     GetSongResponse as JSON
 //   GET  /healthz           200 {"status":"SERVING"} or 503
-//   GET  /                  the web page (server/web/index.html)
+//   GET  /                  the web page (server/http/web/index.html)
 //
 // Errors are {"error":{"code":N,"message":"...","status":"NAME"}} with the
 // HTTP status of the gRPC code (http_api.h). An `Authorization: Bearer`
 // header is passed on as gRPC metadata.
 //
-// Connections are served by server/http_server.h (one I/O thread, read
+// Connections are served by server/http/http_server.h (one I/O thread, read
 // deadlines, connection bounds). Complete requests are answered on handler
 // threads (server/work_queue.h), each waiting on its gRPC call: `threads`
 // for POST /v1/recommend, with up to 4 x `threads` more waiting (beyond

@@ -1,5 +1,5 @@
 // A small event-driven HTTP/1.1 server for the gateway
-// (server/http_gateway.h). One I/O thread (epoll, non-blocking sockets)
+// (server/http/http_gateway.h). One I/O thread (epoll, non-blocking sockets)
 // accepts connections, reads request heads and bodies under deadlines and
 // limits, hands each complete request to a handler, and writes the reply the
 // handler gives back from any thread. A connection costs a buffer and a file

@@ -1,4 +1,4 @@
-// HTTP/1.1 message framing for the gateway's server (server/http_server.h),
+// HTTP/1.1 message framing for the gateway's server (server/http/http_server.h),
 // without any I/O: the request head (request line and header fields), the
 // body's framing (Content-Length or chunked), and the head of a reply.
 // Everything here works on bytes already received, so it is unit-tested
@@ -31,7 +31,7 @@ struct HttpHeadLimits {
 struct HttpRequestHead {
   std::string method;  // as sent ("GET", "POST", ...)
   std::string path;    // percent-decoded ("/v1/songs/a b")
-  std::string query;   // as sent, after '?' (server/http_api.h ParseQuery)
+  std::string query;   // as sent, after '?' (server/http/http_api.h ParseQuery)
   int minor_version = 1;  // HTTP/1.<minor>
   // Header fields in order, names lower-cased, values without surrounding
   // whitespace.

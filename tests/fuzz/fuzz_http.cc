@@ -1,6 +1,6 @@
 // libFuzzer target: untrusted HTTP request bytes as the gateway parses them.
 //
-// Framing (server/http_wire.h): the bytes after byte 0 are a request head
+// Framing (server/http/http_wire.h): the bytes after byte 0 are a request head
 // (ParseRequestHead), and what follows it, or the bytes themselves, a
 // chunked body (ChunkedDecoder). A head is complete, incomplete or refused
 // with 400/431/501/505 and a message; a complete head took no more bytes
@@ -8,7 +8,7 @@
 // same body and verdict whether the bytes come at once or in two pieces, and
 // never more than its limit.
 //
-// Content (server/http_api.h): byte 0 picks the Content-Type, the bytes up
+// Content (server/http/http_api.h): byte 0 picks the Content-Type, the bytes up
 // to the first newline are the query string, the rest is the body. Parsing
 // must answer a request or INVALID_ARGUMENT / UNIMPLEMENTED, and a parsed
 // request never holds more image bytes than the body.

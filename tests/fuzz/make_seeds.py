@@ -121,7 +121,7 @@ def main():
         "json.http": b'\x02\n{"image": "aGVsbG8=", "top_k": 2, "filters": {"genres": ["hymn"]}}',
         "text.http": b"\x03\nhello",
         "bad_escape.http": b"\x00text=%zz\n" + small,
-        # Whole requests for the framing checks (server/http_wire.h).
+        # Whole requests for the framing checks (server/http/http_wire.h).
         "head_length.http": b"\x05POST /v1/recommend?top_k=3 HTTP/1.1\r\nHost: x\r\n"
                             b"Content-Type: image/png\r\nContent-Length: %d\r\n\r\n" % len(small)
                             + small,

@@ -15,7 +15,7 @@ The first path component of "image" (openmoji, fluent3d, photos) is the picture'
 Emoji concepts: openmoji.json entries of GROUPS, minus SKIP_SUBGROUPS and skin-tone variants.
 Lexicon of an emoji: the words of its Unicode annotation and CLDR keywords (`annotation` and
 `tags` in openmoji.json; OpenMoji's own looser `openmoji_tags` are not used), tokenised like
-core/word_vectors.cc Tokenize(); a word is kept when it is in the word vectors at frequency
+core/words/word_vectors.cc Tokenize(); a word is kept when it is in the word vectors at frequency
 rank >= MIN_RANK, not in STOPWORDS (category words, colours, function words), in at most
 MAX_SONG_SHARE of the catalogue's songs, and not a plural of a word already kept. Photo
 lexicons are hand-written (photo_lexicons.tsv) and filtered the same way. A picture is kept

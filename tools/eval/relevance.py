@@ -1,7 +1,7 @@
 """Lyric relevance, the same definition as bench/i2s_eval.cc (keep the two in step).
 
 A song is relevant to a picture when its lyrics contain at least one word of the picture's
-lexicon. Lyrics are tokenised like core/word_vectors.cc Tokenize() (lowercase runs of
+lexicon. Lyrics are tokenised like core/words/word_vectors.cc Tokenize() (lowercase runs of
 [a-z0-9] with inner apostrophes); a token's trailing "'s" is dropped. A lexicon word w matches
 a lyric token t when t == w, or one is a simple plural of the other (forms() below: -s, -es
 after s/x/z/ch/sh, -ies -> -y). Graded gain = number of distinct lexicon words present, at
