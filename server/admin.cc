@@ -106,35 +106,36 @@ grpc::ServerUnaryReactor* AdminService::LoadBundle(
     grpc::ByteBuffer* raw_response) {
   const auto start = std::chrono::steady_clock::now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  auto finish = [&](const grpc::Status& status) {
-    metrics_->CountRequest("Admin.LoadBundle", GrpcCodeName(status.error_code()),
+  auto finish = [&](const absl::Status& status) {
+    grpc::Status answer = ToGrpcStatus(status);
+    metrics_->CountRequest("Admin.LoadBundle", GrpcCodeName(answer.error_code()),
                            std::chrono::duration<double>(
                                std::chrono::steady_clock::now() - start).count());
-    reactor->Finish(status);
+    reactor->Finish(answer);
     return reactor;
   };
   // The Admin token is always required (an empty one never matches).
   if (options_.token.empty()) {
-    return finish(grpc::Status(grpc::UNAUTHENTICATED, "Admin calls are disabled"));
+    return finish(absl::UnauthenticatedError("Admin calls are disabled"));
   }
-  grpc::Status auth = CheckBearerToken(*context, options_.token, "Admin calls");
+  absl::Status auth = CheckBearerToken(*context, options_.token, "Admin calls");
   if (!auth.ok()) return finish(auth);
   pb::LoadBundleRequest parsed;
   const pb::LoadBundleRequest* request = &parsed;
   if (absl::Status p = ParseRequest(*raw_request, &parsed); !p.ok()) {
-    return finish(ToGrpcStatus(p));
+    return finish(p);
   }
   pb::LoadBundleResponse loaded;
   pb::LoadBundleResponse* response = &loaded;
   std::string dir = options_.default_bundle;
   if (!request->path().empty()) {
     auto resolved = ResolveUnderRoot(options_.bundle_root, request->path());
-    if (!resolved.ok()) return finish(ToGrpcStatus(resolved.status()));
+    if (!resolved.ok()) return finish(resolved.status());
     dir = *resolved;
   }
   I2S_LOG(INFO) << "Admin.LoadBundle from " << context->peer() << ": " << dir;
   auto swap = reloader_->Reload(dir);
-  if (!swap.ok()) return finish(ToGrpcStatus(swap.status()));
+  if (!swap.ok()) return finish(swap.status());
   response->set_version(swap->version);
   response->set_previous_version(swap->previous_version);
   response->set_song_count(swap->song_count);

@@ -71,18 +71,17 @@ bool ConstantTimeEquals(const std::string& a, const std::string& b) {
   return diff == 0;
 }
 
-grpc::Status CheckBearerToken(const grpc::ServerContextBase& context,
+absl::Status CheckBearerToken(const grpc::ServerContextBase& context,
                               const std::string& token, const std::string& what) {
-  if (token.empty()) return grpc::Status::OK;
+  if (token.empty()) return absl::OkStatus();
   const auto& md = context.client_metadata();
   auto it = md.find("authorization");
   const std::string given =
       it == md.end() ? std::string() : std::string(it->second.data(), it->second.size());
-  if (ConstantTimeEquals(given, "Bearer " + token)) return grpc::Status::OK;
+  if (ConstantTimeEquals(given, "Bearer " + token)) return absl::OkStatus();
   I2S_LOG(WARNING) << what << " from " << context.peer()
                    << (it == md.end() ? ": no token" : ": wrong token");
-  return grpc::Status(grpc::UNAUTHENTICATED,
-                      absl::StrCat(what, " need 'authorization: Bearer <token>'",
+  return absl::UnauthenticatedError(absl::StrCat(what, " need 'authorization: Bearer <token>'",
                                    it == md.end() ? "" : " (the token given is wrong)"));
 }
 

@@ -14,7 +14,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
-#include "server/request_check.h"
+#include "server/request.h"
 #include "server/server.h"
 #include "util/cli.h"
 #include "util/file_util.h"

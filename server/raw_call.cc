@@ -7,7 +7,7 @@
 #include <grpcpp/support/slice.h>
 
 #include "absl/strings/str_cat.h"
-#include "server/request_check.h"
+#include "server/request.h"
 
 namespace image2song {
 
@@ -28,18 +28,17 @@ absl::Status ParseRequest(const grpc::ByteBuffer& buffer,
       message);
 }
 
-grpc::Status SerializeResponse(const google::protobuf::Message& message,
+absl::Status SerializeResponse(const google::protobuf::Message& message,
                                grpc::ByteBuffer* out) {
   bool own_buffer = false;
   grpc::Status s = grpc::GenericSerialize<grpc::ProtoBufferWriter,
                                           google::protobuf::Message>(message, out,
                                                                      &own_buffer);
   if (!s.ok()) {
-    return grpc::Status(grpc::INTERNAL,
-                        absl::StrCat("the response could not be serialized: ",
-                                     s.error_message()));
+    return absl::InternalError(
+        absl::StrCat("the response could not be serialized: ", s.error_message()));
   }
-  return s;
+  return absl::OkStatus();
 }
 
 }  // namespace image2song

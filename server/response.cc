@@ -1,5 +1,6 @@
 #include "server/response.h"
 
+#include "absl/strings/str_join.h"
 #include "core/bundle/bundle.h"
 #include "core/models/model_set.h"
 
@@ -58,6 +59,44 @@ void FillRecommendResponse(const Recommendation& rec, const Snapshot& snapshot,
   }
   response->set_model_version(snapshot.models->version());
   response->set_index_version(bundle.manifest().version);
+}
+
+void FillSong(const SongMeta& m, image2song::v1::Song* s) {
+  s->set_id(m.id);
+  s->set_title(m.title);
+  s->set_artist(m.artist);
+  s->set_genre(m.genre);
+  s->set_mood(m.mood);
+  s->set_language(m.language);
+  s->set_license(m.license);
+  s->set_duration_seconds(m.duration_seconds);
+  s->set_explicit_lyrics(m.explicit_lyrics);
+  for (const std::string& t : m.tags) s->add_tags(t);
+  s->set_lyrics(absl::StrJoin(m.lines, "\n"));
+}
+
+void FillSnapshotInfo(const Snapshot& snapshot, image2song::v1::GetInfoResponse* response) {
+  const BundleManifest& m = snapshot.bundle->manifest();
+  response->set_index_version(m.version);
+  response->set_embedder_id(m.embedder_id);
+  response->set_song_count(snapshot.bundle->size());
+  response->set_vocabulary_size(snapshot.models->words().size());
+  response->set_dimension(m.dim);
+  response->set_index_type(m.index_type);
+  for (const auto& tagger : snapshot.models->taggers()) {
+    const TaggerInfo& t = tagger->info();
+    image2song::v1::ModelInfo* mi = response->add_models();
+    mi->set_name(t.name);
+    mi->set_version(t.version);
+    mi->set_kind(t.kind);
+    mi->set_label_count(t.label_count);
+    mi->set_input_width(t.input_width);
+    mi->set_input_height(t.input_height);
+    mi->set_execution(t.execution);
+    mi->set_max_batch(t.batching ? t.max_batch : 0);
+    mi->set_weight(t.weight);
+    mi->set_file(t.file);
+  }
 }
 
 }  // namespace image2song

@@ -1,5 +1,6 @@
-// Builds the Recommend response from a Recommendation (kept apart from the
-// service so that the microbenchmarks time it alone).
+// Responses from core types: Recommend's from a Recommendation (kept apart
+// from the service so that the microbenchmarks time it alone), GetSong's
+// song, GetInfo's index and models.
 #ifndef IMAGE2SONG_SERVER_RESPONSE_H_
 #define IMAGE2SONG_SERVER_RESPONSE_H_
 
@@ -12,6 +13,13 @@ namespace image2song {
 // versions.
 void FillRecommendResponse(const Recommendation& rec, const Snapshot& snapshot,
                            bool explain, image2song::v1::RecommendResponse* response);
+
+// One song's metadata and lyrics.
+void FillSong(const SongMeta& song, image2song::v1::Song* out);
+
+// The snapshot's index (version, embedder, songs, vocabulary, dimension,
+// type) and models.
+void FillSnapshotInfo(const Snapshot& snapshot, image2song::v1::GetInfoResponse* response);
 
 }  // namespace image2song
 

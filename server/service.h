@@ -49,7 +49,7 @@ struct ServiceOptions {
 // Recommend and GetSong take raw request bytes and parse them here, so a
 // request gRPC's parser would refuse with an empty UNIMPLEMENTED (a string
 // field that is not UTF-8, bytes that are no message) is answered
-// INVALID_ARGUMENT naming the problem (server/request_check.h).
+// INVALID_ARGUMENT naming the problem (server/request.h).
 using SongRecommenderBase = image2song::v1::SongRecommender::WithRawCallbackMethod_Recommend<
     image2song::v1::SongRecommender::WithRawCallbackMethod_GetSong<
         image2song::v1::SongRecommender::WithCallbackMethod_GetInfo<
@@ -85,12 +85,14 @@ class SongRecommenderService final : public SongRecommenderBase {
 
  private:
   // Does one Recommend on a worker thread.
-  grpc::Status RunRecommend(grpc::CallbackServerContext* context,
+  absl::Status RunRecommend(grpc::CallbackServerContext* context,
                             const image2song::v1::RecommendRequest& request,
                             image2song::v1::RecommendResponse* response);
-  void Finish(grpc::ServerUnaryReactor* reactor, const char* method,
-              const grpc::Status& status,
-              std::chrono::steady_clock::time_point start);
+  // Answers the call (status through ToGrpcStatus, the one conversion) and
+  // counts it.
+  grpc::ServerUnaryReactor* Finish(grpc::ServerUnaryReactor* reactor, const char* method,
+                                   const absl::Status& status,
+                                   std::chrono::steady_clock::time_point start);
 
   const ServiceOptions options_;
   Metrics* metrics_;

@@ -1,5 +1,5 @@
-// Tests for server/request_check.h: request parsing with reasons, UTF-8.
-#include "server/request_check.h"
+// Tests for server/request.h: request parsing with reasons, UTF-8.
+#include "server/request.h"
 
 #include <string>
 

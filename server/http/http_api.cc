@@ -15,7 +15,7 @@
 #include "absl/strings/strip.h"
 #include "util/status_macros.h"
 #include "server/grpc_status.h"
-#include "server/request_check.h"
+#include "server/request.h"
 
 namespace image2song {
 namespace {
@@ -306,7 +306,7 @@ absl::StatusOr<pb::RecommendRequest> ParseHttpRecommend(
   absl::StatusOr<pb::RecommendRequest> request =
       ParseHttpRecommendFields(query, content_type, body, limits);
   // Query and form values are bytes: a string field must be UTF-8 before
-  // the request is serialized (server/request_check.h).
+  // the request is serialized (server/request.h).
   if (request.ok()) RETURN_IF_ERROR(CheckStringsAreUtf8(*request));
   return request;
 }

@@ -15,7 +15,7 @@
 #include "image2song/v1/image2song.grpc.pb.h"
 #include "server/http/http_api.h"
 #include "server/metrics.h"
-#include "server/request_check.h"
+#include "server/request.h"
 #include "server/work_queue.h"
 
 namespace image2song {

@@ -1,6 +1,6 @@
 // libFuzzer target: untrusted Recommend request bytes as the server handles
 // them before the models: parsing (ParseRequestBytes), the request limits
-// (server/request_check.h), then decoding of every image. Built with ASan +
+// (server/request.h), then decoding of every image. Built with ASan +
 // UBSan (tools/fuzz.sh).
 #include <cstddef>
 #include <cstdint>
@@ -8,7 +8,7 @@
 
 #include "core/image/image.h"
 #include "image2song/v1/image2song.pb.h"
-#include "server/request_check.h"
+#include "server/request.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace image2song;

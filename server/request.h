@@ -1,14 +1,20 @@
-// Validation of a Recommend request before any work is queued: the limits a
-// caller can break (image count and sizes, text length, top_k, filters).
-// Depends only on the generated protos and abseil, so the request fuzzer
-// (tests/fuzz) can run it without gRPC or the models.
-#ifndef IMAGE2SONG_SERVER_REQUEST_CHECK_H_
-#define IMAGE2SONG_SERVER_REQUEST_CHECK_H_
+// Requests, from bytes to core types: parsing with errors that name the
+// field, the checks run before any work is queued (the limits a caller can
+// break: image count and sizes, text length, top_k, filters; image headers),
+// and the conversion to what core/ takes (decoded images, RecommendOptions).
+// No gRPC here, so the request fuzzer (tests/fuzz) runs it without a server.
+#ifndef IMAGE2SONG_SERVER_REQUEST_H_
+#define IMAGE2SONG_SERVER_REQUEST_H_
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "core/image/image.h"
+#include "core/recommender.h"
 #include "image2song/v1/image2song.pb.h"
 
 namespace image2song {
@@ -27,6 +33,22 @@ struct RequestLimits {
 // CheckImageBytes), also before queueing.
 absl::Status CheckRecommendRequest(const image2song::v1::RecommendRequest& request,
                                    const RequestLimits& limits);
+
+// Image headers of every image of `request` (format, declared size, the
+// pixel and byte limits of `decode`): OK or INVALID_ARGUMENT naming the image
+// when the request has several ("images[2]: ..."). Cheap: nothing is decoded.
+absl::Status CheckRequestImages(const image2song::v1::RecommendRequest& request,
+                                const DecodeOptions& decode);
+
+// Decodes every image of `request` ("image" first, then "images"); errors
+// name the image as CheckRequestImages does.
+absl::StatusOr<std::vector<RgbImage>> DecodeRequestImages(
+    const image2song::v1::RecommendRequest& request, const DecodeOptions& decode);
+
+// `base` with the request's top_k (0: `default_top_k`), explain and filters
+// (values trimmed and lower-cased, empty ones dropped).
+RecommendOptions ToRecommendOptions(const image2song::v1::RecommendRequest& request,
+                                    const RecommendOptions& base, int default_top_k);
 
 // Parses serialized request bytes into `message` (Clear()ed first). Errors
 // are INVALID_ARGUMENT and say what is wrong: a string field that is not
@@ -56,4 +78,4 @@ void RouteProtobufLogs();
 
 }  // namespace image2song
 
-#endif  // IMAGE2SONG_SERVER_REQUEST_CHECK_H_
+#endif  // IMAGE2SONG_SERVER_REQUEST_H_

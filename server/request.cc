@@ -1,4 +1,4 @@
-#include "server/request_check.h"
+#include "server/request.h"
 
 #include <string>
 #include <vector>
@@ -9,11 +9,79 @@
 #include <google/protobuf/unknown_field_set.h>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "util/log.h"
 
 namespace image2song {
+namespace {
+
+namespace pb = ::image2song::v1;
+
+// "<problem>" for a request with one image, "image: <problem>" /
+// "images[2]: <problem>" for one with several.
+absl::Status NameImage(const pb::RecommendRequest& request, int i,
+                       const absl::Status& status) {
+  if (request.images_size() == 0) return status;
+  return absl::Status(status.code(),
+                      absl::StrCat(i < 0 ? "image" : absl::StrCat("images[", i, "]"),
+                                   ": ", status.message()));
+}
+
+void AddLower(const google::protobuf::RepeatedPtrField<std::string>& values,
+              absl::flat_hash_set<std::string>* out) {
+  for (const std::string& v : values) {
+    std::string s(absl::StripAsciiWhitespace(v));
+    if (!s.empty()) out->insert(absl::AsciiStrToLower(s));
+  }
+}
+
+}  // namespace
+
+absl::Status CheckRequestImages(const pb::RecommendRequest& request,
+                                const DecodeOptions& decode) {
+  for (int i = -1; i < request.images_size(); ++i) {
+    const std::string& bytes = i < 0 ? request.image() : request.images(i);
+    if (i < 0 && bytes.empty()) continue;
+    absl::StatusOr<ImageHeader> header = CheckImageBytes(bytes, decode);
+    if (!header.ok()) return NameImage(request, i, header.status());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<RgbImage>> DecodeRequestImages(
+    const pb::RecommendRequest& request, const DecodeOptions& decode) {
+  std::vector<RgbImage> images;
+  for (int i = -1; i < request.images_size(); ++i) {
+    const std::string& bytes = i < 0 ? request.image() : request.images(i);
+    if (i < 0 && bytes.empty()) continue;
+    absl::StatusOr<RgbImage> image = DecodeImage(bytes, decode);
+    if (!image.ok()) {
+      return absl::IsInvalidArgument(image.status()) ? NameImage(request, i, image.status())
+                                                     : image.status();
+    }
+    images.push_back(std::move(*image));
+  }
+  return images;
+}
+
+RecommendOptions ToRecommendOptions(const pb::RecommendRequest& request,
+                                    const RecommendOptions& base, int default_top_k) {
+  RecommendOptions ro = base;
+  ro.top_k = request.top_k() == 0 ? default_top_k : request.top_k();
+  ro.explain = request.explain();
+  const pb::Filters& f = request.filters();
+  AddLower(f.genres(), &ro.filters.genres);
+  AddLower(f.moods(), &ro.filters.moods);
+  AddLower(f.languages(), &ro.filters.languages);
+  AddLower(f.licenses(), &ro.filters.licenses);
+  for (const std::string& id : f.exclude_song_ids()) ro.filters.exclude_ids.insert(id);
+  ro.filters.exclude_explicit = f.exclude_explicit();
+  ro.filters.min_duration_seconds = f.min_duration_seconds();
+  ro.filters.max_duration_seconds = f.max_duration_seconds();
+  return ro;
+}
 
 absl::Status CheckRecommendRequest(const image2song::v1::RecommendRequest& request,
                                    const RequestLimits& limits) {
