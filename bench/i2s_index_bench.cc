@@ -27,6 +27,7 @@
 #include "util/cli.h"
 #include "core/bundle/embedder.h"
 #include "core/query.h"
+#include "core/recommender.h"
 #include "util/file_util.h"
 #include "util/log.h"
 #include "core/models/model_set.h"
@@ -37,10 +38,12 @@ ABSL_FLAG(std::string, models, "",
           "Model manifest (for the word vectors and imagenet_words.tsv). "
           "Default: $I2S_CACHE/models/default/models.json.");
 ABSL_FLAG(int, queries, 500, "Queries timed (and checked for recall).");
-ABSL_FLAG(int, k, 200, "Songs per query (the server's --candidates).");
-ABSL_FLAG(int, ef_search, 300, "As i2s-server --ef_search.");
-ABSL_FLAG(int, ivf_nprobe, 64, "As i2s-server --ivf_nprobe.");
-ABSL_FLAG(int, refine_factor, 4, "As i2s-server --refine_factor.");
+ABSL_FLAG(int, k, image2song::RecommendOptions().candidates,
+          "Songs per query (the server's --candidates).");
+ABSL_FLAG(int, ef_search, image2song::SongIndexOptions().ef_search, "As i2s-server --ef_search.");
+ABSL_FLAG(int, ivf_nprobe, image2song::SongIndexOptions().ivf_nprobe, "As i2s-server --ivf_nprobe.");
+ABSL_FLAG(int, refine_factor, image2song::SongIndexOptions().refine_factor,
+          "As i2s-server --refine_factor.");
 ABSL_FLAG(bool, json, false, "Print one JSON object instead of a table.");
 
 namespace image2song {

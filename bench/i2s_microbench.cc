@@ -158,16 +158,15 @@ void BM_Query(benchmark::State& state) {
 
 void BM_Search(benchmark::State& state) {
   for (auto _ : state) {
-    auto hits = fixture->snapshot->bundle->index().Search(fixture->query.data(), 200, nullptr);
+    auto hits = fixture->snapshot->bundle->index().Search(fixture->query.data(),
+                                                           RecommendOptions().candidates, nullptr);
     benchmark::DoNotOptimize(hits);
   }
 }
 
 void BM_Recommend(benchmark::State& state) {
-  RecommendOptions o;
-  o.top_k = 10;
+  RecommendOptions o;  // the server's defaults: top 10 of 200 candidates
   o.explain = true;
-  o.candidates = 200;
   double search_ms = 0, rerank_ms = 0;
   for (auto _ : state) {
     auto rec = RecommendForTags(*fixture->snapshot, fixture->tags, o);
@@ -184,7 +183,6 @@ void BM_Recommend(benchmark::State& state) {
 
 void BM_Response(benchmark::State& state) {
   RecommendOptions o;
-  o.top_k = 10;
   o.explain = true;
   auto rec = RecommendForTags(*fixture->snapshot, fixture->tags, o);
   if (!rec.ok()) {

@@ -23,6 +23,14 @@
 #define I2S_VERSION "dev"
 #endif
 
+namespace {
+// The flags' defaults are the writer's.
+const image2song::BundleWriterOptions& W() {
+  static const auto* defaults = new image2song::BundleWriterOptions();
+  return *defaults;
+}
+}  // namespace
+
 ABSL_FLAG(std::string, catalogue, "",
           "Catalogue file: .jsonl (one JSON object per line) or .csv (header "
           "row). Required.");
@@ -38,18 +46,18 @@ ABSL_FLAG(std::string, bundle_version, "",
           "Bundle version. Default: <UTC time>-<content hash>.");
 ABSL_FLAG(bool, skip_invalid, false,
           "Skip and count invalid records instead of failing on the first.");
-ABSL_FLAG(std::string, index_type, "auto",
+ABSL_FLAG(std::string, index_type, W().index.type,
           "auto | flat (exact) | hnsw (graph) | ivf (inverted lists) | ivfpq "
           "(inverted lists of product codes + 8-bit re-scoring; tens of "
           "millions). auto: flat below --hnsw_threshold songs, hnsw below "
           "--ivfpq_threshold, ivfpq above.");
-ABSL_FLAG(int64_t, hnsw_threshold, 50000, "Songs from which auto picks HNSW.");
-ABSL_FLAG(int64_t, ivfpq_threshold, 500000, "Songs from which auto picks IVF-PQ.");
-ABSL_FLAG(int, hnsw_m, 32, "HNSW graph degree.");
-ABSL_FLAG(int, ef_construction, 80, "HNSW build beam width.");
-ABSL_FLAG(int, ivf_nlist, 0, "IVF lists (0: 4 * sqrt(songs)).");
-ABSL_FLAG(int, pq_m, 0, "IVF-PQ sub-vectors, dividing the dimension (0: dim / 4).");
-ABSL_FLAG(int64_t, train_size, 200000, "Songs sampled to train IVF indexes.");
+ABSL_FLAG(int64_t, hnsw_threshold, W().index.hnsw_threshold, "Songs from which auto picks HNSW.");
+ABSL_FLAG(int64_t, ivfpq_threshold, W().index.ivfpq_threshold, "Songs from which auto picks IVF-PQ.");
+ABSL_FLAG(int, hnsw_m, W().index.hnsw_m, "HNSW graph degree.");
+ABSL_FLAG(int, ef_construction, W().index.ef_construction, "HNSW build beam width.");
+ABSL_FLAG(int, ivf_nlist, W().index.ivf_nlist, "IVF lists (0: 4 * sqrt(songs)).");
+ABSL_FLAG(int, pq_m, W().index.pq_m, "IVF-PQ sub-vectors, dividing the dimension (0: dim / 4).");
+ABSL_FLAG(int64_t, train_size, W().train_size, "Songs sampled to train IVF indexes.");
 ABSL_FLAG(std::string, changes, "",
           "Incremental build: a JSONL change file (records to add or replace "
           "by id; {\"id\": ..., \"deleted\": true} to remove) applied to "
@@ -57,7 +65,7 @@ ABSL_FLAG(std::string, changes, "",
 ABSL_FLAG(std::string, base, "",
           "With --changes: the previous bundle (default: --output, replaced "
           "atomically).");
-ABSL_FLAG(int64_t, max_record_bytes, int64_t{1} << 20,
+ABSL_FLAG(int64_t, max_record_bytes, image2song::CatalogueOptions().max_record_bytes,
           "Longest accepted catalogue record in bytes.");
 ABSL_FLAG(bool, quiet, false, "No progress lines.");
 
