@@ -16,6 +16,8 @@ PKGS=(
   python3-pil
   # fuzzing (tools/fuzz.sh)
   clang-14 libclang-rt-14-dev
+  # the house C++ format (.clang-format; tools/dev/check_format.sh)
+  clang-format-14
   # fast serial BLAS for LibTorch (the threaded variants abort with
   # prometheus-cpp's civetweb threads; the reference BLAS is 3-6x slower)
   libopenblas0-serial
