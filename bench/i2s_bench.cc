@@ -16,14 +16,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/bundle/bundle.h"
-#include "util/cli.h"
-#include "util/file_util.h"
 #include "core/image/image.h"
 #include "core/models/image_model.h"
 #include "core/models/model_set.h"
-#include "util/stats.h"
 #include "core/recommender.h"
 #include "core/snapshot.h"
+#include "util/cli.h"
+#include "util/file_util.h"
+#include "util/stats.h"
 
 #ifndef I2S_VERSION
 #define I2S_VERSION "dev"
@@ -52,9 +52,8 @@ double Ms(Clock::time_point a, Clock::time_point b) {
 }
 
 std::string Row(const std::string& name, const std::vector<double>& v) {
-  return absl::StrFormat("| %-10s | %8.2f | %8.2f | %8.2f | %8.2f |\n", name,
-                         Percentile(v, 0.5), Percentile(v, 0.9), Percentile(v, 0.99),
-                         Mean(v));
+  return absl::StrFormat("| %-10s | %8.2f | %8.2f | %8.2f | %8.2f |\n", name, Percentile(v, 0.5),
+                         Percentile(v, 0.9), Percentile(v, 0.99), Mean(v));
 }
 
 int Run(const std::vector<std::string>& images) {
@@ -113,12 +112,11 @@ int Run(const std::vector<std::string>& images) {
       total.push_back(Ms(t0, t2));
     }
   }
-  std::printf("%zu images x %d iterations, %lld songs (%s index), models %s, "
-              "%d torch thread(s)\n\n",
-              images.size(), absl::GetFlag(FLAGS_iterations),
-              static_cast<long long>(snap.bundle->size()),
-              snap.bundle->manifest().index_type.c_str(),
-              snap.models->version().c_str(), threads);
+  std::printf(
+      "%zu images x %d iterations, %lld songs (%s index), models %s, "
+      "%d torch thread(s)\n\n",
+      images.size(), absl::GetFlag(FLAGS_iterations), static_cast<long long>(snap.bundle->size()),
+      snap.bundle->manifest().index_type.c_str(), snap.models->version().c_str(), threads);
   std::printf("| stage      |  p50 ms  |  p90 ms  |  p99 ms  |  mean ms |\n");
   std::printf("|------------|----------|----------|----------|----------|\n");
   std::printf("%s", Row("decode", decode).c_str());

@@ -41,13 +41,13 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "core/bundle/bundle.h"
-#include "util/cli.h"
-#include "util/file_util.h"
 #include "core/image/image.h"
 #include "core/models/image_model.h"
 #include "core/models/model_set.h"
 #include "core/recommender.h"
 #include "core/words/word_vectors.h"
+#include "util/cli.h"
+#include "util/file_util.h"
 
 #ifndef I2S_VERSION
 #define I2S_VERSION "dev"
@@ -56,8 +56,7 @@
 ABSL_FLAG(std::string, eval, "",
           "Evaluation set (eval.jsonl; image paths relative to its directory). "
           "Default: $I2S_CACHE/eval/eval.jsonl.");
-ABSL_FLAG(std::string, bundle, "",
-          "Index bundle. Default: $I2S_CACHE/bundles/demo.");
+ABSL_FLAG(std::string, bundle, "", "Index bundle. Default: $I2S_CACHE/bundles/demo.");
 ABSL_FLAG(std::string, configs, "",
           "Comma-separated configurations: name=path/to/models.json, or "
           "`random` (seeded uniform random ranking of all songs). Default: "
@@ -66,14 +65,11 @@ ABSL_FLAG(std::string, configs, "",
           "exists), <models> = $I2S_CACHE/models/default.");
 ABSL_FLAG(int, limit, 0, "Evaluate only the first N pictures (0 = all).");
 ABSL_FLAG(int, top_k, 10, "Songs ranked per picture: the k of nDCG@k and MRR.");
-ABSL_FLAG(int, random_seeds, 20,
-          "Seeds averaged for the `random` configuration.");
-ABSL_FLAG(bool, json, false,
-          "Print one JSON object instead of a markdown table.");
+ABSL_FLAG(int, random_seeds, 20, "Seeds averaged for the `random` configuration.");
+ABSL_FLAG(bool, json, false, "Print one JSON object instead of a markdown table.");
 ABSL_FLAG(std::string, output, "",
           "Write the report (table or JSON) to this file instead of stdout.");
-ABSL_FLAG(std::string, details, "",
-          "Also write one JSON line per picture and configuration here.");
+ABSL_FLAG(std::string, details, "", "Also write one JSON line per picture and configuration here.");
 ABSL_FLAG(int, torch_threads, 1, "LibTorch intra-op threads.");
 ABSL_FLAG(bool, optimize_models, true, "As i2s-server --optimize_models.");
 
@@ -151,16 +147,14 @@ struct Picture {
   std::string path;   // resolved
   std::vector<std::string> lexicon;
   std::string source;
-  std::string
-      subset;  // first directory of `image` ("openmoji", "photos"), or "-"
+  std::string subset;          // first directory of `image` ("openmoji", "photos"), or "-"
   int expected_relevant = -1;  // "relevant_songs" from the builder, if any
   std::vector<int> gains;      // per bundle song
   int relevant = 0;
   double ideal_dcg = 0;
 };
 
-absl::StatusOr<std::vector<Picture>> LoadEvalSet(const std::string& path,
-                                                 int limit) {
+absl::StatusOr<std::vector<Picture>> LoadEvalSet(const std::string& path, int limit) {
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
   std::string dir = ".";
@@ -175,50 +169,38 @@ absl::StatusOr<std::vector<Picture>> LoadEvalSet(const std::string& path,
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     if (limit > 0 && static_cast<int>(out.size()) >= limit) break;
     auto where = [&] { return absl::StrCat(path, ":", line_no, ": "); };
-    nlohmann::json j =
-        nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded() || !j.is_object()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where(), "not a JSON object"));
+      return absl::InvalidArgumentError(absl::StrCat(where(), "not a JSON object"));
     }
     Picture p;
-    if (!j.contains("image") || !j["image"].is_string() ||
-        j["image"].get<std::string>().empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where(), "field 'image': missing"));
+    if (!j.contains("image") || !j["image"].is_string() || j["image"].get<std::string>().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(where(), "field 'image': missing"));
     }
     p.image = j["image"].get<std::string>();
     p.path = p.image[0] == '/' ? p.image : JoinPath(dir, p.image);
     if (!PathExists(p.path)) {
-      return absl::NotFoundError(
-          absl::StrCat(where(), p.path, ": no such image"));
+      return absl::NotFoundError(absl::StrCat(where(), p.path, ": no such image"));
     }
     const size_t slash = p.image.find('/');
-    p.subset = slash == std::string::npos || slash == 0
-                   ? "-"
-                   : p.image.substr(0, slash);
-    if (!j.contains("lexicon") || !j["lexicon"].is_array() ||
-        j["lexicon"].empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where(), "field 'lexicon': missing or empty"));
+    p.subset = slash == std::string::npos || slash == 0 ? "-" : p.image.substr(0, slash);
+    if (!j.contains("lexicon") || !j["lexicon"].is_array() || j["lexicon"].empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(where(), "field 'lexicon': missing or empty"));
     }
     for (const auto& w : j["lexicon"]) {
       if (!w.is_string()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(where(), "lexicon words are strings"));
+        return absl::InvalidArgumentError(absl::StrCat(where(), "lexicon words are strings"));
       }
       std::vector<std::string> tokens;
       Tokenize(w.get<std::string>(), &tokens);
       if (tokens.size() != 1 || tokens[0] != w.get<std::string>()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(where(), "lexicon word '", w.get<std::string>(),
-                         "' is not one lowercase token"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            where(), "lexicon word '", w.get<std::string>(), "' is not one lowercase token"));
       }
       p.lexicon.push_back(tokens[0]);
     }
     if (j.contains("source") && j["source"].is_string()) p.source = j["source"];
-    if (j.contains("relevant_songs") &&
-        j["relevant_songs"].is_number_integer()) {
+    if (j.contains("relevant_songs") && j["relevant_songs"].is_number_integer()) {
       p.expected_relevant = j["relevant_songs"].get<int>();
     }
     out.push_back(std::move(p));
@@ -320,19 +302,16 @@ std::string DefaultConfigs() {
 absl::StatusOr<std::vector<ConfigSpec>> ParseConfigs(const std::string& flag) {
   std::string value = flag.empty() ? DefaultConfigs() : flag;
   std::vector<ConfigSpec> out;
-  for (absl::string_view item :
-       absl::StrSplit(value, ',', absl::SkipWhitespace())) {
+  for (absl::string_view item : absl::StrSplit(value, ',', absl::SkipWhitespace())) {
     item = absl::StripAsciiWhitespace(item);
     if (item == "random") {
       out.push_back({"random", ""});
       continue;
     }
-    std::pair<std::string, std::string> kv =
-        absl::StrSplit(item, absl::MaxSplits('=', 1));
+    std::pair<std::string, std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
     if (kv.first.empty() || kv.second.empty()) {
       return absl::InvalidArgumentError(
-          absl::StrCat("--configs: '", item,
-                       "' is neither `random` nor name=path/to/models.json"));
+          absl::StrCat("--configs: '", item, "' is neither `random` nor name=path/to/models.json"));
     }
     out.push_back({kv.first, kv.second});
   }
@@ -354,9 +333,8 @@ class DetailsWriter {
              const std::vector<Tag>& tags, const std::vector<int64_t>& ranking,
              const Bundle& bundle, int k) {
     if (!out_.is_open()) return;
-    nlohmann::json j = {
-        {"config", config}, {"image", p.image}, {"relevant_songs", p.relevant},
-        {"p_at_5", m.p5},   {"ndcg", m.ndcg},   {"rr", m.rr}};
+    nlohmann::json j = {{"config", config}, {"image", p.image}, {"relevant_songs", p.relevant},
+                        {"p_at_5", m.p5},   {"ndcg", m.ndcg},   {"rr", m.rr}};
     nlohmann::json tag_list = nlohmann::json::array();
     for (const Tag& t : tags) {
       tag_list.push_back(absl::StrFormat("%s %.2f", t.label, t.score));
@@ -364,8 +342,7 @@ class DetailsWriter {
     j["tags"] = std::move(tag_list);
     nlohmann::json top = nlohmann::json::array();
     for (int i = 0; i < k && i < static_cast<int>(ranking.size()); ++i) {
-      top.push_back(
-          {{"id", bundle.song(ranking[i]).id}, {"gain", p.gains[ranking[i]]}});
+      top.push_back({{"id", bundle.song(ranking[i]).id}, {"gain", p.gains[ranking[i]]}});
     }
     j["top"] = std::move(top);
     out_ << j.dump() << "\n";
@@ -375,9 +352,8 @@ class DetailsWriter {
   std::ofstream out_;
 };
 
-absl::StatusOr<ConfigResult> RunRandom(const std::vector<Picture>& pictures,
-                                       const Bundle& bundle, int k, int seeds,
-                                       DetailsWriter* details) {
+absl::StatusOr<ConfigResult> RunRandom(const std::vector<Picture>& pictures, const Bundle& bundle,
+                                       int k, int seeds, DetailsWriter* details) {
   ConfigResult r;
   r.name = "random";
   const int64_t n = bundle.size();
@@ -405,28 +381,24 @@ absl::StatusOr<ConfigResult> RunRandom(const std::vector<Picture>& pictures,
     r.per_picture.push_back({sum.p5 / seeds, sum.ndcg / seeds, sum.rr / seeds});
   }
   r.ms_per_picture =
-      std::chrono::duration<double, std::milli>(Clock::now() - t0).count() /
-      pictures.size();
+      std::chrono::duration<double, std::milli>(Clock::now() - t0).count() / pictures.size();
   r.model_version = absl::StrCat("uniform random, ", seeds, " seeds");
   return r;
 }
 
-absl::StatusOr<ConfigResult> RunModels(const ConfigSpec& spec,
-                                       const std::vector<Picture>& pictures,
-                                       std::shared_ptr<const Bundle> bundle,
-                                       int k, DetailsWriter* details) {
+absl::StatusOr<ConfigResult> RunModels(const ConfigSpec& spec, const std::vector<Picture>& pictures,
+                                       std::shared_ptr<const Bundle> bundle, int k,
+                                       DetailsWriter* details) {
   ModelSetOptions mo;
   mo.manifest_path = spec.manifest;
   mo.optimize = absl::GetFlag(FLAGS_optimize_models);
   auto models = ModelSet::Load(mo);
   if (!models.ok()) {
-    return absl::Status(
-        models.status().code(),
-        absl::StrCat("config ", spec.name, ": ", models.status().message()));
+    return absl::Status(models.status().code(),
+                        absl::StrCat("config ", spec.name, ": ", models.status().message()));
   }
   if (absl::Status s = CheckCompatible(**models, *bundle); !s.ok()) {
-    return absl::Status(s.code(),
-                        absl::StrCat("config ", spec.name, ": ", s.message()));
+    return absl::Status(s.code(), absl::StrCat("config ", spec.name, ": ", s.message()));
   }
   Snapshot snap;
   snap.models = std::move(*models);
@@ -458,9 +430,8 @@ absl::StatusOr<ConfigResult> RunModels(const ConfigSpec& spec,
     auto rec = Recommend(snap, *image, ro);
     ms += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     if (!rec.ok()) {
-      return absl::Status(rec.status().code(),
-                          absl::StrCat("config ", spec.name, ": ", p.path, ": ",
-                                       rec.status().message()));
+      return absl::Status(rec.status().code(), absl::StrCat("config ", spec.name, ": ", p.path,
+                                                            ": ", rec.status().message()));
     }
     r.tagged.push_back(!rec->tags.empty());
     std::vector<int64_t> ranking;
@@ -504,15 +475,13 @@ int Run() {
   SetTorchThreads(threads, 1);
   omp_set_num_threads(threads);
 
-  const std::string eval_path =
-      absl::GetFlag(FLAGS_eval).empty()
-          ? JoinPath(DefaultCacheDir(), "eval/eval.jsonl")
-          : absl::GetFlag(FLAGS_eval);
+  const std::string eval_path = absl::GetFlag(FLAGS_eval).empty()
+                                    ? JoinPath(DefaultCacheDir(), "eval/eval.jsonl")
+                                    : absl::GetFlag(FLAGS_eval);
   auto all = LoadEvalSet(eval_path, absl::GetFlag(FLAGS_limit));
   if (!all.ok()) return Fail(all.status());
-  const std::string bundle_dir = absl::GetFlag(FLAGS_bundle).empty()
-                                     ? DefaultBundleDir()
-                                     : absl::GetFlag(FLAGS_bundle);
+  const std::string bundle_dir =
+      absl::GetFlag(FLAGS_bundle).empty() ? DefaultBundleDir() : absl::GetFlag(FLAGS_bundle);
   auto loaded = Bundle::Load(bundle_dir, BundleLoadOptions{});
   if (!loaded.ok()) return Fail(loaded.status());
   std::shared_ptr<const Bundle> bundle = std::move(*loaded);
@@ -542,8 +511,8 @@ int Run() {
     pictures.push_back(std::move(p));
   }
   if (pictures.empty()) {
-    return Fail(absl::FailedPreconditionError(absl::StrCat(
-        "no picture of ", eval_path, " has a relevant song in ", bundle_dir)));
+    return Fail(absl::FailedPreconditionError(
+        absl::StrCat("no picture of ", eval_path, " has a relevant song in ", bundle_dir)));
   }
 
   DetailsWriter details;
@@ -552,9 +521,8 @@ int Run() {
   }
   std::vector<ConfigResult> results;
   for (const ConfigSpec& spec : *configs) {
-    auto r = spec.manifest.empty()
-                 ? RunRandom(pictures, *bundle, k, seeds, &details)
-                 : RunModels(spec, pictures, bundle, k, &details);
+    auto r = spec.manifest.empty() ? RunRandom(pictures, *bundle, k, seeds, &details)
+                                   : RunModels(spec, pictures, bundle, k, &details);
     if (!r.ok()) return Fail(r.status());
     results.push_back(std::move(*r));
   }
@@ -575,8 +543,7 @@ int Run() {
                         {"p_at_5", s.mean.p5},
                         {"ndcg_at_k", s.mean.ndcg},
                         {"mrr", s.mean.rr}};
-    c["tag_coverage"] =
-        s.tagged < 0 ? nlohmann::json(nullptr) : nlohmann::json(s.tagged);
+    c["tag_coverage"] = s.tagged < 0 ? nlohmann::json(nullptr) : nlohmann::json(s.tagged);
     return c;
   };
   if (absl::GetFlag(FLAGS_json)) {
@@ -607,57 +574,47 @@ int Run() {
     j["configs"] = std::move(arr);
     return Emit(j.dump(1) + "\n");
   }
-  absl::StrAppendFormat(
-      &report,
-      "%zu pictures from %s (%d excluded: no relevant song), bundle %s "
-      "(%lld songs), top_k %d; relevant songs per picture: %.1f on average\n",
-      pictures.size(), eval_path.c_str(), excluded,
-      bundle->manifest().version.c_str(),
-      static_cast<long long>(bundle->size()), k, mean_relevant);
+  absl::StrAppendFormat(&report,
+                        "%zu pictures from %s (%d excluded: no relevant song), bundle %s "
+                        "(%lld songs), top_k %d; relevant songs per picture: %.1f on average\n",
+                        pictures.size(), eval_path.c_str(), excluded,
+                        bundle->manifest().version.c_str(), static_cast<long long>(bundle->size()),
+                        k, mean_relevant);
   if (mismatches > 0) {
-    absl::StrAppendFormat(
-        &report,
-        "note: %d pictures have another relevant-song count than eval.jsonl "
-        "records "
-        "(another catalogue than the one the set was built for?)\n",
-        mismatches);
+    absl::StrAppendFormat(&report,
+                          "note: %d pictures have another relevant-song count than eval.jsonl "
+                          "records "
+                          "(another catalogue than the one the set was built for?)\n",
+                          mismatches);
   }
   // ms = nullptr: no ms/picture column.
   auto row = [&](const std::string& name, const Summary& s, const char* ms) {
-    absl::StrAppendFormat(
-        &report, "| %s | %d | %.3f | %.3f | %.3f |%s%s %s |\n", name.c_str(),
-        s.pictures, s.mean.p5, s.mean.ndcg, s.mean.rr, ms == nullptr ? "" : " ",
-        ms == nullptr ? "" : absl::StrCat(ms, " |").c_str(),
-        s.tagged < 0 ? "-" : absl::StrFormat("%.0f%%", 100 * s.tagged).c_str());
+    absl::StrAppendFormat(&report, "| %s | %d | %.3f | %.3f | %.3f |%s%s %s |\n", name.c_str(),
+                          s.pictures, s.mean.p5, s.mean.ndcg, s.mean.rr, ms == nullptr ? "" : " ",
+                          ms == nullptr ? "" : absl::StrCat(ms, " |").c_str(),
+                          s.tagged < 0 ? "-" : absl::StrFormat("%.0f%%", 100 * s.tagged).c_str());
   };
-  absl::StrAppendFormat(
-      &report,
-      "\n| config | pictures | P@5 | nDCG@%d | MRR | ms/picture | tagged |\n",
-      k);
+  absl::StrAppendFormat(&report,
+                        "\n| config | pictures | P@5 | nDCG@%d | MRR | ms/picture | tagged |\n", k);
   absl::StrAppendFormat(&report, "|---|---:|---:|---:|---:|---:|---:|\n");
   for (const ConfigResult& r : results) {
     row(r.name, Summarize(r, pictures, ""),
-        r.tagged.empty() ? "-"
-                         : absl::StrFormat("%.1f", r.ms_per_picture).c_str());
+        r.tagged.empty() ? "-" : absl::StrFormat("%.1f", r.ms_per_picture).c_str());
   }
   if (subsets.size() > 1) {
-    absl::StrAppendFormat(
-        &report, "\nby subset (first directory of the image path):\n\n");
-    absl::StrAppendFormat(
-        &report,
-        "| config / subset | pictures | P@5 | nDCG@%d | MRR | tagged |\n", k);
+    absl::StrAppendFormat(&report, "\nby subset (first directory of the image path):\n\n");
+    absl::StrAppendFormat(&report,
+                          "| config / subset | pictures | P@5 | nDCG@%d | MRR | tagged |\n", k);
     absl::StrAppendFormat(&report, "|---|---:|---:|---:|---:|---:|\n");
     for (const std::string& subset : subsets) {
       for (const ConfigResult& r : results) {
-        row(absl::StrCat(r.name, " / ", subset), Summarize(r, pictures, subset),
-            nullptr);
+        row(absl::StrCat(r.name, " / ", subset), Summarize(r, pictures, subset), nullptr);
       }
     }
   }
   absl::StrAppendFormat(&report, "\n");
   for (const ConfigResult& r : results) {
-    absl::StrAppendFormat(&report, "%s: %s%s%s\n", r.name.c_str(),
-                          r.model_version.c_str(),
+    absl::StrAppendFormat(&report, "%s: %s%s%s\n", r.name.c_str(), r.model_version.c_str(),
                           r.manifest.empty() ? "" : "  ", r.manifest.c_str());
   }
   return Emit(report);
@@ -675,8 +632,7 @@ int main(int argc, char** argv) {
        "the lyrics.\n\nusage: i2s-eval [flags]",
        "server/i2s_eval", I2S_VERSION});
   if (args.size() > 1) {
-    std::cerr << "i2s-eval: unexpected argument '" << args[1]
-              << "' (see --help)\n";
+    std::cerr << "i2s-eval: unexpected argument '" << args[1] << "' (see --help)\n";
     return 2;
   }
   return image2song::Run();

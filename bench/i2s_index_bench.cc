@@ -24,13 +24,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/bundle/bundle.h"
-#include "util/cli.h"
 #include "core/bundle/embedder.h"
+#include "core/models/model_set.h"
 #include "core/query.h"
 #include "core/recommender.h"
+#include "util/cli.h"
 #include "util/file_util.h"
 #include "util/log.h"
-#include "core/models/model_set.h"
 #include "util/stats.h"
 
 ABSL_FLAG(std::string, bundle, "", "Index bundle directory. Required.");
@@ -41,7 +41,8 @@ ABSL_FLAG(int, queries, 500, "Queries timed (and checked for recall).");
 ABSL_FLAG(int, k, image2song::RecommendOptions().candidates,
           "Songs per query (the server's --candidates).");
 ABSL_FLAG(int, ef_search, image2song::SongIndexOptions().ef_search, "As i2s-server --ef_search.");
-ABSL_FLAG(int, ivf_nprobe, image2song::SongIndexOptions().ivf_nprobe, "As i2s-server --ivf_nprobe.");
+ABSL_FLAG(int, ivf_nprobe, image2song::SongIndexOptions().ivf_nprobe,
+          "As i2s-server --ivf_nprobe.");
 ABSL_FLAG(int, refine_factor, image2song::SongIndexOptions().refine_factor,
           "As i2s-server --refine_factor.");
 ABSL_FLAG(bool, json, false, "Print one JSON object instead of a table.");
@@ -82,9 +83,8 @@ int Run() {
     std::cerr << "i2s-index-bench: --bundle is required\n";
     return 2;
   }
-  const std::string models_path = absl::GetFlag(FLAGS_models).empty()
-                                      ? DefaultModelsPath()
-                                      : absl::GetFlag(FLAGS_models);
+  const std::string models_path =
+      absl::GetFlag(FLAGS_models).empty() ? DefaultModelsPath() : absl::GetFlag(FLAGS_models);
   ModelSetOptions mo;
   mo.manifest_path = models_path;
   mo.words_only = true;
@@ -249,13 +249,11 @@ int Run() {
       "| search with a 1 %% filter, p50 / p99 (short results) | %.2f / %.2f ms (%d) |\n"
       "| exact scan, p50 | %.1f ms |\n"
       "| recall@10 vs exact (%d queries) | %.3f |\n",
-      dir, b.manifest().version, n, dim, b.index().Describe(), disk / 1048576.0,
-      load_ms, load_verified_ms, loaded.total, serving.total,
-      serving.total - before.total, serving.anon - before.anon,
-      serving.file - before.file, k,
-      Percentile(lat, 0.5), Percentile(lat, 0.99), Percentile(lat_filtered, 0.5),
-      Percentile(lat_filtered, 0.99), filtered_short, Percentile(lat_exact, 0.5), nr,
-      recall);
+      dir, b.manifest().version, n, dim, b.index().Describe(), disk / 1048576.0, load_ms,
+      load_verified_ms, loaded.total, serving.total, serving.total - before.total,
+      serving.anon - before.anon, serving.file - before.file, k, Percentile(lat, 0.5),
+      Percentile(lat, 0.99), Percentile(lat_filtered, 0.5), Percentile(lat_filtered, 0.99),
+      filtered_short, Percentile(lat_exact, 0.5), nr, recall);
   return 0;
 }
 

@@ -27,15 +27,15 @@
 #include "absl/strings/str_cat.h"
 #include "core/bundle/bundle.h"
 #include "core/bundle/embedder.h"
-#include "util/file_util.h"
 #include "core/image/image.h"
 #include "core/models/image_model.h"
 #include "core/models/model_set.h"
 #include "core/query.h"
 #include "core/recommender.h"
 #include "core/snapshot.h"
-#include "util/status_macros.h"
 #include "server/response.h"
+#include "util/file_util.h"
+#include "util/status_macros.h"
 
 namespace image2song {
 namespace {
@@ -63,15 +63,13 @@ absl::Status Setup() {
   ASSIGN_OR_RETURN(fixture->snapshot, LoadSnapshot(so));
 
   // A sample photo, scaled to the benchmark sizes and re-encoded.
-  const std::string photo_path =
-      Env("I2S_PHOTO", JoinPath(DefaultCacheDir(), "samples/china.jpg"));
+  const std::string photo_path = Env("I2S_PHOTO", JoinPath(DefaultCacheDir(), "samples/china.jpg"));
   ASSIGN_OR_RETURN(std::string bytes, ReadFile(photo_path, int64_t{64} << 20));
   DecodeOptions full;
   full.working_size = 1 << 20;  // no reduction: the source for scaling
   ASSIGN_OR_RETURN(RgbImage source, DecodeImage(bytes, full));
   ASSIGN_OR_RETURN(fixture->photo, DecodeImage(bytes, DecodeOptions{}));
-  for (const auto& [name, w, h, ext] :
-       std::vector<std::tuple<std::string, int, int, std::string>>{
+  for (const auto& [name, w, h, ext] : std::vector<std::tuple<std::string, int, int, std::string>>{
            {"jpeg_0.3MP", 640, 480, ".jpg"},
            {"jpeg_1MP", 1152, 864, ".jpg"},
            {"jpeg_12MP", 4000, 3000, ".jpg"},
@@ -97,8 +95,7 @@ absl::Status Setup() {
   fixture->tags = std::move(tagged.tags);
   std::vector<std::vector<float>> tag_vectors;
   if (!BuildQuery(fixture->tags, fixture->snapshot->models->words(),
-                  fixture->snapshot->bundle->manifest().common, &fixture->query,
-                  &tag_vectors)) {
+                  fixture->snapshot->bundle->manifest().common, &fixture->query, &tag_vectors)) {
     return absl::FailedPreconditionError("the sample photo gives no usable tags");
   }
   return absl::OkStatus();
@@ -142,8 +139,8 @@ void BM_Forward(benchmark::State& state, const ImageModel* model, int w, int h) 
     auto out = model->Run(input.data(), batch);
     benchmark::DoNotOptimize(out);
   }
-  state.counters["images_per_s"] = benchmark::Counter(
-      double(batch) * double(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["images_per_s"] =
+      benchmark::Counter(double(batch) * double(state.iterations()), benchmark::Counter::kIsRate);
 }
 
 void BM_Query(benchmark::State& state) {
@@ -159,7 +156,7 @@ void BM_Query(benchmark::State& state) {
 void BM_Search(benchmark::State& state) {
   for (auto _ : state) {
     auto hits = fixture->snapshot->bundle->index().Search(fixture->query.data(),
-                                                           RecommendOptions().candidates, nullptr);
+                                                          RecommendOptions().candidates, nullptr);
     benchmark::DoNotOptimize(hits);
   }
 }
@@ -211,14 +208,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   for (size_t i = 0; i < fixture->encoded.size(); ++i) {
-    benchmark::RegisterBenchmark(("decode/" + fixture->encoded[i].first).c_str(), BM_Decode,
-                                 int(i))
+    benchmark::RegisterBenchmark(("decode/" + fixture->encoded[i].first).c_str(), BM_Decode, int(i))
         ->Unit(benchmark::kMillisecond);
   }
   const auto& taggers = fixture->snapshot->models->taggers();
   for (size_t i = 0; i < taggers.size(); ++i) {
-    benchmark::RegisterBenchmark(("tagger/" + taggers[i]->info().name).c_str(), BM_Tagger,
-                                 int(i))
+    benchmark::RegisterBenchmark(("tagger/" + taggers[i]->info().name).c_str(), BM_Tagger, int(i))
         ->Unit(benchmark::kMillisecond);
   }
   // The taggers' models alone, at several batch sizes.
@@ -238,8 +233,7 @@ int main(int argc, char** argv) {
     }
     models.push_back(std::move(*m));
     auto* b = benchmark::RegisterBenchmark(("forward/" + info.name).c_str(), BM_Forward,
-                                           models.back().get(), info.input_width,
-                                           info.input_height)
+                                           models.back().get(), info.input_width, info.input_height)
                   ->Arg(1)
                   ->Unit(benchmark::kMillisecond);
     // Detectors here return one image's boxes whatever the batch: batch 1.

@@ -59,8 +59,7 @@ class Table {
   // Appends the header and the rows, each line prefixed with `indent`.
   // `after_row(i)` may return extra (already indented) lines for row i.
   template <typename AfterRow>
-  void Render(absl::string_view indent, AfterRow after_row,
-              std::string* out) const {
+  void Render(absl::string_view indent, AfterRow after_row, std::string* out) const {
     std::vector<size_t> widths(columns_.size(), 0);
     for (size_t c = 0; c < columns_.size(); ++c) {
       widths[c] = CodePoints(columns_[c].first);
@@ -78,8 +77,7 @@ class Table {
   }
 
  private:
-  void AppendLine(absl::string_view indent,
-                  const std::vector<std::string>& cells,
+  void AppendLine(absl::string_view indent, const std::vector<std::string>& cells,
                   const std::vector<size_t>& widths, std::string* out) const {
     std::string line(indent);
     for (size_t c = 0; c < cells.size(); ++c) {
@@ -107,8 +105,8 @@ std::string Score(float value) { return absl::StrFormat("%.4f", value); }
 std::string Weight(float value) { return absl::StrFormat("%.3f", value); }
 
 std::string Box(const v1::BoundingBox& box) {
-  return absl::StrFormat("[%.2f,%.2f-%.2f,%.2f]", box.x_min(), box.y_min(),
-                         box.x_max(), box.y_max());
+  return absl::StrFormat("[%.2f,%.2f-%.2f,%.2f]", box.x_min(), box.y_min(), box.x_max(),
+                         box.y_max());
 }
 
 std::string OrDash(absl::string_view text) {
@@ -122,24 +120,20 @@ std::string Duration(float seconds) {
 }
 
 // Explanation lines printed under one ranked song.
-std::string FormatExplanation(const v1::Explanation& explanation,
-                              absl::string_view indent) {
+std::string FormatExplanation(const v1::Explanation& explanation, absl::string_view indent) {
   std::string out;
   std::vector<std::string> tags;
   for (const auto& tag : explanation.matched_tags()) {
     std::string item =
-        absl::StrCat(Truncate(OneLine(tag.label()), kMaxLabelChars), " ",
-                     Weight(tag.weight()));
+        absl::StrCat(Truncate(OneLine(tag.label()), kMaxLabelChars), " ", Weight(tag.weight()));
     if (!tag.lyric_word().empty()) {
       absl::StrAppend(&item, " -> \"", OneLine(tag.lyric_word()), "\"");
     }
     tags.push_back(std::move(item));
   }
-  absl::StrAppend(&out, indent, "matched: ",
-                  tags.empty() ? "-" : absl::StrJoin(tags, ", "),
+  absl::StrAppend(&out, indent, "matched: ", tags.empty() ? "-" : absl::StrJoin(tags, ", "),
                   absl::StrFormat("   (retrieval %.4f, attention %.4f)",
-                                  explanation.retrieval_score(),
-                                  explanation.attention_score()),
+                                  explanation.retrieval_score(), explanation.attention_score()),
                   "\n");
   for (const auto& line : explanation.lines()) {
     absl::StrAppend(&out, indent, Weight(line.weight()), "  \"",
@@ -153,31 +147,48 @@ std::string FormatExplanation(const v1::Explanation& explanation,
 
 std::string StatusCodeName(grpc::StatusCode code) {
   switch (code) {
-    case grpc::StatusCode::OK: return "OK";
-    case grpc::StatusCode::CANCELLED: return "CANCELLED";
-    case grpc::StatusCode::UNKNOWN: return "UNKNOWN";
-    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
-    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
-    case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
-    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
-    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
-    case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
-    case grpc::StatusCode::ABORTED: return "ABORTED";
-    case grpc::StatusCode::OUT_OF_RANGE: return "OUT_OF_RANGE";
-    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
-    case grpc::StatusCode::INTERNAL: return "INTERNAL";
-    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
-    case grpc::StatusCode::DATA_LOSS: return "DATA_LOSS";
-    case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
-    default: break;
+    case grpc::StatusCode::OK:
+      return "OK";
+    case grpc::StatusCode::CANCELLED:
+      return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN:
+      return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND:
+      return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS:
+      return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED:
+      return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE:
+      return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL:
+      return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS:
+      return "DATA_LOSS";
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return "UNAUTHENTICATED";
+    default:
+      break;
   }
   return absl::StrCat("CODE_", static_cast<int>(code));
 }
 
 std::string FormatRpcError(const grpc::Status& status) {
-  return absl::StrCat("error: ", StatusCodeName(status.error_code()), ": ",
-                      status.error_message());
+  return absl::StrCat("error: ", StatusCodeName(status.error_code()), ": ", status.error_message());
 }
 
 std::vector<std::string> SplitList(absl::string_view value) {
@@ -194,13 +205,27 @@ std::string JsonQuote(absl::string_view text) {
   for (char c : text) {
     const auto u = static_cast<unsigned char>(c);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (u < 0x20) {
           absl::StrAppendFormat(&out, "\\u%04x", u);
@@ -220,8 +245,7 @@ bool MessageToJson(const google::protobuf::Message& message, std::string* json,
   options.always_print_primitive_fields = true;
   options.preserve_proto_field_names = true;
   json->clear();
-  const auto status =
-      google::protobuf::util::MessageToJsonString(message, json, options);
+  const auto status = google::protobuf::util::MessageToJsonString(message, json, options);
   if (!status.ok()) {
     *error = std::string(status.message());
     return false;
@@ -245,8 +269,7 @@ std::string Truncate(absl::string_view text, size_t max_chars) {
   return absl::StrCat(text.substr(0, end), std::string(max_chars - keep, '.'));
 }
 
-std::string FormatRecommend(absl::string_view image,
-                            const v1::RecommendResponse& response,
+std::string FormatRecommend(absl::string_view image, const v1::RecommendResponse& response,
                             bool explain) {
   std::string out = absl::StrCat("== ", OneLine(image), "\n");
   absl::StrAppend(&out, "models: ", OrDash(response.model_version()),
@@ -262,12 +285,12 @@ std::string FormatRecommend(absl::string_view image,
                 {"box", Align::kLeft},
                 {"words", Align::kLeft}});
     for (const auto& tag : response.tags()) {
-      tags.AddRow({Truncate(OneLine(tag.label()), kMaxLabelChars),
-                   Weight(tag.score()), OrDash(OneLine(tag.source())),
-                   tag.has_box() ? Box(tag.box()) : "-",
+      tags.AddRow({Truncate(OneLine(tag.label()), kMaxLabelChars), Weight(tag.score()),
+                   OrDash(OneLine(tag.source())), tag.has_box() ? Box(tag.box()) : "-",
                    OneLine(absl::StrJoin(tag.words(), ", "))});
     }
-    tags.Render("  ", [](size_t) { return std::string(); }, &out);
+    tags.Render(
+        "  ", [](size_t) { return std::string(); }, &out);
   }
 
   absl::StrAppend(&out, "songs:\n");
@@ -300,8 +323,7 @@ std::string FormatRecommend(absl::string_view image,
 std::string FormatSong(const v1::Song& song) {
   std::string out;
   auto field = [&out](absl::string_view name, absl::string_view value) {
-    absl::StrAppendFormat(&out, "%-10s %s\n", absl::StrCat(name, ":"),
-                          OrDash(OneLine(value)));
+    absl::StrAppendFormat(&out, "%-10s %s\n", absl::StrCat(name, ":"), OrDash(OneLine(value)));
   };
   field("id", song.id());
   field("title", song.title());
@@ -316,11 +338,10 @@ std::string FormatSong(const v1::Song& song) {
   if (song.lyrics().empty()) {
     absl::StrAppend(&out, "  -\n");
   } else {
-    const absl::string_view lyrics =
-        absl::StripTrailingAsciiWhitespace(song.lyrics());
+    const absl::string_view lyrics = absl::StripTrailingAsciiWhitespace(song.lyrics());
     for (absl::string_view line : absl::StrSplit(lyrics, '\n')) {
-      absl::StrAppend(&out, line.empty() ? "" : "  ",
-                      absl::StripTrailingAsciiWhitespace(line), "\n");
+      absl::StrAppend(&out, line.empty() ? "" : "  ", absl::StripTrailingAsciiWhitespace(line),
+                      "\n");
     }
   }
   return out;
@@ -329,8 +350,7 @@ std::string FormatSong(const v1::Song& song) {
 std::string FormatInfo(const v1::GetInfoResponse& info) {
   std::string out;
   auto field = [&out](absl::string_view name, absl::string_view value) {
-    absl::StrAppendFormat(&out, "%-17s %s\n", absl::StrCat(name, ":"),
-                          OrDash(OneLine(value)));
+    absl::StrAppendFormat(&out, "%-17s %s\n", absl::StrCat(name, ":"), OrDash(OneLine(value)));
   };
   field("server version", info.server_version());
   field("index version", info.index_version());
@@ -359,15 +379,13 @@ std::string FormatInfo(const v1::GetInfoResponse& info) {
                 {"max batch", Align::kRight}});
   for (const auto& model : info.models()) {
     models.AddRow({OneLine(model.name()), OrDash(OneLine(model.version())),
-                   OrDash(OneLine(model.kind())),
-                   absl::StrCat(model.label_count()),
-                   absl::StrCat(model.input_width(), "x",
-                                model.input_height()),
+                   OrDash(OneLine(model.kind())), absl::StrCat(model.label_count()),
+                   absl::StrCat(model.input_width(), "x", model.input_height()),
                    OrDash(OneLine(model.execution())),
-                   model.max_batch() > 0 ? absl::StrCat(model.max_batch())
-                                         : std::string("-")});
+                   model.max_batch() > 0 ? absl::StrCat(model.max_batch()) : std::string("-")});
   }
-  models.Render("  ", [](size_t) { return std::string(); }, &out);
+  models.Render(
+      "  ", [](size_t) { return std::string(); }, &out);
   return out;
 }
 

@@ -36,8 +36,7 @@ std::string JsonQuote(absl::string_view text);
 
 // Proto3 JSON (snake_case field names, default values printed), one line.
 // Returns false and sets *error when conversion fails.
-bool MessageToJson(const google::protobuf::Message& message, std::string* json,
-                   std::string* error);
+bool MessageToJson(const google::protobuf::Message& message, std::string* json, std::string* error);
 
 // Cuts `text` to at most `max_chars` code points, ending with "..." when cut.
 // Never splits a UTF-8 sequence.
@@ -46,8 +45,7 @@ std::string Truncate(absl::string_view text, size_t max_chars);
 // Readable rendering of one Recommend answer for `image` (a file name).
 // `explain` adds matched tags and lyric lines under each song when present.
 std::string FormatRecommend(absl::string_view image,
-                            const image2song::v1::RecommendResponse& response,
-                            bool explain);
+                            const image2song::v1::RecommendResponse& response, bool explain);
 
 // Readable rendering of one song (metadata, then the lyrics).
 std::string FormatSong(const image2song::v1::Song& song);

@@ -24,9 +24,9 @@
 #include "absl/strings/string_view.h"
 #include "client/client_format.h"
 #include "client/connection.h"
-#include "util/cli.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "image2song/v1/image2song.grpc.pb.h"
+#include "util/cli.h"
 
 #ifndef I2S_VERSION
 #define I2S_VERSION "unknown"
@@ -50,16 +50,13 @@ ABSL_FLAG(int32_t, top_k, 10, "recommend: songs per image, 1..100");
 ABSL_FLAG(bool, explain, true,
           "recommend: ask for and print explanations: matched tags and the "
           "strongest lyric lines");
-ABSL_FLAG(std::string, genre, "",
-          "recommend: only these genres, comma-separated; empty means any");
-ABSL_FLAG(std::string, mood, "",
-          "recommend: only these moods, comma-separated; empty means any");
+ABSL_FLAG(std::string, genre, "", "recommend: only these genres, comma-separated; empty means any");
+ABSL_FLAG(std::string, mood, "", "recommend: only these moods, comma-separated; empty means any");
 ABSL_FLAG(std::string, language, "",
           "recommend: only these languages, comma-separated; empty means any");
 ABSL_FLAG(std::string, license, "",
           "recommend: only these licenses, comma-separated; empty means any");
-ABSL_FLAG(std::string, exclude, "",
-          "recommend: song ids never to return, comma-separated");
+ABSL_FLAG(std::string, exclude, "", "recommend: song ids never to return, comma-separated");
 // health.
 ABSL_FLAG(bool, together, false,
           "recommend: send all IMAGEs in one call (video keyframes, a set of "
@@ -71,8 +68,7 @@ ABSL_FLAG(int32_t, repeat, 1,
           "recommend: send each image this many times (sequentially) and "
           "print the client-side latency p50/p90/p99 instead of the answer "
           "(the first call is a warm-up and not counted)");
-ABSL_FLAG(std::string, service, "",
-          "health: service name to check; empty means the whole server");
+ABSL_FLAG(std::string, service, "", "health: service name to check; empty means the whole server");
 
 namespace i2s::client {
 namespace {
@@ -84,9 +80,9 @@ using ::grpc::health::v1::HealthCheckResponse;
 // Process exit codes.
 enum ExitCode : int {
   kOk = 0,
-  kUsageError = 1,   // bad command line or unreadable input file
-  kRpcError = 2,     // a call failed (the status is printed)
-  kNotServing = 3,   // health: the server answered, but not SERVING
+  kUsageError = 1,  // bad command line or unreadable input file
+  kRpcError = 2,    // a call failed (the status is printed)
+  kNotServing = 3,  // health: the server answered, but not SERVING
 };
 
 constexpr char kUsage[] =
@@ -128,8 +124,7 @@ void PrintUsageHint(absl::string_view problem) {
 
 // Reads a whole file. On failure returns false with a message naming it.
 bool ReadFile(const std::string& path, std::string* data, std::string* error) {
-  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"),
-                                             &std::fclose);
+  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
   if (file == nullptr) {
     *error = absl::StrCat("cannot open '", path, "': ", std::strerror(errno));
     return false;
@@ -150,8 +145,7 @@ bool ReadFile(const std::string& path, std::string* data, std::string* error) {
 // Shared state of one invocation: the channel and per-call settings.
 class Client {
  public:
-  Client(const std::string& target, int timeout_ms, bool wait_ready,
-         Connection connection)
+  Client(const std::string& target, int timeout_ms, bool wait_ready, Connection connection)
       : target_(target),
         timeout_ms_(timeout_ms),
         wait_ready_(wait_ready),
@@ -178,8 +172,7 @@ class Client {
     if (!what.empty()) notes.push_back(std::string(what));
     if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED &&
         channel_->GetState(false) != GRPC_CHANNEL_READY) {
-      notes.push_back(absl::StrCat("no connection to ", target_, " within ",
-                                   timeout_ms_, " ms"));
+      notes.push_back(absl::StrCat("no connection to ", target_, " within ", timeout_ms_, " ms"));
     }
     if (!notes.empty()) absl::StrAppend(&line, " [", absl::StrJoin(notes, "; "), "]");
     std::cerr << line << std::endl;
@@ -203,8 +196,7 @@ class Client {
 int PrintJson(const google::protobuf::Message& message) {
   std::string json, error;
   if (!MessageToJson(message, &json, &error)) {
-    std::cerr << "error: INTERNAL: cannot convert the response to JSON: "
-              << error << std::endl;
+    std::cerr << "error: INTERNAL: cannot convert the response to JSON: " << error << std::endl;
     return kRpcError;
   }
   std::cout << json << std::endl;
@@ -248,8 +240,7 @@ int RunRecommend(Client& client, const std::vector<std::string>& images) {
     request.clear_images();
     bool read_ok = true;
     for (const std::string& file : group) {
-      std::string* dest =
-          group.size() == 1 ? request.mutable_image() : request.add_images();
+      std::string* dest = group.size() == 1 ? request.mutable_image() : request.add_images();
       if (!ReadFile(file, dest, &error)) {
         std::cerr << "error: " << error << std::endl;
         read_ok = false;
@@ -272,9 +263,9 @@ int RunRecommend(Client& client, const std::vector<std::string>& images) {
       status = client.stub().Recommend(&context, request, &response);
       if (!status.ok()) break;
       if (i > 0) {
-        latencies_ms.push_back(std::chrono::duration<double, std::milli>(
-                                   std::chrono::steady_clock::now() - start)
-                                   .count());
+        latencies_ms.push_back(
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                .count());
       }
     }
     if (!status.ok()) {
@@ -285,27 +276,24 @@ int RunRecommend(Client& client, const std::vector<std::string>& images) {
     if (!latencies_ms.empty()) {
       std::sort(latencies_ms.begin(), latencies_ms.end());
       auto q = [&](double p) {
-        return latencies_ms[std::min(latencies_ms.size() - 1,
-                                     size_t(p * latencies_ms.size()))];
+        return latencies_ms[std::min(latencies_ms.size() - 1, size_t(p * latencies_ms.size()))];
       };
-      std::printf("%s: %zu calls, latency ms p50 %.2f  p90 %.2f  p99 %.2f\n",
-                  path.c_str(), latencies_ms.size(), q(0.5), q(0.9), q(0.99));
+      std::printf("%s: %zu calls, latency ms p50 %.2f  p90 %.2f  p99 %.2f\n", path.c_str(),
+                  latencies_ms.size(), q(0.5), q(0.9), q(0.99));
       continue;
     }
     if (json) {
       std::string body;
       if (!MessageToJson(response, &body, &error)) {
-        std::cerr << "error: INTERNAL: cannot convert the response for '"
-                  << path << "' to JSON: " << error << std::endl;
+        std::cerr << "error: INTERNAL: cannot convert the response for '" << path
+                  << "' to JSON: " << error << std::endl;
         rpc_failed = true;
         continue;
       }
-      std::cout << "{\"image\":" << JsonQuote(path) << ",\"response\":" << body
-                << "}" << std::endl;
+      std::cout << "{\"image\":" << JsonQuote(path) << ",\"response\":" << body << "}" << std::endl;
     } else {
       if (!first_block) std::cout << "\n";
-      std::cout << FormatRecommend(path, response, request.explain())
-                << std::flush;
+      std::cout << FormatRecommend(path, response, request.explain()) << std::flush;
     }
     first_block = false;
   }
@@ -331,8 +319,7 @@ int RunInfo(Client& client) {
   grpc::ClientContext context;
   client.Prepare(&context);
   v1::GetInfoResponse response;
-  const grpc::Status status =
-      client.stub().GetInfo(&context, v1::GetInfoRequest(), &response);
+  const grpc::Status status = client.stub().GetInfo(&context, v1::GetInfoRequest(), &response);
   if (!status.ok()) return client.ReportError(status);
   if (absl::GetFlag(FLAGS_json)) return PrintJson(response);
   std::cout << FormatInfo(response) << std::flush;
@@ -347,8 +334,7 @@ int RunHealth(Client& client) {
   HealthCheckResponse response;
   const grpc::Status status = client.health().Check(&context, request, &response);
   if (!status.ok()) return client.ReportError(status);
-  const std::string name =
-      HealthCheckResponse::ServingStatus_Name(response.status());
+  const std::string name = HealthCheckResponse::ServingStatus_Name(response.status());
   if (absl::GetFlag(FLAGS_json)) {
     std::cout << "{\"service\":" << JsonQuote(request.service())
               << ",\"status\":" << JsonQuote(name) << "}" << std::endl;

@@ -31,9 +31,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/connection.h"
+#include "image2song/v1/image2song.grpc.pb.h"
 #include "util/cli.h"
 #include "util/stats.h"
-#include "image2song/v1/image2song.grpc.pb.h"
 
 ABSL_FLAG(std::string, server, "localhost:50051", "Server address host:port.");
 ABSL_FLAG(std::string, images, "",
@@ -129,11 +129,23 @@ class Recorder {
 };
 
 const char* CodeName(int code) {
-  static const char* const kNames[] = {
-      "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
-      "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
-      "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
-      "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
+  static const char* const kNames[] = {"OK",
+                                       "CANCELLED",
+                                       "UNKNOWN",
+                                       "INVALID_ARGUMENT",
+                                       "DEADLINE_EXCEEDED",
+                                       "NOT_FOUND",
+                                       "ALREADY_EXISTS",
+                                       "PERMISSION_DENIED",
+                                       "RESOURCE_EXHAUSTED",
+                                       "FAILED_PRECONDITION",
+                                       "ABORTED",
+                                       "OUT_OF_RANGE",
+                                       "UNIMPLEMENTED",
+                                       "INTERNAL",
+                                       "UNAVAILABLE",
+                                       "DATA_LOSS",
+                                       "UNAUTHENTICATED"};
   return code >= 0 && code <= 16 ? kNames[code] : "?";
 }
 
@@ -177,15 +189,14 @@ int Run() {
   const int64_t count = absl::GetFlag(FLAGS_count);
   const int timeout_ms = absl::GetFlag(FLAGS_timeout_ms);
   const auto start = Clock::now();
-  const auto measure_from = start + std::chrono::duration_cast<Clock::duration>(
-                                        std::chrono::duration<double>(warmup));
+  const auto measure_from =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(warmup));
   const auto measure_to = measure_from + std::chrono::duration_cast<Clock::duration>(
                                              std::chrono::duration<double>(duration));
   Recorder rec;
   std::atomic<bool> stop{false};
   auto done = [&]() {
-    return stop.load() || Clock::now() >= measure_to ||
-           (count > 0 && rec.total() >= count);
+    return stop.load() || Clock::now() >= measure_to || (count > 0 && rec.total() >= count);
   };
   std::atomic<int64_t> next{0};
   auto deadline = [&] {
@@ -208,8 +219,8 @@ int Run() {
           const auto t0 = Clock::now();
           grpc::Status s = stub->Recommend(&ctx, req, &resp);
           const auto t1 = Clock::now();
-          rec.Add(std::chrono::duration<double, std::milli>(t1 - t0).count(),
-                  s.error_code(), t0 >= measure_from);
+          rec.Add(std::chrono::duration<double, std::milli>(t1 - t0).count(), s.error_code(),
+                  t0 >= measure_from);
         }
       });
     }
@@ -226,8 +237,8 @@ int Run() {
     std::condition_variable cv;
     int64_t in_flight = 0;
     const int64_t max_in_flight = absl::GetFlag(FLAGS_max_in_flight);
-    const auto period = std::chrono::duration_cast<Clock::duration>(
-        std::chrono::duration<double>(1.0 / qps));
+    const auto period =
+        std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / qps));
     auto when = start;
     while (!done()) {
       std::this_thread::sleep_until(when);
@@ -247,11 +258,10 @@ int Run() {
       call->ctx.set_deadline(deadline());
       conn->Authorize(&call->ctx);
       stub->async()->Recommend(
-          &call->ctx, &requests[next++ % requests.size()], &call->resp,
-          [&, call](grpc::Status s) {
-            rec.Add(std::chrono::duration<double, std::milli>(Clock::now() - call->scheduled)
-                        .count(),
-                    s.error_code(), call->measured);
+          &call->ctx, &requests[next++ % requests.size()], &call->resp, [&, call](grpc::Status s) {
+            rec.Add(
+                std::chrono::duration<double, std::milli>(Clock::now() - call->scheduled).count(),
+                s.error_code(), call->measured);
             delete call;
             std::lock_guard<std::mutex> lock(mu);
             --in_flight;
@@ -270,8 +280,8 @@ int Run() {
   int64_t total = rec.client_overload();
   for (const auto& [c, k] : codes) total += k;
   const int64_t ok = codes.count(0) ? codes.at(0) : 0;
-  const double p50 = Percentile(ms, 0.5), p90 = Percentile(ms, 0.9),
-               p99 = Percentile(ms, 0.99), p999 = Percentile(ms, 0.999);
+  const double p50 = Percentile(ms, 0.5), p90 = Percentile(ms, 0.9), p99 = Percentile(ms, 0.99),
+               p999 = Percentile(ms, 0.999);
   const double mean = Mean(ms);
   if (absl::GetFlag(FLAGS_json)) {
     std::string by_code;
@@ -279,16 +289,16 @@ int Run() {
       absl::StrAppend(&by_code, by_code.empty() ? "" : ", ", "\"", CodeName(c), "\": ", k);
     }
     if (rec.client_overload() > 0) {
-      absl::StrAppend(&by_code, by_code.empty() ? "" : ", ", "\"CLIENT_OVERLOAD\": ",
-                      rec.client_overload());
+      absl::StrAppend(&by_code, by_code.empty() ? "" : ", ",
+                      "\"CLIENT_OVERLOAD\": ", rec.client_overload());
     }
     std::cout << absl::StrFormat(
         "{\"mode\": \"%s\", \"concurrency\": %d, \"target_qps\": %g, \"seconds\": %.3f, "
         "\"calls\": %d, \"ok\": %d, \"achieved_qps\": %.2f, \"ok_qps\": %.2f, "
         "\"latency_ms\": {\"mean\": %.3f, \"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, "
         "\"p999\": %.3f}, \"codes\": {%s}}\n",
-        qps > 0 ? "open" : "closed", absl::GetFlag(FLAGS_concurrency), qps, seconds, total,
-        ok, total / seconds, ok / seconds, mean, p50, p90, p99, p999, by_code);
+        qps > 0 ? "open" : "closed", absl::GetFlag(FLAGS_concurrency), qps, seconds, total, ok,
+        total / seconds, ok / seconds, mean, p50, p90, p99, p999, by_code);
   } else {
     std::cout << absl::StrFormat(
         "%s loop, %s, %d images, %.1f s measured after %.1f s warm-up\n"
@@ -297,8 +307,8 @@ int Run() {
         qps > 0 ? "open" : "closed",
         qps > 0 ? absl::StrFormat("target %g QPS", qps)
                 : absl::StrFormat("concurrency %d", absl::GetFlag(FLAGS_concurrency)),
-        requests.size(), seconds, warmup, total, ok, total / seconds, ok / seconds, mean, p50,
-        p90, p99, p999);
+        requests.size(), seconds, warmup, total, ok, total / seconds, ok / seconds, mean, p50, p90,
+        p99, p999);
     std::cout << "by status:";
     for (const auto& [c, k] : codes) std::cout << " " << CodeName(c) << "=" << k;
     if (rec.client_overload() > 0) std::cout << " CLIENT_OVERLOAD=" << rec.client_overload();

@@ -18,8 +18,7 @@ bool BuildQuery(const std::vector<Tag>& tags, const WordVectors& words,
       if (id == WordVectors::kNoWord) continue;
       known = true;
       // Expansion words (past core_words) count half.
-      const float ww =
-          tags[i].core_words >= 0 && int(k) >= tags[i].core_words ? 0.5f : 1.0f;
+      const float ww = tags[i].core_words >= 0 && int(k) >= tags[i].core_words ? 0.5f : 1.0f;
       const float* u = words.UnitVector(id);
       for (int d = 0; d < dim; ++d) tv[d] += ww * u[d];
     }

@@ -14,8 +14,8 @@ namespace image2song {
 namespace {
 
 double MsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(
-             std::chrono::steady_clock::now() - start).count();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
 }
 
 float Dot(const float* a, const float* b, int dim) {
@@ -27,8 +27,7 @@ float Dot(const float* a, const float* b, int dim) {
 // Scores candidates against the tags; caches word-tag cosines per request.
 class AttentionScorer {
  public:
-  AttentionScorer(const Bundle& bundle, const WordVectors& words,
-                  const std::vector<Tag>& tags,
+  AttentionScorer(const Bundle& bundle, const WordVectors& words, const std::vector<Tag>& tags,
                   const std::vector<std::vector<float>>& tag_vectors,
                   const RecommendOptions& options)
       : bundle_(bundle), words_(words), tags_(tags), options_(options) {
@@ -87,10 +86,9 @@ class AttentionScorer {
         for (size_t i = 0; i < tokens.size(); ++i) {
           line_mass[tokens[i].line] += share * alpha[i];
         }
-        matched.push_back(
-            {share * std::max(0.0f, float(match)),
-             MatchedTagInfo{tags_[active_[j]].label, 0,
-                            std::string(words_.Word(tokens[best_i].word))}});
+        matched.push_back({share * std::max(0.0f, float(match)),
+                           MatchedTagInfo{tags_[active_[j]].label, 0,
+                                          std::string(words_.Word(tokens[best_i].word))}});
       }
     }
     out->attention = attention;
@@ -121,8 +119,7 @@ class AttentionScorer {
     out->lines.clear();
     for (int k = 0; k < int(order.size()) && k < options_.explain_lines; ++k) {
       if (line_mass[order[k]] <= 0) break;
-      out->lines.push_back(
-          LineInfo{order[k], song.lines[order[k]], line_mass[order[k]]});
+      out->lines.push_back(LineInfo{order[k], song.lines[order[k]], line_mass[order[k]]});
     }
   }
 
@@ -155,9 +152,8 @@ class AttentionScorer {
 
 }  // namespace
 
-absl::StatusOr<Recommendation> RecommendForTags(
-    const Snapshot& snapshot, std::vector<Tag> tags,
-    const RecommendOptions& options) {
+absl::StatusOr<Recommendation> RecommendForTags(const Snapshot& snapshot, std::vector<Tag> tags,
+                                                const RecommendOptions& options) {
   if (options.top_k < 1 || options.candidates < 1) {
     return absl::InvalidArgumentError("top_k and candidates must be >= 1");
   }
@@ -168,8 +164,7 @@ absl::StatusOr<Recommendation> RecommendForTags(
   auto start = std::chrono::steady_clock::now();
   std::vector<float> query;
   std::vector<std::vector<float>> tag_vectors;
-  if (!BuildQuery(rec.tags, words, bundle.manifest().common, &query,
-                  &tag_vectors)) {
+  if (!BuildQuery(rec.tags, words, bundle.manifest().common, &query, &tag_vectors)) {
     return rec;  // nothing recognisable in the image: no songs
   }
   std::vector<uint8_t> bitmap;
@@ -194,14 +189,12 @@ absl::StatusOr<Recommendation> RecommendForTags(
     s.song = c.id;
     s.retrieval = c.score;
     scorer.Score(&s, /*explain=*/false);
-    s.score = options.retrieval_weight * s.retrieval +
-              (1 - options.retrieval_weight) * s.attention;
+    s.score = options.retrieval_weight * s.retrieval + (1 - options.retrieval_weight) * s.attention;
     scored.push_back(std::move(s));
   }
-  std::sort(scored.begin(), scored.end(),
-            [](const SongScore& a, const SongScore& b) {
-              return a.score != b.score ? a.score > b.score : a.song < b.song;
-            });
+  std::sort(scored.begin(), scored.end(), [](const SongScore& a, const SongScore& b) {
+    return a.score != b.score ? a.score > b.score : a.song < b.song;
+  });
   if (int(scored.size()) > options.top_k) scored.resize(options.top_k);
   if (options.explain) {
     for (SongScore& s : scored) scorer.Score(&s, /*explain=*/true);
@@ -213,8 +206,7 @@ absl::StatusOr<Recommendation> RecommendForTags(
 
 absl::StatusOr<Recommendation> Recommend(const Snapshot& snapshot,
                                          const std::vector<RgbImage>& images,
-                                         absl::string_view text,
-                                         const RecommendOptions& options) {
+                                         absl::string_view text, const RecommendOptions& options) {
   auto start = std::chrono::steady_clock::now();
   ImageTags tagged;
   if (!images.empty()) {
@@ -224,25 +216,21 @@ absl::StatusOr<Recommendation> Recommend(const Snapshot& snapshot,
   for (Tag& t : snapshot.models->TagText(text, options.text_weight)) {
     tagged.tags.push_back(std::move(t));
   }
-  ASSIGN_OR_RETURN(Recommendation rec,
-                   RecommendForTags(snapshot, std::move(tagged.tags), options));
+  ASSIGN_OR_RETURN(Recommendation rec, RecommendForTags(snapshot, std::move(tagged.tags), options));
   rec.model_ms = model_ms;
   rec.forward_ms = tagged.forward_ms;
   return rec;
 }
 
-absl::StatusOr<Recommendation> Recommend(const Snapshot& snapshot,
-                                         const RgbImage& image,
+absl::StatusOr<Recommendation> Recommend(const Snapshot& snapshot, const RgbImage& image,
                                          const RecommendOptions& options) {
   auto start = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(ImageTags tagged, snapshot.models->TagImage(image));
   double model_ms = MsSince(start);
-  ASSIGN_OR_RETURN(Recommendation rec,
-                   RecommendForTags(snapshot, std::move(tagged.tags), options));
+  ASSIGN_OR_RETURN(Recommendation rec, RecommendForTags(snapshot, std::move(tagged.tags), options));
   rec.model_ms = model_ms;
   rec.forward_ms = tagged.forward_ms;
   return rec;
 }
 
 }  // namespace image2song
-

@@ -72,21 +72,18 @@ struct Recommendation {
 };
 
 // Ranks songs for already-computed image tags (no model call).
-absl::StatusOr<Recommendation> RecommendForTags(const Snapshot& snapshot,
-                                                std::vector<Tag> tags,
+absl::StatusOr<Recommendation> RecommendForTags(const Snapshot& snapshot, std::vector<Tag> tags,
                                                 const RecommendOptions& options);
 
 // Tags the image with the snapshot's models, then RecommendForTags().
-absl::StatusOr<Recommendation> Recommend(const Snapshot& snapshot,
-                                         const RgbImage& image,
+absl::StatusOr<Recommendation> Recommend(const Snapshot& snapshot, const RgbImage& image,
                                          const RecommendOptions& options);
 
 // Several images (ModelSet::TagImages) plus an optional text hint
 // (ModelSet::TagText) for one answer.
 absl::StatusOr<Recommendation> Recommend(const Snapshot& snapshot,
                                          const std::vector<RgbImage>& images,
-                                         absl::string_view text,
-                                         const RecommendOptions& options);
+                                         absl::string_view text, const RecommendOptions& options);
 
 }  // namespace image2song
 

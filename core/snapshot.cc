@@ -11,8 +11,8 @@ namespace image2song {
 namespace {
 
 int64_t MsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now() - start)
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               start)
       .count();
 }
 
@@ -27,30 +27,26 @@ absl::Status CheckCompatible(const ModelSet& models, const Bundle& bundle) {
   if (m.embedder_id != models.words().id() || m.dim != models.words().dim() ||
       m.vocabulary_size != models.words().size()) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "bundle ", m.version, " was built with word vectors '", m.embedder_id,
-        "' (", m.dim, "-d, ", m.vocabulary_size, " words) but the models use '",
-        models.words().id(), "' (", models.words().dim(), "-d, ",
-        models.words().size(), " words); rebuild the bundle"));
+        "bundle ", m.version, " was built with word vectors '", m.embedder_id, "' (", m.dim, "-d, ",
+        m.vocabulary_size, " words) but the models use '", models.words().id(), "' (",
+        models.words().dim(), "-d, ", models.words().size(), " words); rebuild the bundle"));
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::shared_ptr<const Snapshot>> LoadSnapshot(
-    const SnapshotOptions& options) {
+absl::StatusOr<std::shared_ptr<const Snapshot>> LoadSnapshot(const SnapshotOptions& options) {
   auto start = std::chrono::steady_clock::now();
   auto models = ModelSet::Load(options.models);
   if (!models.ok()) return Prefixed("cannot load models", models.status());
-  I2S_LOG(INFO) << "models ready (" << (*models)->version() << ") in " << MsSince(start)
-                << " ms";
+  I2S_LOG(INFO) << "models ready (" << (*models)->version() << ") in " << MsSince(start) << " ms";
   start = std::chrono::steady_clock::now();
   auto snapshot = LoadBundleFor(std::move(*models), options.bundle_dir, options.bundle);
   if (!snapshot.ok()) return snapshot.status();
   const Bundle& bundle = *(*snapshot)->bundle;
   const BundleManifest& bm = bundle.manifest();
   I2S_LOG(INFO) << "loaded bundle " << bm.version << " from " << options.bundle_dir << ": "
-                << bm.song_count << " songs, " << bundle.index().Describe() << " index, "
-                << bm.dim << "-d, embedder " << bm.embedder_id << ", in " << MsSince(start)
-                << " ms";
+                << bm.song_count << " songs, " << bundle.index().Describe() << " index, " << bm.dim
+                << "-d, embedder " << bm.embedder_id << ", in " << MsSince(start) << " ms";
   return snapshot;
 }
 

@@ -35,8 +35,7 @@ struct SnapshotOptions {
 // loaded and how long it took. Errors say which part failed ("cannot load
 // models: ...", "cannot load bundle DIR: ...", "bundle does not fit the
 // models: ...") with the part's status code.
-absl::StatusOr<std::shared_ptr<const Snapshot>> LoadSnapshot(
-    const SnapshotOptions& options);
+absl::StatusOr<std::shared_ptr<const Snapshot>> LoadSnapshot(const SnapshotOptions& options);
 
 // `models` with the bundle in `dir` (a bundle swap keeps the models): loads
 // and checks it; logs nothing (the caller says what it swapped).

@@ -12,12 +12,12 @@
 #include "absl/strings/str_format.h"
 #include "core/bundle/bundle.h"
 #include "core/bundle/bundle_update.h"
-#include "util/cli.h"
 #include "core/bundle/catalogue.h"
 #include "core/bundle/embedder.h"
+#include "core/models/model_set.h"
+#include "util/cli.h"
 #include "util/file_util.h"
 #include "util/log.h"
-#include "core/models/model_set.h"
 
 #ifndef I2S_VERSION
 #define I2S_VERSION "dev"
@@ -40,10 +40,10 @@ ABSL_FLAG(std::string, models, "",
           "Model manifest (models.json) naming the word vectors. Default: "
           "$I2S_CACHE/models/default/models.json, I2S_CACHE defaulting to "
           "~/.cache/image2song.");
-ABSL_FLAG(std::string, output, "", "Bundle directory to create or replace "
+ABSL_FLAG(std::string, output, "",
+          "Bundle directory to create or replace "
           "atomically. Required.");
-ABSL_FLAG(std::string, bundle_version, "",
-          "Bundle version. Default: <UTC time>-<content hash>.");
+ABSL_FLAG(std::string, bundle_version, "", "Bundle version. Default: <UTC time>-<content hash>.");
 ABSL_FLAG(bool, skip_invalid, false,
           "Skip and count invalid records instead of failing on the first.");
 ABSL_FLAG(std::string, index_type, W().index.type,
@@ -52,7 +52,8 @@ ABSL_FLAG(std::string, index_type, W().index.type,
           "millions). auto: flat below --hnsw_threshold songs, hnsw below "
           "--ivfpq_threshold, ivfpq above.");
 ABSL_FLAG(int64_t, hnsw_threshold, W().index.hnsw_threshold, "Songs from which auto picks HNSW.");
-ABSL_FLAG(int64_t, ivfpq_threshold, W().index.ivfpq_threshold, "Songs from which auto picks IVF-PQ.");
+ABSL_FLAG(int64_t, ivfpq_threshold, W().index.ivfpq_threshold,
+          "Songs from which auto picks IVF-PQ.");
 ABSL_FLAG(int, hnsw_m, W().index.hnsw_m, "HNSW graph degree.");
 ABSL_FLAG(int, ef_construction, W().index.ef_construction, "HNSW build beam width.");
 ABSL_FLAG(int, ivf_nlist, W().index.ivf_nlist, "IVF lists (0: 4 * sqrt(songs)).");
@@ -96,8 +97,7 @@ int RunUpdate(const WordVectors& words) {
       uo.changes_path.c_str(), static_cast<long long>(stats->manifest.song_count),
       static_cast<long long>(stats->kept), static_cast<long long>(stats->updated),
       static_cast<long long>(stats->added), static_cast<long long>(stats->deleted),
-      static_cast<long long>(stats->unknown_deletes),
-      stats->manifest.index_type.c_str(),
+      static_cast<long long>(stats->unknown_deletes), stats->manifest.index_type.c_str(),
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return 0;
 }
@@ -111,8 +111,8 @@ int Run() {
       return 2;
     }
     ModelSetOptions mo;
-    mo.manifest_path = absl::GetFlag(FLAGS_models).empty() ? DefaultModelsPath()
-                                                           : absl::GetFlag(FLAGS_models);
+    mo.manifest_path =
+        absl::GetFlag(FLAGS_models).empty() ? DefaultModelsPath() : absl::GetFlag(FLAGS_models);
     mo.words_only = true;
     auto models = ModelSet::Load(mo);
     if (!models.ok()) return Fail(models.status());
@@ -124,9 +124,8 @@ int Run() {
     return 2;
   }
   ModelSetOptions mo;
-  mo.manifest_path = absl::GetFlag(FLAGS_models).empty()
-                         ? DefaultModelsPath()
-                         : absl::GetFlag(FLAGS_models);
+  mo.manifest_path =
+      absl::GetFlag(FLAGS_models).empty() ? DefaultModelsPath() : absl::GetFlag(FLAGS_models);
   mo.words_only = true;
   auto models = ModelSet::Load(mo);
   if (!models.ok()) return Fail(models.status());
@@ -168,8 +167,8 @@ int Run() {
     double eta = frac > 0 ? secs / frac - secs : 0;
     std::string line = absl::StrFormat(
         "embedded %d songs (%.1f%% of the file, %.0f songs/s, ETA %.0fs, "
-        "%d skipped)", (*writer)->count(), 100 * frac, rate,
-        final ? 0.0 : eta, stats.skipped);
+        "%d skipped)",
+        (*writer)->count(), 100 * frac, rate, final ? 0.0 : eta, stats.skipped);
     if (tty) {
       std::fprintf(stderr, "\r%s%s", line.c_str(), final ? "\n" : "");
     } else {
@@ -199,16 +198,13 @@ int Run() {
   (*writer)->set_skipped_records(stats.skipped);
   auto manifest = (*writer)->Finish();
   if (!manifest.ok()) return Fail(manifest.status());
-  double secs = std::chrono::duration<double>(
-                    std::chrono::steady_clock::now() - start).count();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf(
       "bundle %s written to %s: %lld songs, %lld skipped, index %s, "
       "%d-d (%s), %.1f%% of lyric words in the vocabulary, %.1fs\n",
-      manifest->version.c_str(), output.c_str(),
-      static_cast<long long>(manifest->song_count),
-      static_cast<long long>(stats.skipped), manifest->index_type.c_str(),
-      manifest->dim, manifest->embedder_id.c_str(),
-      words_total ? 100.0 * words_known / words_total : 0.0, secs);
+      manifest->version.c_str(), output.c_str(), static_cast<long long>(manifest->song_count),
+      static_cast<long long>(stats.skipped), manifest->index_type.c_str(), manifest->dim,
+      manifest->embedder_id.c_str(), words_total ? 100.0 * words_known / words_total : 0.0, secs);
   return 0;
 }
 

@@ -10,10 +10,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "util/log.h"
 #include "server/auth.h"
 #include "server/grpc_status.h"
 #include "server/raw_call.h"
+#include "util/log.h"
 
 namespace image2song {
 
@@ -29,8 +29,8 @@ absl::StatusOr<BundleSwap> BundleReloader::Reload(const std::string& dir) {
   std::shared_ptr<const Snapshot> current = service_->snapshot();
   auto reject = [&](const absl::Status& s) {
     I2S_LOG(ERROR) << "bundle " << dir << " rejected, still serving "
-                   << (current ? current->bundle->manifest().version : "nothing")
-                   << ": " << s.message();
+                   << (current ? current->bundle->manifest().version : "nothing") << ": "
+                   << s.message();
     metrics_->CountBundleLoad("rejected");
     return s;
   };
@@ -44,27 +44,26 @@ absl::StatusOr<BundleSwap> BundleReloader::Reload(const std::string& dir) {
   swap.version = (*next)->bundle->manifest().version;
   swap.previous_version = current->bundle->manifest().version;
   swap.song_count = (*next)->bundle->size();
-  swap.load_ms = std::chrono::duration<double, std::milli>(
-                     std::chrono::steady_clock::now() - start).count();
+  swap.load_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   const std::string index = (*next)->bundle->index().Describe();
   current.reset();
   service_->SetSnapshot(std::move(*next));
   metrics_->CountBundleLoad("ok");
-  I2S_LOG(INFO) << "now serving bundle " << swap.version << " from " << dir
-                << ": " << swap.song_count << " songs, " << index
-                << " index (was " << swap.previous_version << "), loaded and "
+  I2S_LOG(INFO) << "now serving bundle " << swap.version << " from " << dir << ": "
+                << swap.song_count << " songs, " << index << " index (was " << swap.previous_version
+                << "), loaded and "
                 << "validated in " << static_cast<int64_t>(swap.load_ms) << " ms";
   return swap;
 }
 
-absl::StatusOr<std::string> ResolveUnderRoot(const std::string& root,
-                                             const std::string& path) {
+absl::StatusOr<std::string> ResolveUnderRoot(const std::string& root, const std::string& path) {
   if (path.empty() || path.size() > 1024) {
     return absl::InvalidArgumentError("bundle path is empty or too long");
   }
   if (path[0] == '/') {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "bundle path '", path, "' must be relative to the bundle root"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("bundle path '", path, "' must be relative to the bundle root"));
   }
   for (absl::string_view part : absl::StrSplit(path, '/')) {
     if (part == "..") {
@@ -90,27 +89,27 @@ absl::StatusOr<std::string> ResolveUnderRoot(const std::string& root,
   }
   struct stat st;
   if (::stat(real_path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "bundle path '", path, "' is not a directory: a bundle is the directory "
-        "i2s-index writes (manifest.json and its files)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("bundle path '", path,
+                     "' is not a directory: a bundle is the directory "
+                     "i2s-index writes (manifest.json and its files)"));
   }
   return std::string(real_path);
 }
 
-AdminService::AdminService(AdminOptions options, BundleReloader* reloader,
-                           Metrics* metrics)
+AdminService::AdminService(AdminOptions options, BundleReloader* reloader, Metrics* metrics)
     : options_(std::move(options)), reloader_(reloader), metrics_(metrics) {}
 
-grpc::ServerUnaryReactor* AdminService::LoadBundle(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw_request,
-    grpc::ByteBuffer* raw_response) {
+grpc::ServerUnaryReactor* AdminService::LoadBundle(grpc::CallbackServerContext* context,
+                                                   const grpc::ByteBuffer* raw_request,
+                                                   grpc::ByteBuffer* raw_response) {
   const auto start = std::chrono::steady_clock::now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   auto finish = [&](const absl::Status& status) {
     grpc::Status answer = ToGrpcStatus(status);
-    metrics_->CountRequest("Admin.LoadBundle", GrpcCodeName(answer.error_code()),
-                           std::chrono::duration<double>(
-                               std::chrono::steady_clock::now() - start).count());
+    metrics_->CountRequest(
+        "Admin.LoadBundle", GrpcCodeName(answer.error_code()),
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     reactor->Finish(answer);
     return reactor;
   };

@@ -27,8 +27,7 @@ struct BundleSwap {
 
 class BundleReloader {
  public:
-  BundleReloader(SongRecommenderService* service, Metrics* metrics,
-                 BundleLoadOptions options);
+  BundleReloader(SongRecommenderService* service, Metrics* metrics, BundleLoadOptions options);
 
   // Loads `dir` (checksums per the options), checks it against the serving
   // models and swaps it in. On error nothing changes; the error names the
@@ -45,20 +44,18 @@ class BundleReloader {
 // Resolves a client-given bundle path under `root`: relative, no "..", and
 // (after symlinks) inside root. INVALID_ARGUMENT otherwise; NOT_FOUND when
 // it does not exist.
-absl::StatusOr<std::string> ResolveUnderRoot(const std::string& root,
-                                             const std::string& path);
+absl::StatusOr<std::string> ResolveUnderRoot(const std::string& root, const std::string& path);
 
 struct AdminOptions {
-  std::string token;        // required, non-empty
-  std::string bundle_root;  // LoadBundle paths are resolved under it
+  std::string token;           // required, non-empty
+  std::string bundle_root;     // LoadBundle paths are resolved under it
   std::string default_bundle;  // LoadBundle with an empty path
 };
 
 // LoadBundle is served raw (server/raw_call.h): a path that is not UTF-8 is
 // INVALID_ARGUMENT, not an empty UNIMPLEMENTED.
-class AdminService final
-    : public image2song::v1::Admin::WithRawCallbackMethod_LoadBundle<
-          image2song::v1::Admin::Service> {
+class AdminService final : public image2song::v1::Admin::WithRawCallbackMethod_LoadBundle<
+                               image2song::v1::Admin::Service> {
  public:
   AdminService(AdminOptions options, BundleReloader* reloader, Metrics* metrics);
 

@@ -51,8 +51,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     auto ca = ReadPem(options.client_ca_file, "client CA");
     if (!ca.ok()) return ca.status();
     ssl.pem_root_certs = *ca;
-    ssl.client_certificate_request =
-        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+    ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
   } else {
     ssl.client_certificate_request = GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE;
   }
@@ -71,8 +70,8 @@ bool ConstantTimeEquals(const std::string& a, const std::string& b) {
   return diff == 0;
 }
 
-absl::Status CheckBearerToken(const grpc::ServerContextBase& context,
-                              const std::string& token, const std::string& what) {
+absl::Status CheckBearerToken(const grpc::ServerContextBase& context, const std::string& token,
+                              const std::string& what) {
   if (token.empty()) return absl::OkStatus();
   const auto& md = context.client_metadata();
   auto it = md.find("authorization");
@@ -81,8 +80,9 @@ absl::Status CheckBearerToken(const grpc::ServerContextBase& context,
   if (ConstantTimeEquals(given, "Bearer " + token)) return absl::OkStatus();
   I2S_LOG(WARNING) << what << " from " << context.peer()
                    << (it == md.end() ? ": no token" : ": wrong token");
-  return absl::UnauthenticatedError(absl::StrCat(what, " need 'authorization: Bearer <token>'",
-                                   it == md.end() ? "" : " (the token given is wrong)"));
+  return absl::UnauthenticatedError(
+      absl::StrCat(what, " need 'authorization: Bearer <token>'",
+                   it == md.end() ? "" : " (the token given is wrong)"));
 }
 
 absl::StatusOr<std::string> ReadSecret(const std::string& file, const char* env) {

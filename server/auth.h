@@ -32,8 +32,8 @@ bool ConstantTimeEquals(const std::string& a, const std::string& b);
 // OK when `token` is empty (authentication off) or the call carries
 // "authorization: Bearer <token>"; UNAUTHENTICATED otherwise (logged with the
 // peer, never with the token). `what` names the calls in the message.
-absl::Status CheckBearerToken(const grpc::ServerContextBase& context,
-                              const std::string& token, const std::string& what);
+absl::Status CheckBearerToken(const grpc::ServerContextBase& context, const std::string& token,
+                              const std::string& what);
 
 // A secret from a file (whitespace trimmed; the file must not be empty) or,
 // without a file, from the environment variable `env` (may be unset: "").

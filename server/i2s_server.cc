@@ -102,8 +102,10 @@ ABSL_FLAG(std::string, port_file, "",
           "If set, write {\"grpc_port\":N,\"metrics_port\":M,\"http_port\":H} "
           "here once serving (for port 0).");
 ABSL_FLAG(int, candidates, D().service.candidates, "First-stage FAISS candidates reranked.");
-ABSL_FLAG(int, ef_search, D().bundle.index.ef_search, "HNSW search beam width (raised to the candidates).");
-ABSL_FLAG(int, ivf_nprobe, D().bundle.index.ivf_nprobe, "IVF lists visited per query (ivf, ivfpq bundles).");
+ABSL_FLAG(int, ef_search, D().bundle.index.ef_search,
+          "HNSW search beam width (raised to the candidates).");
+ABSL_FLAG(int, ivf_nprobe, D().bundle.index.ivf_nprobe,
+          "IVF lists visited per query (ivf, ivfpq bundles).");
 ABSL_FLAG(int, refine_factor, D().bundle.index.refine_factor,
           "IVF-PQ: candidates re-scored from the 8-bit copy per requested song.");
 ABSL_FLAG(double, exact_filter_share, D().bundle.index.exact_filter_share,
@@ -200,16 +202,15 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
   o.service.text_weight = GetFlag(FLAGS_text_weight);
   auto auth_token = ReadSecret(GetFlag(FLAGS_auth_token_file), "I2S_AUTH_TOKEN");
   if (!auth_token.ok()) {
-    return absl::Status(auth_token.status().code(),
-                        absl::StrCat("cannot read --auth_token_file: ",
-                                     auth_token.status().message()));
+    return absl::Status(auth_token.status().code(), absl::StrCat("cannot read --auth_token_file: ",
+                                                                 auth_token.status().message()));
   }
   o.service.auth_token = *auth_token;
   auto admin_token = ReadSecret(GetFlag(FLAGS_admin_token_file), "I2S_ADMIN_TOKEN");
   if (!admin_token.ok()) {
-    return absl::Status(admin_token.status().code(),
-                        absl::StrCat("cannot read --admin_token_file: ",
-                                     admin_token.status().message()));
+    return absl::Status(
+        admin_token.status().code(),
+        absl::StrCat("cannot read --admin_token_file: ", admin_token.status().message()));
   }
   o.admin_token = *admin_token;
   o.tls.cert_file = GetFlag(FLAGS_tls_cert_file);
@@ -231,10 +232,9 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
 
 absl::Status WritePortFile(const std::string& path, const Server& server) {
   const std::string tmp = path + ".tmp";
-  RETURN_IF_ERROR(WriteFile(
-      tmp, absl::StrCat("{\"grpc_port\": ", server.grpc_port(), ", \"metrics_port\": ",
-                        server.metrics_port(), ", \"http_port\": ", server.http_port(),
-                        "}\n")));
+  RETURN_IF_ERROR(WriteFile(tmp, absl::StrCat("{\"grpc_port\": ", server.grpc_port(),
+                                              ", \"metrics_port\": ", server.metrics_port(),
+                                              ", \"http_port\": ", server.http_port(), "}\n")));
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     return absl::InternalError(absl::StrCat("cannot rename ", tmp, " to ", path));
   }

@@ -15,15 +15,13 @@ namespace {
 
 const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
   static const auto* kBuckets = new prometheus::Histogram::BucketBoundaries{
-      0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05,
-      0.1,    0.2,   0.5,   1.0,   2.0,  5.0};
+      0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0};
   return *kBuckets;
 }
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Create(
-    const std::string& listen) {
+absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Create(const std::string& listen) {
   auto m = std::unique_ptr<Metrics>(new Metrics());
   m->registry_ = std::make_shared<prometheus::Registry>();
   m->requests_ = &prometheus::BuildCounter()
@@ -36,9 +34,10 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Create(
                      .Register(*m->registry_);
   m->stages_ = &prometheus::BuildHistogram()
                     .Name("i2s_stage_duration_seconds")
-                    .Help("Recommend latency per stage: decode, model (of it forward: the "
-                          "model forward passes), "
-                          "search, rerank")
+                    .Help(
+                        "Recommend latency per stage: decode, model (of it forward: the "
+                        "model forward passes), "
+                        "search, rerank")
                     .Register(*m->registry_);
   m->queue_depth_ = &prometheus::BuildGauge()
                          .Name("i2s_queue_depth")
@@ -56,39 +55,41 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Create(
                         .Register(*m->registry_);
   m->batch_wait_ = &prometheus::BuildHistogram()
                         .Name("i2s_batch_wait_seconds")
-                        .Help("How long the oldest call of a batch waited for its forward "
-                              "pass, by model")
+                        .Help(
+                            "How long the oldest call of a batch waited for its forward "
+                            "pass, by model")
                         .Register(*m->registry_);
   m->bundle_loads_ = &prometheus::BuildCounter()
-                         .Name("i2s_bundle_loads_total")
-                         .Help("Bundle loads after start-up (SIGHUP, Admin.LoadBundle) by result")
-                         .Register(*m->registry_);
+                          .Name("i2s_bundle_loads_total")
+                          .Help("Bundle loads after start-up (SIGHUP, Admin.LoadBundle) by result")
+                          .Register(*m->registry_);
   // Both results exist from the start, so increase() sees the first load.
   m->bundle_loads_->Add({{"result", "ok"}});
   m->bundle_loads_->Add({{"result", "rejected"}});
   m->http_requests_ = &prometheus::BuildCounter()
-                          .Name("i2s_http_requests_total")
-                          .Help("HTTP gateway answers by route and HTTP status")
-                          .Register(*m->registry_);
+                           .Name("i2s_http_requests_total")
+                           .Help("HTTP gateway answers by route and HTTP status")
+                           .Register(*m->registry_);
   m->http_connections_ = &prometheus::BuildGauge()
-                             .Name("i2s_http_connections")
-                             .Help("HTTP connections held by the gateway")
-                             .Register(*m->registry_)
-                             .Add({});
+                              .Name("i2s_http_connections")
+                              .Help("HTTP connections held by the gateway")
+                              .Register(*m->registry_)
+                              .Add({});
   m->http_refused_ = &prometheus::BuildCounter()
-                         .Name("i2s_http_connections_refused_total")
-                         .Help("HTTP connections refused (total_limit, client_limit) or "
-                               "closed at a deadline (header_timeout, body_timeout, "
-                               "write_timeout)")
-                         .Register(*m->registry_);
-  for (const char* reason : {"total_limit", "client_limit", "header_timeout", "body_timeout",
-                             "write_timeout"}) {
+                          .Name("i2s_http_connections_refused_total")
+                          .Help(
+                              "HTTP connections refused (total_limit, client_limit) or "
+                              "closed at a deadline (header_timeout, body_timeout, "
+                              "write_timeout)")
+                          .Register(*m->registry_);
+  for (const char* reason :
+       {"total_limit", "client_limit", "header_timeout", "body_timeout", "write_timeout"}) {
     m->http_refused_->Add({{"reason", reason}});
   }
   m->bundle_info_ = &prometheus::BuildGauge()
-                        .Name("i2s_bundle_info")
-                        .Help("1 for the version of the serving index bundle")
-                        .Register(*m->registry_);
+                         .Name("i2s_bundle_info")
+                         .Help("1 for the version of the serving index bundle")
+                         .Register(*m->registry_);
   if (!listen.empty()) {
     try {
       m->exposer_ = std::make_unique<prometheus::Exposer>(listen, 2);
@@ -96,8 +97,8 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Create(
       std::vector<int> ports = m->exposer_->GetListeningPorts();
       m->port_ = ports.empty() ? 0 : ports[0];
     } catch (const std::exception& e) {
-      return absl::UnavailableError(absl::StrCat(
-          "cannot serve metrics on ", listen, ": ", e.what()));
+      return absl::UnavailableError(
+          absl::StrCat("cannot serve metrics on ", listen, ": ", e.what()));
     }
   }
   return m;
@@ -105,8 +106,7 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Create(
 
 Metrics::~Metrics() = default;
 
-void Metrics::CountRequest(const std::string& method, const char* code,
-                           double seconds) {
+void Metrics::CountRequest(const std::string& method, const char* code, double seconds) {
   requests_->Add({{"method", method}, {"code", code}}).Increment();
   latency_->Add({{"method", method}}, LatencyBuckets()).Observe(seconds);
 }
@@ -115,13 +115,11 @@ void Metrics::ObserveStage(const char* stage, double seconds) {
   stages_->Add({{"stage", stage}}, LatencyBuckets()).Observe(seconds);
 }
 
-void Metrics::ObserveBatch(const std::string& model, int images,
-                           double wait_seconds) {
+void Metrics::ObserveBatch(const std::string& model, int images, double wait_seconds) {
   // Half-integer bounds: a bucket holds one batch size, so histogram_quantile
   // answers that size (with bounds 1, 2, ... it interpolated size 1 as 0.5).
-  static const auto* kSizes =
-      new prometheus::Histogram::BucketBoundaries{0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5,
-                                                12.5, 16.5, 24.5, 32.5};
+  static const auto* kSizes = new prometheus::Histogram::BucketBoundaries{
+      0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 12.5, 16.5, 24.5, 32.5};
   batch_size_->Add({{"model", model}}, *kSizes).Observe(images);
   batch_wait_->Add({{"model", model}}, LatencyBuckets()).Observe(wait_seconds);
 }

@@ -29,7 +29,8 @@ namespace prometheus {
 class Exposer;
 class Registry;
 class Gauge;
-template <typename T> class Family;
+template <typename T>
+class Family;
 class Counter;
 class Histogram;
 }  // namespace prometheus
@@ -40,12 +41,10 @@ class Metrics {
  public:
   // `listen` is "host:port" ("0.0.0.0:0" picks a free port); empty: no HTTP
   // endpoint (metrics are still counted).
-  static absl::StatusOr<std::unique_ptr<Metrics>> Create(
-      const std::string& listen);
+  static absl::StatusOr<std::unique_ptr<Metrics>> Create(const std::string& listen);
   ~Metrics();
 
-  void CountRequest(const std::string& method, const char* code,
-                    double seconds);
+  void CountRequest(const std::string& method, const char* code, double seconds);
   void ObserveStage(const char* stage, double seconds);
   // A dynamic batch of `model` ran (core/models/batching_model.h).
   void ObserveBatch(const std::string& model, int images, double wait_seconds);

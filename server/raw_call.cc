@@ -11,8 +11,7 @@
 
 namespace image2song {
 
-absl::Status ParseRequest(const grpc::ByteBuffer& buffer,
-                          google::protobuf::Message* message) {
+absl::Status ParseRequest(const grpc::ByteBuffer& buffer, google::protobuf::Message* message) {
   // Parsed from the received slices, as gRPC does (no extra copy); only a
   // failure is looked at again, in one piece.
   grpc::ByteBuffer view(buffer);  // shares the slices
@@ -24,16 +23,13 @@ absl::Status ParseRequest(const grpc::ByteBuffer& buffer,
     return absl::InvalidArgumentError("the request could not be read");
   }
   return ParseRequestBytes(
-      absl::string_view(reinterpret_cast<const char*>(slice.begin()), slice.size()),
-      message);
+      absl::string_view(reinterpret_cast<const char*>(slice.begin()), slice.size()), message);
 }
 
-absl::Status SerializeResponse(const google::protobuf::Message& message,
-                               grpc::ByteBuffer* out) {
+absl::Status SerializeResponse(const google::protobuf::Message& message, grpc::ByteBuffer* out) {
   bool own_buffer = false;
-  grpc::Status s = grpc::GenericSerialize<grpc::ProtoBufferWriter,
-                                          google::protobuf::Message>(message, out,
-                                                                     &own_buffer);
+  grpc::Status s = grpc::GenericSerialize<grpc::ProtoBufferWriter, google::protobuf::Message>(
+      message, out, &own_buffer);
   if (!s.ok()) {
     return absl::InternalError(
         absl::StrCat("the response could not be serialized: ", s.error_message()));

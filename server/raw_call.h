@@ -19,12 +19,10 @@ namespace image2song {
 
 // Parses `buffer` into `message`; errors as request.h
 // ParseRequestBytes (INVALID_ARGUMENT naming the field that is not UTF-8).
-absl::Status ParseRequest(const grpc::ByteBuffer& buffer,
-                          google::protobuf::Message* message);
+absl::Status ParseRequest(const grpc::ByteBuffer& buffer, google::protobuf::Message* message);
 
 // Serializes `message` into `out` (INTERNAL on failure).
-absl::Status SerializeResponse(const google::protobuf::Message& message,
-                               grpc::ByteBuffer* out);
+absl::Status SerializeResponse(const google::protobuf::Message& message, grpc::ByteBuffer* out);
 
 }  // namespace image2song
 

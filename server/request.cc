@@ -21,12 +21,10 @@ namespace pb = ::image2song::v1;
 
 // "<problem>" for a request with one image, "image: <problem>" /
 // "images[2]: <problem>" for one with several.
-absl::Status NameImage(const pb::RecommendRequest& request, int i,
-                       const absl::Status& status) {
+absl::Status NameImage(const pb::RecommendRequest& request, int i, const absl::Status& status) {
   if (request.images_size() == 0) return status;
-  return absl::Status(status.code(),
-                      absl::StrCat(i < 0 ? "image" : absl::StrCat("images[", i, "]"),
-                                   ": ", status.message()));
+  return absl::Status(status.code(), absl::StrCat(i < 0 ? "image" : absl::StrCat("images[", i, "]"),
+                                                  ": ", status.message()));
 }
 
 void AddLower(const google::protobuf::RepeatedPtrField<std::string>& values,
@@ -39,8 +37,7 @@ void AddLower(const google::protobuf::RepeatedPtrField<std::string>& values,
 
 }  // namespace
 
-absl::Status CheckRequestImages(const pb::RecommendRequest& request,
-                                const DecodeOptions& decode) {
+absl::Status CheckRequestImages(const pb::RecommendRequest& request, const DecodeOptions& decode) {
   for (int i = -1; i < request.images_size(); ++i) {
     const std::string& bytes = i < 0 ? request.image() : request.images(i);
     if (i < 0 && bytes.empty()) continue;
@@ -50,8 +47,8 @@ absl::Status CheckRequestImages(const pb::RecommendRequest& request,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<RgbImage>> DecodeRequestImages(
-    const pb::RecommendRequest& request, const DecodeOptions& decode) {
+absl::StatusOr<std::vector<RgbImage>> DecodeRequestImages(const pb::RecommendRequest& request,
+                                                          const DecodeOptions& decode) {
   std::vector<RgbImage> images;
   for (int i = -1; i < request.images_size(); ++i) {
     const std::string& bytes = i < 0 ? request.image() : request.images(i);
@@ -85,17 +82,16 @@ RecommendOptions ToRecommendOptions(const pb::RecommendRequest& request,
 
 absl::Status CheckRecommendRequest(const image2song::v1::RecommendRequest& request,
                                    const RequestLimits& limits) {
-  auto invalid = [](auto&&... parts) {
-    return absl::InvalidArgumentError(absl::StrCat(parts...));
-  };
+  auto invalid = [](auto&&... parts) { return absl::InvalidArgumentError(absl::StrCat(parts...)); };
   if (request.top_k() < 0 || request.top_k() > limits.max_top_k) {
-    return invalid("top_k must be between 1 and ", limits.max_top_k,
-                   " (0 means ", limits.default_top_k, "); got ", request.top_k());
+    return invalid("top_k must be between 1 and ", limits.max_top_k, " (0 means ",
+                   limits.default_top_k, "); got ", request.top_k());
   }
   const int count = (request.image().empty() ? 0 : 1) + request.images_size();
   if (count == 0 && request.text().empty()) {
-    return invalid("image is empty: send the encoded image bytes (JPEG, PNG, "
-                   "WebP or BMP) in 'image' or 'images', or a 'text' hint");
+    return invalid(
+        "image is empty: send the encoded image bytes (JPEG, PNG, "
+        "WebP or BMP) in 'image' or 'images', or a 'text' hint");
   }
   if (count > limits.max_images) {
     return invalid(count, " images; the limit is ", limits.max_images, " per request");
@@ -117,8 +113,7 @@ absl::Status CheckRecommendRequest(const image2song::v1::RecommendRequest& reque
     const std::string name = i < 0 ? "image" : absl::StrCat("images[", i, "]");
     if (img.empty()) return invalid(name, " is empty");
     if (static_cast<int64_t>(img.size()) > limits.max_image_bytes) {
-      return invalid(name, " is ", img.size(), " bytes; the limit is ",
-                     limits.max_image_bytes);
+      return invalid(name, " is ", img.size(), " bytes; the limit is ", limits.max_image_bytes);
     }
     total += static_cast<int64_t>(img.size());
   }
@@ -138,13 +133,13 @@ using google::protobuf::UnknownField;
 using google::protobuf::UnknownFieldSet;
 
 absl::Status NotUtf8(const std::string& path) {
-  return absl::InvalidArgumentError(absl::StrCat(
-      "field '", path, "' is not valid UTF-8 (string fields must be UTF-8 "
-      "text; send binary data in a bytes field)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("field '", path,
+                   "' is not valid UTF-8 (string fields must be UTF-8 "
+                   "text; send binary data in a bytes field)"));
 }
 
-std::string FieldPath(const std::string& prefix, const FieldDescriptor& field,
-                      int index) {
+std::string FieldPath(const std::string& prefix, const FieldDescriptor& field, int index) {
   std::string path = prefix.empty() ? field.name() : absl::StrCat(prefix, ".", field.name());
   if (field.is_repeated()) absl::StrAppend(&path, "[", index, "]");
   return path;
@@ -171,8 +166,7 @@ absl::Status WalkUnknown(const UnknownFieldSet& fields, const Descriptor& type,
       UnknownFieldSet nested;
       if (!nested.ParseFromString(f.length_delimited())) {
         return absl::InvalidArgumentError(absl::StrCat(
-            "field '", path, "' is not a valid serialized ",
-            field->message_type()->full_name()));
+            "field '", path, "' is not a valid serialized ", field->message_type()->full_name()));
       }
       absl::Status s = WalkUnknown(nested, *field->message_type(), path, depth + 1);
       if (!s.ok()) return s;
@@ -181,8 +175,7 @@ absl::Status WalkUnknown(const UnknownFieldSet& fields, const Descriptor& type,
   return absl::OkStatus();
 }
 
-absl::Status CheckMessageUtf8(const Message& message, const std::string& prefix,
-                              int depth) {
+absl::Status CheckMessageUtf8(const Message& message, const std::string& prefix, int depth) {
   if (depth > 32) return absl::InvalidArgumentError("request nests too deeply");
   const Descriptor& type = *message.GetDescriptor();
   const google::protobuf::Reflection& r = *message.GetReflection();
@@ -192,23 +185,21 @@ absl::Status CheckMessageUtf8(const Message& message, const std::string& prefix,
         field.type() != FieldDescriptor::TYPE_MESSAGE) {
       continue;
     }
-    const int n = field.is_repeated() ? r.FieldSize(message, &field)
-                                      : (r.HasField(message, &field) ||
-                                                 field.type() == FieldDescriptor::TYPE_STRING
-                                             ? 1
-                                             : 0);
+    const int n =
+        field.is_repeated()
+            ? r.FieldSize(message, &field)
+            : (r.HasField(message, &field) || field.type() == FieldDescriptor::TYPE_STRING ? 1 : 0);
     for (int k = 0; k < n; ++k) {
       const std::string path = FieldPath(prefix, field, k);
       if (field.type() == FieldDescriptor::TYPE_STRING) {
         std::string scratch;
-        const std::string& value =
-            field.is_repeated() ? r.GetRepeatedStringReference(message, &field, k, &scratch)
-                                : r.GetStringReference(message, &field, &scratch);
+        const std::string& value = field.is_repeated()
+                                       ? r.GetRepeatedStringReference(message, &field, k, &scratch)
+                                       : r.GetStringReference(message, &field, &scratch);
         if (!IsValidUtf8(value)) return NotUtf8(path);
       } else {
-        const Message& nested = field.is_repeated()
-                                    ? r.GetRepeatedMessage(message, &field, k)
-                                    : r.GetMessage(message, &field);
+        const Message& nested = field.is_repeated() ? r.GetRepeatedMessage(message, &field, k)
+                                                    : r.GetMessage(message, &field);
         absl::Status s = CheckMessageUtf8(nested, path, depth + 1);
         if (!s.ok()) return s;
       }
@@ -217,8 +208,8 @@ absl::Status CheckMessageUtf8(const Message& message, const std::string& prefix,
   return absl::OkStatus();
 }
 
-void ProtobufLog(google::protobuf::LogLevel level, const char* filename,
-                 int line, const std::string& message) {
+void ProtobufLog(google::protobuf::LogLevel level, const char* filename, int line,
+                 const std::string& message) {
   if (absl::StrContains(message, "invalid UTF-8")) return;
   if (level >= google::protobuf::LOGLEVEL_ERROR) {
     I2S_LOG(ERROR) << "protobuf " << filename << ":" << line << ": " << message;
@@ -270,14 +261,14 @@ bool IsValidUtf8(absl::string_view s) {
 absl::Status ExplainUnparseable(absl::string_view bytes, const Descriptor& type) {
   UnknownFieldSet fields;
   if (!fields.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the request is not a serialized ", type.full_name(),
-        " (malformed protobuf data, ", bytes.size(), " bytes)"));
+    return absl::InvalidArgumentError(absl::StrCat("the request is not a serialized ",
+                                                   type.full_name(), " (malformed protobuf data, ",
+                                                   bytes.size(), " bytes)"));
   }
   absl::Status s = WalkUnknown(fields, type, "", 0);
   if (!s.ok()) return s;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "the request is not a valid serialized ", type.full_name()));
+  return absl::InvalidArgumentError(
+      absl::StrCat("the request is not a valid serialized ", type.full_name()));
 }
 
 absl::Status ParseRequestBytes(absl::string_view bytes, Message* message) {

@@ -55,12 +55,10 @@ RecommendOptions ToRecommendOptions(const image2song::v1::RecommendRequest& requ
 // valid UTF-8, named with its path ("filters.genres[1]"), or bytes that are
 // not a serialized message of that type. (gRPC's own parsing answers both
 // with an empty UNIMPLEMENTED.)
-absl::Status ParseRequestBytes(absl::string_view bytes,
-                               google::protobuf::Message* message);
+absl::Status ParseRequestBytes(absl::string_view bytes, google::protobuf::Message* message);
 
 // Why `bytes` do not parse as `type`: see ParseRequestBytes.
-absl::Status ExplainUnparseable(absl::string_view bytes,
-                                const google::protobuf::Descriptor& type);
+absl::Status ExplainUnparseable(absl::string_view bytes, const google::protobuf::Descriptor& type);
 
 // OK, or INVALID_ARGUMENT naming the first string field of `message` (at any
 // depth) that is not valid UTF-8: for requests built from other input (the

@@ -26,8 +26,8 @@ void FillTag(const Tag& tag, pb::ImageTag* out) {
 
 }  // namespace
 
-void FillRecommendResponse(const Recommendation& rec, const Snapshot& snapshot,
-                           bool explain, pb::RecommendResponse* response) {
+void FillRecommendResponse(const Recommendation& rec, const Snapshot& snapshot, bool explain,
+                           pb::RecommendResponse* response) {
   const Bundle& bundle = *snapshot.bundle;
   for (const Tag& tag : rec.tags) FillTag(tag, response->add_tags());
   int rank = 0;

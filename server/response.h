@@ -11,8 +11,8 @@ namespace image2song {
 
 // Tags, ranked matches (with explanations when `explain`), model and index
 // versions.
-void FillRecommendResponse(const Recommendation& rec, const Snapshot& snapshot,
-                           bool explain, image2song::v1::RecommendResponse* response);
+void FillRecommendResponse(const Recommendation& rec, const Snapshot& snapshot, bool explain,
+                           image2song::v1::RecommendResponse* response);
 
 // One song's metadata and lyrics.
 void FillSong(const SongMeta& song, image2song::v1::Song* out);

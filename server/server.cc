@@ -55,8 +55,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(ServerOptions opti
   std::unique_ptr<Server> s(new Server(std::move(options)));
   ServerOptions& o = s->options_;
 
-  s->malloc_trimmer_ = std::make_unique<MallocTrimmer>(o.malloc_trim_interval_ms,
-                                                       o.malloc_trim_min_request_bytes);
+  s->malloc_trimmer_ =
+      std::make_unique<MallocTrimmer>(o.malloc_trim_interval_ms, o.malloc_trim_min_request_bytes);
   const int torch_threads = o.torch_threads;
   SetTorchThreads(torch_threads, 1);
   omp_set_num_threads(torch_threads);
@@ -69,8 +69,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(ServerOptions opti
   SnapshotOptions so;
   so.models = o.models;
   so.models.manifest_path = o.models_path;
-  so.models.on_batch = [m](const std::string& model, int images, int /*calls*/,
-                           double wait_s) { m->ObserveBatch(model, images, wait_s); };
+  so.models.on_batch = [m](const std::string& model, int images, int /*calls*/, double wait_s) {
+    m->ObserveBatch(model, images, wait_s);
+  };
   so.models.on_thread_start = [torch_threads] {
     SetTorchThreads(torch_threads, 0);
     omp_set_num_threads(torch_threads);
@@ -81,8 +82,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(ServerOptions opti
 
   auto credentials = MakeServerCredentials(o.tls);
   if (!credentials.ok()) return Prefixed("TLS set-up", credentials.status());
-  s->service_ = std::make_unique<SongRecommenderService>(o.service, m,
-                                                         so.models.on_thread_start);
+  s->service_ = std::make_unique<SongRecommenderService>(o.service, m, so.models.on_thread_start);
   s->service_->SetSnapshot(std::move(snapshot));
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -130,8 +130,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(ServerOptions opti
                     : o.tls.client_ca_file.empty() ? "TLS"
                                                    : "mutual TLS")
                 << (o.service.auth_token.empty() ? "" : ", bearer token required")
-                << "), metrics on port " << m->port() << ", " << o.service.workers
-                << " workers, " << torch_threads << " torch thread(s) each"
+                << "), metrics on port " << m->port() << ", " << o.service.workers << " workers, "
+                << torch_threads << " torch thread(s) each"
                 << (o.models.batching ? ", dynamic batching" : "")
                 << (o.models.parallel_taggers ? ", parallel taggers" : "");
   return s;

@@ -46,8 +46,7 @@ absl::Status Guarded(const char* method, Work&& work) {
     I2S_LOG(ERROR) << method << ": exception on the request path: " << e.what();
     std::string what = e.what();
     if (what.size() > 300) what.resize(300);
-    return absl::InternalError(
-        absl::StrCat("internal error while serving ", method, ": ", what));
+    return absl::InternalError(absl::StrCat("internal error while serving ", method, ": ", what));
   } catch (...) {
     I2S_LOG(ERROR) << method << ": unknown exception on the request path";
     return absl::InternalError(absl::StrCat("internal error while serving ", method));
@@ -56,19 +55,18 @@ absl::Status Guarded(const char* method, Work&& work) {
 
 }  // namespace
 
-SongRecommenderService::SongRecommenderService(
-    const ServiceOptions& options, Metrics* metrics,
-    std::function<void()> on_worker_start)
+SongRecommenderService::SongRecommenderService(const ServiceOptions& options, Metrics* metrics,
+                                               std::function<void()> on_worker_start)
     : options_(options),
       metrics_(metrics),
-      queue_(options.workers, static_cast<size_t>(options.queue_size),
-             [metrics](size_t depth) { metrics->SetQueueDepth(double(depth)); },
-             std::move(on_worker_start)) {}
+      queue_(
+          options.workers, static_cast<size_t>(options.queue_size),
+          [metrics](size_t depth) { metrics->SetQueueDepth(double(depth)); },
+          std::move(on_worker_start)) {}
 
 SongRecommenderService::~SongRecommenderService() { Drain(); }
 
-void SongRecommenderService::SetSnapshot(
-    std::shared_ptr<const Snapshot> snapshot) {
+void SongRecommenderService::SetSnapshot(std::shared_ptr<const Snapshot> snapshot) {
   metrics_->SetSongs(double(snapshot->bundle->size()));
   metrics_->SetBundleVersion(snapshot->bundle->manifest().version);
   std::shared_ptr<const Snapshot> old;
@@ -97,16 +95,15 @@ grpc::ServerUnaryReactor* SongRecommenderService::Finish(grpc::ServerUnaryReacto
   return reactor;
 }
 
-grpc::ServerUnaryReactor* SongRecommenderService::Recommend(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw_request,
-    grpc::ByteBuffer* raw_response) {
+grpc::ServerUnaryReactor* SongRecommenderService::Recommend(grpc::CallbackServerContext* context,
+                                                            const grpc::ByteBuffer* raw_request,
+                                                            grpc::ByteBuffer* raw_response) {
   const auto start = Clock::now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   auto reject = [&](const absl::Status& status) {
     return Finish(reactor, "Recommend", status, start);
   };
-  if (absl::Status auth = CheckBearerToken(*context, options_.auth_token, kCalls);
-      !auth.ok()) {
+  if (absl::Status auth = CheckBearerToken(*context, options_.auth_token, kCalls); !auth.ok()) {
     return reject(auth);
   }
   // Request and response live until the worker is done with them.
@@ -129,24 +126,22 @@ grpc::ServerUnaryReactor* SongRecommenderService::Recommend(
   if (absl::Status valid = CheckRecommendRequest(call->request, limits); !valid.ok()) {
     return reject(valid);
   }
-  if (absl::Status headers = CheckRequestImages(call->request, options_.decode);
-      !headers.ok()) {
+  if (absl::Status headers = CheckRequestImages(call->request, options_.decode); !headers.ok()) {
     return reject(headers);
   }
   if (snapshot() == nullptr) {
     return reject(absl::UnavailableError("no index bundle is loaded yet"));
   }
   bool queued = queue_.TrySubmit([this, context, call, raw_response, reactor, start] {
-    absl::Status status = Guarded("Recommend", [&] {
-      return RunRecommend(context, call->request, &call->response);
-    });
+    absl::Status status =
+        Guarded("Recommend", [&] { return RunRecommend(context, call->request, &call->response); });
     if (status.ok()) status = SerializeResponse(call->response, raw_response);
     Finish(reactor, "Recommend", status, start);
   });
   if (!queued) {
-    return reject(absl::ResourceExhaustedError(
-        absl::StrCat("server overloaded: ", options_.queue_size,
-                     " requests already queued; retry with backoff")));
+    return reject(
+        absl::ResourceExhaustedError(absl::StrCat("server overloaded: ", options_.queue_size,
+                                                  " requests already queued; retry with backoff")));
   }
   return reactor;
 }
@@ -157,8 +152,7 @@ absl::Status SongRecommenderService::RunRecommend(grpc::CallbackServerContext* c
   RETURN_IF_ERROR(CallGone(*context, "while the request was queued"));
   std::shared_ptr<const Snapshot> snap = snapshot();
   auto t0 = Clock::now();
-  ASSIGN_OR_RETURN(std::vector<RgbImage> images,
-                   DecodeRequestImages(request, options_.decode));
+  ASSIGN_OR_RETURN(std::vector<RgbImage> images, DecodeRequestImages(request, options_.decode));
   metrics_->ObserveStage("decode", SecondsSince(t0));
   // Decoding a big image takes a while: look again before the models run.
   RETURN_IF_ERROR(CallGone(*context, "before the models ran"));
@@ -168,8 +162,7 @@ absl::Status SongRecommenderService::RunRecommend(grpc::CallbackServerContext* c
   base.retrieval_weight = options_.retrieval_weight;
   base.text_weight = options_.text_weight;
   const RecommendOptions ro = ToRecommendOptions(request, base, kDefaultTopK);
-  absl::StatusOr<Recommendation> rec =
-      image2song::Recommend(*snap, images, request.text(), ro);
+  absl::StatusOr<Recommendation> rec = image2song::Recommend(*snap, images, request.text(), ro);
   if (!rec.ok()) {
     // Overload is counted in the metrics, not logged per call.
     if (!absl::IsResourceExhausted(rec.status())) {
@@ -186,9 +179,9 @@ absl::Status SongRecommenderService::RunRecommend(grpc::CallbackServerContext* c
   return absl::OkStatus();
 }
 
-grpc::ServerUnaryReactor* SongRecommenderService::GetSong(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw_request,
-    grpc::ByteBuffer* raw_response) {
+grpc::ServerUnaryReactor* SongRecommenderService::GetSong(grpc::CallbackServerContext* context,
+                                                          const grpc::ByteBuffer* raw_request,
+                                                          grpc::ByteBuffer* raw_response) {
   const auto start = Clock::now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::Status status = [&]() -> absl::Status {
@@ -200,10 +193,8 @@ grpc::ServerUnaryReactor* SongRecommenderService::GetSong(
     if (snap == nullptr) return absl::UnavailableError("no index bundle is loaded yet");
     const int64_t i = snap->bundle->Find(request.song_id());
     if (i < 0) {
-      return absl::NotFoundError(absl::StrCat("no song with id '",
-                                              request.song_id().substr(0, 200),
-                                              "' in bundle ",
-                                              snap->bundle->manifest().version));
+      return absl::NotFoundError(absl::StrCat("no song with id '", request.song_id().substr(0, 200),
+                                              "' in bundle ", snap->bundle->manifest().version));
     }
     pb::GetSongResponse response;
     FillSong(snap->bundle->song(i), response.mutable_song());
@@ -212,13 +203,12 @@ grpc::ServerUnaryReactor* SongRecommenderService::GetSong(
   return Finish(reactor, "GetSong", status, start);
 }
 
-grpc::ServerUnaryReactor* SongRecommenderService::GetInfo(
-    grpc::CallbackServerContext* context, const pb::GetInfoRequest* /*request*/,
-    pb::GetInfoResponse* response) {
+grpc::ServerUnaryReactor* SongRecommenderService::GetInfo(grpc::CallbackServerContext* context,
+                                                          const pb::GetInfoRequest* /*request*/,
+                                                          pb::GetInfoResponse* response) {
   const auto start = Clock::now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (absl::Status auth = CheckBearerToken(*context, options_.auth_token, kCalls);
-      !auth.ok()) {
+  if (absl::Status auth = CheckBearerToken(*context, options_.auth_token, kCalls); !auth.ok()) {
     return Finish(reactor, "GetInfo", auth, start);
   }
   response->set_server_version(options_.server_version);

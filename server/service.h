@@ -78,10 +78,9 @@ class SongRecommenderService final : public SongRecommenderBase {
   grpc::ServerUnaryReactor* GetSong(grpc::CallbackServerContext* context,
                                     const grpc::ByteBuffer* request,
                                     grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* GetInfo(
-      grpc::CallbackServerContext* context,
-      const image2song::v1::GetInfoRequest* request,
-      image2song::v1::GetInfoResponse* response) override;
+  grpc::ServerUnaryReactor* GetInfo(grpc::CallbackServerContext* context,
+                                    const image2song::v1::GetInfoRequest* request,
+                                    image2song::v1::GetInfoResponse* response) override;
 
  private:
   // Does one Recommend on a worker thread.

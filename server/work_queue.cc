@@ -2,8 +2,7 @@
 
 namespace image2song {
 
-WorkQueue::WorkQueue(int workers, size_t capacity,
-                     std::function<void(size_t)> on_depth,
+WorkQueue::WorkQueue(int workers, size_t capacity, std::function<void(size_t)> on_depth,
                      std::function<void()> on_thread_start)
     : capacity_(capacity),
       on_depth_(std::move(on_depth)),

@@ -19,8 +19,7 @@ class WorkQueue {
  public:
   // `on_depth` (optional) is told the queue depth after every change, in
   // order (it runs under the queue's lock: keep it cheap, e.g. a gauge).
-  WorkQueue(int workers, size_t capacity,
-            std::function<void(size_t)> on_depth = nullptr,
+  WorkQueue(int workers, size_t capacity, std::function<void(size_t)> on_depth = nullptr,
             std::function<void()> on_thread_start = nullptr);
   ~WorkQueue();  // runs what is queued, then joins the workers
 

@@ -27,14 +27,12 @@ std::string HelpText(const CliInfo& info) {
   for (const absl::CommandLineFlag* f : flags) {
     std::string def = f->DefaultValue();
     if (f->IsOfType<std::string>()) def = absl::StrCat("\"", def, "\"");
-    absl::StrAppend(&out, "  --", f->Name(), " (default: ", def, ")\n      ",
-                    f->Help(), "\n");
+    absl::StrAppend(&out, "  --", f->Name(), " (default: ", def, ")\n      ", f->Help(), "\n");
   }
   return out;
 }
 
-std::vector<char*> ParseCommandLineOrHelp(int argc, char** argv,
-                                          const CliInfo& info) {
+std::vector<char*> ParseCommandLineOrHelp(int argc, char** argv, const CliInfo& info) {
   absl::SetProgramUsageMessage(info.usage);
   absl::FlagsUsageConfig config;
   const std::string source = info.flags_source;

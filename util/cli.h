@@ -25,8 +25,7 @@ struct CliInfo {
 // Handles --help/-h and --version (print, exit 0), else parses the flags
 // with absl::ParseCommandLine and returns the positional arguments
 // (argv[0] first).
-std::vector<char*> ParseCommandLineOrHelp(int argc, char** argv,
-                                          const CliInfo& info);
+std::vector<char*> ParseCommandLineOrHelp(int argc, char** argv, const CliInfo& info);
 
 // The --help text (also used to generate the README's configuration
 // reference).

@@ -41,8 +41,7 @@ struct MdCtxDeleter {
 
 }  // namespace
 
-absl::StatusOr<std::string> ReadFile(const std::string& path,
-                                     int64_t max_bytes) {
+absl::StatusOr<std::string> ReadFile(const std::string& path, int64_t max_bytes) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus("cannot open", path);
   struct stat st;
@@ -53,8 +52,8 @@ absl::StatusOr<std::string> ReadFile(const std::string& path,
   }
   if (st.st_size > max_bytes) {
     ::close(fd);
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, " is ", st.st_size, " bytes; the limit is ", max_bytes));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, " is ", st.st_size, " bytes; the limit is ", max_bytes));
   }
   std::string data(static_cast<size_t>(st.st_size), '\0');
   size_t done = 0;
@@ -138,9 +137,7 @@ std::string DefaultCacheDir() {
   return absl::StrCat(home != nullptr ? home : ".", "/.cache/image2song");
 }
 
-std::string DefaultModelsPath() {
-  return DefaultCacheDir() + "/models/default/models.json";
-}
+std::string DefaultModelsPath() { return DefaultCacheDir() + "/models/default/models.json"; }
 
 std::string DefaultBundleDir() { return DefaultCacheDir() + "/bundles/demo"; }
 
@@ -202,8 +199,7 @@ absl::StatusOr<MappedFile> MappedFile::Open(const std::string& path) {
   return file;
 }
 
-MappedFile::MappedFile(MappedFile&& other) noexcept
-    : data_(other.data_), size_(other.size_) {
+MappedFile::MappedFile(MappedFile&& other) noexcept : data_(other.data_), size_(other.size_) {
   other.data_ = nullptr;
   other.size_ = 0;
 }

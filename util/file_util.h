@@ -14,8 +14,7 @@ namespace image2song {
 
 // Reads a whole file. Fails with INVALID_ARGUMENT when it is larger than
 // `max_bytes` and NOT_FOUND when it does not exist.
-absl::StatusOr<std::string> ReadFile(const std::string& path,
-                                     int64_t max_bytes = int64_t{1} << 32);
+absl::StatusOr<std::string> ReadFile(const std::string& path, int64_t max_bytes = int64_t{1} << 32);
 
 // Writes `data` to `path` and fsyncs it.
 absl::Status WriteFile(const std::string& path, absl::string_view data);

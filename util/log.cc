@@ -21,17 +21,13 @@ const char* Basename(const char* path) {
 
 }  // namespace
 
-void SetMinLogSeverity(LogSeverity severity) {
-  g_min_severity.store(static_cast<int>(severity));
-}
+void SetMinLogSeverity(LogSeverity severity) { g_min_severity.store(static_cast<int>(severity)); }
 
-LogMessage::LogMessage(LogSeverity severity, const char* file, int line)
-    : severity_(severity) {
+LogMessage::LogMessage(LogSeverity severity, const char* file, int line) : severity_(severity) {
   auto now = std::chrono::system_clock::now();
   std::time_t secs = std::chrono::system_clock::to_time_t(now);
   int millis = static_cast<int>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(
-          now.time_since_epoch()).count() % 1000);
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000);
   std::tm tm;
   gmtime_r(&secs, &tm);
   char buf[40];
@@ -39,8 +35,8 @@ LogMessage::LogMessage(LogSeverity severity, const char* file, int line)
   const char kLetters[] = {'I', 'W', 'E'};
   char ms[8];
   std::snprintf(ms, sizeof(ms), ".%03dZ", millis);
-  stream_ << kLetters[static_cast<int>(severity)] << ' ' << buf << ms << ' '
-          << Basename(file) << ':' << line << "] ";
+  stream_ << kLetters[static_cast<int>(severity)] << ' ' << buf << ms << ' ' << Basename(file)
+          << ':' << line << "] ";
 }
 
 LogMessage::~LogMessage() {

@@ -30,7 +30,6 @@ void SetMinLogSeverity(LogSeverity severity);
 #define I2S_LOG_SEVERITY_INFO ::image2song::LogSeverity::kInfo
 #define I2S_LOG_SEVERITY_WARNING ::image2song::LogSeverity::kWarning
 #define I2S_LOG_SEVERITY_ERROR ::image2song::LogSeverity::kError
-#define I2S_LOG(sev) \
-  ::image2song::LogMessage(I2S_LOG_SEVERITY_##sev, __FILE__, __LINE__).stream()
+#define I2S_LOG(sev) ::image2song::LogMessage(I2S_LOG_SEVERITY_##sev, __FILE__, __LINE__).stream()
 
 #endif  // IMAGE2SONG_UTIL_LOG_H_

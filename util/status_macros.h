@@ -11,10 +11,10 @@
 #define I2S_CONCAT_(a, b) I2S_CONCAT_INNER_(a, b)
 
 // Returns from the current function when `expr` yields a non-OK status.
-#define RETURN_IF_ERROR(expr)                   \
-  do {                                          \
-    ::absl::Status i2s_status_ = (expr);        \
-    if (!i2s_status_.ok()) return i2s_status_;  \
+#define RETURN_IF_ERROR(expr)                  \
+  do {                                         \
+    ::absl::Status i2s_status_ = (expr);       \
+    if (!i2s_status_.ok()) return i2s_status_; \
   } while (0)
 
 // `ASSIGN_OR_RETURN(auto x, MakeX());` unwraps a StatusOr or returns its

@@ -2,8 +2,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <ftw.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,12 +28,11 @@ namespace {
 using json = nlohmann::json;
 
 constexpr char kTokMagic[8] = {'I', '2', 'S', 'T', 'O', 'K', '0', '1'};
-const char* const kBundleFiles[] = {"songs.faiss", "songs.bin", "columns.bin",
-                                    "columns.json", "tokens.bin"};
+const char* const kBundleFiles[] = {"songs.faiss", "songs.bin", "columns.bin", "columns.json",
+                                    "tokens.bin"};
 
 absl::Status Errno(absl::string_view what, const std::string& path) {
-  return absl::InternalError(
-      absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
+  return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
 }
 
 absl::Status SyncDirectory(const std::string& dir) {
@@ -58,30 +57,27 @@ json ManifestToJson(const BundleManifest& m) {
   for (const auto& [name, d] : m.files) {
     files[name] = {{"sha256", d.sha256}, {"bytes", d.bytes}};
   }
-  return json{{"format_version", m.format_version},
-              {"version", m.version},
-              {"created_at", m.created_at},
-              {"embedder", {{"id", m.embedder_id},
-                            {"dim", m.dim},
-                            {"vocabulary_size", m.vocabulary_size}}},
-              {"song_count", m.song_count},
-              {"skipped_records", m.skipped_records},
-              {"index_type", m.index_type},
-              {"common_component", {{"mean", m.common.mean},
-                                    {"pc", m.common.pc}}},
-              {"files", files}};
+  return json{
+      {"format_version", m.format_version},
+      {"version", m.version},
+      {"created_at", m.created_at},
+      {"embedder", {{"id", m.embedder_id}, {"dim", m.dim}, {"vocabulary_size", m.vocabulary_size}}},
+      {"song_count", m.song_count},
+      {"skipped_records", m.skipped_records},
+      {"index_type", m.index_type},
+      {"common_component", {{"mean", m.common.mean}, {"pc", m.common.pc}}},
+      {"files", files}};
 }
 
-absl::StatusOr<BundleManifest> ManifestFromJson(const std::string& text,
-                                                const std::string& path) {
+absl::StatusOr<BundleManifest> ManifestFromJson(const std::string& text, const std::string& path) {
   BundleManifest m;
   try {
     json j = json::parse(text);
     m.format_version = j.at("format_version").get<int>();
     if (m.format_version != kBundleFormatVersion) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          path, ": bundle format version ", m.format_version,
-          " is not supported (this build reads ", kBundleFormatVersion, ")"));
+      return absl::FailedPreconditionError(
+          absl::StrCat(path, ": bundle format version ", m.format_version,
+                       " is not supported (this build reads ", kBundleFormatVersion, ")"));
     }
     m.version = j.at("version").get<std::string>();
     m.created_at = j.value("created_at", "");
@@ -94,17 +90,13 @@ absl::StatusOr<BundleManifest> ManifestFromJson(const std::string& text,
     m.common.mean = j.at("common_component").at("mean").get<std::vector<float>>();
     m.common.pc = j.at("common_component").at("pc").get<std::vector<float>>();
     for (const auto& [name, d] : j.at("files").items()) {
-      m.files[name] = FileDigest{d.at("sha256").get<std::string>(),
-                                 d.at("bytes").get<int64_t>()};
+      m.files[name] = FileDigest{d.at("sha256").get<std::string>(), d.at("bytes").get<int64_t>()};
     }
   } catch (const json::exception& e) {
-    return absl::DataLossError(
-        absl::StrCat(path, ": invalid bundle manifest: ", e.what()));
+    return absl::DataLossError(absl::StrCat(path, ": invalid bundle manifest: ", e.what()));
   }
-  if (m.dim <= 0 || int(m.common.mean.size()) != m.dim ||
-      int(m.common.pc.size()) != m.dim) {
-    return absl::DataLossError(
-        absl::StrCat(path, ": common component does not match dimension"));
+  if (m.dim <= 0 || int(m.common.mean.size()) != m.dim || int(m.common.pc.size()) != m.dim) {
+    return absl::DataLossError(absl::StrCat(path, ": common component does not match dimension"));
   }
   return m;
 }
@@ -128,8 +120,7 @@ absl::Status PublishDirectory(const std::string& src, const std::string& dest) {
   }
   if (errno != EEXIST && errno != ENOTEMPTY) return Errno("cannot rename to", dest);
   // `dest` is a non-empty directory: swap atomically, then drop the old one.
-  if (::renameat2(AT_FDCWD, src.c_str(), AT_FDCWD, dest.c_str(),
-                  RENAME_EXCHANGE) != 0) {
+  if (::renameat2(AT_FDCWD, src.c_str(), AT_FDCWD, dest.c_str(), RENAME_EXCHANGE) != 0) {
     return Errno("cannot exchange with", dest);
   }
   RETURN_IF_ERROR(SyncDirectory(ParentDir(dest)));
@@ -162,30 +153,29 @@ void RemoveStaleTempDirs(const std::string& out) {
 
 // ---------------------------------------------------------------- Bundle
 
-absl::StatusOr<std::unique_ptr<Bundle>> Bundle::Load(
-    const std::string& dir, const BundleLoadOptions& options) {
+absl::StatusOr<std::unique_ptr<Bundle>> Bundle::Load(const std::string& dir,
+                                                     const BundleLoadOptions& options) {
   const std::string manifest_path = JoinPath(dir, "manifest.json");
   ASSIGN_OR_RETURN(std::string text, ReadFile(manifest_path, int64_t{16} << 20));
   ASSIGN_OR_RETURN(BundleManifest manifest, ManifestFromJson(text, manifest_path));
   for (const char* name : kBundleFiles) {
     auto it = manifest.files.find(name);
     if (it == manifest.files.end()) {
-      return absl::DataLossError(
-          absl::StrCat(manifest_path, " does not list ", name));
+      return absl::DataLossError(absl::StrCat(manifest_path, " does not list ", name));
     }
     const std::string path = JoinPath(dir, name);
     ASSIGN_OR_RETURN(int64_t bytes, FileSize(path));
     if (bytes != it->second.bytes) {
-      return absl::DataLossError(absl::StrCat(
-          path, " is ", bytes, " bytes, the manifest says ", it->second.bytes,
-          " (truncated or replaced)"));
+      return absl::DataLossError(absl::StrCat(path, " is ", bytes, " bytes, the manifest says ",
+                                              it->second.bytes, " (truncated or replaced)"));
     }
     if (options.verify_checksums) {
       ASSIGN_OR_RETURN(std::string sha, Sha256File(path));
       if (sha != it->second.sha256) {
-        return absl::DataLossError(absl::StrCat(
-            path, ": sha256 ", sha.substr(0, 16), "... does not match the "
-            "manifest (", it->second.sha256.substr(0, 16), "...): corrupt"));
+        return absl::DataLossError(absl::StrCat(path, ": sha256 ", sha.substr(0, 16),
+                                                "... does not match the "
+                                                "manifest (",
+                                                it->second.sha256.substr(0, 16), "...): corrupt"));
       }
     }
   }
@@ -236,14 +226,11 @@ absl::StatusOr<std::unique_ptr<Bundle>> Bundle::Load(
   tf.DropResidentPages();  // the checks read every token
 
   // Index.
-  ASSIGN_OR_RETURN(bundle->index_,
-                   SongIndex::Load(JoinPath(dir, "songs.faiss"), options.index));
-  if (bundle->index_->size() != manifest.song_count ||
-      bundle->index_->dim() != manifest.dim) {
+  ASSIGN_OR_RETURN(bundle->index_, SongIndex::Load(JoinPath(dir, "songs.faiss"), options.index));
+  if (bundle->index_->size() != manifest.song_count || bundle->index_->dim() != manifest.dim) {
     return absl::DataLossError(absl::StrCat(
         dir, ": index holds ", bundle->index_->size(), " vectors of dimension ",
-        bundle->index_->dim(), "; the manifest says ", manifest.song_count,
-        " of ", manifest.dim));
+        bundle->index_->dim(), "; the manifest says ", manifest.song_count, " of ", manifest.dim));
   }
   bundle->manifest_ = std::move(manifest);
   return bundle;
@@ -295,12 +282,10 @@ absl::Status BundleWriter::Add(const SongRecord& r, const EmbeddedSong& song) {
     return absl::InvalidArgumentError("song vector has the wrong dimension");
   }
   RETURN_IF_ERROR(songs_.Add(r, song.lines));
-  RETURN_IF_ERROR(WriteAll(tokens_, song.tokens.data(),
-                           song.tokens.size() * sizeof(LyricToken),
+  RETURN_IF_ERROR(WriteAll(tokens_, song.tokens.data(), song.tokens.size() * sizeof(LyricToken),
                            JoinPath(tmp_dir_, "tokens.data")));
   offsets_.push_back(offsets_.back() + song.tokens.size());
-  RETURN_IF_ERROR(WriteAll(vectors_, song.vector.data(),
-                           song.vector.size() * sizeof(float),
+  RETURN_IF_ERROR(WriteAll(vectors_, song.vector.data(), song.vector.size() * sizeof(float),
                            JoinPath(tmp_dir_, "vectors.f32")));
   ++count_;
   return absl::OkStatus();
@@ -372,8 +357,8 @@ absl::StatusOr<BundleManifest> BundleWriter::Finish() {
   } else {
     ASSIGN_OR_RETURN(index, SongIndex::Create(dim, count_, options_.index));
   }
-  I2S_LOG(INFO) << "building " << index->type() << " index over " << count_
-                << " songs (" << index->Describe() << ")";
+  I2S_LOG(INFO) << "building " << index->type() << " index over " << count_ << " songs ("
+                << index->Describe() << ")";
   const auto build_start = std::chrono::steady_clock::now();
   auto seconds = [](std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
@@ -404,17 +389,15 @@ absl::StatusOr<BundleManifest> BundleWriter::Finish() {
       last_log = std::chrono::steady_clock::now();
       const double rate = done / std::max(1e-9, seconds(add_start));
       I2S_LOG(INFO) << "index: " << done << "/" << count_ << " songs ("
-                    << absl::StrFormat("%.1f%%, %.0f songs/s, ETA %.0f s",
-                                       100.0 * done / count_, rate,
-                                       (count_ - done) / rate)
+                    << absl::StrFormat("%.1f%%, %.0f songs/s, ETA %.0f s", 100.0 * done / count_,
+                                       rate, (count_ - done) / rate)
                     << ")";
     }
   }
   std::vector<float>().swap(buf);
   mapped = MappedFile();
   ::unlink(vectors_path.c_str());
-  I2S_LOG(INFO) << "index built in " << absl::StrFormat("%.1f", seconds(build_start))
-                << " s";
+  I2S_LOG(INFO) << "index built in " << absl::StrFormat("%.1f", seconds(build_start)) << " s";
   RETURN_IF_ERROR(index->Save(JoinPath(tmp_dir_, "songs.faiss")));
 
   std::string content_sha;
@@ -426,8 +409,7 @@ absl::StatusOr<BundleManifest> BundleWriter::Finish() {
     content_sha += sha;
   }
   m.version = options_.version.empty()
-                  ? absl::StrCat(UtcNow("%Y%m%dT%H%M%SZ"), "-",
-                                 Sha256Hex(content_sha).substr(0, 8))
+                  ? absl::StrCat(UtcNow("%Y%m%dT%H%M%SZ"), "-", Sha256Hex(content_sha).substr(0, 8))
                   : options_.version;
   m.created_at = UtcNow("%Y-%m-%dT%H:%M:%SZ");
   m.embedder_id = words_->id();
@@ -436,8 +418,7 @@ absl::StatusOr<BundleManifest> BundleWriter::Finish() {
   m.vocabulary_size = words_->size();
   m.index_type = index->type();
   m.skipped_records = skipped_;
-  RETURN_IF_ERROR(WriteFile(JoinPath(tmp_dir_, "manifest.json"),
-                            ManifestToJson(m).dump(2) + "\n"));
+  RETURN_IF_ERROR(WriteFile(JoinPath(tmp_dir_, "manifest.json"), ManifestToJson(m).dump(2) + "\n"));
   RETURN_IF_ERROR(PublishDirectory(tmp_dir_, options_.output_dir));
   finished_ = true;
   return m;

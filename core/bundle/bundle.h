@@ -25,10 +25,10 @@
 #include "absl/types/span.h"
 #include "core/bundle/catalogue.h"
 #include "core/bundle/embedder.h"
-#include "util/file_util.h"
-#include "core/index/song_index.h"
 #include "core/bundle/song_store.h"
+#include "core/index/song_index.h"
 #include "core/words/word_vectors.h"
+#include "util/file_util.h"
 
 namespace image2song {
 
@@ -63,8 +63,8 @@ struct BundleLoadOptions {
 // concurrently.
 class Bundle {
  public:
-  static absl::StatusOr<std::unique_ptr<Bundle>> Load(
-      const std::string& dir, const BundleLoadOptions& options);
+  static absl::StatusOr<std::unique_ptr<Bundle>> Load(const std::string& dir,
+                                                      const BundleLoadOptions& options);
 
   const BundleManifest& manifest() const { return manifest_; }
   const std::string& dir() const { return dir_; }
@@ -111,8 +111,8 @@ struct BundleWriterOptions {
 // Streams songs into a new bundle. Not thread-safe.
 class BundleWriter {
  public:
-  static absl::StatusOr<std::unique_ptr<BundleWriter>> Create(
-      const BundleWriterOptions& options, const WordVectors* words);
+  static absl::StatusOr<std::unique_ptr<BundleWriter>> Create(const BundleWriterOptions& options,
+                                                              const WordVectors* words);
   ~BundleWriter();  // removes the temporary directory unless Finish()ed
 
   absl::Status Add(const SongRecord& record, const EmbeddedSong& song);

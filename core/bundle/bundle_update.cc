@@ -14,8 +14,7 @@ namespace image2song {
 
 absl::StatusOr<BundleUpdateStats> UpdateBundle(const BundleUpdateOptions& options,
                                                const WordVectors& words) {
-  if (options.base_dir.empty() || options.changes_path.empty() ||
-      options.output_dir.empty()) {
+  if (options.base_dir.empty() || options.changes_path.empty() || options.output_dir.empty()) {
     return absl::InvalidArgumentError("base bundle, change file and output are required");
   }
   const auto start = std::chrono::steady_clock::now();
@@ -23,9 +22,8 @@ absl::StatusOr<BundleUpdateStats> UpdateBundle(const BundleUpdateOptions& option
   const BundleManifest& bm = base->manifest();
   if (bm.embedder_id != words.id() || bm.dim != words.dim()) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "base bundle ", options.base_dir, " was embedded with ", bm.embedder_id,
-        " (", bm.dim, "-d); the models use ", words.id(), " (", words.dim(),
-        "-d): rebuild it in full"));
+        "base bundle ", options.base_dir, " was embedded with ", bm.embedder_id, " (", bm.dim,
+        "-d); the models use ", words.id(), " (", words.dim(), "-d): rebuild it in full"));
   }
 
   // The changes (bounded by the change file, not by the catalogue).
@@ -34,17 +32,18 @@ absl::StatusOr<BundleUpdateStats> UpdateBundle(const BundleUpdateOptions& option
   std::vector<SongRecord> upserts;
   absl::flat_hash_map<std::string, size_t> upsert_at;
   absl::flat_hash_set<std::string> deletes;
-  RETURN_IF_ERROR(ReadCatalogue(options.changes_path, co,
-                                [&](SongRecord&& r) -> absl::Status {
-                                  if (r.deleted) {
-                                    deletes.insert(r.id);
-                                  } else {
-                                    upsert_at[r.id] = upserts.size();
-                                    upserts.push_back(std::move(r));
-                                  }
-                                  return absl::OkStatus();
-                                },
-                                nullptr));
+  RETURN_IF_ERROR(ReadCatalogue(
+      options.changes_path, co,
+      [&](SongRecord&& r) -> absl::Status {
+        if (r.deleted) {
+          deletes.insert(r.id);
+        } else {
+          upsert_at[r.id] = upserts.size();
+          upserts.push_back(std::move(r));
+        }
+        return absl::OkStatus();
+      },
+      nullptr));
 
   BundleUpdateStats stats;
   for (const std::string& id : deletes) {
@@ -83,8 +82,7 @@ absl::StatusOr<BundleUpdateStats> UpdateBundle(const BundleUpdateOptions& option
     ++stats.kept;
     if (std::chrono::steady_clock::now() - last_log > std::chrono::seconds(5)) {
       last_log = std::chrono::steady_clock::now();
-      I2S_LOG(INFO) << "update: " << i + 1 << "/" << base->size()
-                    << " base songs copied";
+      I2S_LOG(INFO) << "update: " << i + 1 << "/" << base->size() << " base songs copied";
     }
   }
   // Changed and new songs: embedded, then transformed as the base was.
@@ -99,8 +97,8 @@ absl::StatusOr<BundleUpdateStats> UpdateBundle(const BundleUpdateOptions& option
   I2S_LOG(INFO) << absl::StrFormat(
       "update of %s: %d songs kept without re-embedding, %d updated, %d added, "
       "%d deleted (%d unknown ids to delete) -> %s in %.1f s",
-      bm.version, stats.kept, stats.updated, stats.added, stats.deleted,
-      stats.unknown_deletes, stats.manifest.version,
+      bm.version, stats.kept, stats.updated, stats.added, stats.deleted, stats.unknown_deletes,
+      stats.manifest.version,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return stats;
 }

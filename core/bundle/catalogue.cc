@@ -33,8 +33,7 @@ bool ValidUtf8(absl::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
     unsigned char c = s[i];
-    int n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2
-                     : (c >> 3) == 30 ? 3 : -1;
+    int n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : -1;
     if (n < 0 || i + n >= s.size() + (n == 0 ? 1 : 0)) {
       if (n != 0) return false;
     }
@@ -48,22 +47,20 @@ bool ValidUtf8(absl::string_view s) {
   return true;
 }
 
-std::optional<FieldError> CheckText(const std::string& field,
-                                    const std::string& value, bool required,
-                                    size_t max_bytes) {
+std::optional<FieldError> CheckText(const std::string& field, const std::string& value,
+                                    bool required, size_t max_bytes) {
   if (required && absl::StripAsciiWhitespace(value).empty()) {
     return FieldError{field, "missing or empty"};
   }
   if (value.size() > max_bytes) {
-    return FieldError{field, absl::StrCat("too long (", value.size(),
-                                          " bytes; limit ", max_bytes, ")")};
+    return FieldError{field,
+                      absl::StrCat("too long (", value.size(), " bytes; limit ", max_bytes, ")")};
   }
   if (!ValidUtf8(value)) return FieldError{field, "not valid UTF-8"};
   return std::nullopt;
 }
 
-std::optional<FieldError> Validate(const SongRecord& r,
-                                   const CatalogueOptions& options) {
+std::optional<FieldError> Validate(const SongRecord& r, const CatalogueOptions& options) {
   if (auto e = CheckText("id", r.id, true, kMaxIdBytes)) return e;
   for (char c : r.id) {
     if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7F) {
@@ -72,19 +69,16 @@ std::optional<FieldError> Validate(const SongRecord& r,
   }
   if (auto e = CheckText("title", r.title, true, kMaxTextBytes)) return e;
   if (auto e = CheckText("artist", r.artist, true, kMaxTextBytes)) return e;
-  if (auto e = CheckText("lyrics", r.lyrics, true,
-                         static_cast<size_t>(options.max_lyrics_bytes))) {
+  if (auto e = CheckText("lyrics", r.lyrics, true, static_cast<size_t>(options.max_lyrics_bytes))) {
     return e;
   }
-  for (const auto& [name, value] :
-       {std::pair<const char*, const std::string*>{"genre", &r.genre},
-        {"mood", &r.mood},
-        {"language", &r.language},
-        {"license", &r.license}}) {
+  for (const auto& [name, value] : {std::pair<const char*, const std::string*>{"genre", &r.genre},
+                                    {"mood", &r.mood},
+                                    {"language", &r.language},
+                                    {"license", &r.license}}) {
     if (auto e = CheckText(name, *value, false, kMaxTextBytes)) return e;
   }
-  if (!std::isfinite(r.duration_seconds) || r.duration_seconds < 0 ||
-      r.duration_seconds > 86400) {
+  if (!std::isfinite(r.duration_seconds) || r.duration_seconds < 0 || r.duration_seconds > 86400) {
     return FieldError{"duration", "must be a number of seconds in 0..86400"};
   }
   if (r.tags.size() > kMaxTags) {
@@ -97,8 +91,7 @@ std::optional<FieldError> Validate(const SongRecord& r,
 }
 
 // Reads one JSON value into a string field; null/absent leaves it empty.
-std::optional<FieldError> JsonString(const json& obj, const char* field,
-                                     std::string* out) {
+std::optional<FieldError> JsonString(const json& obj, const char* field, std::string* out) {
   auto it = obj.find(field);
   if (it == obj.end() || it->is_null()) return std::nullopt;
   if (!it->is_string()) return FieldError{field, "must be a string"};
@@ -106,8 +99,7 @@ std::optional<FieldError> JsonString(const json& obj, const char* field,
   return std::nullopt;
 }
 
-std::optional<FieldError> ParseJsonRecord(const std::string& line,
-                                          SongRecord* r) {
+std::optional<FieldError> ParseJsonRecord(const std::string& line, SongRecord* r) {
   json obj;
   try {
     obj = json::parse(line);
@@ -120,15 +112,14 @@ std::optional<FieldError> ParseJsonRecord(const std::string& line,
     if (!del->is_boolean()) return FieldError{"deleted", "must be true or false"};
     r->deleted = del->get<bool>();
   }
-  for (auto [name, out] :
-       {std::pair<const char*, std::string*>{"id", &r->id},
-        {"title", &r->title},
-        {"artist", &r->artist},
-        {"lyrics", &r->lyrics},
-        {"genre", &r->genre},
-        {"mood", &r->mood},
-        {"language", &r->language},
-        {"license", &r->license}}) {
+  for (auto [name, out] : {std::pair<const char*, std::string*>{"id", &r->id},
+                           {"title", &r->title},
+                           {"artist", &r->artist},
+                           {"lyrics", &r->lyrics},
+                           {"genre", &r->genre},
+                           {"mood", &r->mood},
+                           {"language", &r->language},
+                           {"license", &r->license}}) {
     if (auto e = JsonString(obj, name, out)) return e;
   }
   auto d = obj.find("duration");
@@ -196,8 +187,7 @@ class RecordReader {
 
   // Returns false at end of file. `first_line` is the 1-based line number
   // the record starts on. Oversized records set *too_long and are skipped.
-  bool Next(std::string* record, int64_t* first_line, bool* too_long,
-            int64_t* bytes) {
+  bool Next(std::string* record, int64_t* first_line, bool* too_long, int64_t* bytes) {
     record->clear();
     *too_long = false;
     std::string line;
@@ -250,10 +240,9 @@ class RecordReader {
 
 }  // namespace
 
-absl::Status ReadCatalogue(
-    const std::string& path, const CatalogueOptions& options,
-    const std::function<absl::Status(SongRecord&&)>& on_record,
-    CatalogueStats* stats) {
+absl::Status ReadCatalogue(const std::string& path, const CatalogueOptions& options,
+                           const std::function<absl::Status(SongRecord&&)>& on_record,
+                           CatalogueStats* stats) {
   CatalogueStats local;
   if (stats == nullptr) stats = &local;
   std::string format = options.format;
@@ -261,19 +250,18 @@ absl::Status ReadCatalogue(
     std::string lower = absl::AsciiStrToLower(path);
     if (absl::EndsWith(lower, ".csv")) {
       format = "csv";
-    } else if (absl::EndsWith(lower, ".jsonl") ||
-               absl::EndsWith(lower, ".ndjson") ||
+    } else if (absl::EndsWith(lower, ".jsonl") || absl::EndsWith(lower, ".ndjson") ||
                absl::EndsWith(lower, ".json")) {
       format = "jsonl";
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, ": cannot tell the format from the extension; use .jsonl or "
-                ".csv (or --format)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path,
+                       ": cannot tell the format from the extension; use .jsonl or "
+                       ".csv (or --format)"));
     }
   }
   if (format != "csv" && format != "jsonl") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown catalogue format '", format, "'"));
+    return absl::InvalidArgumentError(absl::StrCat("unknown catalogue format '", format, "'"));
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
@@ -289,8 +277,7 @@ absl::Status ReadCatalogue(
   bool header_done = !csv;
 
   auto reject = [&](int64_t at, const FieldError& e) -> absl::Status {
-    std::string msg = absl::StrCat(path, ":", at, ": field '", e.field,
-                                   "': ", e.problem);
+    std::string msg = absl::StrCat(path, ":", at, ": field '", e.field, "': ", e.problem);
     if (!options.skip_invalid) return absl::InvalidArgumentError(msg);
     ++stats->skipped;
     if (stats->skip_reasons.size() < 20) stats->skip_reasons.push_back(msg);
@@ -299,8 +286,8 @@ absl::Status ReadCatalogue(
 
   while (reader.Next(&record, &line, &too_long, &stats->bytes_read)) {
     if (too_long) {
-      absl::Status s = reject(line, {"(record)", absl::StrCat(
-          "longer than ", options.max_record_bytes, " bytes")});
+      absl::Status s = reject(
+          line, {"(record)", absl::StrCat("longer than ", options.max_record_bytes, " bytes")});
       if (!s.ok()) return s;
       continue;
     }
@@ -311,13 +298,12 @@ absl::Status ReadCatalogue(
             absl::StrCat(path, ":", line, ": unterminated quote in header"));
       }
       for (size_t i = 0; i < fields.size(); ++i) {
-        columns[absl::AsciiStrToLower(absl::StripAsciiWhitespace(fields[i]))] =
-            static_cast<int>(i);
+        columns[absl::AsciiStrToLower(absl::StripAsciiWhitespace(fields[i]))] = static_cast<int>(i);
       }
       for (const char* need : {"id", "title", "artist", "lyrics"}) {
         if (!columns.contains(need)) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              path, ":", line, ": header has no '", need, "' column"));
+          return absl::InvalidArgumentError(
+              absl::StrCat(path, ":", line, ": header has no '", need, "' column"));
         }
       }
       header_done = true;
@@ -329,8 +315,8 @@ absl::Status ReadCatalogue(
       if (!SplitCsv(record, &fields)) {
         error = FieldError{"(record)", "unterminated quote"};
       } else if (fields.size() != columns.size()) {
-        error = FieldError{"(record)", absl::StrCat(
-            "has ", fields.size(), " fields, the header has ", columns.size())};
+        error = FieldError{"(record)", absl::StrCat("has ", fields.size(),
+                                                    " fields, the header has ", columns.size())};
       } else {
         auto get = [&](const char* name) -> std::string {
           auto it = columns.find(name);
@@ -346,19 +332,15 @@ absl::Status ReadCatalogue(
         r.license = get("license");
         std::string duration(absl::StripAsciiWhitespace(get("duration")));
         if (!duration.empty() && !absl::SimpleAtof(duration, &r.duration_seconds)) {
-          error = FieldError{"duration", absl::StrCat("'", duration,
-                                                      "' is not a number")};
+          error = FieldError{"duration", absl::StrCat("'", duration, "' is not a number")};
         }
-        std::string flag = absl::AsciiStrToLower(
-            absl::StripAsciiWhitespace(get("explicit")));
+        std::string flag = absl::AsciiStrToLower(absl::StripAsciiWhitespace(get("explicit")));
         if (flag == "true" || flag == "1" || flag == "yes") {
           r.explicit_lyrics = true;
         } else if (!flag.empty() && flag != "false" && flag != "0" && flag != "no") {
-          error = FieldError{"explicit", absl::StrCat("'", flag,
-                                                      "' is not true/false")};
+          error = FieldError{"explicit", absl::StrCat("'", flag, "' is not true/false")};
         }
-        for (absl::string_view t :
-             absl::StrSplit(get("tags"), ';', absl::SkipWhitespace())) {
+        for (absl::string_view t : absl::StrSplit(get("tags"), ';', absl::SkipWhitespace())) {
           r.tags.emplace_back(absl::StripAsciiWhitespace(t));
         }
       }

@@ -61,10 +61,9 @@ struct CatalogueStats {
 // file, the line and the field: "songs.csv:17: field 'title': missing".
 // A duplicate id is an error (or skipped). `on_record` may return an error to
 // stop. `stats` may be null.
-absl::Status ReadCatalogue(
-    const std::string& path, const CatalogueOptions& options,
-    const std::function<absl::Status(SongRecord&&)>& on_record,
-    CatalogueStats* stats);
+absl::Status ReadCatalogue(const std::string& path, const CatalogueOptions& options,
+                           const std::function<absl::Status(SongRecord&&)>& on_record,
+                           CatalogueStats* stats);
 
 }  // namespace image2song
 

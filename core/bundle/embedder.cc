@@ -9,11 +9,9 @@
 namespace image2song {
 namespace {
 
-
 // Adds the SIF-weighted mean of `tokens`' vectors, unit-normalised and
 // scaled by `weight`, to `acc`. Returns whether any word was known.
-bool AddSifMean(const WordVectors& words,
-                const std::vector<std::string>& tokens, float weight,
+bool AddSifMean(const WordVectors& words, const std::vector<std::string>& tokens, float weight,
                 std::vector<float>* acc) {
   const int dim = words.dim();
   std::vector<float> sum(dim, 0.0f);
@@ -47,8 +45,7 @@ void CommonComponent::Apply(float* v, int dim) const {
 }
 
 SongEmbedder::SongEmbedder(const WordVectors* words)
-    : words_(words),
-      stopword_rank_(StopwordRank(*words)) {}
+    : words_(words), stopword_rank_(StopwordRank(*words)) {}
 
 EmbeddedSong SongEmbedder::Embed(const SongRecord& record) const {
   const int dim = words_->dim();
@@ -71,8 +68,7 @@ EmbeddedSong SongEmbedder::Embed(const SongRecord& record) const {
         out.tokens.push_back(LyricToken{static_cast<uint32_t>(id), line_no});
       }
     }
-    lyric_tokens.insert(lyric_tokens.end(), line_tokens.begin(),
-                        line_tokens.end());
+    lyric_tokens.insert(lyric_tokens.end(), line_tokens.begin(), line_tokens.end());
   }
   AddSifMean(*words_, lyric_tokens, 1.0f, &out.vector);
   std::vector<std::string> title_tokens;

@@ -28,11 +28,11 @@ struct LyricToken {
 };
 
 struct EmbeddedSong {
-  std::vector<float> vector;         // dim floats, unit length
-  std::vector<LyricToken> tokens;    // content words, in lyric order
-  std::vector<std::string> lines;    // non-blank lyric lines
-  int32_t words_total = 0;           // word tokens seen
-  int32_t words_known = 0;           // of those, in the vocabulary
+  std::vector<float> vector;       // dim floats, unit length
+  std::vector<LyricToken> tokens;  // content words, in lyric order
+  std::vector<std::string> lines;  // non-blank lyric lines
+  int32_t words_total = 0;         // word tokens seen
+  int32_t words_known = 0;         // of those, in the vocabulary
 };
 
 // The common component removed from song and query vectors.

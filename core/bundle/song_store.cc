@@ -49,8 +49,7 @@ uint64_t IdHash(absl::string_view id) {
 
 // ------------------------------------------------------------- SongStore
 
-absl::StatusOr<SongStore> SongStore::Open(const std::string& dir,
-                                          int64_t song_count) {
+absl::StatusOr<SongStore> SongStore::Open(const std::string& dir, int64_t song_count) {
   SongStore s;
   s.n_ = song_count;
   const std::string songs_path = JoinPath(dir, "songs.bin");
@@ -70,11 +69,9 @@ absl::StatusOr<SongStore> SongStore::Open(const std::string& dir,
   std::memcpy(&n, sf.data() + 8, 8);
   std::memcpy(&offsets_pos, sf.data() + 16, 8);
   if (n != uint64_t(song_count)) {
-    return bad(songs_path, absl::StrCat("holds ", n, " songs, the manifest says ",
-                                        song_count));
+    return bad(songs_path, absl::StrCat("holds ", n, " songs, the manifest says ", song_count));
   }
-  if (offsets_pos % 8 != 0 || offsets_pos < 24 ||
-      offsets_pos + (n + 1) * 8 != sf.size()) {
+  if (offsets_pos % 8 != 0 || offsets_pos < 24 || offsets_pos + (n + 1) * 8 != sf.size()) {
     return bad(songs_path, "size mismatch (truncated?)");
   }
   s.records_ = sf.data() + 24;
@@ -193,8 +190,8 @@ int64_t SongStore::Find(absl::string_view id) const {
 std::vector<uint8_t> SongStore::Select(const Filters& f, int64_t* kept) const {
   std::vector<uint8_t> bits((n_ + 7) / 8, 0);
   // Per coded column: which codes pass (empty = all).
-  const absl::flat_hash_set<std::string>* sets[4] = {&f.genres, &f.moods,
-                                                     &f.languages, &f.licenses};
+  const absl::flat_hash_set<std::string>* sets[4] = {&f.genres, &f.moods, &f.languages,
+                                                     &f.licenses};
   std::vector<std::vector<uint8_t>> pass(4);
   for (int c = 0; c < 4; ++c) {
     if (sets[c]->empty()) continue;
@@ -236,8 +233,7 @@ absl::StatusOr<SongStoreWriter> SongStoreWriter::Create(const std::string& dir) 
   const std::string path = JoinPath(dir, "songs.bin");
   w.records_.reset(std::fopen(path.c_str(), "wb"));
   if (w.records_ == nullptr) {
-    return absl::InternalError(
-        absl::StrCat("cannot create ", path, ": ", std::strerror(errno)));
+    return absl::InternalError(absl::StrCat("cannot create ", path, ": ", std::strerror(errno)));
   }
   // Header; the offsets position is patched by Finish().
   char header[24] = {};
@@ -246,14 +242,12 @@ absl::StatusOr<SongStoreWriter> SongStoreWriter::Create(const std::string& dir) 
   return w;
 }
 
-absl::Status SongStoreWriter::Add(const SongRecord& r,
-                                  const std::vector<std::string>& lines) {
+absl::Status SongStoreWriter::Add(const SongRecord& r, const std::vector<std::string>& lines) {
   const std::string path = JoinPath(dir_, "songs.bin");
   const std::string joined_tags = absl::StrJoin(r.tags, std::string(1, kTagSeparator));
   const std::string joined_lines = absl::StrJoin(lines, "\n");
   const absl::string_view fields[kFields] = {
-      r.id, r.title, r.artist, r.genre, r.mood, r.language, r.license,
-      joined_tags, joined_lines};
+      r.id, r.title, r.artist, r.genre, r.mood, r.language, r.license, joined_tags, joined_lines};
   uint64_t bytes = 0;
   for (absl::string_view f : fields) {
     if (f.size() > 0xffffffffu) return absl::InvalidArgumentError("field too long");
@@ -269,8 +263,8 @@ absl::Status SongStoreWriter::Add(const SongRecord& r,
     auto it = lookup_[c].find(key);
     if (it == lookup_[c].end()) {
       if (dictionaries_[c].size() >= 0xffff) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "more than 65535 distinct values of '", kCodedColumns[c], "'"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("more than 65535 distinct values of '", kCodedColumns[c], "'"));
       }
       it = lookup_[c].emplace(key, uint16_t(dictionaries_[c].size())).first;
       dictionaries_[c].push_back(key);

@@ -52,21 +52,19 @@ struct Filters {
   float min_duration_seconds = 0;
   float max_duration_seconds = 0;
   bool empty() const {
-    return genres.empty() && moods.empty() && languages.empty() &&
-           licenses.empty() && exclude_ids.empty() && !exclude_explicit &&
-           min_duration_seconds <= 0 && max_duration_seconds <= 0;
+    return genres.empty() && moods.empty() && languages.empty() && licenses.empty() &&
+           exclude_ids.empty() && !exclude_explicit && min_duration_seconds <= 0 &&
+           max_duration_seconds <= 0;
   }
 };
 
-inline constexpr const char* kSongStoreFiles[] = {"songs.bin", "columns.bin",
-                                                  "columns.json"};
+inline constexpr const char* kSongStoreFiles[] = {"songs.bin", "columns.bin", "columns.json"};
 
 class SongStore {
  public:
   // Maps the files of `dir` and checks their structure (sizes, offsets,
   // codes) against `song_count`; errors are DATA_LOSS naming the file.
-  static absl::StatusOr<SongStore> Open(const std::string& dir,
-                                        int64_t song_count);
+  static absl::StatusOr<SongStore> Open(const std::string& dir, int64_t song_count);
   SongStore() = default;
   SongStore(SongStore&&) = default;
   SongStore& operator=(SongStore&&) = default;

@@ -15,10 +15,10 @@
 namespace image2song {
 namespace {
 
-const char* const kFeatures[] = {
-    "brightness", "saturation", "dark_share", "bright_share",
-    "warm_share", "cold_share", "sky_share", "water_share",
-    "vegetation_share", "colourfulness", "background_share"};
+const char* const kFeatures[] = {"brightness",    "saturation",      "dark_share",
+                                 "bright_share",  "warm_share",      "cold_share",
+                                 "sky_share",     "water_share",     "vegetation_share",
+                                 "colourfulness", "background_share"};
 
 // Marks (255) the plain background of `rgb`: the pixels connected to the
 // border whose colour is within kTolerance (per channel) of the border's
@@ -44,9 +44,8 @@ double PlainBackground(const cv::Mat& rgb, cv::Mat* background) {
     return (c[0] >> 4) << 8 | (c[1] >> 4) << 4 | (c[2] >> 4);
   };
   for (const cv::Point& p : border) ++bins[bin_of(p)];
-  auto best = std::max_element(
-      bins.begin(), bins.end(),
-      [](const auto& a, const auto& b) { return a.second < b.second; });
+  auto best = std::max_element(bins.begin(), bins.end(),
+                               [](const auto& a, const auto& b) { return a.second < b.second; });
   if (best == bins.end() || best->second < 0.6 * border.size()) return 0;
   cv::Mat mask = cv::Mat::zeros(rgb.rows + 2, rgb.cols + 2, CV_8U);
   const cv::Scalar tol(kTolerance, kTolerance, kTolerance);
@@ -64,8 +63,7 @@ double PlainBackground(const cv::Mat& rgb, cv::Mat* background) {
 // A copy of `image` at most 128 pixels on its longer side (a view when it is
 // already that small).
 cv::Mat Thumbnail(const RgbImage& image) {
-  cv::Mat rgb(image.height, image.width, CV_8UC3,
-              const_cast<uint8_t*>(image.pixels.data()));
+  cv::Mat rgb(image.height, image.width, CV_8UC3, const_cast<uint8_t*>(image.pixels.data()));
   const double scale = 128.0 / std::max(image.width, image.height);
   if (scale >= 1) return rgb;
   // An explicit size of at least 1x1: with a scale factor, OpenCV rounds the
@@ -154,9 +152,8 @@ std::map<std::string, float> ColourFeatures(const RgbImage& image) {
   const double rg_mean = rg_sum / n, yb_mean = yb_sum / n;
   const double rg_std = std::sqrt(std::max(0.0, rg_sq / n - rg_mean * rg_mean));
   const double yb_std = std::sqrt(std::max(0.0, yb_sq / n - yb_mean * yb_mean));
-  const double colourfulness =
-      std::sqrt(rg_std * rg_std + yb_std * yb_std) +
-      0.3 * std::sqrt(rg_mean * rg_mean + yb_mean * yb_mean);
+  const double colourfulness = std::sqrt(rg_std * rg_std + yb_std * yb_std) +
+                               0.3 * std::sqrt(rg_mean * rg_mean + yb_mean * yb_mean);
   f["colourfulness"] = float(std::min(1.0, colourfulness / 150.0));
   return f;
 }
@@ -173,34 +170,29 @@ absl::StatusOr<std::vector<CueRule>> LoadCueRules(const std::string& path) {
       for (const auto& [key, value] : r.at("when").items()) {
         bool is_min = absl::EndsWith(key, "_min");
         if (!is_min && !absl::EndsWith(key, "_max")) {
-          throw std::runtime_error(absl::StrCat(
-              "rule '", rule.tag, "': condition '", key,
-              "' must end in _min or _max"));
+          throw std::runtime_error(absl::StrCat("rule '", rule.tag, "': condition '", key,
+                                                "' must end in _min or _max"));
         }
         std::string feature = key.substr(0, key.size() - 4);
-        if (std::find(std::begin(kFeatures), std::end(kFeatures), feature) ==
-            std::end(kFeatures)) {
-          throw std::runtime_error(absl::StrCat(
-              "rule '", rule.tag, "': unknown feature '", feature, "'"));
+        if (std::find(std::begin(kFeatures), std::end(kFeatures), feature) == std::end(kFeatures)) {
+          throw std::runtime_error(
+              absl::StrCat("rule '", rule.tag, "': unknown feature '", feature, "'"));
         }
         rule.conditions.push_back({feature, {is_min, value.get<float>()}});
       }
       if (rule.conditions.empty()) {
-        throw std::runtime_error(
-            absl::StrCat("rule '", rule.tag, "' has no conditions"));
+        throw std::runtime_error(absl::StrCat("rule '", rule.tag, "' has no conditions"));
       }
       rules.push_back(std::move(rule));
     }
   } catch (const std::exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("colour cue rules ", path, ": ", e.what()));
+    return absl::InvalidArgumentError(absl::StrCat("colour cue rules ", path, ": ", e.what()));
   }
   return rules;
 }
 
-std::vector<CueMatch> MatchCueRules(
-    const std::vector<CueRule>& rules,
-    const std::map<std::string, float>& features) {
+std::vector<CueMatch> MatchCueRules(const std::vector<CueRule>& rules,
+                                    const std::map<std::string, float>& features) {
   std::vector<CueMatch> out;
   for (const CueRule& rule : rules) {
     float margin = 1;

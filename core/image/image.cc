@@ -19,20 +19,15 @@ namespace {
 
 uint32_t Be16(const unsigned char* p) { return (uint32_t(p[0]) << 8) | p[1]; }
 uint32_t Be32(const unsigned char* p) {
-  return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) |
-         (uint32_t(p[2]) << 8) | p[3];
+  return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3];
 }
 uint32_t Le16(const unsigned char* p) { return p[0] | (uint32_t(p[1]) << 8); }
 uint32_t Le24(const unsigned char* p) {
   return p[0] | (uint32_t(p[1]) << 8) | (uint32_t(p[2]) << 16);
 }
-uint32_t Le32(const unsigned char* p) {
-  return Le24(p) | (uint32_t(p[3]) << 24);
-}
+uint32_t Le32(const unsigned char* p) { return Le24(p) | (uint32_t(p[3]) << 24); }
 
-absl::Status Invalid(absl::string_view msg) {
-  return absl::InvalidArgumentError(msg);
-}
+absl::Status Invalid(absl::string_view msg) { return absl::InvalidArgumentError(msg); }
 
 absl::StatusOr<ImageHeader> SniffJpeg(const unsigned char* p, size_t n) {
   ImageHeader h;
@@ -40,8 +35,7 @@ absl::StatusOr<ImageHeader> SniffJpeg(const unsigned char* p, size_t n) {
   size_t i = 2;
   while (i < n) {
     if (p[i] != 0xFF) {
-      return Invalid(absl::StrFormat(
-          "corrupt JPEG: expected a marker at byte %d", i));
+      return Invalid(absl::StrFormat("corrupt JPEG: expected a marker at byte %d", i));
     }
     while (i < n && p[i] == 0xFF) ++i;  // fill bytes
     if (i >= n) break;
@@ -55,8 +49,8 @@ absl::StatusOr<ImageHeader> SniffJpeg(const unsigned char* p, size_t n) {
     if (i + 2 > n) break;
     uint32_t len = Be16(p + i);
     if (len < 2) return Invalid("corrupt JPEG: bad segment length");
-    bool sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 &&
-               marker != 0xC8 && marker != 0xCC;
+    bool sof =
+        marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
     if (sof) {
       if (i + 7 > n) break;
       h.height = Be16(p + i + 3);
@@ -148,14 +142,32 @@ absl::StatusOr<size_t> PngExtent(const unsigned char* p, size_t n) {
 cv::Mat Oriented(const cv::Mat& image, int orientation) {
   cv::Mat out;
   switch (orientation) {
-    case 2: cv::flip(image, out, 1); return out;
-    case 3: cv::flip(image, out, -1); return out;
-    case 4: cv::flip(image, out, 0); return out;
-    case 5: cv::transpose(image, out); return out;
-    case 6: cv::transpose(image, out); cv::flip(out, out, 1); return out;
-    case 7: cv::transpose(image, out); cv::flip(out, out, -1); return out;
-    case 8: cv::transpose(image, out); cv::flip(out, out, 0); return out;
-    default: return image;
+    case 2:
+      cv::flip(image, out, 1);
+      return out;
+    case 3:
+      cv::flip(image, out, -1);
+      return out;
+    case 4:
+      cv::flip(image, out, 0);
+      return out;
+    case 5:
+      cv::transpose(image, out);
+      return out;
+    case 6:
+      cv::transpose(image, out);
+      cv::flip(out, out, 1);
+      return out;
+    case 7:
+      cv::transpose(image, out);
+      cv::flip(out, out, -1);
+      return out;
+    case 8:
+      cv::transpose(image, out);
+      cv::flip(out, out, 0);
+      return out;
+    default:
+      return image;
   }
 }
 
@@ -163,11 +175,16 @@ cv::Mat Oriented(const cv::Mat& image, int orientation) {
 
 const char* ImageFormatName(ImageFormat format) {
   switch (format) {
-    case ImageFormat::kJpeg: return "JPEG";
-    case ImageFormat::kPng: return "PNG";
-    case ImageFormat::kWebp: return "WebP";
-    case ImageFormat::kBmp: return "BMP";
-    case ImageFormat::kUnknown: break;
+    case ImageFormat::kJpeg:
+      return "JPEG";
+    case ImageFormat::kPng:
+      return "PNG";
+    case ImageFormat::kWebp:
+      return "WebP";
+    case ImageFormat::kBmp:
+      return "BMP";
+    case ImageFormat::kUnknown:
+      break;
   }
   return "unknown";
 }
@@ -188,43 +205,44 @@ absl::StatusOr<ImageHeader> SniffImage(absl::string_view bytes) {
     png.width = Be32(p + 16);
     png.height = Be32(p + 20);
     h = png;
-  } else if (n >= 12 && std::memcmp(p, "RIFF", 4) == 0 &&
-             std::memcmp(p + 8, "WEBP", 4) == 0) {
+  } else if (n >= 12 && std::memcmp(p, "RIFF", 4) == 0 && std::memcmp(p + 8, "WEBP", 4) == 0) {
     h = SniffWebp(p, n);
   } else if (n >= 2 && p[0] == 'B' && p[1] == 'M') {
     h = SniffBmp(p, n);
   } else if (n >= 6 && (std::memcmp(p, "GIF87a", 6) == 0 || std::memcmp(p, "GIF89a", 6) == 0)) {
-    return Invalid("GIF images (still or animated) are not supported: send JPEG, PNG, WebP "
-                   "or BMP (one frame)");
+    return Invalid(
+        "GIF images (still or animated) are not supported: send JPEG, PNG, WebP "
+        "or BMP (one frame)");
   } else if (n >= 4 && (std::memcmp(p, "II*\0", 4) == 0 || std::memcmp(p, "MM\0*", 4) == 0)) {
-    return Invalid("TIFF images (single or multi-page) are not supported: send JPEG, PNG, "
-                   "WebP or BMP");
+    return Invalid(
+        "TIFF images (single or multi-page) are not supported: send JPEG, PNG, "
+        "WebP or BMP");
   } else if (n >= 12 && std::memcmp(p + 4, "ftyp", 4) == 0) {
-    return Invalid("HEIF/AVIF (ISO media 'ftyp') images are not supported: send JPEG, PNG, "
-                   "WebP or BMP");
+    return Invalid(
+        "HEIF/AVIF (ISO media 'ftyp') images are not supported: send JPEG, PNG, "
+        "WebP or BMP");
   } else {
     std::string head;
     for (size_t i = 0; i < std::min<size_t>(n, 4); ++i) {
       absl::StrAppendFormat(&head, "%02x", p[i]);
     }
-    return Invalid(absl::StrCat(
-        "not a supported image: expected JPEG, PNG, WebP or BMP data, first "
-        "bytes are 0x", head));
+    return Invalid(
+        absl::StrCat("not a supported image: expected JPEG, PNG, WebP or BMP data, first "
+                     "bytes are 0x",
+                     head));
   }
   if (!h.ok()) return h;
   if (h->width <= 0 || h->height <= 0) {
-    return Invalid(absl::StrCat(ImageFormatName(h->format),
-                                " header declares an empty image (",
+    return Invalid(absl::StrCat(ImageFormatName(h->format), " header declares an empty image (",
                                 h->width, "x", h->height, ")"));
   }
   return h;
 }
 
-absl::StatusOr<ImageHeader> CheckImageBytes(absl::string_view bytes,
-                                            const DecodeOptions& options) {
+absl::StatusOr<ImageHeader> CheckImageBytes(absl::string_view bytes, const DecodeOptions& options) {
   if (static_cast<int64_t>(bytes.size()) > options.max_bytes) {
-    return Invalid(absl::StrCat("image is ", bytes.size(),
-                                " bytes; the limit is ", options.max_bytes));
+    return Invalid(
+        absl::StrCat("image is ", bytes.size(), " bytes; the limit is ", options.max_bytes));
   }
   absl::StatusOr<ImageHeader> header = SniffImage(bytes);
   if (!header.ok()) return header.status();
@@ -232,15 +250,13 @@ absl::StatusOr<ImageHeader> CheckImageBytes(absl::string_view bytes,
   // Divide rather than multiply: PNG dimensions reach 2^32 - 1 and their
   // product overflows int64 (height > 0 after SniffImage).
   if (header->width > options.max_pixels / header->height) {
-    return Invalid(absl::StrCat(name, " image is ", header->width, "x",
-                                header->height, " pixels; the limit is ",
-                                options.max_pixels, " pixels"));
+    return Invalid(absl::StrCat(name, " image is ", header->width, "x", header->height,
+                                " pixels; the limit is ", options.max_pixels, " pixels"));
   }
   return header;
 }
 
-absl::StatusOr<RgbImage> DecodeImage(absl::string_view bytes,
-                                     const DecodeOptions& options) {
+absl::StatusOr<RgbImage> DecodeImage(absl::string_view bytes, const DecodeOptions& options) {
   ASSIGN_OR_RETURN(const ImageHeader header, CheckImageBytes(bytes, options));
   const char* name = ImageFormatName(header.format);
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
@@ -282,8 +298,8 @@ absl::StatusOr<RgbImage> DecodeImage(absl::string_view bytes,
                   const_cast<char*>(image_bytes.data()));
       cv::Mat bgr = cv::imdecode(raw, cv::IMREAD_COLOR);
       if (bgr.empty() || bgr.type() != CV_8UC3) {
-        return Invalid(absl::StrCat("corrupt or truncated ", name,
-                                    " image: it could not be decoded"));
+        return Invalid(
+            absl::StrCat("corrupt or truncated ", name, " image: it could not be decoded"));
       }
       cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
     }
@@ -292,8 +308,8 @@ absl::StatusOr<RgbImage> DecodeImage(absl::string_view bytes,
   }
   RgbImage out;
   out.format = header.format;
-  bool rotated = (rgb.cols > rgb.rows) != (header.width > header.height) &&
-                 header.width != header.height;
+  bool rotated =
+      (rgb.cols > rgb.rows) != (header.width > header.height) && header.width != header.height;
   out.original_width = rotated ? header.height : header.width;
   out.original_height = rotated ? header.width : header.height;
   try {
@@ -312,17 +328,14 @@ absl::StatusOr<RgbImage> DecodeImage(absl::string_view bytes,
     cv::Mat dst(out.height, out.width, CV_8UC3, out.pixels.data());
     working.copyTo(dst);
   } catch (const cv::Exception& e) {
-    return absl::InternalError(absl::StrCat("image conversion failed: ",
-                                            e.what()));
+    return absl::InternalError(absl::StrCat("image conversion failed: ", e.what()));
   }
   return out;
 }
 
-void PreprocessToChw(const RgbImage& image, const CropBox& box, int width,
-                     int height, const float mean[3], const float std[3],
-                     float* out) {
-  cv::Mat src(image.height, image.width, CV_8UC3,
-              const_cast<uint8_t*>(image.pixels.data()));
+void PreprocessToChw(const RgbImage& image, const CropBox& box, int width, int height,
+                     const float mean[3], const float std[3], float* out) {
+  cv::Mat src(image.height, image.width, CV_8UC3, const_cast<uint8_t*>(image.pixels.data()));
   int x0 = std::clamp(int(box.x0 * image.width), 0, image.width - 1);
   int y0 = std::clamp(int(box.y0 * image.height), 0, image.height - 1);
   int x1 = std::clamp(int(box.x1 * image.width + 0.5f), x0 + 1, image.width);
@@ -351,11 +364,9 @@ void PreprocessToChw(const RgbImage& image, const CropBox& box, int width,
   }
 }
 
-absl::StatusOr<std::string> EncodeImage(const RgbImage& image,
-                                        const std::string& ext) {
+absl::StatusOr<std::string> EncodeImage(const RgbImage& image, const std::string& ext) {
   try {
-    cv::Mat rgb(image.height, image.width, CV_8UC3,
-                const_cast<uint8_t*>(image.pixels.data()));
+    cv::Mat rgb(image.height, image.width, CV_8UC3, const_cast<uint8_t*>(image.pixels.data()));
     cv::Mat bgr;
     cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
     std::vector<uchar> buf;

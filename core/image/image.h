@@ -51,16 +51,14 @@ struct RgbImage {
 
 // The checks of DecodeImage that need no decoding (byte size, format,
 // declared pixel count): cheap enough to run before a request is queued.
-absl::StatusOr<ImageHeader> CheckImageBytes(absl::string_view bytes,
-                                            const DecodeOptions& options);
+absl::StatusOr<ImageHeader> CheckImageBytes(absl::string_view bytes, const DecodeOptions& options);
 
 // Decodes an untrusted encoded image. Bytes after the image's end (JPEG EOI,
 // PNG IEND) are ignored; a JPEG missing only its end marker is accepted.
 // Errors are INVALID_ARGUMENT with a
 // message that says what is wrong (empty, too large, unsupported format,
 // truncated, corrupt, too many pixels).
-absl::StatusOr<RgbImage> DecodeImage(absl::string_view bytes,
-                                     const DecodeOptions& options);
+absl::StatusOr<RgbImage> DecodeImage(absl::string_view bytes, const DecodeOptions& options);
 
 // Model input preprocessing: crops the normalised box (x0, y0, x1, y1 in
 // [0,1]) out of `image`, resizes it to width x height and writes planar
@@ -68,13 +66,11 @@ absl::StatusOr<RgbImage> DecodeImage(absl::string_view bytes,
 struct CropBox {
   float x0 = 0, y0 = 0, x1 = 1, y1 = 1;
 };
-void PreprocessToChw(const RgbImage& image, const CropBox& box, int width,
-                     int height, const float mean[3], const float std[3],
-                     float* out);
+void PreprocessToChw(const RgbImage& image, const CropBox& box, int width, int height,
+                     const float mean[3], const float std[3], float* out);
 
 // Encodes an RGB image (tests and tools). `ext` is ".png", ".jpg", ...
-absl::StatusOr<std::string> EncodeImage(const RgbImage& image,
-                                        const std::string& ext);
+absl::StatusOr<std::string> EncodeImage(const RgbImage& image, const std::string& ext);
 
 }  // namespace image2song
 

@@ -5,8 +5,8 @@
 #include <cstring>
 #include <vector>
 
-#include <jpeglib.h>
 #include <jerror.h>
+#include <jpeglib.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -14,16 +14,12 @@
 namespace image2song {
 namespace {
 
-absl::Status Invalid(absl::string_view msg) {
-  return absl::InvalidArgumentError(msg);
-}
+absl::Status Invalid(absl::string_view msg) { return absl::InvalidArgumentError(msg); }
 
 uint32_t Be16(const unsigned char* p) { return (uint32_t(p[0]) << 8) | p[1]; }
 
 // Markers without a length field: TEM, RSTn, SOI, EOI.
-bool Standalone(unsigned char m) {
-  return m == 0x01 || (m >= 0xD0 && m <= 0xD9);
-}
+bool Standalone(unsigned char m) { return m == 0x01 || (m >= 0xD0 && m <= 0xD9); }
 
 bool StartOfFrame(unsigned char m) {
   return m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC;
@@ -172,8 +168,8 @@ absl::StatusOr<DecodedPixels> DecodeJpeg(absl::string_view bytes, int scale_deno
   jpeg_read_header(&cinfo, TRUE);
   for (jpeg_saved_marker_ptr m = cinfo.marker_list; m != nullptr; m = m->next) {
     if (m->marker != JPEG_APP0 + 1) continue;
-    const int o = ExifOrientation(absl::string_view(
-        reinterpret_cast<const char*>(m->data), m->data_length));
+    const int o =
+        ExifOrientation(absl::string_view(reinterpret_cast<const char*>(m->data), m->data_length));
     if (o != 1) {
       out.orientation = o;
       break;
@@ -215,8 +211,9 @@ absl::StatusOr<DecodedPixels> DecodeJpeg(absl::string_view bytes, int scale_deno
   jpeg_destroy_decompress(&cinfo);
   created = false;
   if (cut || !complete) {
-    return Invalid("truncated JPEG: the image data ends inside a scan (part of "
-                   "the picture is missing)");
+    return Invalid(
+        "truncated JPEG: the image data ends inside a scan (part of "
+        "the picture is missing)");
   }
   return out;
 }

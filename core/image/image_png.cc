@@ -40,8 +40,7 @@ void Read(png_structp png, png_bytep out, png_size_t length) {
 
 absl::StatusOr<DecodedPixels> DecodePng(absl::string_view bytes) {
   Reader reader{reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), 0, {}};
-  png_structp png =
-      png_create_read_struct(PNG_LIBPNG_VER_STRING, &reader, OnError, OnWarning);
+  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &reader, OnError, OnWarning);
   if (png == nullptr) return absl::ResourceExhaustedError("cannot start the PNG decoder");
   png_infop info = png_create_info_struct(png);
   DecodedPixels out;

@@ -8,9 +8,9 @@
 #include <faiss/IndexIVFPQ.h>
 #include <faiss/IndexRefine.h>
 #include <faiss/IndexScalarQuantizer.h>
+#include <faiss/clone_index.h>
 #include <faiss/impl/FaissException.h>
 #include <faiss/impl/IDSelector.h>
-#include <faiss/clone_index.h>
 #include <faiss/index_io.h>
 
 #include <omp.h>
@@ -102,8 +102,7 @@ std::string ChooseIndexType(const SongIndexOptions& o, int64_t n) {
   return "ivfpq";
 }
 
-SongIndex::SongIndex(std::unique_ptr<faiss::Index> index,
-                     SongIndexOptions options)
+SongIndex::SongIndex(std::unique_ptr<faiss::Index> index, SongIndexOptions options)
     : index_(std::move(index)), options_(std::move(options)) {
   type_ = TypeOf(index_.get());
   if (type_ == "hnsw") {
@@ -123,12 +122,10 @@ int SongIndex::dim() const { return index_->d; }
 std::string SongIndex::Describe() const {
   if (type_ == "hnsw") {
     const auto* h = static_cast<const faiss::IndexHNSW*>(index_.get());
-    return absl::StrCat("hnsw M=", h->hnsw.nb_neighbors(1),
-                        " efSearch=", options_.ef_search);
+    return absl::StrCat("hnsw M=", h->hnsw.nb_neighbors(1), " efSearch=", options_.ef_search);
   }
   if (const faiss::IndexIVF* ivf = Ivf(index_.get(), type_)) {
-    std::string d = absl::StrCat(type_, " nlist=", ivf->nlist,
-                                 " nprobe=", options_.ivf_nprobe);
+    std::string d = absl::StrCat(type_, " nlist=", ivf->nlist, " nprobe=", options_.ivf_nprobe);
     if (type_ == "ivfpq") {
       const auto* pq = static_cast<const faiss::IndexIVFPQ*>(ivf);
       absl::StrAppend(&d, " M=", pq->pq.M, " refine=sq8x", options_.refine_factor);
@@ -138,16 +135,16 @@ std::string SongIndex::Describe() const {
   return type_;
 }
 
-absl::StatusOr<std::unique_ptr<SongIndex>> SongIndex::Create(
-    int dim, int64_t expected, const SongIndexOptions& options) {
+absl::StatusOr<std::unique_ptr<SongIndex>> SongIndex::Create(int dim, int64_t expected,
+                                                             const SongIndexOptions& options) {
   const std::string type = ChooseIndexType(options, expected);
   std::unique_ptr<faiss::Index> index;
   try {
     if (type == "flat") {
       index = std::make_unique<faiss::IndexFlatIP>(dim);
     } else if (type == "hnsw") {
-      auto hnsw = std::make_unique<faiss::IndexHNSWFlat>(
-          dim, options.hnsw_m, faiss::METRIC_INNER_PRODUCT);
+      auto hnsw =
+          std::make_unique<faiss::IndexHNSWFlat>(dim, options.hnsw_m, faiss::METRIC_INNER_PRODUCT);
       hnsw->hnsw.efConstruction = options.ef_construction;
       hnsw->hnsw.efSearch = options.ef_search;
       index = std::move(hnsw);
@@ -158,8 +155,8 @@ absl::StatusOr<std::unique_ptr<SongIndex>> SongIndex::Create(
       }
       auto* quantizer = new faiss::IndexFlatIP(dim);
       if (type == "ivf") {
-        auto ivf = std::make_unique<faiss::IndexIVFFlat>(
-            quantizer, dim, nlist, faiss::METRIC_INNER_PRODUCT);
+        auto ivf = std::make_unique<faiss::IndexIVFFlat>(quantizer, dim, nlist,
+                                                         faiss::METRIC_INNER_PRODUCT);
         ivf->own_fields = true;
         // Exact scans under selective filters read vectors by id.
         ivf->set_direct_map_type(faiss::DirectMap::Array);
@@ -168,14 +165,13 @@ absl::StatusOr<std::unique_ptr<SongIndex>> SongIndex::Create(
         const int m = options.pq_m > 0 ? options.pq_m : std::max(1, dim / 4);
         if (dim % m != 0) {
           delete quantizer;
-          return absl::InvalidArgumentError(absl::StrCat(
-              "pq_m ", m, " does not divide the dimension ", dim));
+          return absl::InvalidArgumentError(
+              absl::StrCat("pq_m ", m, " does not divide the dimension ", dim));
         }
-        auto* pq = new faiss::IndexIVFPQ(quantizer, dim, nlist, m, 8,
-                                         faiss::METRIC_INNER_PRODUCT);
+        auto* pq = new faiss::IndexIVFPQ(quantizer, dim, nlist, m, 8, faiss::METRIC_INNER_PRODUCT);
         pq->own_fields = true;
-        auto* sq = new faiss::IndexScalarQuantizer(
-            dim, faiss::ScalarQuantizer::QT_8bit, faiss::METRIC_INNER_PRODUCT);
+        auto* sq = new faiss::IndexScalarQuantizer(dim, faiss::ScalarQuantizer::QT_8bit,
+                                                   faiss::METRIC_INNER_PRODUCT);
         auto refine = std::make_unique<faiss::IndexRefine>(pq, sq);
         refine->own_fields = true;
         refine->own_refine_index = true;
@@ -183,8 +179,8 @@ absl::StatusOr<std::unique_ptr<SongIndex>> SongIndex::Create(
         index = std::move(refine);
       }
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "unknown index type '", type, "' (use auto, flat, hnsw, ivf or ivfpq)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown index type '", type, "' (use auto, flat, hnsw, ivf or ivfpq)"));
     }
   } catch (const std::exception& e) {
     return FaissError("creating the index failed", e);
@@ -192,8 +188,8 @@ absl::StatusOr<std::unique_ptr<SongIndex>> SongIndex::Create(
   return std::unique_ptr<SongIndex>(new SongIndex(std::move(index), options));
 }
 
-absl::StatusOr<std::unique_ptr<SongIndex>> SongIndex::CreateTrainedLike(
-    const SongIndex& base, int64_t expected) {
+absl::StatusOr<std::unique_ptr<SongIndex>> SongIndex::CreateTrainedLike(const SongIndex& base,
+                                                                        int64_t expected) {
   if (base.type_ == "flat" || base.type_ == "hnsw") {
     SongIndexOptions o = base.options_;
     o.type = base.type_;
@@ -211,16 +207,16 @@ absl::StatusOr<std::unique_ptr<SongIndex>> SongIndex::CreateTrainedLike(
     faiss::Index* quantizer = faiss::clone_index(ivf->quantizer);
     std::unique_ptr<faiss::Index> index;
     if (base.type_ == "ivf") {
-      auto copy = std::make_unique<faiss::IndexIVFFlat>(
-          quantizer, ivf->d, ivf->nlist, faiss::METRIC_INNER_PRODUCT);
+      auto copy = std::make_unique<faiss::IndexIVFFlat>(quantizer, ivf->d, ivf->nlist,
+                                                        faiss::METRIC_INNER_PRODUCT);
       copy->own_fields = true;
       copy->is_trained = true;
       copy->set_direct_map_type(faiss::DirectMap::Array);
       index = std::move(copy);
     } else {
       const auto* pq = static_cast<const faiss::IndexIVFPQ*>(ivf);
-      auto* copy = new faiss::IndexIVFPQ(quantizer, pq->d, pq->nlist, pq->pq.M,
-                                         pq->pq.nbits, faiss::METRIC_INNER_PRODUCT);
+      auto* copy = new faiss::IndexIVFPQ(quantizer, pq->d, pq->nlist, pq->pq.M, pq->pq.nbits,
+                                         faiss::METRIC_INNER_PRODUCT);
       copy->own_fields = true;
       copy->pq = pq->pq;
       copy->by_residual = pq->by_residual;
@@ -229,8 +225,8 @@ absl::StatusOr<std::unique_ptr<SongIndex>> SongIndex::CreateTrainedLike(
       copy->precompute_table();
       const auto* refine = static_cast<const faiss::IndexRefine*>(base.index_.get());
       const auto* sq = static_cast<const faiss::IndexScalarQuantizer*>(refine->refine_index);
-      auto* sq_copy = new faiss::IndexScalarQuantizer(
-          sq->d, sq->sq.qtype, faiss::METRIC_INNER_PRODUCT);
+      auto* sq_copy =
+          new faiss::IndexScalarQuantizer(sq->d, sq->sq.qtype, faiss::METRIC_INNER_PRODUCT);
       sq_copy->sq = sq->sq;
       sq_copy->is_trained = true;
       auto r = std::make_unique<faiss::IndexRefine>(copy, sq_copy);
@@ -245,8 +241,9 @@ absl::StatusOr<std::unique_ptr<SongIndex>> SongIndex::CreateTrainedLike(
   }
 }
 
-absl::StatusOr<std::unique_ptr<SongIndex>> SongIndex::Build(
-    const float* vectors, int64_t n, int dim, const SongIndexOptions& options) {
+absl::StatusOr<std::unique_ptr<SongIndex>> SongIndex::Build(const float* vectors, int64_t n,
+                                                            int dim,
+                                                            const SongIndexOptions& options) {
   ASSIGN_OR_RETURN(auto index, Create(dim, n, options));
   if (index->needs_training()) RETURN_IF_ERROR(index->Train(vectors, n));
   RETURN_IF_ERROR(index->Add(vectors, n));
@@ -258,9 +255,10 @@ bool SongIndex::needs_training() const { return !index_->is_trained; }
 absl::Status SongIndex::Train(const float* vectors, int64_t n) {
   if (const faiss::IndexIVF* ivf = Ivf(index_.get(), type_)) {
     if (n < int64_t(ivf->nlist)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          type_, " index with ", ivf->nlist, " lists needs at least that many "
-          "training vectors; got ", n, " (use a smaller ivf_nlist or type flat)"));
+      return absl::InvalidArgumentError(absl::StrCat(type_, " index with ", ivf->nlist,
+                                                     " lists needs at least that many "
+                                                     "training vectors; got ",
+                                                     n, " (use a smaller ivf_nlist or type flat)"));
     }
   }
   try {
@@ -280,13 +278,12 @@ absl::Status SongIndex::Add(const float* vectors, int64_t n) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<SongIndex>> SongIndex::Load(
-    const std::string& path, const SongIndexOptions& options) {
+absl::StatusOr<std::unique_ptr<SongIndex>> SongIndex::Load(const std::string& path,
+                                                           const SongIndexOptions& options) {
   try {
     std::unique_ptr<faiss::Index> index(faiss::read_index(path.c_str()));
     if (index->metric_type != faiss::METRIC_INNER_PRODUCT) {
-      return absl::DataLossError(
-          absl::StrCat(path, ": index does not use inner-product metric"));
+      return absl::DataLossError(absl::StrCat(path, ": index does not use inner-product metric"));
     }
     if (TypeOf(index.get()) == "other") {
       return absl::DataLossError(absl::StrCat(path, ": unsupported index type"));
@@ -318,8 +315,8 @@ void SongIndex::Vector(int64_t id, float* out) const {
   }
 }
 
-std::vector<ScoredId> SongIndex::ScanAllowed(
-    const float* query, int k, const std::vector<uint8_t>& allowed) const {
+std::vector<ScoredId> SongIndex::ScanAllowed(const float* query, int k,
+                                             const std::vector<uint8_t>& allowed) const {
   const int dim = index_->d;
   const int64_t n = index_->ntotal;
   // Raw vectors in one array for flat and hnsw; by id otherwise.
@@ -351,9 +348,9 @@ std::vector<ScoredId> SongIndex::SearchExact(const float* query, int k) const {
   return ScanAllowed(query, k, all);
 }
 
-absl::StatusOr<std::vector<ScoredId>> SongIndex::Search(
-    const float* query, int k, const std::vector<uint8_t>* allowed,
-    int64_t allowed_count) const {
+absl::StatusOr<std::vector<ScoredId>> SongIndex::Search(const float* query, int k,
+                                                        const std::vector<uint8_t>* allowed,
+                                                        int64_t allowed_count) const {
   OneOpenMpThread();
   std::vector<ScoredId> out;
   k = static_cast<int>(std::min<int64_t>(k, index_->ntotal));
@@ -365,8 +362,7 @@ absl::StatusOr<std::vector<ScoredId>> SongIndex::Search(
     }
     std::unique_ptr<faiss::IDSelectorBitmap> selector;
     if (allowed != nullptr) {
-      selector = std::make_unique<faiss::IDSelectorBitmap>(allowed->size(),
-                                                           allowed->data());
+      selector = std::make_unique<faiss::IDSelectorBitmap>(allowed->size(), allowed->data());
     }
     // ivfpq: k * refine_factor candidates from the product codes, re-scored
     // from the 8-bit copy.
@@ -419,9 +415,9 @@ absl::StatusOr<std::vector<ScoredId>> SongIndex::Search(
   return out;
 }
 
-absl::StatusOr<std::vector<std::vector<ScoredId>>> ExactNeighbours(
-    const float* base, int64_t nb, const float* queries, int64_t nq, int dim,
-    int k) {
+absl::StatusOr<std::vector<std::vector<ScoredId>>> ExactNeighbours(const float* base, int64_t nb,
+                                                                   const float* queries, int64_t nq,
+                                                                   int dim, int k) {
   std::vector<std::vector<ScoredId>> out(nq);
   k = static_cast<int>(std::min<int64_t>(k, nb));
   if (k <= 0 || nq <= 0) return out;

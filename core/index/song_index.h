@@ -61,18 +61,17 @@ class SongIndex {
  public:
   // An empty index for about `expected_songs` vectors of dimension `dim`.
   // IVF types need Train() before Add().
-  static absl::StatusOr<std::unique_ptr<SongIndex>> Create(
-      int dim, int64_t expected_songs, const SongIndexOptions& options);
+  static absl::StatusOr<std::unique_ptr<SongIndex>> Create(int dim, int64_t expected_songs,
+                                                           const SongIndexOptions& options);
   // An empty index of `base`'s type and parameters that keeps its training
   // (IVF lists, product codebooks): for incremental rebuilds.
-  static absl::StatusOr<std::unique_ptr<SongIndex>> CreateTrainedLike(
-      const SongIndex& base, int64_t expected_songs);
+  static absl::StatusOr<std::unique_ptr<SongIndex>> CreateTrainedLike(const SongIndex& base,
+                                                                      int64_t expected_songs);
   // Create + Train (on all) + Add: for small sets and tests.
-  static absl::StatusOr<std::unique_ptr<SongIndex>> Build(
-      const float* vectors, int64_t n, int dim,
-      const SongIndexOptions& options);
-  static absl::StatusOr<std::unique_ptr<SongIndex>> Load(
-      const std::string& path, const SongIndexOptions& options);
+  static absl::StatusOr<std::unique_ptr<SongIndex>> Build(const float* vectors, int64_t n, int dim,
+                                                          const SongIndexOptions& options);
+  static absl::StatusOr<std::unique_ptr<SongIndex>> Load(const std::string& path,
+                                                         const SongIndexOptions& options);
   ~SongIndex();
 
   bool needs_training() const;
@@ -88,9 +87,9 @@ class SongIndex {
   // bits; -1 = unknown) lets graph and IVF indexes switch to an exact scan
   // of the allowed songs when they are few (a graph walk or a few IVF lists
   // hold too few of them to fill k).
-  absl::StatusOr<std::vector<ScoredId>> Search(
-      const float* query, int k, const std::vector<uint8_t>* allowed,
-      int64_t allowed_count = -1) const;
+  absl::StatusOr<std::vector<ScoredId>> Search(const float* query, int k,
+                                               const std::vector<uint8_t>* allowed,
+                                               int64_t allowed_count = -1) const;
 
   // Vector `id` as stored (exact for flat, hnsw and ivf; decoded from 8 bits
   // for ivfpq).
@@ -118,9 +117,9 @@ class SongIndex {
 
 // Exact inner-product search of `nq` queries among `nb` base vectors (row
 // major, `dim` floats each): for each query the k best base ids, best first.
-absl::StatusOr<std::vector<std::vector<ScoredId>>> ExactNeighbours(
-    const float* base, int64_t nb, const float* queries, int64_t nq, int dim,
-    int k);
+absl::StatusOr<std::vector<std::vector<ScoredId>>> ExactNeighbours(const float* base, int64_t nb,
+                                                                   const float* queries, int64_t nq,
+                                                                   int dim, int k);
 
 }  // namespace image2song
 

@@ -29,14 +29,12 @@ struct Call {
 };
 
 // Rows [first, first + rows) of every output of a batch.
-absl::StatusOr<std::vector<ModelOutput>> SliceRows(
-    const std::vector<ModelOutput>& outputs, int total_rows, int first,
-    int rows) {
+absl::StatusOr<std::vector<ModelOutput>> SliceRows(const std::vector<ModelOutput>& outputs,
+                                                   int total_rows, int first, int rows) {
   std::vector<ModelOutput> part;
   part.reserve(outputs.size());
   for (const ModelOutput& o : outputs) {
-    if (o.shape.empty() || o.shape[0] != total_rows ||
-        o.data.size() % size_t(total_rows) != 0) {
+    if (o.shape.empty() || o.shape[0] != total_rows || o.data.size() % size_t(total_rows) != 0) {
       return absl::InternalError(
           "batched model output is not batch-major (first dimension != batch)");
     }
@@ -44,8 +42,7 @@ absl::StatusOr<std::vector<ModelOutput>> SliceRows(
     ModelOutput p;
     p.shape = o.shape;
     p.shape[0] = rows;
-    p.data.assign(o.data.begin() + per_row * first,
-                  o.data.begin() + per_row * (first + rows));
+    p.data.assign(o.data.begin() + per_row * first, o.data.begin() + per_row * (first + rows));
     part.push_back(std::move(p));
   }
   return part;
@@ -82,8 +79,7 @@ class BatchingModel : public ImageModel {
       if (queued_rows_ > 0 && queued_rows_ + batch > options_.max_queue) {
         return absl::ResourceExhaustedError(absl::StrCat(
             "model ", options_.name, " is overloaded: ", queued_rows_,
-            " images already wait for it (limit ", options_.max_queue,
-            "); retry with backoff"));
+            " images already wait for it (limit ", options_.max_queue, "); retry with backoff"));
       }
       queue_.push_back(&call);
       queued_rows_ += batch;
@@ -111,8 +107,7 @@ class BatchingModel : public ImageModel {
     const auto start = Clock::now();
     std::vector<float> input;
     for (int b = 1; b <= options_.max_batch; ++b) {
-      std::vector<float> one =
-          ReferenceInput(options_.input_height, options_.input_width, b);
+      std::vector<float> one = ReferenceInput(options_.input_height, options_.input_width, b);
       input.insert(input.end(), one.begin(), one.end());
       for (int i = 0; i < 2; ++i) {
         auto out = model_->Run(input.data(), b);
@@ -123,11 +118,11 @@ class BatchingModel : public ImageModel {
         }
       }
     }
-    I2S_LOG(INFO) << "model " << options_.name << ": batch sizes 1.."
-                  << options_.max_batch << " warmed up on the executor in "
-                  << std::chrono::duration_cast<std::chrono::milliseconds>(
-                         Clock::now() - start).count()
-                  << " ms";
+    I2S_LOG(INFO)
+        << "model " << options_.name << ": batch sizes 1.." << options_.max_batch
+        << " warmed up on the executor in "
+        << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count()
+        << " ms";
   }
 
   void Loop() {
@@ -143,9 +138,8 @@ class BatchingModel : public ImageModel {
       // Wait for the batch to fill, at most max_delay after its first call.
       const Clock::time_point deadline =
           queue_.front()->arrival + std::chrono::microseconds(options_.max_delay_us);
-      work_.wait_until(lock, deadline, [&] {
-        return stopping_ || queued_rows_ >= options_.max_batch;
-      });
+      work_.wait_until(lock, deadline,
+                       [&] { return stopping_ || queued_rows_ >= options_.max_batch; });
       std::vector<Call*> calls;
       int rows = 0;
       while (!queue_.empty() &&
@@ -164,8 +158,7 @@ class BatchingModel : public ImageModel {
   }
 
   // Runs outside the lock; fills every call's result.
-  void RunBatch(const std::vector<Call*>& calls, int rows,
-                std::vector<float>* input) const {
+  void RunBatch(const std::vector<Call*>& calls, int rows, std::vector<float>* input) const {
     const double wait_s =
         std::chrono::duration<double>(Clock::now() - calls.front()->arrival).count();
     double forward_ms = 0;
@@ -220,26 +213,24 @@ std::string BatchingProblem(const ImageModel& model, const BatchingOptions& o) {
   auto rows_a = SliceRows(*both, 2, 0, 1);
   auto rows_b = SliceRows(*both, 2, 1, 1);
   if (!rows_a.ok()) return std::string(rows_a.status().message());
-  const double diff = std::max(RelativeDifference(*single_a, *rows_a),
-                               RelativeDifference(*single_b, *rows_b));
+  const double diff =
+      std::max(RelativeDifference(*single_a, *rows_a), RelativeDifference(*single_b, *rows_b));
   if (!(diff <= o.tolerance)) {
-    return absl::StrFormat(
-        "a batch of 2 differs from single runs (relative %.3g > %g)", diff,
-        o.tolerance);
+    return absl::StrFormat("a batch of 2 differs from single runs (relative %.3g > %g)", diff,
+                           o.tolerance);
   }
   return "";
 }
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<ImageModel>> MakeBatchingModel(
-    std::unique_ptr<ImageModel> model, const BatchingOptions& options) {
-  if (options.input_width <= 0 || options.input_height <= 0 ||
-      options.max_batch < 1 || options.max_delay_us < 0 ||
-      options.max_queue < 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "batching ", options.name, ": need input size > 0, max_batch >= 1, "
-        "max_delay_us >= 0, max_queue >= 1"));
+absl::StatusOr<std::unique_ptr<ImageModel>> MakeBatchingModel(std::unique_ptr<ImageModel> model,
+                                                              const BatchingOptions& options) {
+  if (options.input_width <= 0 || options.input_height <= 0 || options.max_batch < 1 ||
+      options.max_delay_us < 0 || options.max_queue < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("batching ", options.name,
+                                                   ": need input size > 0, max_batch >= 1, "
+                                                   "max_delay_us >= 0, max_queue >= 1"));
   }
   std::string problem = BatchingProblem(*model, options);
   if (!problem.empty()) {
@@ -247,10 +238,9 @@ absl::StatusOr<std::unique_ptr<ImageModel>> MakeBatchingModel(
                      << ": dynamic batching off, each call runs alone: " << problem;
     return model;
   }
-  I2S_LOG(INFO) << "model " << options.name << ": dynamic batching on (max "
-                << options.max_batch << " images per forward pass, max delay "
-                << options.max_delay_us << " us, queue " << options.max_queue
-                << " images)";
+  I2S_LOG(INFO) << "model " << options.name << ": dynamic batching on (max " << options.max_batch
+                << " images per forward pass, max delay " << options.max_delay_us << " us, queue "
+                << options.max_queue << " images)";
   auto batching = std::make_unique<BatchingModel>(std::move(model), options);
   batching->WaitUntilWarm();
   return std::unique_ptr<ImageModel>(std::move(batching));

@@ -50,8 +50,8 @@ struct BatchingOptions {
 
 // Returns `model` wrapped in a batcher, or `model` itself when it fails the
 // batching check (logged with the reason). Fails only on bad options.
-absl::StatusOr<std::unique_ptr<ImageModel>> MakeBatchingModel(
-    std::unique_ptr<ImageModel> model, const BatchingOptions& options);
+absl::StatusOr<std::unique_ptr<ImageModel>> MakeBatchingModel(std::unique_ptr<ImageModel> model,
+                                                              const BatchingOptions& options);
 
 // True when `model` came back wrapped from MakeBatchingModel.
 bool IsBatching(const ImageModel& model);

@@ -6,8 +6,7 @@
 
 namespace image2song {
 
-double RelativeDifference(const std::vector<ModelOutput>& a,
-                          const std::vector<ModelOutput>& b) {
+double RelativeDifference(const std::vector<ModelOutput>& a, const std::vector<ModelOutput>& b) {
   if (a.size() != b.size()) return INFINITY;
   double worst = 0;
   for (size_t i = 0; i < a.size(); ++i) {

@@ -40,8 +40,7 @@ struct ModelOutput {
 // Thread-safety: Run() is safe to call concurrently.
 class ImageModel {
  public:
-  static absl::StatusOr<std::unique_ptr<ImageModel>> Load(
-      const ImageModelOptions& options);
+  static absl::StatusOr<std::unique_ptr<ImageModel>> Load(const ImageModelOptions& options);
   virtual ~ImageModel() = default;
 
   // `input` holds batch * 3 * height * width floats (NCHW). Returns every
@@ -49,8 +48,8 @@ class ImageModel {
   // Adds the milliseconds of the forward pass that served the call to
   // `*forward_ms` (when not null): the rest of a stage is cropping, resizing
   // and decoding of outputs. A batched call counts its batch's pass.
-  virtual absl::StatusOr<std::vector<ModelOutput>> Run(
-      const float* input, int batch, double* forward_ms) const = 0;
+  virtual absl::StatusOr<std::vector<ModelOutput>> Run(const float* input, int batch,
+                                                       double* forward_ms) const = 0;
   absl::StatusOr<std::vector<ModelOutput>> Run(const float* input, int batch) const {
     return Run(input, batch, nullptr);
   }
@@ -60,8 +59,7 @@ class ImageModel {
 
 // Largest |a - b| relative to max |a| over all outputs; +inf on a different
 // number of outputs, different shapes or non-finite values.
-double RelativeDifference(const std::vector<ModelOutput>& a,
-                          const std::vector<ModelOutput>& b);
+double RelativeDifference(const std::vector<ModelOutput>& a, const std::vector<ModelOutput>& b);
 
 // A deterministic 3 x h x w input in the usual normalised range (smooth
 // gradients with texture); `variant` gives a different image.

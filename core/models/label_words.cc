@@ -21,9 +21,8 @@ struct ScoredRow {
 // The k rows of `base` (n x dim) with the largest inner product with each
 // query (nq x dim), best first (ties: lower row first). Exact; used once at
 // load on at most a few thousand labels.
-std::vector<std::vector<ScoredRow>> NearestRows(const float* base, int64_t n,
-                                                const float* queries, size_t nq,
-                                                int dim, int k) {
+std::vector<std::vector<ScoredRow>> NearestRows(const float* base, int64_t n, const float* queries,
+                                                size_t nq, int dim, int k) {
   std::vector<std::vector<ScoredRow>> out(nq);
   std::vector<ScoredRow> all(n);
   for (size_t q = 0; q < nq; ++q) {
@@ -56,13 +55,13 @@ absl::StatusOr<std::vector<LabelEntry>> LoadLabelFile(const std::string& path) {
     if (line.empty() || line[0] == '#') continue;
     std::vector<std::string> cols = absl::StrSplit(line, '\t');
     if (cols.size() < 2) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, ":", line_no, ": expected index<TAB>label<TAB>words"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ":", line_no, ": expected index<TAB>label<TAB>words"));
     }
     int index = 0;
     if (!absl::SimpleAtoi(cols[0], &index) || index != int(labels.size())) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, ":", line_no, ": expected label index ", labels.size()));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ":", line_no, ": expected label index ", labels.size()));
     }
     LabelEntry e;
     e.label = cols[1];
@@ -80,8 +79,7 @@ absl::StatusOr<std::vector<LabelEntry>> LoadLabelFile(const std::string& path) {
   return labels;
 }
 
-absl::StatusOr<size_t> PrepareLabelWords(const WordVectors& words,
-                                         const LabelWordOptions& options,
+absl::StatusOr<size_t> PrepareLabelWords(const WordVectors& words, const LabelWordOptions& options,
                                          std::vector<LabelEntry>* labels) {
   size_t dropped = 0;
   for (LabelEntry& e : *labels) {
@@ -131,9 +129,8 @@ absl::StatusOr<size_t> PrepareLabelWords(const WordVectors& words,
     which.push_back(i);
   }
   if (which.empty() || vocab <= first) return dropped;
-  const auto neighbours =
-      NearestRows(words.UnitVector(first), vocab - first, queries.data(),
-                  which.size(), dim, count + 8);
+  const auto neighbours = NearestRows(words.UnitVector(first), vocab - first, queries.data(),
+                                      which.size(), dim, count + 8);
   for (size_t q = 0; q < which.size(); ++q) {
     LabelEntry& e = (*labels)[which[q]];
     if (e.core_words < 0) e.core_words = static_cast<int>(e.words.size());

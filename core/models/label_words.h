@@ -22,7 +22,7 @@ struct LabelEntry {
   std::string label;
   std::vector<std::string> words;
   std::vector<std::string> related;  // optional 4th column of a label file
-  int core_words = -1;  // see Tag::core_words
+  int core_words = -1;               // see Tag::core_words
 };
 
 // Reads a label file (64 MiB at most); errors name the file and line.
@@ -38,8 +38,7 @@ struct LabelWordOptions {
 
 // Keeps the label words the vocabulary knows, then expands them as
 // `options` say. Returns how many words were dropped.
-absl::StatusOr<size_t> PrepareLabelWords(const WordVectors& words,
-                                         const LabelWordOptions& options,
+absl::StatusOr<size_t> PrepareLabelWords(const WordVectors& words, const LabelWordOptions& options,
                                          std::vector<LabelEntry>* labels);
 
 }  // namespace image2song

@@ -75,31 +75,28 @@ absl::StatusOr<TaggerSpec> ParseTagger(const json& j, const std::string& where,
       }
     }
   } catch (const std::exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, ": bad tagger entry: ", e.what()));
+    return absl::InvalidArgumentError(absl::StrCat(where, ": bad tagger entry: ", e.what()));
   }
-  if (s.info.kind != "classifier" && s.info.kind != "detector" &&
-      s.info.kind != "cues") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        where, ": tagger '", s.info.name, "' has unsupported kind '",
-        s.info.kind, "' (supported: classifier, detector, cues)"));
+  if (s.info.kind != "classifier" && s.info.kind != "detector" && s.info.kind != "cues") {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": tagger '", s.info.name,
+                                                   "' has unsupported kind '", s.info.kind,
+                                                   "' (supported: classifier, detector, cues)"));
   }
   if (s.top_k < 1 || s.top_k > 100) {
     return absl::InvalidArgumentError(
         absl::StrCat(where, ": tagger '", s.info.name, "': top_k must be 1..100"));
   }
   if (s.grid < 0 || s.grid > 4 || s.center < 0 || s.center >= 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        where, ": tagger '", s.info.name,
-        "': regions.grid must be 0..4 and regions.center in [0, 1)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": tagger '", s.info.name,
+                     "': regions.grid must be 0..4 and regions.center in [0, 1)"));
   }
   return s;
 }
 
 }  // namespace
 
-absl::StatusOr<ModelManifest> ParseModelManifest(absl::string_view text,
-                                                 const std::string& path) {
+absl::StatusOr<ModelManifest> ParseModelManifest(absl::string_view text, const std::string& path) {
   json manifest;
   try {
     manifest = json::parse(text);
@@ -111,12 +108,11 @@ absl::StatusOr<ModelManifest> ParseModelManifest(absl::string_view text,
   m.path = path;
   const std::string dir = ParentDir(path);
   try {
-    m.word_vectors_file =
-        Resolve(dir, manifest.at("word_vectors").at("file").get<std::string>());
+    m.word_vectors_file = Resolve(dir, manifest.at("word_vectors").at("file").get<std::string>());
     m.word_vectors_id = manifest.at("word_vectors").at("id").get<std::string>();
   } catch (const std::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "model manifest ", path, ": word_vectors.file/id: ", e.what()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("model manifest ", path, ": word_vectors.file/id: ", e.what()));
   }
   try {
     const json expand = manifest.value("expand_words", json::object());
@@ -137,8 +133,8 @@ absl::StatusOr<ModelManifest> ParseModelManifest(absl::string_view text,
       ASSIGN_OR_RETURN(TaggerSpec spec, ParseTagger(j, path, dir));
       for (const TaggerSpec& t : m.taggers) {
         if (t.info.name == spec.info.name) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              path, ": two taggers are named '", spec.info.name, "'"));
+          return absl::InvalidArgumentError(
+              absl::StrCat(path, ": two taggers are named '", spec.info.name, "'"));
         }
       }
       m.taggers.push_back(std::move(spec));

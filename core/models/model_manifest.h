@@ -27,8 +27,8 @@ struct TaggerSpec {
   float min_score = 0.03f;
   // classifier
   int scores_output = 0;
-  int grid = 0;         // regions: grid x grid cells (0: no regions)
-  float center = 0;     // regions: centre crop side (0: none)
+  int grid = 0;      // regions: grid x grid cells (0: no regions)
+  float center = 0;  // regions: centre crop side (0: none)
   int region_top_k = 4;
   float region_min_score = 0.25f;
   float region_weight = 0.6f;
@@ -54,8 +54,7 @@ struct ModelManifest {
 
 // Parses `text`, the manifest at `path` (relative file names resolve against
 // its directory). Errors name the path and the entry.
-absl::StatusOr<ModelManifest> ParseModelManifest(absl::string_view text,
-                                                 const std::string& path);
+absl::StatusOr<ModelManifest> ParseModelManifest(absl::string_view text, const std::string& path);
 // Reads (1 MiB at most) and parses the manifest at `path`.
 absl::StatusOr<ModelManifest> ReadModelManifest(const std::string& path);
 

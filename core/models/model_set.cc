@@ -13,8 +13,7 @@
 
 namespace image2song {
 
-ModelSet::ModelSet(std::unique_ptr<WordVectors> words,
-                   std::vector<std::unique_ptr<Tagger>> taggers,
+ModelSet::ModelSet(std::unique_ptr<WordVectors> words, std::vector<std::unique_ptr<Tagger>> taggers,
                    bool parallel_taggers, std::function<void()> on_thread_start)
     : words_(std::move(words)),
       taggers_(std::move(taggers)),
@@ -27,13 +26,12 @@ ModelSet::ModelSet(std::unique_ptr<WordVectors> words,
   version_ = absl::StrJoin(parts, ",");
 }
 
-absl::StatusOr<std::unique_ptr<ModelSet>> ModelSet::Load(
-    const ModelSetOptions& options) {
+absl::StatusOr<std::unique_ptr<ModelSet>> ModelSet::Load(const ModelSetOptions& options) {
   ASSIGN_OR_RETURN(ModelManifest manifest, ReadModelManifest(options.manifest_path));
-  ASSIGN_OR_RETURN(auto words, WordVectors::Load(manifest.word_vectors_file,
-                                                 manifest.word_vectors_id));
-  I2S_LOG(INFO) << "loaded word vectors " << manifest.word_vectors_id << ": "
-                << words->size() << " words, " << words->dim() << " dimensions";
+  ASSIGN_OR_RETURN(auto words,
+                   WordVectors::Load(manifest.word_vectors_file, manifest.word_vectors_id));
+  I2S_LOG(INFO) << "loaded word vectors " << manifest.word_vectors_id << ": " << words->size()
+                << " words, " << words->dim() << " dimensions";
   std::vector<std::unique_ptr<Tagger>> taggers;
   if (!options.words_only) {
     if (manifest.taggers.empty()) {
@@ -41,13 +39,12 @@ absl::StatusOr<std::unique_ptr<ModelSet>> ModelSet::Load(
           absl::StrCat("model manifest ", manifest.path, " lists no taggers"));
     }
     for (TaggerSpec& spec : manifest.taggers) {
-      ASSIGN_OR_RETURN(auto tagger, MakeTagger(std::move(spec), *words,
-                                               manifest.expand_words, options));
+      ASSIGN_OR_RETURN(auto tagger,
+                       MakeTagger(std::move(spec), *words, manifest.expand_words, options));
       taggers.push_back(std::move(tagger));
     }
   }
-  return std::make_unique<ModelSet>(std::move(words), std::move(taggers),
-                                    options.parallel_taggers,
+  return std::make_unique<ModelSet>(std::move(words), std::move(taggers), options.parallel_taggers,
                                     options.on_thread_start);
 }
 
@@ -62,8 +59,7 @@ absl::StatusOr<ImageTags> RunTagger(const Tagger& tagger, const RgbImage& image,
     return tagger.Run(image, facts);
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("tagger ", tagger.info().name, " failed on a ",
-                                            image.width, "x", image.height,
-                                            " image: ", e.what()));
+                                            image.width, "x", image.height, " image: ", e.what()));
   }
 }
 
@@ -74,8 +70,7 @@ absl::StatusOr<ImageTags> ModelSet::TagImage(const RgbImage& image) const {
   std::vector<const Tagger*> run;
   int with_model = 0;
   for (const auto& tagger : taggers_) {
-    if (tagger->info().max_backdrop < 1 &&
-        facts.backdrop_share() > tagger->info().max_backdrop) {
+    if (tagger->info().max_backdrop < 1 && facts.backdrop_share() > tagger->info().max_backdrop) {
       continue;
     }
     run.push_back(tagger.get());
@@ -154,8 +149,7 @@ absl::StatusOr<ImageTags> ModelSet::TagImages(const std::vector<RgbImage>& image
   merged.forward_ms = forward_ms;
   const float n = static_cast<float>(images.size());
   for (Seen& s : seen) {
-    s.best.image_count =
-        static_cast<int>(std::count(s.in.begin(), s.in.end(), true));
+    s.best.image_count = static_cast<int>(std::count(s.in.begin(), s.in.end(), true));
     s.best.score *= 0.5f + 0.5f * s.best.image_count / n;
     merged.tags.push_back(std::move(s.best));
   }
@@ -165,8 +159,7 @@ absl::StatusOr<ImageTags> ModelSet::TagImages(const std::vector<RgbImage>& image
   return merged;
 }
 
-std::vector<Tag> ModelSet::TagText(absl::string_view text, float weight,
-                                   int max_words) const {
+std::vector<Tag> ModelSet::TagText(absl::string_view text, float weight, int max_words) const {
   std::vector<std::string> tokens;
   Tokenize(text, &tokens);
   std::vector<Tag> tags;
@@ -176,8 +169,7 @@ std::vector<Tag> ModelSet::TagText(absl::string_view text, float weight,
     int32_t id = words_->FindToken(token);
     if (id == WordVectors::kNoWord || id < stop) continue;
     std::string word(words_->Word(id));
-    if (std::any_of(tags.begin(), tags.end(),
-                    [&](const Tag& t) { return t.label == word; })) {
+    if (std::any_of(tags.begin(), tags.end(), [&](const Tag& t) { return t.label == word; })) {
       continue;
     }
     Tag t;

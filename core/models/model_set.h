@@ -70,18 +70,13 @@ struct ModelSetOptions : TaggerLoadOptions {
 
 class ModelSet {
  public:
-  static absl::StatusOr<std::unique_ptr<ModelSet>> Load(
-      const ModelSetOptions& options);
+  static absl::StatusOr<std::unique_ptr<ModelSet>> Load(const ModelSetOptions& options);
   // For tests: wraps given parts.
-  ModelSet(std::unique_ptr<WordVectors> words,
-           std::vector<std::unique_ptr<Tagger>> taggers,
-           bool parallel_taggers = false,
-           std::function<void()> on_thread_start = nullptr);
+  ModelSet(std::unique_ptr<WordVectors> words, std::vector<std::unique_ptr<Tagger>> taggers,
+           bool parallel_taggers = false, std::function<void()> on_thread_start = nullptr);
 
   const WordVectors& words() const { return *words_; }
-  const std::vector<std::unique_ptr<Tagger>>& taggers() const {
-    return taggers_;
-  }
+  const std::vector<std::unique_ptr<Tagger>>& taggers() const { return taggers_; }
   // "name@version,name@version".
   const std::string& version() const { return version_; }
 
@@ -96,8 +91,7 @@ class ModelSet {
 
   // Tags for a text hint: one tag per distinct known content word, source
   // "text", score 1, the given weight. At most `max_words`.
-  std::vector<Tag> TagText(absl::string_view text, float weight,
-                           int max_words = 16) const;
+  std::vector<Tag> TagText(absl::string_view text, float weight, int max_words = 16) const;
 
  private:
   std::unique_ptr<WordVectors> words_;

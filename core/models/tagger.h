@@ -83,8 +83,7 @@ class Tagger {
   virtual ~Tagger() = default;
   virtual const TaggerInfo& info() const = 0;
   // Tags for one decoded image, strongest first; `facts` belongs to `image`.
-  virtual absl::StatusOr<ImageTags> Run(const RgbImage& image,
-                                        ImageFacts& facts) const = 0;
+  virtual absl::StatusOr<ImageTags> Run(const RgbImage& image, ImageFacts& facts) const = 0;
   absl::StatusOr<ImageTags> Run(const RgbImage& image) const {
     ImageFacts facts(image);
     return Run(image, facts);

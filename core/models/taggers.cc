@@ -36,11 +36,8 @@ Tag MakeTag(const TaggerSpec& spec, const LabelEntry& label, float score) {
 // What model-backed taggers share: spec, labels, skipped labels, model.
 class ModelTagger : public Tagger {
  public:
-  ModelTagger(TaggerSpec spec, std::vector<LabelEntry> labels,
-              std::unique_ptr<ImageModel> model)
-      : spec_(std::move(spec)),
-        labels_(std::move(labels)),
-        model_(std::move(model)) {
+  ModelTagger(TaggerSpec spec, std::vector<LabelEntry> labels, std::unique_ptr<ImageModel> model)
+      : spec_(std::move(spec)), labels_(std::move(labels)), model_(std::move(model)) {
     spec_.info.execution = model_->execution();
     skip_ = SkipMask(spec_, labels_.size());
   }
@@ -73,8 +70,7 @@ class ClassifierTagger : public ModelTagger {
     }
   }
 
-  absl::StatusOr<ImageTags> Run(const RgbImage& image,
-                                ImageFacts& facts) const override {
+  absl::StatusOr<ImageTags> Run(const RgbImage& image, ImageFacts& facts) const override {
     const int w = spec_.info.input_width, h = spec_.info.input_height;
     const size_t plane = size_t(3) * w * h;
     int batch = static_cast<int>(crops_.size());
@@ -84,22 +80,21 @@ class ClassifierTagger : public ModelTagger {
     }
     std::vector<float> input(plane * batch);
     for (int b = 0; b < batch; ++b) {
-      PreprocessToChw(image, crops_[b], w, h, spec_.mean, spec_.std,
-                      input.data() + plane * b);
+      PreprocessToChw(image, crops_[b], w, h, spec_.mean, spec_.std, input.data() + plane * b);
     }
     ImageTags result;
     ASSIGN_OR_RETURN(std::vector<ModelOutput> outputs,
                      model_->Run(input.data(), batch, &result.forward_ms));
     if (spec_.scores_output >= int(outputs.size())) {
-      return absl::InternalError(absl::StrCat(
-          spec_.info.name, ": model has no output ", spec_.scores_output));
+      return absl::InternalError(
+          absl::StrCat(spec_.info.name, ": model has no output ", spec_.scores_output));
     }
     const ModelOutput& scores = outputs[spec_.scores_output];
     const size_t n = labels_.size();
     if (scores.data.size() != n * batch) {
-      return absl::InternalError(absl::StrCat(
-          spec_.info.name, ": model returns ", scores.data.size() / batch,
-          " scores per image for ", n, " labels"));
+      return absl::InternalError(absl::StrCat(spec_.info.name, ": model returns ",
+                                              scores.data.size() / batch, " scores per image for ",
+                                              n, " labels"));
     }
     std::vector<Tag>& tags = result.tags;
     const float* whole = scores.data.data();
@@ -114,8 +109,8 @@ class ClassifierTagger : public ModelTagger {
       const float* s = whole + n * b;
       for (int i : TopLabels(s, spec_.region_top_k, spec_.region_min_score)) {
         if (s[i] < whole[i] + spec_.region_min_gain) continue;
-        auto it = std::find_if(best.begin(), best.end(),
-                               [i](const auto& p) { return p.first == i; });
+        auto it =
+            std::find_if(best.begin(), best.end(), [i](const auto& p) { return p.first == i; });
         if (it == best.end()) {
           best.push_back({i, b});
         } else if (s[i] > whole[n * it->second + i]) {
@@ -144,9 +139,8 @@ class ClassifierTagger : public ModelTagger {
     for (int i = 0; i < int(labels_.size()); ++i) {
       if (!skip_[i] && s[i] >= min_score) order.push_back(i);
     }
-    std::sort(order.begin(), order.end(), [&](int a, int b) {
-      return s[a] != s[b] ? s[a] > s[b] : a < b;
-    });
+    std::sort(order.begin(), order.end(),
+              [&](int a, int b) { return s[a] != s[b] ? s[a] > s[b] : a < b; });
     if (int(order.size()) > k) order.resize(k);
     return order;
   }
@@ -159,8 +153,7 @@ class DetectorTagger : public ModelTagger {
  public:
   using ModelTagger::ModelTagger;
 
-  absl::StatusOr<ImageTags> Run(const RgbImage& image,
-                                ImageFacts& /*facts*/) const override {
+  absl::StatusOr<ImageTags> Run(const RgbImage& image, ImageFacts& /*facts*/) const override {
     const int w = spec_.info.input_width, h = spec_.info.input_height;
     std::vector<float> input(size_t(3) * w * h);
     PreprocessToChw(image, CropBox{}, w, h, spec_.mean, spec_.std, input.data());
@@ -169,22 +162,21 @@ class DetectorTagger : public ModelTagger {
                      model_->Run(input.data(), 1, &result.forward_ms));
     if (out.size() < 3 || out[0].data.size() != out[1].data.size() * 4 ||
         out[1].data.size() != out[2].data.size()) {
-      return absl::InternalError(absl::StrCat(
-          spec_.info.name, ": detector must return (boxes [1,K,4], scores "
-                           "[1,K], classes [1,K])"));
+      return absl::InternalError(absl::StrCat(spec_.info.name,
+                                              ": detector must return (boxes [1,K,4], scores "
+                                              "[1,K], classes [1,K])"));
     }
     const size_t k = out[1].data.size();
     std::vector<Tag>& tags = result.tags;
     for (size_t i = 0; i < k && int(tags.size()) < spec_.top_k; ++i) {
       const float score = out[1].data[i];
       const int cls = static_cast<int>(std::lround(out[2].data[i]));
-      if (!(score >= spec_.min_score) || cls < 0 ||
-          cls >= int(labels_.size()) || skip_[cls]) {
+      if (!(score >= spec_.min_score) || cls < 0 || cls >= int(labels_.size()) || skip_[cls]) {
         continue;
       }
       const std::string& label = labels_[cls].label;
-      auto seen = std::find_if(tags.begin(), tags.end(),
-                               [&](const Tag& t) { return t.label == label; });
+      auto seen =
+          std::find_if(tags.begin(), tags.end(), [&](const Tag& t) { return t.label == label; });
       if (seen != tags.end()) continue;  // keep the best box per label
       Tag t = MakeTag(spec_, labels_[cls], score);
       const float* b = out[0].data.data() + 4 * i;
@@ -208,8 +200,7 @@ class CueTagger : public Tagger {
 
   const TaggerInfo& info() const override { return spec_.info; }
 
-  absl::StatusOr<ImageTags> Run(const RgbImage& image,
-                                ImageFacts& /*facts*/) const override {
+  absl::StatusOr<ImageTags> Run(const RgbImage& image, ImageFacts& /*facts*/) const override {
     // ColourFeatures finds the backdrop itself: it needs the mask, not only
     // its share.
     ImageTags result;
@@ -236,8 +227,7 @@ class CueTagger : public Tagger {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Tagger>> MakeTagger(TaggerSpec spec,
-                                                   const WordVectors& words,
+absl::StatusOr<std::unique_ptr<Tagger>> MakeTagger(TaggerSpec spec, const WordVectors& words,
                                                    const LabelWordOptions& expand,
                                                    const TaggerLoadOptions& options) {
   if (spec.info.kind == "cues") {
@@ -249,8 +239,8 @@ absl::StatusOr<std::unique_ptr<Tagger>> MakeTagger(TaggerSpec spec,
                                    }),
                     r.words.end());
     }
-    I2S_LOG(INFO) << "loaded tagger " << spec.info.name << " (cues, "
-                  << rules.size() << " rules from " << spec.rules << ")";
+    I2S_LOG(INFO) << "loaded tagger " << spec.info.name << " (cues, " << rules.size()
+                  << " rules from " << spec.rules << ")";
     return std::make_unique<CueTagger>(std::move(spec), std::move(rules));
   }
   ASSIGN_OR_RETURN(std::vector<LabelEntry> labels, LoadLabelFile(spec.labels));
@@ -274,31 +264,24 @@ absl::StatusOr<std::unique_ptr<Tagger>> MakeTagger(TaggerSpec spec,
     if (spec.max_batch > 0) bo.max_batch = std::min(bo.max_batch, spec.max_batch);
     if (options.on_batch) {
       bo.on_batch = [f = options.on_batch, name = spec.info.name](
-                        int images, int calls, double wait_s) {
-        f(name, images, calls, wait_s);
-      };
+                        int images, int calls, double wait_s) { f(name, images, calls, wait_s); };
     }
     ASSIGN_OR_RETURN(model, MakeBatchingModel(std::move(model), bo));
     spec.info.batching = IsBatching(*model);
     spec.info.max_batch = spec.info.batching ? bo.max_batch : 0;
   }
   I2S_LOG(INFO) << "loaded tagger " << spec.info.name << "@" << spec.info.version << " ("
-                << spec.info.kind << ", " << labels.size() << " labels, "
-                << spec.info.input_width << "x" << spec.info.input_height << ", "
-                << model->execution()
-                << (spec.grid > 0 ? absl::StrCat(", ", spec.grid, "x", spec.grid,
-                                                 " grid regions")
+                << spec.info.kind << ", " << labels.size() << " labels, " << spec.info.input_width
+                << "x" << spec.info.input_height << ", " << model->execution()
+                << (spec.grid > 0 ? absl::StrCat(", ", spec.grid, "x", spec.grid, " grid regions")
                                   : "")
                 << ") from " << mo.path
-                << (dropped ? absl::StrCat("; ", dropped,
-                                           " label words not in the vocabulary")
+                << (dropped ? absl::StrCat("; ", dropped, " label words not in the vocabulary")
                             : "");
   if (spec.info.kind == "classifier") {
-    return std::make_unique<ClassifierTagger>(std::move(spec), std::move(labels),
-                                              std::move(model));
+    return std::make_unique<ClassifierTagger>(std::move(spec), std::move(labels), std::move(model));
   }
-  return std::make_unique<DetectorTagger>(std::move(spec), std::move(labels),
-                                          std::move(model));
+  return std::make_unique<DetectorTagger>(std::move(spec), std::move(labels), std::move(model));
 }
 
 float ImageFacts::backdrop_share() {

@@ -30,8 +30,7 @@ struct TaggerLoadOptions {
   bool batching = false;
   BatchingOptions batching_options;
   // Told after every batched forward pass (model name, images, calls, wait).
-  std::function<void(const std::string& model, int images, int calls,
-                     double wait_seconds)>
+  std::function<void(const std::string& model, int images, int calls, double wait_seconds)>
       on_batch;
   // Runs first on every thread the model set starts (batch executors,
   // parallel taggers): e.g. to set LibTorch's thread count there.
@@ -41,8 +40,7 @@ struct TaggerLoadOptions {
 // Loads what `spec` names (model and label file, or cue rules), keeps the
 // label and rule words `words` knows (expanded per `expand`), and returns
 // the tagger. Logs what it loaded.
-absl::StatusOr<std::unique_ptr<Tagger>> MakeTagger(TaggerSpec spec,
-                                                   const WordVectors& words,
+absl::StatusOr<std::unique_ptr<Tagger>> MakeTagger(TaggerSpec spec, const WordVectors& words,
                                                    const LabelWordOptions& expand,
                                                    const TaggerLoadOptions& options);
 

@@ -32,8 +32,7 @@ absl::StatusOr<std::vector<ModelOutput>> ToOutputs(const c10::IValue& value) {
   } else if (value.isTensorList()) {
     for (const at::Tensor& t : value.toTensorVector()) tensors.push_back(t);
   } else {
-    return absl::InvalidArgumentError(
-        "model output must be a tensor or a tuple of tensors");
+    return absl::InvalidArgumentError("model output must be a tensor or a tuple of tensors");
   }
   std::vector<ModelOutput> outputs;
   outputs.reserve(tensors.size());
@@ -87,14 +86,13 @@ class TorchImageModel : public ImageModel {
   }
   const std::string& execution() const override { return execution_; }
 
-  static absl::StatusOr<std::vector<ModelOutput>> Forward(
-      const torch::jit::Module& module, const float* input, int batch, int h,
-      int w, double* forward_ms = nullptr) {
+  static absl::StatusOr<std::vector<ModelOutput>> Forward(const torch::jit::Module& module,
+                                                          const float* input, int batch, int h,
+                                                          int w, double* forward_ms = nullptr) {
     try {
       c10::Warning::WarningHandlerGuard warnings(WarningHandler());
       c10::InferenceMode guard;
-      at::Tensor x = torch::from_blob(const_cast<float*>(input),
-                                      {batch, 3, h, w}, at::kFloat);
+      at::Tensor x = torch::from_blob(const_cast<float*>(input), {batch, 3, h, w}, at::kFloat);
       // Module::forward is not const; the underlying graph executor is
       // thread-safe, so a shallow copy of the handle is enough.
       torch::jit::Module m = module;
@@ -102,8 +100,9 @@ class TorchImageModel : public ImageModel {
       c10::IValue out = m.forward({x});
       auto outputs = ToOutputs(out);
       if (forward_ms != nullptr) {
-        *forward_ms += std::chrono::duration<double, std::milli>(
-                           std::chrono::steady_clock::now() - start).count();
+        *forward_ms +=
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                .count();
       }
       return outputs;
     } catch (const std::exception& e) {
@@ -135,13 +134,11 @@ void SetTorchThreads(int intra_op, int inter_op) {
   });
 }
 
-absl::StatusOr<std::unique_ptr<ImageModel>> ImageModel::Load(
-    const ImageModelOptions& options) {
+absl::StatusOr<std::unique_ptr<ImageModel>> ImageModel::Load(const ImageModelOptions& options) {
   c10::Warning::WarningHandlerGuard warnings(WarningHandler());
   const int h = options.input_height, w = options.input_width;
   if (h <= 0 || w <= 0 || h > 4096 || w > 4096) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("bad model input size ", w, "x", h));
+    return absl::InvalidArgumentError(absl::StrCat("bad model input size ", w, "x", h));
   }
   torch::jit::Module plain;
   try {
@@ -151,15 +148,14 @@ absl::StatusOr<std::unique_ptr<ImageModel>> ImageModel::Load(
   } catch (const std::exception& e) {
     std::string what = e.what();
     if (what.size() > 300) what.resize(300);
-    return absl::InvalidArgumentError(absl::StrCat(
-        "cannot load TorchScript model ", options.path, ": ", what));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot load TorchScript model ", options.path, ": ", what));
   }
   std::vector<float> ref = ReferenceInput(h, w);
   auto plain_out = TorchImageModel::Forward(plain, ref.data(), 1, h, w);
   if (!plain_out.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "model ", options.path, " fails on a ", w, "x", h, " input: ",
-        plain_out.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat("model ", options.path, " fails on a ", w, "x",
+                                                   h, " input: ", plain_out.status().message()));
   }
 
   torch::jit::Module chosen = plain;
@@ -169,11 +165,9 @@ absl::StatusOr<std::unique_ptr<ImageModel>> ImageModel::Load(
     try {
       torch::jit::Module frozen = torch::jit::freeze(plain);
       variants.emplace_back("frozen", frozen);
-      variants.emplace_back("optimized",
-                            torch::jit::optimize_for_inference(frozen));
+      variants.emplace_back("optimized", torch::jit::optimize_for_inference(frozen));
     } catch (const std::exception& e) {
-      I2S_LOG(WARNING) << "model " << options.path
-                       << ": freeze/optimize failed, running plain: "
+      I2S_LOG(WARNING) << "model " << options.path << ": freeze/optimize failed, running plain: "
                        << std::string(e.what()).substr(0, 200);
     }
     // Prefer the most optimised variant that still matches.
@@ -186,14 +180,14 @@ absl::StatusOr<std::unique_ptr<ImageModel>> ImageModel::Load(
         chosen = it->second;
         execution = it->first;
         I2S_LOG(INFO) << "model " << options.path << ": using " << execution
-                      << " (max relative difference to plain "
-                      << absl::StrFormat("%.2g", diff) << ")";
+                      << " (max relative difference to plain " << absl::StrFormat("%.2g", diff)
+                      << ")";
         break;
       }
       I2S_LOG(WARNING) << "model " << options.path << ": " << it->first
                        << " variant differs from the plain model (relative "
-                       << absl::StrFormat("%.3g", diff) << " > "
-                       << options.tolerance << "); not used";
+                       << absl::StrFormat("%.3g", diff) << " > " << options.tolerance
+                       << "); not used";
     }
   }
   auto model = std::make_unique<TorchImageModel>(chosen, execution);

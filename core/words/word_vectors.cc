@@ -23,14 +23,13 @@ uint32_t ReadU32(const char* p) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<WordVectors>> WordVectors::Load(
-    const std::string& path, const std::string& id) {
+absl::StatusOr<std::unique_ptr<WordVectors>> WordVectors::Load(const std::string& path,
+                                                               const std::string& id) {
   ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(path));
   const char* p = file.data();
   size_t size = file.size();
   auto bad = [&](absl::string_view why) {
-    return absl::DataLossError(
-        absl::StrCat("word vectors ", path, " are invalid: ", why));
+    return absl::DataLossError(absl::StrCat("word vectors ", path, " are invalid: ", why));
   };
   if (size < kHeaderBytes || std::memcmp(p, kMagic, 8) != 0) {
     return bad("missing I2SWVEC1 header");
@@ -60,8 +59,7 @@ absl::StatusOr<std::unique_ptr<WordVectors>> WordVectors::Load(
     }
   }
   if (wv->words_.size() != count || start != blob.size()) {
-    return bad(absl::StrCat("word list holds ", wv->words_.size(),
-                            " words, header says ", count));
+    return bad(absl::StrCat("word list holds ", wv->words_.size(), " words, header says ", count));
   }
   wv->vectors_ = reinterpret_cast<const float*>(p + vec_offset);
   wv->file_ = std::move(file);
@@ -70,9 +68,9 @@ absl::StatusOr<std::unique_ptr<WordVectors>> WordVectors::Load(
   return wv;
 }
 
-absl::StatusOr<std::unique_ptr<WordVectors>> WordVectors::FromData(
-    std::vector<std::string> words, std::vector<float> vectors, int dim,
-    const std::string& id) {
+absl::StatusOr<std::unique_ptr<WordVectors>> WordVectors::FromData(std::vector<std::string> words,
+                                                                   std::vector<float> vectors,
+                                                                   int dim, const std::string& id) {
   if (dim <= 0 || words.empty() || vectors.size() != words.size() * dim) {
     return absl::InvalidArgumentError("word vectors: shape mismatch");
   }
@@ -100,8 +98,7 @@ absl::Status WordVectors::Index() {
     for (int d = 0; d < dim_; ++d) norm += double(v[d]) * v[d];
     norm = std::sqrt(norm);
     if (!std::isfinite(norm)) {
-      return absl::DataLossError(
-          absl::StrCat("word vector of '", words_[i], "' is not finite"));
+      return absl::DataLossError(absl::StrCat("word vector of '", words_[i], "' is not finite"));
     }
     float inv = norm > 0 ? static_cast<float>(1.0 / norm) : 0.0f;
     for (int d = 0; d < dim_; ++d) unit_[i * dim_ + d] = v[d] * inv;
@@ -150,8 +147,7 @@ void Tokenize(absl::string_view text, std::vector<std::string>* out) {
   for (size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
     // U+2019 RIGHT SINGLE QUOTATION MARK (E2 80 99) is an apostrophe too.
-    if (c == '\xE2' && i + 2 < text.size() && text[i + 1] == '\x80' &&
-        text[i + 2] == '\x99') {
+    if (c == '\xE2' && i + 2 < text.size() && text[i + 1] == '\x80' && text[i + 2] == '\x99') {
       c = '\'';
       i += 2;
     }

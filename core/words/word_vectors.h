@@ -30,13 +30,13 @@ class WordVectors {
 
   // Loads and validates a vectors file; `id` names the embedder (recorded in
   // bundles so the server can refuse an index built with other vectors).
-  static absl::StatusOr<std::unique_ptr<WordVectors>> Load(
-      const std::string& path, const std::string& id);
+  static absl::StatusOr<std::unique_ptr<WordVectors>> Load(const std::string& path,
+                                                           const std::string& id);
 
   // Builds from memory (tests, tools).
-  static absl::StatusOr<std::unique_ptr<WordVectors>> FromData(
-      std::vector<std::string> words, std::vector<float> vectors, int dim,
-      const std::string& id);
+  static absl::StatusOr<std::unique_ptr<WordVectors>> FromData(std::vector<std::string> words,
+                                                               std::vector<float> vectors, int dim,
+                                                               const std::string& id);
 
   const std::string& id() const { return id_; }
   int dim() const { return dim_; }
@@ -51,9 +51,7 @@ class WordVectors {
   // The raw vector of word `id` (dim() floats).
   const float* Vector(int32_t id) const { return vectors_ + size_t(id) * dim_; }
   // The unit-length vector of word `id` (dim() floats).
-  const float* UnitVector(int32_t id) const {
-    return unit_.data() + size_t(id) * dim_;
-  }
+  const float* UnitVector(int32_t id) const { return unit_.data() + size_t(id) * dim_; }
 
   // Smooth inverse frequency weight a / (a + p(w)) with p(w) from the Zipf
   // law on the word's rank. Frequent words ("the") get ~0.01, rare ones ~1.

@@ -13,9 +13,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "util/status_macros.h"
 #include "server/grpc_status.h"
 #include "server/request.h"
+#include "util/status_macros.h"
 
 namespace image2song {
 namespace {
@@ -70,10 +70,9 @@ std::string HeaderParam(absl::string_view header, absl::string_view key) {
   return "";
 }
 
-absl::Status BadOption(absl::string_view name, absl::string_view value,
-                       absl::string_view want) {
-  return absl::InvalidArgumentError(absl::StrCat(
-      "parameter ", name, "=\"", value.substr(0, 64), "\": ", want));
+absl::Status BadOption(absl::string_view name, absl::string_view value, absl::string_view want) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("parameter ", name, "=\"", value.substr(0, 64), "\": ", want));
 }
 
 absl::StatusOr<bool> ParseBool(absl::string_view name, absl::string_view value) {
@@ -83,8 +82,7 @@ absl::StatusOr<bool> ParseBool(absl::string_view name, absl::string_view value) 
   return BadOption(name, value, "want true or false");
 }
 
-void AddList(absl::string_view value,
-             google::protobuf::RepeatedPtrField<std::string>* out) {
+void AddList(absl::string_view value, google::protobuf::RepeatedPtrField<std::string>* out) {
   for (absl::string_view item : absl::StrSplit(value, ',')) {
     item = absl::StripAsciiWhitespace(item);
     if (!item.empty()) out->Add(std::string(item));
@@ -105,8 +103,8 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseQuery(
     size_t eq = item.find('=');
     absl::StatusOr<std::string> key = PercentDecode(item.substr(0, eq));
     if (!key.ok()) return key.status();
-    absl::StatusOr<std::string> value = PercentDecode(
-        eq == absl::string_view::npos ? absl::string_view() : item.substr(eq + 1));
+    absl::StatusOr<std::string> value =
+        PercentDecode(eq == absl::string_view::npos ? absl::string_view() : item.substr(eq + 1));
     if (!value.ok()) return value.status();
     out.emplace_back(std::move(*key), std::move(*value));
   }
@@ -116,22 +114,19 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseQuery(
 absl::StatusOr<std::string> MultipartBoundary(absl::string_view content_type) {
   std::string boundary = HeaderParam(content_type, "boundary");
   if (boundary.empty() || boundary.size() > 200) {
-    return absl::InvalidArgumentError(
-        "multipart/form-data without a valid boundary parameter");
+    return absl::InvalidArgumentError("multipart/form-data without a valid boundary parameter");
   }
   return boundary;
 }
 
 absl::StatusOr<std::vector<FormPart>> ParseMultipart(absl::string_view body,
-                                                     absl::string_view boundary,
-                                                     int max_parts) {
+                                                     absl::string_view boundary, int max_parts) {
   const std::string delimiter = absl::StrCat("--", boundary);
   std::vector<FormPart> parts;
   // The body starts with the first delimiter (a preamble is allowed).
   size_t pos = body.find(delimiter);
   if (pos == absl::string_view::npos) {
-    return absl::InvalidArgumentError(
-        "multipart body does not contain its boundary");
+    return absl::InvalidArgumentError("multipart body does not contain its boundary");
   }
   pos += delimiter.size();
   const std::string next_delimiter = absl::StrCat("\r\n", delimiter);
@@ -148,8 +143,7 @@ absl::StatusOr<std::vector<FormPart>> ParseMultipart(absl::string_view body,
           "truncated multipart body: the closing boundary is missing");
     }
     if (static_cast<int>(parts.size()) >= max_parts) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("more than ", max_parts, " multipart parts"));
+      return absl::InvalidArgumentError(absl::StrCat("more than ", max_parts, " multipart parts"));
     }
     FormPart part;
     absl::string_view headers;
@@ -179,8 +173,7 @@ absl::StatusOr<std::vector<FormPart>> ParseMultipart(absl::string_view body,
   }
 }
 
-absl::Status ApplyRecommendOption(absl::string_view name,
-                                  absl::string_view value,
+absl::Status ApplyRecommendOption(absl::string_view name, absl::string_view value,
                                   pb::RecommendRequest* request) {
   pb::Filters* f = request->mutable_filters();
   if (name == "top_k") {
@@ -220,22 +213,23 @@ absl::Status ApplyRecommendOption(absl::string_view name,
       f->set_max_duration_seconds(seconds);
     }
   } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unknown parameter \"", name.substr(0, 64),
-        "\" (known: top_k, explain, text, genres, moods, languages, licenses, "
-        "exclude, exclude_explicit, min_duration_seconds, max_duration_seconds)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown parameter \"", name.substr(0, 64),
+                     "\" (known: top_k, explain, text, genres, moods, languages, licenses, "
+                     "exclude, exclude_explicit, min_duration_seconds, max_duration_seconds)"));
   }
   return absl::OkStatus();
 }
 
 namespace {
 
-absl::StatusOr<pb::RecommendRequest> ParseHttpRecommendFields(
-    absl::string_view query, absl::string_view content_type,
-    absl::string_view body, const HttpRecommendLimits& limits) {
+absl::StatusOr<pb::RecommendRequest> ParseHttpRecommendFields(absl::string_view query,
+                                                              absl::string_view content_type,
+                                                              absl::string_view body,
+                                                              const HttpRecommendLimits& limits) {
   pb::RecommendRequest request;
-  absl::string_view type = absl::StripAsciiWhitespace(
-      content_type.substr(0, content_type.find(';')));
+  absl::string_view type =
+      absl::StripAsciiWhitespace(content_type.substr(0, content_type.find(';')));
 
   if (absl::EqualsIgnoreCase(type, "application/json")) {
     google::protobuf::util::JsonParseOptions options;
@@ -245,15 +239,13 @@ absl::StatusOr<pb::RecommendRequest> ParseHttpRecommendFields(
     if (!status.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(
           "the JSON body is not a RecommendRequest: ",
-          absl::string_view(status.message().data(), status.message().size())
-              .substr(0, 300)));
+          absl::string_view(status.message().data(), status.message().size()).substr(0, 300)));
     }
     return request;
   }
 
   request.set_explain(true);
-  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> params =
-      ParseQuery(query);
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> params = ParseQuery(query);
   if (!params.ok()) return params.status();
   for (const auto& [name, value] : *params) {
     if (absl::Status s = ApplyRecommendOption(name, value, &request); !s.ok()) {
@@ -264,8 +256,7 @@ absl::StatusOr<pb::RecommendRequest> ParseHttpRecommendFields(
   if (absl::EqualsIgnoreCase(type, "multipart/form-data")) {
     absl::StatusOr<std::string> boundary = MultipartBoundary(content_type);
     if (!boundary.ok()) return boundary.status();
-    absl::StatusOr<std::vector<FormPart>> parts =
-        ParseMultipart(body, *boundary, limits.max_parts);
+    absl::StatusOr<std::vector<FormPart>> parts = ParseMultipart(body, *boundary, limits.max_parts);
     if (!parts.ok()) return parts.status();
     std::vector<absl::string_view> images;
     for (const FormPart& part : *parts) {
@@ -273,10 +264,8 @@ absl::StatusOr<pb::RecommendRequest> ParseHttpRecommendFields(
         images.push_back(part.data);
       } else if (!part.filename.empty()) {
         return absl::InvalidArgumentError(absl::StrCat(
-            "file field \"", part.name.substr(0, 64),
-            "\": send images in fields named \"image\""));
-      } else if (absl::Status s = ApplyRecommendOption(part.name, part.data, &request);
-                 !s.ok()) {
+            "file field \"", part.name.substr(0, 64), "\": send images in fields named \"image\""));
+      } else if (absl::Status s = ApplyRecommendOption(part.name, part.data, &request); !s.ok()) {
         return s;
       }
     }
@@ -292,17 +281,18 @@ absl::StatusOr<pb::RecommendRequest> ParseHttpRecommendFields(
     if (!body.empty()) request.set_image(std::string(body));
     return request;
   }
-  return absl::UnimplementedError(absl::StrCat(
-      "unsupported Content-Type \"", content_type.substr(0, 100),
-      "\": send image/*, application/octet-stream, multipart/form-data or "
-      "application/json"));
+  return absl::UnimplementedError(
+      absl::StrCat("unsupported Content-Type \"", content_type.substr(0, 100),
+                   "\": send image/*, application/octet-stream, multipart/form-data or "
+                   "application/json"));
 }
 
 }  // namespace
 
-absl::StatusOr<pb::RecommendRequest> ParseHttpRecommend(
-    absl::string_view query, absl::string_view content_type,
-    absl::string_view body, const HttpRecommendLimits& limits) {
+absl::StatusOr<pb::RecommendRequest> ParseHttpRecommend(absl::string_view query,
+                                                        absl::string_view content_type,
+                                                        absl::string_view body,
+                                                        const HttpRecommendLimits& limits) {
   absl::StatusOr<pb::RecommendRequest> request =
       ParseHttpRecommendFields(query, content_type, body, limits);
   // Query and form values are bytes: a string field must be UTF-8 before
@@ -313,55 +303,84 @@ absl::StatusOr<pb::RecommendRequest> ParseHttpRecommend(
 
 int HttpStatusForGrpcCode(int grpc_code) {
   switch (grpc_code) {
-    case grpc::OK: return 200;
-    case grpc::CANCELLED: return 499;
+    case grpc::OK:
+      return 200;
+    case grpc::CANCELLED:
+      return 499;
     case grpc::INVALID_ARGUMENT:
     case grpc::FAILED_PRECONDITION:
-    case grpc::OUT_OF_RANGE: return 400;
-    case grpc::DEADLINE_EXCEEDED: return 504;
-    case grpc::NOT_FOUND: return 404;
+    case grpc::OUT_OF_RANGE:
+      return 400;
+    case grpc::DEADLINE_EXCEEDED:
+      return 504;
+    case grpc::NOT_FOUND:
+      return 404;
     case grpc::ALREADY_EXISTS:
-    case grpc::ABORTED: return 409;
-    case grpc::PERMISSION_DENIED: return 403;
-    case grpc::UNAUTHENTICATED: return 401;
-    case grpc::RESOURCE_EXHAUSTED: return 429;
-    case grpc::UNIMPLEMENTED: return 501;
-    case grpc::UNAVAILABLE: return 503;
-    default: return 500;
+    case grpc::ABORTED:
+      return 409;
+    case grpc::PERMISSION_DENIED:
+      return 403;
+    case grpc::UNAUTHENTICATED:
+      return 401;
+    case grpc::RESOURCE_EXHAUSTED:
+      return 429;
+    case grpc::UNIMPLEMENTED:
+      return 501;
+    case grpc::UNAVAILABLE:
+      return 503;
+    default:
+      return 500;
   }
 }
 
 const char* HttpReason(int http_status) {
   switch (http_status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 499: return "Client Closed Request";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Internal Server Error";
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Payload Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 499:
+      return "Client Closed Request";
+    case 501:
+      return "Not Implemented";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "Internal Server Error";
   }
 }
 
 std::string ErrorJson(int grpc_code, absl::string_view message) {
-  nlohmann::json error = {
-      {"code", grpc_code},
-      {"status", GrpcCodeName(static_cast<grpc::StatusCode>(grpc_code))},
-      {"message", std::string(message)}};
+  nlohmann::json error = {{"code", grpc_code},
+                          {"status", GrpcCodeName(static_cast<grpc::StatusCode>(grpc_code))},
+                          {"message", std::string(message)}};
   // Messages may quote request bytes: invalid UTF-8 becomes U+FFFD.
-  return nlohmann::json{{"error", std::move(error)}}.dump(
-      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return nlohmann::json{{"error", std::move(error)}}.dump(-1, ' ', false,
+                                                          nlohmann::json::error_handler_t::replace);
 }
 
 std::string ToJson(const google::protobuf::Message& message) {

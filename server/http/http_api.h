@@ -47,15 +47,13 @@ absl::StatusOr<std::string> MultipartBoundary(absl::string_view content_type);
 
 // Splits a multipart/form-data body. At most `max_parts` parts.
 absl::StatusOr<std::vector<FormPart>> ParseMultipart(absl::string_view body,
-                                                     absl::string_view boundary,
-                                                     int max_parts);
+                                                     absl::string_view boundary, int max_parts);
 
 // Sets one Recommend option from a query parameter or form field: top_k,
 // explain, text, genres, moods, languages, licenses, exclude (song ids),
 // exclude_explicit, min_duration_seconds, max_duration_seconds. List values
 // are comma-separated and may repeat. Unknown names are INVALID_ARGUMENT.
-absl::Status ApplyRecommendOption(absl::string_view name,
-                                  absl::string_view value,
+absl::Status ApplyRecommendOption(absl::string_view name, absl::string_view value,
                                   image2song::v1::RecommendRequest* request);
 
 struct HttpRecommendLimits {
@@ -68,8 +66,8 @@ struct HttpRecommendLimits {
 // off. Errors are INVALID_ARGUMENT (or UNIMPLEMENTED for an unsupported
 // content type) with a message naming the problem.
 absl::StatusOr<image2song::v1::RecommendRequest> ParseHttpRecommend(
-    absl::string_view query, absl::string_view content_type,
-    absl::string_view body, const HttpRecommendLimits& limits = {});
+    absl::string_view query, absl::string_view content_type, absl::string_view body,
+    const HttpRecommendLimits& limits = {});
 
 // HTTP status for a gRPC status code (google.rpc mapping: 400, 401, 403,
 // 404, 409, 429, 499, 500, 501, 503, 504).

@@ -10,13 +10,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "util/log.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "image2song/v1/image2song.grpc.pb.h"
 #include "server/http/http_api.h"
 #include "server/metrics.h"
 #include "server/request.h"
 #include "server/work_queue.h"
+#include "util/log.h"
 
 namespace image2song {
 
@@ -69,8 +69,7 @@ struct HttpGateway::Stubs {
 };
 
 absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(
-    const HttpGatewayOptions& options, std::shared_ptr<grpc::Channel> channel,
-    Metrics* metrics) {
+    const HttpGatewayOptions& options, std::shared_ptr<grpc::Channel> channel, Metrics* metrics) {
   auto gateway = std::unique_ptr<HttpGateway>(new HttpGateway());
   gateway->options_ = options;
   gateway->metrics_ = metrics;
@@ -143,11 +142,11 @@ HttpReply HttpGateway::Respond(const HttpRequest& request) {
     }
   };
   if (left <= std::chrono::milliseconds(0) && path != "/healthz") {
-    return ErrorReply(grpc::DEADLINE_EXCEEDED,
-                      absl::StrCat("the request waited ",
-                                   std::chrono::duration_cast<std::chrono::milliseconds>(waited)
-                                       .count(),
-                                   " ms for an HTTP handler thread, past its deadline"));
+    return ErrorReply(
+        grpc::DEADLINE_EXCEEDED,
+        absl::StrCat("the request waited ",
+                     std::chrono::duration_cast<std::chrono::milliseconds>(waited).count(),
+                     " ms for an HTTP handler thread, past its deadline"));
   }
   auto answer = [](const grpc::Status& status, const google::protobuf::Message& m) {
     return status.ok() ? JsonReply(ToJson(m))
@@ -170,8 +169,7 @@ HttpReply HttpGateway::Respond(const HttpRequest& request) {
     grpc::health::v1::HealthCheckResponse response;
     grpc::Status status = stubs_->health->Check(&ctx, check, &response);
     const bool serving =
-        status.ok() &&
-        response.status() == grpc::health::v1::HealthCheckResponse::SERVING;
+        status.ok() && response.status() == grpc::health::v1::HealthCheckResponse::SERVING;
     HttpReply r = JsonReply(serving ? R"({"status":"SERVING"})" : R"({"status":"NOT_SERVING"})");
     r.status = serving ? 200 : 503;
     return r;
@@ -200,8 +198,8 @@ HttpReply HttpGateway::Respond(const HttpRequest& request) {
     if (method != "POST") {
       return ErrorReply(grpc::UNIMPLEMENTED, "POST an image to /v1/recommend", 405);
     }
-    absl::StatusOr<pb::RecommendRequest> recommend = ParseHttpRecommend(
-        request.head.query, request.head.Header("content-type"), request.body);
+    absl::StatusOr<pb::RecommendRequest> recommend =
+        ParseHttpRecommend(request.head.query, request.head.Header("content-type"), request.body);
     if (!recommend.ok()) {
       const int code = static_cast<int>(recommend.status().code());
       return ErrorReply(code, std::string(recommend.status().message()),

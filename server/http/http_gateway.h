@@ -59,9 +59,9 @@ class HttpGateway {
  public:
   // Starts serving; `channel` reaches the SongRecommender service and the
   // health service. `metrics` may be null.
-  static absl::StatusOr<std::unique_ptr<HttpGateway>> Start(
-      const HttpGatewayOptions& options, std::shared_ptr<grpc::Channel> channel,
-      Metrics* metrics);
+  static absl::StatusOr<std::unique_ptr<HttpGateway>> Start(const HttpGatewayOptions& options,
+                                                            std::shared_ptr<grpc::Channel> channel,
+                                                            Metrics* metrics);
   ~HttpGateway();
 
   // Graceful stop (HttpServer::Drain): the port closes, requests already

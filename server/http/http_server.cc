@@ -24,8 +24,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "util/log.h"
 #include "server/http/http_api.h"
+#include "util/log.h"
 
 namespace image2song {
 namespace {
@@ -56,11 +56,19 @@ constexpr int kUnavailable = 14;
 
 int GrpcCodeForHttp(int status) {
   switch (status) {
-    case 408: return kDeadlineExceeded;
-    case 413: case 429: case 431: return kResourceExhausted;
-    case 501: case 505: return kUnimplemented;
-    case 503: return kUnavailable;
-    default: return kInvalidArgument;
+    case 408:
+      return kDeadlineExceeded;
+    case 413:
+    case 429:
+    case 431:
+      return kResourceExhausted;
+    case 501:
+    case 505:
+      return kUnimplemented;
+    case 503:
+      return kUnavailable;
+    default:
+      return kInvalidArgument;
   }
 }
 
@@ -76,8 +84,8 @@ HttpReply ErrorReply(int status, absl::string_view message) {
 absl::Status SplitHostPort(const std::string& listen, std::string* host, std::string* port) {
   const size_t colon = listen.rfind(':');
   if (colon == std::string::npos) {
-    return absl::InvalidArgumentError(absl::StrCat("HTTP listen address '", listen,
-                                                   "' is not host:port"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("HTTP listen address '", listen, "' is not host:port"));
   }
   *host = listen.substr(0, colon);
   *port = listen.substr(colon + 1);
@@ -87,8 +95,8 @@ absl::Status SplitHostPort(const std::string& listen, std::string* host, std::st
   if (*host == "*") host->clear();
   int n = 0;
   if (!absl::SimpleAtoi(*port, &n) || n < 0 || n > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("HTTP listen address '", listen,
-                                                   "' has no valid port"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("HTTP listen address '", listen, "' has no valid port"));
   }
   return absl::OkStatus();
 }
@@ -127,8 +135,8 @@ enum class Phase {
 struct Conn {
   uint64_t id = 0;
   int fd = -1;
-  std::string client;  // per-client key
-  std::string peer;    // printable address
+  std::string client;   // per-client key
+  std::string peer;     // printable address
   bool counted = true;  // counts toward the connection bounds (not refusals)
   Phase phase = Phase::kHead;
   bool started = false;  // bytes of the current request have arrived
@@ -166,7 +174,9 @@ class HttpServer::Loop {
   ~Loop();
 
   absl::StatusOr<int> Bind();
-  void Start() { thread_ = std::thread([this] { Run(); }); }
+  void Start() {
+    thread_ = std::thread([this] { Run(); });
+  }
   void Reply(uint64_t id, HttpReply reply);
   bool Drain(Clock::time_point deadline);
   void Stop();
@@ -273,10 +283,9 @@ absl::StatusOr<int> HttpServer::Loop::Bind() {
   sockaddr_storage bound;
   socklen_t len = sizeof(bound);
   getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&bound), &len);
-  const int bound_port =
-      bound.ss_family == AF_INET6
-          ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
-          : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  const int bound_port = bound.ss_family == AF_INET6
+                             ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
+                             : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
 
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -294,8 +303,8 @@ absl::StatusOr<int> HttpServer::Loop::Bind() {
   if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY &&
       files.rlim_cur < static_cast<rlim_t>(options_.max_connections) + 256) {
     I2S_LOG(WARNING) << "http: the file descriptor limit (" << files.rlim_cur
-                     << ", ulimit -n) is below --http_max_connections ("
-                     << options_.max_connections << ") + 256; accepting pauses when it is reached";
+                     << ", ulimit -n) is below --http_max_connections (" << options_.max_connections
+                     << ") + 256; accepting pauses when it is reached";
   }
   return bound_port;
 }
@@ -360,12 +369,12 @@ void HttpServer::Loop::Run() {
     if (!timers_.empty()) next = timers_.begin()->first;
     if (accept_paused_) next = std::min(next, accept_resume_);
     if (next != Clock::time_point::max()) {
-      timeout_ms = next <= now ? 0
-                               : static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(
-                                                      next - now).count());
+      timeout_ms =
+          next <= now
+              ? 0
+              : static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(next - now).count());
     }
-    const int n = epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()),
-                             timeout_ms);
+    const int n = epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), timeout_ms);
     if (n < 0 && errno != EINTR) {
       I2S_LOG(ERROR) << "http: epoll_wait: " << std::strerror(errno);
       break;
@@ -427,8 +436,8 @@ void HttpServer::Loop::Accept() {
   while (listen_fd_ >= 0) {
     sockaddr_storage addr;
     socklen_t len = sizeof(addr);
-    const int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len,
-                           SOCK_NONBLOCK | SOCK_CLOEXEC);
+    const int fd =
+        accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
@@ -571,8 +580,7 @@ bool HttpServer::Loop::ReadInput(Conn* c, bool* eof) {
     if (c->phase == Phase::kBody && !c->chunked && c->in.empty()) {
       // Straight into the body (its size is known and reserved).
       const size_t old = c->body.size();
-      const size_t room =
-          std::min(static_cast<size_t>(c->head.content_length) - old, budget);
+      const size_t room = std::min(static_cast<size_t>(c->head.content_length) - old, budget);
       if (room == 0) return true;
       c->body.resize(old + room);
       n = recv(c->fd, &c->body[old], room, 0);
@@ -629,11 +637,11 @@ bool HttpServer::Loop::Process(Conn* c) {
     c->method = c->head.method;
     c->keep_alive = c->head.keep_alive;
     if (c->head.content_length > options_.max_body_bytes) {
-      return RefuseRequest(c, 413,
-                           absl::StrCat("request body of ", c->head.content_length,
-                                        " bytes is over the limit of ",
-                                        options_.max_body_bytes, " bytes"),
-                           nullptr);
+      return RefuseRequest(
+          c, 413,
+          absl::StrCat("request body of ", c->head.content_length, " bytes is over the limit of ",
+                       options_.max_body_bytes, " bytes"),
+          nullptr);
     }
     c->body.clear();
     c->chunked.reset();
@@ -654,8 +662,7 @@ bool HttpServer::Loop::Process(Conn* c) {
       absl::StatusOr<size_t> used = c->chunked->Feed(c->in, &c->body);
       if (!used.ok()) {
         return RefuseRequest(c, absl::IsResourceExhausted(used.status()) ? 413 : 400,
-                             absl::StrCat("chunked body: ", used.status().message()),
-                             nullptr);
+                             absl::StrCat("chunked body: ", used.status().message()), nullptr);
       }
       c->in.erase(0, *used);
       if (!c->chunked->done()) return true;
@@ -687,8 +694,8 @@ void HttpServer::Loop::Dispatch(Conn* c) {
 }
 
 void HttpServer::Loop::Send(Conn* c, const HttpReply& reply, bool close) {
-  c->out += FormatReplyHead(reply.status, reply.content_type, reply.body.size(),
-                            reply.headers, close);
+  c->out +=
+      FormatReplyHead(reply.status, reply.content_type, reply.body.size(), reply.headers, close);
   if (c->method != "HEAD") c->out += reply.body;
   c->close_after = close;
   c->phase = Phase::kWriting;
@@ -713,8 +720,8 @@ bool HttpServer::Loop::RefuseRequest(Conn* c, int status, absl::string_view mess
 
 bool HttpServer::Loop::Flush(Conn* c) {
   while (c->out_pos < c->out.size()) {
-    const ssize_t n = send(c->fd, c->out.data() + c->out_pos, c->out.size() - c->out_pos,
-                           MSG_NOSIGNAL);
+    const ssize_t n =
+        send(c->fd, c->out.data() + c->out_pos, c->out.size() - c->out_pos, MSG_NOSIGNAL);
     if (n > 0) {
       c->out_pos += static_cast<size_t>(n);
       continue;
@@ -791,13 +798,13 @@ void HttpServer::Loop::ExpireTimers() {
         break;
       case Phase::kBody: {
         const int64_t got = static_cast<int64_t>(c->body.size() + c->in.size());
-        RefuseRequest(c, 408,
-                      absl::StrCat("the request body did not arrive within ",
-                                   options_.body_timeout_ms, " ms (",
-                                   c->head.chunked ? "chunked, " : "", got,
-                                   c->head.chunked ? "" : absl::StrCat(" of ", c->head.content_length),
-                                   " bytes)"),
-                      "body_timeout");
+        RefuseRequest(
+            c, 408,
+            absl::StrCat("the request body did not arrive within ", options_.body_timeout_ms,
+                         " ms (", c->head.chunked ? "chunked, " : "", got,
+                         c->head.chunked ? "" : absl::StrCat(" of ", c->head.content_length),
+                         " bytes)"),
+            "body_timeout");
         break;
       }
       case Phase::kWriting:
@@ -861,8 +868,8 @@ void HttpServer::Loop::Note(const char* reason, const std::string& peer) {
                    << (n == 1 ? " time" : " times") << " so far";
 }
 
-absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
-    const HttpServerOptions& options, Handler handler) {
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options,
+                                                              Handler handler) {
   auto server = std::unique_ptr<HttpServer>(new HttpServer());
   server->loop_ = std::make_unique<Loop>(options, std::move(handler));
   absl::StatusOr<int> port = server->loop_->Bind();

@@ -98,8 +98,8 @@ class HttpServer {
   using Handler = std::function<void(uint64_t id, HttpRequest request)>;
 
   // Binds options.listen and starts the I/O thread.
-  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
-      const HttpServerOptions& options, Handler handler);
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options,
+                                                           Handler handler);
   ~HttpServer();  // Stop()
 
   // The reply to request `id`. Dropped when its connection has gone.

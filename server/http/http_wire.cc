@@ -23,8 +23,20 @@ HttpHeadParse Error(int status, std::string message) {
 bool IsTokenChar(char c) {
   if (absl::ascii_isalnum(static_cast<unsigned char>(c))) return true;
   switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*':
-    case '+': case '-': case '.': case '^': case '_': case '`': case '|':
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
     case '~':
       return true;
     default:
@@ -87,8 +99,8 @@ HttpHeadParse ParseRequestLine(absl::string_view line, HttpRequestHead* head) {
   const size_t sp1 = line.find(' ');
   const size_t sp2 = sp1 == absl::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
   if (sp2 == absl::string_view::npos || line.find(' ', sp2 + 1) != absl::string_view::npos) {
-    return Error(400, absl::StrCat("malformed request line ", Quote(line),
-                                   ": want METHOD /path HTTP/1.1"));
+    return Error(
+        400, absl::StrCat("malformed request line ", Quote(line), ": want METHOD /path HTTP/1.1"));
   }
   const absl::string_view method = line.substr(0, sp1);
   absl::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
@@ -117,8 +129,8 @@ HttpHeadParse ParseRequestLine(absl::string_view line, HttpRequestHead* head) {
     }
   }
   if (target.empty() || target.front() != '/') {
-    return Error(400, absl::StrCat("request target ", Quote(target),
-                                   " is not a path starting with /"));
+    return Error(400,
+                 absl::StrCat("request target ", Quote(target), " is not a path starting with /"));
   }
   for (char c : target) {
     if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {
@@ -131,8 +143,7 @@ HttpHeadParse ParseRequestLine(absl::string_view line, HttpRequestHead* head) {
   head->method = std::string(method);
   head->query = q == absl::string_view::npos ? "" : std::string(target.substr(q + 1));
   if (!DecodePath(target.substr(0, q), &head->path)) {
-    return Error(400, absl::StrCat("bad percent escape in the path ",
-                                   Quote(target.substr(0, q))));
+    return Error(400, absl::StrCat("bad percent escape in the path ", Quote(target.substr(0, q))));
   }
   return HttpHeadParse();
 }
@@ -192,8 +203,7 @@ HttpHeadParse ParseRequestHead(absl::string_view data, const HttpHeadLimits& lim
     return more;
   }
 
-  std::vector<absl::string_view> lines =
-      absl::StrSplit(data.substr(start, end - start), '\n');
+  std::vector<absl::string_view> lines = absl::StrSplit(data.substr(start, end - start), '\n');
   // The last two entries are the empty line and what follows its LF ("").
   lines.resize(lines.size() - 2);
   HttpHeadParse line = ParseRequestLine(StripCr(lines[0]), head);
@@ -214,15 +224,14 @@ HttpHeadParse ParseRequestHead(absl::string_view data, const HttpHeadLimits& lim
     for (char c : value) {
       const unsigned char u = static_cast<unsigned char>(c);
       if ((u < 0x20 && c != '\t') || u == 0x7f) {
-        return Error(400, absl::StrCat("control character in header ",
-                                       Quote(field.substr(0, colon))));
+        return Error(400,
+                     absl::StrCat("control character in header ", Quote(field.substr(0, colon))));
       }
     }
     if (static_cast<int>(head->headers.size()) >= limits.max_headers) {
       return Error(431, absl::StrCat("more than ", limits.max_headers, " header fields"));
     }
-    head->headers.emplace_back(absl::AsciiStrToLower(field.substr(0, colon)),
-                               std::string(value));
+    head->headers.emplace_back(absl::AsciiStrToLower(field.substr(0, colon)), std::string(value));
   }
 
   bool close = false, keep_alive = false;
@@ -268,7 +277,7 @@ HttpHeadParse ParseRequestHead(absl::string_view data, const HttpHeadLimits& lim
 }
 
 absl::StatusOr<size_t> ChunkedDecoder::Feed(absl::string_view in, std::string* body) {
-  constexpr size_t kMaxLine = 4096;        // a size line with extensions
+  constexpr size_t kMaxLine = 4096;  // a size line with extensions
   constexpr size_t kMaxTrailer = 16 * 1024;
   if (state_ == State::kFailed) {
     return absl::FailedPreconditionError("the chunked body was malformed");
@@ -276,8 +285,8 @@ absl::StatusOr<size_t> ChunkedDecoder::Feed(absl::string_view in, std::string* b
   size_t pos = 0;
   while (pos < in.size() && state_ != State::kDone && state_ != State::kFailed) {
     if (state_ == State::kData) {
-      const size_t take = static_cast<size_t>(
-          std::min<int64_t>(remaining_, static_cast<int64_t>(in.size() - pos)));
+      const size_t take =
+          static_cast<size_t>(std::min<int64_t>(remaining_, static_cast<int64_t>(in.size() - pos)));
       body->append(in.data() + pos, take);
       pos += take;
       remaining_ -= static_cast<int64_t>(take);
@@ -318,21 +327,19 @@ absl::Status ChunkedDecoder::Line(absl::string_view line) {
         ++i;
       }
       if (i == 0) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("bad chunk size line ", Quote(line)));
+        return absl::InvalidArgumentError(absl::StrCat("bad chunk size line ", Quote(line)));
       }
       absl::string_view rest = absl::StripLeadingAsciiWhitespace(line.substr(i));
       if (!rest.empty() && rest.front() != ';') {
-        return absl::InvalidArgumentError(
-            absl::StrCat("bad chunk size line ", Quote(line)));
+        return absl::InvalidArgumentError(absl::StrCat("bad chunk size line ", Quote(line)));
       }
       if (size == 0) {
         state_ = State::kTrailer;
         return absl::OkStatus();
       }
       if (decoded_ + size > max_body_) {
-        return absl::ResourceExhaustedError(absl::StrCat(
-            "request body is over the limit of ", max_body_, " bytes"));
+        return absl::ResourceExhaustedError(
+            absl::StrCat("request body is over the limit of ", max_body_, " bytes"));
       }
       decoded_ += size;
       remaining_ = size;
@@ -354,14 +361,12 @@ absl::Status ChunkedDecoder::Line(absl::string_view line) {
   return absl::OkStatus();
 }
 
-std::string FormatReplyHead(int status, absl::string_view content_type,
-                            size_t content_length, absl::string_view extra_headers,
-                            bool close) {
+std::string FormatReplyHead(int status, absl::string_view content_type, size_t content_length,
+                            absl::string_view extra_headers, bool close) {
   return absl::StrCat("HTTP/1.1 ", status, " ", HttpReason(status),
-                      "\r\nContent-Type: ", content_type,
-                      "\r\nContent-Length: ", content_length,
-                      "\r\nCache-Control: no-store\r\n",
-                      close ? "Connection: close\r\n" : "", extra_headers, "\r\n");
+                      "\r\nContent-Type: ", content_type, "\r\nContent-Length: ", content_length,
+                      "\r\nCache-Control: no-store\r\n", close ? "Connection: close\r\n" : "",
+                      extra_headers, "\r\n");
 }
 
 }  // namespace image2song

@@ -29,9 +29,9 @@ struct HttpHeadLimits {
 
 // A parsed request head.
 struct HttpRequestHead {
-  std::string method;  // as sent ("GET", "POST", ...)
-  std::string path;    // percent-decoded ("/v1/songs/a b")
-  std::string query;   // as sent, after '?' (server/http/http_api.h ParseQuery)
+  std::string method;     // as sent ("GET", "POST", ...)
+  std::string path;       // percent-decoded ("/v1/songs/a b")
+  std::string query;      // as sent, after '?' (server/http/http_api.h ParseQuery)
   int minor_version = 1;  // HTTP/1.<minor>
   // Header fields in order, names lower-cased, values without surrounding
   // whitespace.
@@ -109,9 +109,8 @@ class ChunkedDecoder {
 // "HTTP/1.1 <status> <reason>" with Content-Type, Content-Length,
 // Cache-Control: no-store, Connection: close when `close`, then
 // `extra_headers` (each line ending in CRLF) and the empty line.
-std::string FormatReplyHead(int status, absl::string_view content_type,
-                            size_t content_length, absl::string_view extra_headers,
-                            bool close);
+std::string FormatReplyHead(int status, absl::string_view content_type, size_t content_length,
+                            absl::string_view extra_headers, bool close);
 
 }  // namespace image2song
 
