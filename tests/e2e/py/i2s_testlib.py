@@ -1,8 +1,8 @@
-"""Shared helpers for the Python end-to-end tests (tests/e2e_py/test_*.py).
+"""Shared helpers for the Python end-to-end tests (tests/e2e/py/test_*.py).
 
 They start the real i2s-server binary on free ports with the tiny generated
-models and bundle (the CTest fixtures), like tests/test_server_e2e.cc does.
-Paths come from the environment CTest sets (tests/py_tests.cmake):
+models and bundle (the CTest fixtures), like the C++ e2e tests (tests/e2e/) do.
+Paths come from the environment CTest sets (tests/e2e/CMakeLists.txt):
 I2S_SERVER_BIN, I2S_CLIENT_BIN, I2S_TEST_ASSETS, I2S_TEST_BUNDLE,
 I2S_SOURCE_DIR, I2S_PYTHON_STUBS.
 """

@@ -1,8 +1,9 @@
 // The real i2s-server binary as a test fixture: started on port 0 with the
 // tiny generated models and bundle (tests/CMakeLists.txt), with helpers to
-// call it over gRPC and plain HTTP. Header-only; used by the e2e tests.
-#ifndef IMAGE2SONG_TESTS_SERVER_FIXTURE_H_
-#define IMAGE2SONG_TESTS_SERVER_FIXTURE_H_
+// call it over gRPC and plain HTTP. Header-only; used by the e2e tests
+// (tests/e2e/).
+#ifndef IMAGE2SONG_TESTS_SUPPORT_SERVER_FIXTURE_H_
+#define IMAGE2SONG_TESTS_SUPPORT_SERVER_FIXTURE_H_
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -21,7 +22,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "image2song/v1/image2song.grpc.pb.h"
-#include "tests/test_util.h"
+#include "tests/support/test_util.h"
 
 namespace image2song {
 namespace testing {
@@ -146,4 +147,4 @@ inline double ProcMiB(pid_t pid, const std::string& key) {
 }  // namespace testing
 }  // namespace image2song
 
-#endif  // IMAGE2SONG_TESTS_SERVER_FIXTURE_H_
+#endif  // IMAGE2SONG_TESTS_SUPPORT_SERVER_FIXTURE_H_

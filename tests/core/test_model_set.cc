@@ -1,5 +1,6 @@
-// Tests for core/models/model_set.h, core/models/image_model.h and label files on the
-// generated tiny TorchScript colour classifier (fixture `assets`).
+// Tests for core/models/model_set.h and core/models/image_model.h on the
+// generated tiny TorchScript colour classifier (fixture `assets`): loading,
+// tagging, label words through a manifest, parallel taggers, load errors.
 #include "core/models/model_set.h"
 
 #include <algorithm>
@@ -15,7 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/image/image.h"
 #include "core/models/image_model.h"
-#include "tests/test_util.h"
+#include "tests/support/test_util.h"
 
 namespace image2song {
 namespace {
@@ -323,51 +324,6 @@ TEST_CASE("Parallel taggers and dynamic batching give the sequential tags") {
   CHECK(batches > 0);
   CHECK(largest > 1);  // five callers at once share passes of model one
   CHECK(thread_starts > starts_after_load);  // the second tagger ran on its own thread
-}
-
-TEST_CASE("LoadLabelFile reads the production format") {
-  auto labels = LoadLabelFile(Assets() + "/labels.tsv");
-  REQUIRE(labels.ok());
-  REQUIRE(labels->size() == 5);
-  CHECK((*labels)[0].label == "background");
-  CHECK((*labels)[0].words.empty());
-  CHECK((*labels)[1].label == "ocean");
-  CHECK((*labels)[1].words == std::vector<std::string>{"sea", "ocean", "waves"});
-  CHECK((*labels)[4].label == "snowfield");
-}
-
-TEST_CASE("LoadLabelFile errors name the file and line") {
-  TempDir tmp;
-  const std::string path = tmp.File("labels.tsv");
-  SECTION("wrong index") {
-    WriteWholeFile(path, "0\tbackground\n2\tocean\tsea\n");
-    auto labels = LoadLabelFile(path);
-    CHECK(labels.status().code() == absl::StatusCode::kInvalidArgument);
-    CHECK(absl::StrContains(labels.status().message(),
-                            path + ":2: expected label index 1"));
-  }
-  SECTION("no label column") {
-    WriteWholeFile(path, "0\tbackground\n1\n");
-    auto labels = LoadLabelFile(path);
-    CHECK(labels.status().code() == absl::StatusCode::kInvalidArgument);
-    CHECK(absl::StrContains(labels.status().message(), path + ":2:"));
-  }
-  SECTION("not a number") {
-    WriteWholeFile(path, "zero\tbackground\n");
-    CHECK(absl::StrContains(LoadLabelFile(path).status().message(),
-                            path + ":1: expected label index 0"));
-  }
-  SECTION("empty") {
-    WriteWholeFile(path, "# only a comment\n\n");
-    auto labels = LoadLabelFile(path);
-    CHECK(labels.status().code() == absl::StatusCode::kInvalidArgument);
-    CHECK(absl::StrContains(labels.status().message(), "no labels"));
-  }
-  SECTION("missing") {
-    auto labels = LoadLabelFile(tmp.File("nope.tsv"));
-    CHECK(labels.status().code() == absl::StatusCode::kNotFound);
-    CHECK(absl::StrContains(labels.status().message(), "nope.tsv"));
-  }
 }
 
 TEST_CASE("ModelSet manifest errors") {

@@ -24,7 +24,7 @@
 #include "core/image/image.h"
 #include "core/models/model_set.h"
 #include "core/recommender.h"
-#include "tests/test_util.h"
+#include "tests/support/test_util.h"
 
 namespace image2song {
 namespace {

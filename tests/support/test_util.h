@@ -1,7 +1,7 @@
 // Helpers shared by the tests: environment paths, temp dirs, child
 // processes.
-#ifndef IMAGE2SONG_TESTS_TEST_UTIL_H_
-#define IMAGE2SONG_TESTS_TEST_UTIL_H_
+#ifndef IMAGE2SONG_TESTS_SUPPORT_TEST_UTIL_H_
+#define IMAGE2SONG_TESTS_SUPPORT_TEST_UTIL_H_
 
 #include <sys/types.h>
 
@@ -14,6 +14,9 @@ namespace image2song::testing {
 // I2S_INDEX_BIN, I2S_CLIENT_BIN, I2S_SOURCE_DIR): the environment variable
 // when set, else the build tree's path from test_paths.h.
 std::string RequiredEnv(const char* name);
+
+// The generated tiny assets (fixture `assets`): RequiredEnv("I2S_TEST_ASSETS").
+std::string Assets();
 
 // A fresh empty directory under $TMPDIR, removed by the destructor.
 class TempDir {
@@ -57,4 +60,4 @@ class ChildProcess {
 
 }  // namespace image2song::testing
 
-#endif  // IMAGE2SONG_TESTS_TEST_UTIL_H_
+#endif  // IMAGE2SONG_TESTS_SUPPORT_TEST_UTIL_H_

@@ -1,4 +1,4 @@
-#include "tests/test_util.h"
+#include "tests/support/test_util.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -13,7 +13,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "tests/test_paths.h"
+#include "tests/support/test_paths.h"
 
 namespace image2song::testing {
 
@@ -28,6 +28,8 @@ std::string RequiredEnv(const char* name) {
   FAIL("unknown test setting " << name);
   return "";
 }
+
+std::string Assets() { return RequiredEnv("I2S_TEST_ASSETS"); }
 
 TempDir::TempDir() {
   const char* base = std::getenv("TMPDIR");

@@ -20,7 +20,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "absl/strings/match.h"
-#include "tests/test_util.h"
+#include "tests/support/test_util.h"
 
 namespace image2song {
 namespace {

@@ -1,12 +1,13 @@
-// Tests for core/bundle/embedder.h and core/bundle/bundle.h (with core/index/song_index.h): song
-// vectors, the common component, queries, and the bundle round trip on the
-// generated tiny word vectors and catalogue.
+// Tests for core/bundle/bundle.h (with core/index/song_index.h and
+// core/query.h): the bundle round trip on the generated tiny word vectors and
+// catalogue, index search, atomic replace, corruption detected.
+#include "core/bundle/bundle.h"
+
 #include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cmath>
-#include <random>
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -14,38 +15,24 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/match.h"
-#include "core/bundle/bundle.h"
 #include "core/bundle/catalogue.h"
 #include "core/bundle/embedder.h"
 #include "core/query.h"
 #include "core/words/word_vectors.h"
-#include "tests/test_util.h"
+#include "tests/support/test_util.h"
+#include "tests/support/tiny_words.h"
 
 namespace image2song {
 namespace {
 
+using ::image2song::testing::Assets;
+using ::image2song::testing::LoadTiny;
+using ::image2song::testing::MakeTag;
+using ::image2song::testing::Norm;
 using ::image2song::testing::ReadWholeFile;
-using ::image2song::testing::RequiredEnv;
+using ::image2song::testing::Record;
 using ::image2song::testing::TempDir;
 using ::image2song::testing::WriteWholeFile;
-
-std::string Assets() { return RequiredEnv("I2S_TEST_ASSETS"); }
-
-std::unique_ptr<WordVectors> LoadTiny() {
-  auto wv = WordVectors::Load(Assets() + "/words.i2sv", "test-words-16d@1");
-  INFO(wv.status().ToString());
-  REQUIRE(wv.ok());
-  return std::move(*wv);
-}
-
-double Dot(const float* a, const float* b, int dim) {
-  double s = 0;
-  for (int d = 0; d < dim; ++d) s += double(a[d]) * b[d];
-  return s;
-}
-double Norm(const std::vector<float>& v) {
-  return std::sqrt(Dot(v.data(), v.data(), int(v.size())));
-}
 
 std::vector<SongRecord> TinyCatalogue() {
   std::vector<SongRecord> records;
@@ -59,17 +46,6 @@ std::vector<SongRecord> TinyCatalogue() {
   REQUIRE(s.ok());
   REQUIRE(records.size() == 14);
   return records;
-}
-
-SongRecord Record(const std::string& id, const std::string& lyrics,
-                  std::vector<std::string> tags = {}) {
-  SongRecord r;
-  r.id = id;
-  r.title = "Title " + id;
-  r.artist = "Artist";
-  r.lyrics = lyrics;
-  r.tags = std::move(tags);
-  return r;
 }
 
 // Writes `records` as a bundle into `dir`.
@@ -118,15 +94,6 @@ bool NoTmpDirs(const std::string& dir) {
   return true;
 }
 
-Tag MakeTag(const std::string& label, std::vector<std::string> words,
-            float score = 1.0f) {
-  Tag t;
-  t.label = label;
-  t.score = score;
-  t.words = std::move(words);
-  return t;
-}
-
 // Ids of the k best songs for a query made of `tag_words`.
 std::vector<std::string> SearchIds(const Bundle& bundle,
                                    const WordVectors& words,
@@ -157,191 +124,6 @@ void FlipByte(const std::string& path, size_t offset) {
 }
 
 }  // namespace
-
-// ------------------------------------------------------------ SongEmbedder
-
-TEST_CASE("SongEmbedder keeps known content words with their line numbers") {
-  auto words = LoadTiny();
-  SongEmbedder embedder(words.get());
-  SongRecord r = Record("e1",
-                        "The ocean waves\n"
-                        "\n"
-                        "   \n"
-                        "  Unknownword sailor's boat  \n"
-                        "A sea");
-  EmbeddedSong song = embedder.Embed(r);
-  CHECK(song.lines == std::vector<std::string>{
-                          "The ocean waves", "Unknownword sailor's boat",
-                          "A sea"});
-  // "the" and "a" are the two stopwords of the tiny vocabulary (1% of 240).
-  CHECK(song.words_total == 8);
-  CHECK(song.words_known == 7);
-  struct Expected {
-    const char* word;
-    uint32_t line;
-  };
-  const std::vector<Expected> expected = {
-      {"ocean", 0}, {"waves", 0}, {"sailor", 1}, {"boat", 1}, {"sea", 2}};
-  REQUIRE(song.tokens.size() == expected.size());
-  for (size_t i = 0; i < expected.size(); ++i) {
-    INFO(i);
-    CHECK(words->Word(song.tokens[i].word) == expected[i].word);
-    CHECK(song.tokens[i].line == expected[i].line);
-  }
-  REQUIRE(song.vector.size() == 16);
-  CHECK(Norm(song.vector) == Approx(1.0).epsilon(1e-5));
-}
-
-TEST_CASE("SongEmbedder: vectors follow the lyrics, title and tags") {
-  auto words = LoadTiny();
-  SongEmbedder embedder(words.get());
-  const float* sea = words->UnitVector(words->Find("sea"));
-  const float* fire = words->UnitVector(words->Find("fire"));
-  EmbeddedSong sea_song = embedder.Embed(Record("a", "ocean waves shore tide"));
-  EmbeddedSong fire_song = embedder.Embed(Record("b", "fire flames burning heat"));
-  CHECK(Dot(sea_song.vector.data(), sea, 16) >
-        Dot(sea_song.vector.data(), fire, 16));
-  CHECK(Dot(fire_song.vector.data(), fire, 16) >
-        Dot(fire_song.vector.data(), sea, 16));
-  // A "sea" tag pulls a fire song towards the sea.
-  EmbeddedSong tagged =
-      embedder.Embed(Record("b", "fire flames burning heat", {"Sea"}));
-  CHECK(Norm(tagged.vector) == Approx(1.0).epsilon(1e-5));
-  CHECK(Dot(tagged.vector.data(), sea, 16) >
-        Dot(fire_song.vector.data(), sea, 16) + 0.05);
-  // Tags do not add attention tokens.
-  CHECK(tagged.tokens.size() == fire_song.tokens.size());
-  // Same input, same output.
-  EmbeddedSong again = embedder.Embed(Record("a", "ocean waves shore tide"));
-  CHECK(again.vector == sea_song.vector);
-}
-
-TEST_CASE("SongEmbedder on lyrics without known words") {
-  auto words = LoadTiny();
-  SongEmbedder embedder(words.get());
-  SongRecord r = Record("u", "qwerty asdfgh\n\nzxcvb");
-  r.title = "";
-  EmbeddedSong song = embedder.Embed(r);
-  CHECK(song.words_total == 3);
-  CHECK(song.words_known == 0);
-  CHECK(song.tokens.empty());
-  CHECK(song.lines.size() == 2);
-  for (float x : song.vector) CHECK(std::isfinite(x));
-}
-
-// --------------------------------------------------------- CommonComponent
-
-TEST_CASE("CommonComponent Fit finds the mean and the main direction") {
-  const int dim = 6, n = 200;
-  std::mt19937 rng(1);
-  std::normal_distribution<float> noise(0.0f, 0.05f);
-  std::normal_distribution<float> spread(0.0f, 2.0f);
-  const std::vector<float> centre = {1, -2, 0.5, 3, 0, -1};
-  std::vector<float> dir = {0, 0.6f, 0, 0, 0.8f, 0};
-  std::vector<float> data(size_t(n) * dim);
-  for (int i = 0; i < n; ++i) {
-    const float t = spread(rng);
-    for (int d = 0; d < dim; ++d) {
-      data[size_t(i) * dim + d] = centre[d] + t * dir[d] + noise(rng);
-    }
-  }
-  CommonComponent c = SongEmbedder::Fit(data.data(), n, dim);
-  REQUIRE(c.mean.size() == size_t(dim));
-  REQUIRE(c.pc.size() == size_t(dim));
-  for (int d = 0; d < dim; ++d) {
-    double mean = 0;
-    for (int i = 0; i < n; ++i) mean += data[size_t(i) * dim + d];
-    CHECK(c.mean[d] == Approx(mean / n).margin(1e-4));
-  }
-  CHECK(Norm(c.pc) == Approx(1.0).epsilon(1e-5));
-  CHECK(std::fabs(Dot(c.pc.data(), dir.data(), dim)) > 0.99);
-
-  // Apply: centre, drop the pc direction, normalise.
-  std::vector<float> v = {3, 1, -1, 2, 4, 0};
-  std::vector<float> expected(dim);
-  for (int d = 0; d < dim; ++d) expected[d] = v[d] - c.mean[d];
-  const double along = Dot(expected.data(), c.pc.data(), dim);
-  for (int d = 0; d < dim; ++d) expected[d] -= float(along) * c.pc[d];
-  const double len = Norm(expected);
-  c.Apply(v.data(), dim);
-  CHECK(Norm(v) == Approx(1.0).epsilon(1e-5));
-  CHECK(Dot(v.data(), c.pc.data(), dim) == Approx(0.0).margin(1e-5));
-  for (int d = 0; d < dim; ++d) {
-    CHECK(v[d] == Approx(expected[d] / len).margin(1e-5));
-  }
-}
-
-TEST_CASE("CommonComponent with few vectors has no principal component") {
-  const std::vector<float> two = {1, 0, 3, 0};
-  CommonComponent c = SongEmbedder::Fit(two.data(), 2, 2);
-  CHECK(c.mean == std::vector<float>{2, 0});
-  CHECK(c.pc == std::vector<float>{0, 0});
-  std::vector<float> v = {2, 5};
-  c.Apply(v.data(), 2);
-  CHECK(v[0] == Approx(0.0f).margin(1e-6));
-  CHECK(v[1] == Approx(1.0f));
-
-  CommonComponent none = SongEmbedder::Fit(nullptr, 0, 3);
-  CHECK(none.mean == std::vector<float>{0, 0, 0});
-  CHECK(none.pc == std::vector<float>{0, 0, 0});
-}
-
-// -------------------------------------------------------------- BuildQuery
-
-TEST_CASE("BuildQuery averages the tags' unit word vectors") {
-  auto words = LoadTiny();
-  const int dim = words->dim();
-  CommonComponent identity;  // empty: Apply only normalises
-  std::vector<float> query;
-  std::vector<std::vector<float>> tag_vectors;
-
-  SECTION("one tag: the normalised sum of its words' unit vectors") {
-    REQUIRE(BuildQuery({MakeTag("ocean", {"sea", "ocean", "nosuchword"})},
-                       *words, identity, &query, &tag_vectors));
-    std::vector<float> expected(dim);
-    for (const char* w : {"sea", "ocean"}) {
-      const float* u = words->UnitVector(words->Find(w));
-      for (int d = 0; d < dim; ++d) expected[d] += u[d];
-    }
-    const double len = Norm(expected);
-    REQUIRE(tag_vectors.size() == 1);
-    for (int d = 0; d < dim; ++d) {
-      CHECK(query[d] == Approx(expected[d] / len).margin(1e-5));
-      CHECK(tag_vectors[0][d] == Approx(expected[d] / len).margin(1e-5));
-    }
-  }
-  SECTION("tags are weighted by score * weight; unknown tags are zero") {
-    Tag unknown = MakeTag("?", {"nosuchword"});
-    Tag muted = MakeTag("fire", {"fire"}, 0.0f);
-    Tag sea = MakeTag("sea", {"sea"}, 0.7f);
-    sea.weight = 0.5f;
-    REQUIRE(BuildQuery({unknown, muted, sea}, *words, identity, &query,
-                       &tag_vectors));
-    REQUIRE(tag_vectors.size() == 3);
-    CHECK(Norm(tag_vectors[0]) == 0.0);
-    CHECK(Norm(tag_vectors[1]) == Approx(1.0));
-    const float* u = words->UnitVector(words->Find("sea"));
-    for (int d = 0; d < dim; ++d) CHECK(query[d] == Approx(u[d]).margin(1e-5));
-  }
-  SECTION("no known word: false") {
-    CHECK_FALSE(BuildQuery({MakeTag("x", {"nosuchword"}), MakeTag("y", {})},
-                           *words, identity, &query, &tag_vectors));
-    CHECK_FALSE(BuildQuery({}, *words, identity, &query, &tag_vectors));
-    // Tag words are looked up as given (lowercase).
-    CHECK_FALSE(BuildQuery({MakeTag("x", {"SEA"})}, *words, identity, &query,
-                           &tag_vectors));
-  }
-  SECTION("the common component is applied") {
-    CommonComponent c;
-    c.mean.assign(dim, 0.0f);
-    c.pc.assign(dim, 0.0f);
-    c.pc[0] = 1.0f;
-    REQUIRE(BuildQuery({MakeTag("sea", {"sea"})}, *words, c, &query,
-                       &tag_vectors));
-    CHECK(query[0] == Approx(0.0f).margin(1e-6));
-    CHECK(Norm(query) == Approx(1.0).epsilon(1e-5));
-  }
-}
 
 // ------------------------------------------------------------------ Bundle
 

@@ -28,8 +28,8 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "image2song/v1/image2song.grpc.pb.h"
-#include "tests/server_fixture.h"
-#include "tests/test_util.h"
+#include "tests/support/server_fixture.h"
+#include "tests/support/test_util.h"
 
 namespace image2song {
 namespace {

@@ -13,7 +13,7 @@
 #include "absl/strings/match.h"
 #include "util/file_util.h"
 #include "core/image/image.h"
-#include "tests/test_util.h"
+#include "tests/support/test_util.h"
 
 namespace image2song {
 namespace {

@@ -12,7 +12,7 @@
 #include <catch2/catch.hpp>
 
 #include "absl/strings/match.h"
-#include "tests/test_util.h"
+#include "tests/support/test_util.h"
 
 namespace image2song {
 namespace {

@@ -24,7 +24,7 @@
 #include "absl/strings/str_split.h"
 #include "core/bundle/bundle.h"
 #include "util/file_util.h"
-#include "tests/test_util.h"
+#include "tests/support/test_util.h"
 
 namespace image2song {
 namespace {

@@ -8,7 +8,7 @@
 #include "absl/strings/match.h"
 #include "core/image/colour_cues.h"
 #include "core/models/model_set.h"
-#include "tests/test_util.h"
+#include "tests/support/test_util.h"
 
 namespace image2song {
 namespace {

@@ -3,7 +3,7 @@
 # end for both index types, recall@10 is high, and the 1 % update keeps the unchanged songs.
 # Exit 77 (skipped) without the default word vectors.
 set -euo pipefail
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 CACHE="${I2S_CACHE:-$HOME/.cache/image2song}"
 [ -f "$CACHE/models/default/glove100.i2sv" ] || { echo "no word vectors: skipped"; exit 77; }
 WORK="$(mktemp -d)"
