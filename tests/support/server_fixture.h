@@ -122,6 +122,23 @@ inline std::string HttpGet(int port, const std::string& path) {
   return out;
 }
 
+// A file of the test TLS setup in the generated assets (tls/: ca.crt,
+// server.crt/.key, client.crt/.key, stranger.crt/.key, other_ca.crt, token).
+inline std::string Tls(const std::string& name) {
+  return RequiredEnv("I2S_TEST_ASSETS") + "/tls/" + name;
+}
+
+// Admin.LoadBundle(path), with `token` as the bearer token when not empty.
+inline grpc::Status LoadBundle(TestServer& server, const std::string& token,
+                               const std::string& path, pb::LoadBundleResponse* out) {
+  auto stub = pb::Admin::NewStub(server.channel());
+  auto ctx = Context();
+  if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);
+  pb::LoadBundleRequest req;
+  req.set_path(path);
+  return stub->LoadBundle(ctx.get(), req, out);
+}
+
 // Value of the first sample line that starts with `prefix` (-1 if none).
 inline double MetricValue(const std::string& text, const std::string& prefix) {
   size_t pos = 0;
