@@ -1,6 +1,6 @@
 // Browser test of the web page served by i2s-server (GET /): a person drops
 // an image and sees the tags and the ranked songs with their lyric lines.
-// Run by tests/e2e_py/test_web_page.py with Debian's chromium and
+// Run by tests/e2e/py/test_web_page.py with Debian's chromium and
 // playwright-core from npm (no browser download).
 //
 // Environment: I2S_HTTP_BASE (http://127.0.0.1:PORT), I2S_TEST_ASSETS,

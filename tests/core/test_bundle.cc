@@ -1,0 +1,431 @@
+// Tests for core/bundle/bundle.h (with core/index/song_index.h and
+// core/query.h): the bundle round trip on the generated tiny word vectors and
+// catalogue, index search, atomic replace, corruption detected.
+#include "core/bundle/bundle.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/match.h"
+#include "core/bundle/catalogue.h"
+#include "core/bundle/embedder.h"
+#include "core/query.h"
+#include "core/words/word_vectors.h"
+#include "tests/support/test_util.h"
+#include "tests/support/tiny_words.h"
+
+namespace image2song {
+namespace {
+
+using ::image2song::testing::Assets;
+using ::image2song::testing::LoadTiny;
+using ::image2song::testing::MakeTag;
+using ::image2song::testing::Norm;
+using ::image2song::testing::ReadWholeFile;
+using ::image2song::testing::Record;
+using ::image2song::testing::TempDir;
+using ::image2song::testing::WriteWholeFile;
+
+std::vector<SongRecord> TinyCatalogue() {
+  std::vector<SongRecord> records;
+  absl::Status s = ReadCatalogue(
+      Assets() + "/catalogue.jsonl", CatalogueOptions{},
+      [&](SongRecord&& r) {
+        records.push_back(std::move(r));
+        return absl::OkStatus();
+      },
+      nullptr);
+  REQUIRE(s.ok());
+  REQUIRE(records.size() == 14);
+  return records;
+}
+
+// Writes `records` as a bundle into `dir`.
+absl::StatusOr<BundleManifest> WriteBundle(
+    const std::string& dir, const WordVectors& words,
+    const std::vector<SongRecord>& records, const std::string& version,
+    const std::string& index_type = "auto") {
+  BundleWriterOptions options;
+  options.output_dir = dir;
+  options.version = version;
+  options.index.type = index_type;
+  auto writer = BundleWriter::Create(options, &words);
+  if (!writer.ok()) return writer.status();
+  SongEmbedder embedder(&words);
+  for (const SongRecord& r : records) {
+    absl::Status s = (*writer)->Add(r, embedder.Embed(r));
+    if (!s.ok()) return s;
+  }
+  return (*writer)->Finish();
+}
+
+std::unique_ptr<Bundle> LoadBundle(const std::string& dir) {
+  auto b = Bundle::Load(dir, BundleLoadOptions{});
+  INFO(b.status().ToString());
+  REQUIRE(b.ok());
+  return std::move(*b);
+}
+
+// Entries of `dir` (without . and ..).
+std::vector<std::string> ListDir(const std::string& dir) {
+  std::vector<std::string> names;
+  DIR* d = ::opendir(dir.c_str());
+  REQUIRE(d != nullptr);
+  while (struct dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") names.push_back(n);
+  }
+  ::closedir(d);
+  return names;
+}
+
+bool NoTmpDirs(const std::string& dir) {
+  for (const std::string& n : ListDir(dir)) {
+    if (absl::StrContains(n, ".tmp-")) return false;
+  }
+  return true;
+}
+
+// Ids of the k best songs for a query made of `tag_words`.
+std::vector<std::string> SearchIds(const Bundle& bundle,
+                                   const WordVectors& words,
+                                   const std::vector<std::string>& tag_words,
+                                   int k,
+                                   const std::vector<uint8_t>* allowed = nullptr) {
+  std::vector<float> query;
+  std::vector<std::vector<float>> tag_vectors;
+  REQUIRE(BuildQuery({MakeTag("q", tag_words)}, words,
+                     bundle.manifest().common, &query, &tag_vectors));
+  auto hits = bundle.index().Search(query.data(), k, allowed);
+  INFO(hits.status().ToString());
+  REQUIRE(hits.ok());
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < hits->size(); ++i) {
+    if (i > 0) CHECK((*hits)[i].score <= (*hits)[i - 1].score);
+    CHECK((*hits)[i].score <= 1.0001f);
+    ids.push_back(bundle.song((*hits)[i].id).id);
+  }
+  return ids;
+}
+
+void FlipByte(const std::string& path, size_t offset) {
+  std::string data = ReadWholeFile(path);
+  REQUIRE(offset < data.size());
+  data[offset] ^= 0x01;
+  WriteWholeFile(path, data);
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------ Bundle
+
+TEST_CASE("Bundle round trip: BundleWriter then Bundle::Load") {
+  auto words = LoadTiny();
+  const std::vector<SongRecord> records = TinyCatalogue();
+  TempDir tmp;
+  const std::string dir = tmp.File("bundle");
+  auto written = WriteBundle(dir, *words, records, "v-test");
+  INFO(written.status().ToString());
+  REQUIRE(written.ok());
+  CHECK(written->song_count == 14);
+  CHECK(NoTmpDirs(tmp.path()));
+
+  auto bundle = LoadBundle(dir);
+  const BundleManifest& m = bundle->manifest();
+  CHECK(m.format_version == kBundleFormatVersion);
+  CHECK(m.version == "v-test");
+  CHECK(m.embedder_id == "test-words-16d@1");
+  CHECK(m.dim == 16);
+  CHECK(m.song_count == 14);
+  CHECK(m.vocabulary_size == 240);
+  CHECK(m.index_type == "flat");  // "auto" below the HNSW threshold
+  CHECK(m.skipped_records == 0);
+  CHECK(!m.created_at.empty());
+  CHECK(m.common.mean.size() == 16);
+  CHECK(Norm(m.common.pc) == Approx(1.0).epsilon(1e-4));
+  CHECK(m.files.size() == 5);
+  for (const char* f : {"songs.faiss", "songs.bin", "columns.bin", "columns.json",
+                        "tokens.bin"}) {
+    INFO(f);
+    REQUIRE(m.files.count(f) == 1);
+    CHECK(m.files.at(f).sha256.size() == 64);
+    CHECK(m.files.at(f).bytes > 0);
+  }
+  CHECK(bundle->size() == 14);
+  CHECK(bundle->index().size() == 14);
+  CHECK(bundle->index().dim() == 16);
+  CHECK(bundle->dir() == dir);
+
+  SongEmbedder embedder(words.get());
+  for (size_t i = 0; i < records.size(); ++i) {
+    const SongRecord& r = records[i];
+    INFO(r.id);
+    const int64_t n = bundle->Find(r.id);
+    REQUIRE(n == int64_t(i));  // file order
+    const SongMeta& s = bundle->song(n);
+    CHECK(s.id == r.id);
+    CHECK(s.title == r.title);
+    CHECK(s.artist == r.artist);
+    CHECK(s.genre == r.genre);
+    CHECK(s.mood == r.mood);
+    CHECK(s.language == r.language);
+    CHECK(s.license == r.license);
+    CHECK(s.duration_seconds == r.duration_seconds);
+    CHECK(s.tags == r.tags);
+    const EmbeddedSong e = embedder.Embed(r);
+    CHECK(s.lines == e.lines);
+    auto tokens = bundle->tokens(n);
+    REQUIRE(tokens.size() == e.tokens.size());
+    for (size_t t = 0; t < tokens.size(); ++t) {
+      CHECK(tokens[t].word == e.tokens[t].word);
+      CHECK(tokens[t].line == e.tokens[t].line);
+    }
+  }
+  CHECK(bundle->Find("no-such-song") == -1);
+  // sea-01 has a blank lyric line: three lines are kept.
+  CHECK(bundle->song(bundle->Find("sea-01")).lines.size() == 3);
+}
+
+TEST_CASE("Bundle index search finds the theme songs") {
+  auto words = LoadTiny();
+  TempDir tmp;
+  REQUIRE(WriteBundle(tmp.File("b"), *words, TinyCatalogue(), "v").ok());
+  auto bundle = LoadBundle(tmp.File("b"));
+
+  std::vector<std::string> sea = SearchIds(*bundle, *words, {"sea", "ocean"}, 14);
+  REQUIRE(sea.size() == 14);
+  CHECK(absl::StartsWith(sea[0], "sea-"));
+  CHECK(absl::StartsWith(sea[1], "sea-"));
+  std::vector<std::string> fire = SearchIds(*bundle, *words, {"fire", "flame"}, 3);
+  REQUIRE(fire.size() == 3);
+  CHECK(absl::StartsWith(fire[0], "fire-"));
+  CHECK(absl::StartsWith(fire[1], "fire-"));
+  CHECK(SearchIds(*bundle, *words, {"forest", "trees"}, 1) ==
+        std::vector<std::string>{"forest-01"});
+}
+
+TEST_CASE("Bundle index search with a bitmap filter") {
+  auto words = LoadTiny();
+  TempDir tmp;
+  REQUIRE(WriteBundle(tmp.File("b"), *words, TinyCatalogue(), "v").ok());
+  auto bundle = LoadBundle(tmp.File("b"));
+  std::vector<uint8_t> allowed(2, 0);
+  for (const char* id : {"fire-01", "forest-02", "filler-05"}) {
+    const int64_t n = bundle->Find(id);
+    REQUIRE(n >= 0);
+    allowed[n / 8] |= uint8_t(1u << (n % 8));
+  }
+  std::vector<std::string> ids =
+      SearchIds(*bundle, *words, {"sea", "ocean"}, 10, &allowed);
+  std::sort(ids.begin(), ids.end());
+  CHECK(ids == std::vector<std::string>{"filler-05", "fire-01", "forest-02"});
+
+  std::vector<uint8_t> none(2, 0);
+  CHECK(SearchIds(*bundle, *words, {"sea"}, 10, &none).empty());
+}
+
+TEST_CASE("Bundle with flat and hnsw indexes") {
+  auto words = LoadTiny();
+  const auto records = TinyCatalogue();
+  for (const char* type : {"flat", "hnsw"}) {
+    INFO(type);
+    TempDir tmp;
+    auto m = WriteBundle(tmp.File("b"), *words, records, "v", type);
+    INFO(m.status().ToString());
+    REQUIRE(m.ok());
+    CHECK(m->index_type == type);
+    auto bundle = LoadBundle(tmp.File("b"));
+    CHECK(bundle->manifest().index_type == type);
+    CHECK(bundle->index().type() == type);
+    std::vector<std::string> ids = SearchIds(*bundle, *words, {"sea", "ocean"}, 5);
+    REQUIRE(ids.size() == 5);
+    CHECK(absl::StartsWith(ids[0], "sea-"));
+    // Filtered search works on both.
+    std::vector<uint8_t> only_snow(2, 0);
+    const int64_t n = bundle->Find("snow-02");
+    only_snow[n / 8] |= uint8_t(1u << (n % 8));
+    CHECK(SearchIds(*bundle, *words, {"sea"}, 5, &only_snow) ==
+          std::vector<std::string>{"snow-02"});
+    std::vector<uint8_t> none(2, 0);
+    CHECK(SearchIds(*bundle, *words, {"sea"}, 5, &none).empty());
+  }
+}
+
+TEST_CASE("BundleWriter replaces an existing bundle atomically") {
+  auto words = LoadTiny();
+  const auto records = TinyCatalogue();
+  TempDir tmp;
+  const std::string dir = tmp.File("bundle");
+  REQUIRE(WriteBundle(dir, *words, records, "old").ok());
+  WriteWholeFile(dir + "/stray-old-file", "old");
+  std::vector<SongRecord> three(records.begin(), records.begin() + 3);
+  auto m = WriteBundle(dir, *words, three, "new");
+  INFO(m.status().ToString());
+  REQUIRE(m.ok());
+  auto bundle = LoadBundle(dir);
+  CHECK(bundle->manifest().version == "new");
+  CHECK(bundle->size() == 3);
+  CHECK(bundle->Find("forest-01") == -1);
+  CHECK_FALSE(PathExists(dir + "/stray-old-file"));
+  CHECK(ListDir(tmp.path()) == std::vector<std::string>{"bundle"});
+  // Publishing into a directory path given with a trailing slash works too.
+  REQUIRE(WriteBundle(dir + "/", *words, records, "third").ok());
+  CHECK(LoadBundle(dir)->manifest().version == "third");
+  CHECK(ListDir(tmp.path()) == std::vector<std::string>{"bundle"});
+}
+
+TEST_CASE("BundleWriter failures leave nothing behind") {
+  auto words = LoadTiny();
+  TempDir tmp;
+  const std::string dir = tmp.File("bundle");
+  SECTION("no songs") {
+    auto m = WriteBundle(dir, *words, {}, "v");
+    CHECK(m.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(m.status().message(), "no valid songs"));
+  }
+  SECTION("unknown index type") {
+    auto m = WriteBundle(dir, *words, TinyCatalogue(), "v", "annoy");
+    CHECK(m.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(m.status().message(), "unknown index type 'annoy'"));
+  }
+  SECTION("an IVF index over fewer songs than lists") {
+    auto m = WriteBundle(dir, *words, TinyCatalogue(), "v", "ivf");
+    CHECK(m.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(m.status().message(), "training vectors"));
+  }
+  SECTION("abandoned without Finish") {
+    BundleWriterOptions options;
+    options.output_dir = dir;
+    auto writer = BundleWriter::Create(options, words.get());
+    REQUIRE(writer.ok());
+    SongEmbedder embedder(words.get());
+    SongRecord r = Record("x", "sea");
+    REQUIRE((*writer)->Add(r, embedder.Embed(r)).ok());
+    CHECK((*writer)->count() == 1);
+    CHECK(ListDir(tmp.path()).size() == 1);  // the temporary directory
+    writer->reset();
+  }
+  SECTION("a vector of the wrong dimension") {
+    BundleWriterOptions options;
+    options.output_dir = dir;
+    auto writer = BundleWriter::Create(options, words.get());
+    REQUIRE(writer.ok());
+    EmbeddedSong bad;
+    bad.vector.assign(3, 0.5f);
+    CHECK((*writer)->Add(Record("x", "sea"), bad).code() ==
+          absl::StatusCode::kInvalidArgument);
+  }
+  SECTION("no output directory") {
+    BundleWriterOptions options;
+    CHECK(BundleWriter::Create(options, words.get()).status().code() ==
+          absl::StatusCode::kInvalidArgument);
+  }
+  CHECK(ListDir(tmp.path()).empty());
+}
+
+TEST_CASE("Bundle::Load detects damaged files") {
+  auto words = LoadTiny();
+  TempDir tmp;
+  const std::string dir = tmp.File("b");
+  REQUIRE(WriteBundle(dir, *words, TinyCatalogue(), "v").ok());
+
+  auto expect_data_loss = [&](const char* file) {
+    auto b = Bundle::Load(dir, BundleLoadOptions{});
+    INFO(b.status().ToString());
+    CHECK(b.status().code() == absl::StatusCode::kDataLoss);
+    CHECK(absl::StrContains(b.status().message(), file));
+  };
+  SECTION("a flipped byte in songs.bin") {
+    // Inside the first song's artist name.
+    const size_t at = ReadWholeFile(dir + "/songs.bin").find(TinyCatalogue()[0].artist);
+    REQUIRE(at != std::string::npos);
+    FlipByte(dir + "/songs.bin", at + 1);
+    expect_data_loss("songs.bin");
+    // Without checksum verification the file is read as it is.
+    BundleLoadOptions fast;
+    fast.verify_checksums = false;
+    CHECK(Bundle::Load(dir, fast).ok());
+  }
+  SECTION("a flipped byte in tokens.bin") {
+    FlipByte(dir + "/tokens.bin", 20);
+    expect_data_loss("tokens.bin");
+  }
+  SECTION("a truncated songs.faiss") {
+    std::string data = ReadWholeFile(dir + "/songs.faiss");
+    WriteWholeFile(dir + "/songs.faiss", data.substr(0, data.size() - 100));
+    expect_data_loss("songs.faiss");
+  }
+  SECTION("a truncated tokens.bin") {
+    std::string data = ReadWholeFile(dir + "/tokens.bin");
+    WriteWholeFile(dir + "/tokens.bin", data.substr(0, data.size() - 8));
+    expect_data_loss("tokens.bin");
+  }
+  SECTION("a missing file") {
+    REQUIRE(::unlink((dir + "/tokens.bin").c_str()) == 0);
+    auto b = Bundle::Load(dir, BundleLoadOptions{});
+    CHECK_FALSE(b.ok());
+    CHECK(absl::StrContains(b.status().message(), "tokens.bin"));
+  }
+  SECTION("a manifest that is not JSON") {
+    WriteWholeFile(dir + "/manifest.json", "{not json");
+    expect_data_loss("manifest.json");
+  }
+  SECTION("no bundle at all") {
+    auto b = Bundle::Load(tmp.File("nothing"), BundleLoadOptions{});
+    CHECK(b.status().code() == absl::StatusCode::kNotFound);
+    CHECK(absl::StrContains(b.status().message(), "manifest.json"));
+  }
+}
+
+TEST_CASE("Bundle::Load checks the manifest") {
+  auto words = LoadTiny();
+  TempDir tmp;
+  const std::string dir = tmp.File("b");
+  REQUIRE(WriteBundle(dir, *words, TinyCatalogue(), "v").ok());
+  const std::string path = dir + "/manifest.json";
+  nlohmann::json manifest = nlohmann::json::parse(ReadWholeFile(path));
+
+  SECTION("wrong format_version") {
+    manifest["format_version"] = kBundleFormatVersion + 1;
+    WriteWholeFile(path, manifest.dump());
+    auto b = Bundle::Load(dir, BundleLoadOptions{});
+    CHECK(b.status().code() == absl::StatusCode::kFailedPrecondition);
+    CHECK(absl::StrContains(
+        b.status().message(),
+        "format version " + std::to_string(kBundleFormatVersion + 1)));
+  }
+  SECTION("song count disagrees") {
+    manifest["song_count"] = 15;
+    WriteWholeFile(path, manifest.dump());
+    auto b = Bundle::Load(dir, BundleLoadOptions{});
+    CHECK(b.status().code() == absl::StatusCode::kDataLoss);
+    CHECK(absl::StrContains(b.status().message(), "15"));
+  }
+  SECTION("common component of the wrong size") {
+    manifest["common_component"]["pc"] = std::vector<float>{1, 0};
+    WriteWholeFile(path, manifest.dump());
+    auto b = Bundle::Load(dir, BundleLoadOptions{});
+    CHECK(b.status().code() == absl::StatusCode::kDataLoss);
+  }
+  SECTION("a file missing from the manifest") {
+    manifest["files"].erase("songs.faiss");
+    WriteWholeFile(path, manifest.dump());
+    auto b = Bundle::Load(dir, BundleLoadOptions{});
+    CHECK(b.status().code() == absl::StatusCode::kDataLoss);
+    CHECK(absl::StrContains(b.status().message(), "songs.faiss"));
+  }
+  SECTION("an unchanged manifest loads") {
+    WriteWholeFile(path, manifest.dump());
+    CHECK(Bundle::Load(dir, BundleLoadOptions{}).ok());
+  }
+}
+
+}  // namespace image2song

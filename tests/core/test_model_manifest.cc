@@ -1,0 +1,111 @@
+// Tests for core/models/model_manifest.h: models.json parsed into specs
+// (paths, expand_words, tagger entries) and its errors. Reads no files but
+// the manifest itself.
+#include "core/models/model_manifest.h"
+
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace image2song {
+namespace {
+
+const char kPath[] = "/srv/models/models.json";
+
+// A manifest with `taggers` (the JSON array's contents) and `extra` spliced
+// in before it.
+std::string ManifestText(const std::string& taggers, const std::string& extra = "") {
+  return absl::StrCat(R"({"word_vectors": {"file": "words.i2sv", "id": "w@1"}, )", extra,
+                      R"("taggers": [)", taggers, "]}");
+}
+
+const char kClassifier[] =
+    R"({"name": "scene", "file": "scene/model.pt", "labels": "/opt/labels.tsv",
+        "input": {"width": 224, "height": 224}})";
+
+}  // namespace
+
+TEST_CASE("ParseModelManifest resolves relative paths against the manifest's directory") {
+  const std::string cues = R"({"name": "colour", "kind": "cues", "rules": "cues.json"})";
+  auto m = ParseModelManifest(ManifestText(absl::StrCat(kClassifier, ", ", cues)), kPath);
+  INFO(m.status().ToString());
+  REQUIRE(m.ok());
+  CHECK(m->path == kPath);
+  CHECK(m->word_vectors_file == "/srv/models/words.i2sv");
+  CHECK(m->word_vectors_id == "w@1");
+  REQUIRE(m->taggers.size() == 2);
+  const TaggerSpec& scene = m->taggers[0];
+  CHECK(scene.info.name == "scene");
+  CHECK(scene.info.kind == "classifier");  // the default
+  CHECK(scene.info.file == "scene/model.pt");  // as the manifest names it
+  CHECK(scene.model_path == "/srv/models/scene/model.pt");
+  CHECK(scene.labels == "/opt/labels.tsv");  // absolute: kept
+  CHECK(scene.info.input_width == 224);
+  CHECK(m->taggers[1].info.kind == "cues");
+  CHECK(m->taggers[1].rules == "/srv/models/cues.json");
+
+  // A manifest named without a directory resolves against ".".
+  auto here = ParseModelManifest(ManifestText(""), "models.json");
+  REQUIRE(here.ok());
+  CHECK(here->word_vectors_file == "./words.i2sv");
+  CHECK(here->taggers.empty());
+}
+
+TEST_CASE("ParseModelManifest refuses two taggers of one name, naming the path") {
+  auto m = ParseModelManifest(ManifestText(absl::StrCat(kClassifier, ", ", kClassifier)),
+                              kPath);
+  CHECK(m.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(absl::StrContains(m.status().message(), kPath));
+  CHECK(absl::StrContains(m.status().message(), "two taggers are named 'scene'"));
+}
+
+TEST_CASE("ParseModelManifest refuses an unknown tagger kind") {
+  auto m = ParseModelManifest(
+      ManifestText(R"({"name": "seg", "kind": "segmenter", "file": "s.pt", "labels": "l.tsv",
+                       "input": {"width": 8, "height": 8}})"),
+      kPath);
+  CHECK(m.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(absl::StrContains(m.status().message(), kPath));
+  CHECK(absl::StrContains(m.status().message(), "tagger 'seg' has unsupported kind 'segmenter'"));
+}
+
+TEST_CASE("ParseModelManifest refuses text that is not JSON or lacks word_vectors") {
+  auto bad = ParseModelManifest(R"({"word_vectors": )", kPath);
+  CHECK(bad.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(absl::StrContains(bad.status().message(), "model manifest /srv/models/models.json"));
+  CHECK(absl::StrContains(bad.status().message(), "not valid JSON"));
+
+  auto no_words = ParseModelManifest(R"({"taggers": []})", kPath);
+  CHECK(no_words.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(absl::StrContains(no_words.status().message(), "word_vectors.file/id"));
+}
+
+TEST_CASE("ParseModelManifest reads expand_words, with defaults when absent") {
+  auto plain = ParseModelManifest(ManifestText(kClassifier), kPath);
+  REQUIRE(plain.ok());
+  CHECK_FALSE(plain->expand_words.related);
+  CHECK(plain->expand_words.count == 0);
+  CHECK(plain->expand_words.min_cosine == Approx(0.6f));
+  CHECK(plain->expand_words.vocabulary == 30000);
+
+  auto set = ParseModelManifest(
+      ManifestText(kClassifier, R"("expand_words": {"related": true, "count": 3,
+                                   "min_cosine": 0.7, "vocabulary": 500}, )"),
+      kPath);
+  INFO(set.status().ToString());
+  REQUIRE(set.ok());
+  CHECK(set->expand_words.related);
+  CHECK(set->expand_words.count == 3);
+  CHECK(set->expand_words.min_cosine == Approx(0.7f));
+  CHECK(set->expand_words.vocabulary == 500);
+
+  auto wrong = ParseModelManifest(
+      ManifestText(kClassifier, R"("expand_words": {"count": "three"}, )"), kPath);
+  CHECK(wrong.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(absl::StrContains(wrong.status().message(), "expand_words"));
+}
+
+}  // namespace image2song

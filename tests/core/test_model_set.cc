@@ -1,0 +1,492 @@
+// Tests for core/models/model_set.h and core/models/image_model.h on the
+// generated tiny TorchScript colour classifier (fixture `assets`): loading,
+// tagging, label words through a manifest, parallel taggers, load errors.
+#include "core/models/model_set.h"
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "core/image/image.h"
+#include "core/models/image_model.h"
+#include "tests/support/test_util.h"
+
+namespace image2song {
+namespace {
+
+using ::image2song::testing::ReadWholeFile;
+using ::image2song::testing::RequiredEnv;
+using ::image2song::testing::TempDir;
+using ::image2song::testing::WriteWholeFile;
+
+std::string Assets() { return RequiredEnv("I2S_TEST_ASSETS"); }
+
+absl::StatusOr<std::unique_ptr<ModelSet>> LoadManifest(const std::string& path,
+                                                       bool optimize = true) {
+  ModelSetOptions options;
+  options.manifest_path = path;
+  options.optimize = optimize;
+  return ModelSet::Load(options);
+}
+
+RgbImage DecodeAsset(const std::string& name) {
+  auto image = DecodeImage(ReadWholeFile(Assets() + "/images/" + name),
+                           DecodeOptions{});
+  INFO(name << ": " << image.status().ToString());
+  REQUIRE(image.ok());
+  return std::move(*image);
+}
+
+// A models.json in `dir` with the tiny assets referenced by absolute path;
+// `tagger_extra` is spliced into the tagger object.
+std::string Manifest(const std::string& words_file,
+                     const std::string& model_file,
+                     const std::string& labels_file,
+                     const std::string& tagger_extra = "") {
+  return absl::StrCat(
+      R"({"word_vectors": {"file": ")", words_file,
+      R"(", "id": "test-words-16d@1"}, "taggers": [{"name": "tiny_color", )",
+      R"("version": "1", "kind": "classifier", "file": ")", model_file,
+      R"(", "labels": ")", labels_file,
+      R"(", "input": {"width": 32, "height": 32, "mean": [0, 0, 0], )",
+      R"("std": [255, 255, 255]}, "skip_labels": [0], "top_k": 3, )",
+      R"("min_score": 0.05)", tagger_extra, "}]}");
+}
+
+std::string DefaultManifest(const std::string& tagger_extra = "") {
+  return Manifest(Assets() + "/words.i2sv", Assets() + "/tiny_color.pt",
+                  Assets() + "/labels.tsv", tagger_extra);
+}
+
+// `s` with the first `from` replaced by `to` (which must be there).
+std::string Replace(std::string s, const std::string& from,
+                    const std::string& to) {
+  const size_t at = s.find(from);
+  REQUIRE(at != std::string::npos);
+  return s.replace(at, from.size(), to);
+}
+
+// Loads `manifest` written to a temporary models.json; expects an error.
+absl::Status LoadError(const TempDir& tmp, const std::string& manifest) {
+  WriteWholeFile(tmp.File("models.json"), manifest);
+  auto models = LoadManifest(tmp.File("models.json"));
+  REQUIRE_FALSE(models.ok());
+  return models.status();
+}
+
+}  // namespace
+
+TEST_CASE("ModelSet loads the tiny manifest") {
+  auto models = LoadManifest(Assets() + "/models.json");
+  INFO(models.status().ToString());
+  REQUIRE(models.ok());
+  const ModelSet& m = **models;
+  CHECK(m.words().id() == "test-words-16d@1");
+  CHECK(m.words().size() == 240);
+  CHECK(m.version() == "tiny_color@1");
+  REQUIRE(m.taggers().size() == 1);
+  const TaggerInfo& info = m.taggers()[0]->info();
+  CHECK(info.name == "tiny_color");
+  CHECK(info.version == "1");
+  CHECK(info.kind == "classifier");
+  CHECK(info.label_count == 5);
+  CHECK(info.input_width == 32);
+  CHECK(info.input_height == 32);
+  CHECK((info.execution == "optimized" || info.execution == "frozen" ||
+         info.execution == "plain"));
+}
+
+TEST_CASE("TagImage gives each colour image its label") {
+  auto models = LoadManifest(Assets() + "/models.json");
+  REQUIRE(models.ok());
+  struct Case {
+    const char* image;
+    const char* label;
+    std::vector<std::string> words;
+  };
+  for (const Case& c :
+       {Case{"blue.png", "ocean", {"sea", "ocean", "waves"}},
+        Case{"red.jpg", "fire", {"fire", "flame"}},
+        Case{"green.webp", "forest", {"forest", "trees", "green"}},
+        Case{"white.bmp", "snowfield", {"snow", "winter", "white"}},
+        Case{"big_blue.jpg", "ocean", {"sea", "ocean", "waves"}}}) {
+    INFO(c.image);
+    auto tags = (*models)->TagImage(DecodeAsset(c.image));
+    INFO(tags.status().ToString());
+    REQUIRE(tags.ok());
+    REQUIRE(!tags->tags.empty());
+    CHECK(tags->tags.size() <= 3);  // top_k
+    const Tag& top = tags->tags[0];
+    CHECK(top.label == c.label);
+    CHECK(top.words == c.words);
+    CHECK(top.source == "tiny_color");
+    CHECK(top.weight == 1.0f);
+    CHECK(top.score > 0.5f);
+    CHECK_FALSE(top.has_box);
+    for (size_t i = 0; i < tags->tags.size(); ++i) {
+      const Tag& t = tags->tags[i];
+      CHECK(t.label != "background");  // skip_labels
+      CHECK(t.score >= 0.05f);         // min_score
+      CHECK(t.score <= 1.0f);
+      if (i > 0) CHECK(t.score <= tags->tags[i - 1].score);
+    }
+  }
+}
+
+TEST_CASE("TagImage is deterministic and optimisation does not change it") {
+  auto optimized = LoadManifest(Assets() + "/models.json", true);
+  auto plain = LoadManifest(Assets() + "/models.json", false);
+  REQUIRE(optimized.ok());
+  REQUIRE(plain.ok());
+  CHECK((*plain)->taggers()[0]->info().execution == "plain");
+  const RgbImage image = DecodeAsset("gray.png");
+  auto a = (*optimized)->TagImage(image);
+  auto b = (*optimized)->TagImage(image);
+  auto c = (*plain)->TagImage(image);
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  REQUIRE(c.ok());
+  REQUIRE(a->tags.size() == b->tags.size());
+  REQUIRE(a->tags.size() == c->tags.size());
+  for (size_t i = 0; i < a->tags.size(); ++i) {
+    CHECK(a->tags[i].label == b->tags[i].label);
+    CHECK(a->tags[i].score == b->tags[i].score);
+    CHECK(a->tags[i].label == c->tags[i].label);
+    CHECK(a->tags[i].score == Approx(c->tags[i].score).epsilon(0.01));
+  }
+}
+
+TEST_CASE("Label words unknown to the word vectors are dropped") {
+  TempDir tmp;
+  WriteWholeFile(tmp.File("labels.tsv"),
+                 "# comment\n0\tbackground\n1\tocean\tsea nosuchword  waves\r\n"
+                 "2\tfire\tfire\n3\tforest\tforest\n4\tsnowfield\txyzzy\n");
+  WriteWholeFile(tmp.File("models.json"),
+                 Manifest(Assets() + "/words.i2sv", Assets() + "/tiny_color.pt",
+                          "labels.tsv"));  // relative to the manifest
+  auto models = LoadManifest(tmp.File("models.json"));
+  INFO(models.status().ToString());
+  REQUIRE(models.ok());
+  auto tags = (*models)->TagImage(DecodeAsset("blue.png"));
+  REQUIRE(tags.ok());
+  REQUIRE(!tags->tags.empty());
+  CHECK(tags->tags[0].label == "ocean");
+  CHECK(tags->tags[0].words == std::vector<std::string>{"sea", "waves"});
+  auto white = (*models)->TagImage(DecodeAsset("white.bmp"));
+  REQUIRE(white.ok());
+  REQUIRE(!white->tags.empty());
+  CHECK(white->tags[0].label == "snowfield");
+  CHECK(white->tags[0].words.empty());
+}
+
+TEST_CASE("Related words (4th label column) join a label's words only when enabled") {
+  TempDir tmp;
+  WriteWholeFile(tmp.File("labels.tsv"),
+                 "0\tbackground\n1\tocean\tsea\twaves nosuchword sea\n"
+                 "2\tfire\tfire\n3\tforest\tforest\n4\tsnowfield\tsnow\n");
+  auto labels = LoadLabelFile(tmp.File("labels.tsv"));
+  REQUIRE(labels.ok());
+  CHECK((*labels)[1].words == std::vector<std::string>{"sea"});
+  CHECK((*labels)[1].related ==
+        std::vector<std::string>{"waves", "nosuchword", "sea"});
+  const std::string manifest =
+      Manifest(Assets() + "/words.i2sv", Assets() + "/tiny_color.pt", "labels.tsv");
+  for (bool related : {false, true}) {
+    INFO("related " << related);
+    WriteWholeFile(tmp.File("models.json"),
+                   related ? Replace(manifest, R"("taggers")",
+                                     R"("expand_words": {"related": true}, "taggers")")
+                           : manifest);
+    auto models = LoadManifest(tmp.File("models.json"));
+    INFO(models.status().ToString());
+    REQUIRE(models.ok());
+    auto tags = (*models)->TagImage(DecodeAsset("blue.png"));
+    REQUIRE(tags.ok());
+    REQUIRE(!tags->tags.empty());
+    const Tag& ocean = tags->tags[0];
+    CHECK(ocean.label == "ocean");
+    if (related) {
+      // Unknown and repeated related words are dropped; "waves" counts half.
+      CHECK(ocean.words == std::vector<std::string>{"sea", "waves"});
+      CHECK(ocean.core_words == 1);
+    } else {
+      CHECK(ocean.words == std::vector<std::string>{"sea"});
+    }
+  }
+}
+
+TEST_CASE("A tagger with max_backdrop skips icons on a plain backdrop") {
+  // Blue disc on white (backdrop ~65 % of the image) and a blue frame.
+  RgbImage disc = DecodeAsset("blue.png");
+  const int side = std::min(disc.width, disc.height);
+  for (int y = 0; y < disc.height; ++y) {
+    for (int x = 0; x < disc.width; ++x) {
+      const int dx = x - disc.width / 2, dy = y - disc.height / 2;
+      if (dx * dx + dy * dy <= side * side / 9) continue;
+      uint8_t* p = &disc.pixels[(size_t(y) * disc.width + x) * 3];
+      p[0] = p[1] = p[2] = 255;
+    }
+  }
+  TempDir tmp;
+  for (const char* limit : {"1.0", "0.2"}) {
+    INFO("max_backdrop " << limit);
+    WriteWholeFile(tmp.File("models.json"),
+                   DefaultManifest(absl::StrCat(R"(, "max_backdrop": )", limit)));
+    auto models = LoadManifest(tmp.File("models.json"));
+    INFO(models.status().ToString());
+    REQUIRE(models.ok());
+    auto icon = (*models)->TagImage(disc);
+    REQUIRE(icon.ok());
+    CHECK(icon->tags.empty() == (std::string(limit) == "0.2"));
+    auto scene = (*models)->TagImage(DecodeAsset("blue.png"));
+    REQUIRE(scene.ok());
+    REQUIRE(!scene->tags.empty());
+    CHECK(scene->tags[0].label == "ocean");
+  }
+}
+
+TEST_CASE("Parallel taggers and dynamic batching give the sequential tags") {
+  // Two model taggers (the second with regions: a batch of 6 per image) and
+  // the colour cues.
+  const std::string a = Assets();
+  const std::string tagger = absl::StrCat(
+      R"("kind": "classifier", "file": ")", a, R"(/tiny_color.pt", "labels": ")", a,
+      R"(/labels.tsv", "input": {"width": 32, "height": 32, "mean": [0, 0, 0], )",
+      R"("std": [255, 255, 255]}, "skip_labels": [0], "top_k": 3, "min_score": 0.05)");
+  const std::string manifest = absl::StrCat(
+      R"({"word_vectors": {"file": ")", a, R"(/words.i2sv", "id": "test-words-16d@1"}, )",
+      R"("taggers": [{"name": "one", )", tagger, R"(}, {"name": "two", )", tagger,
+      R"(, "regions": {"grid": 2, "center": 0.5, "min_score": 0.3}, "weight": 0.5, )",
+      R"("batching": {"max_batch": 6}}, {"name": "colour", "kind": "cues", "rules": ")", a,
+      R"(/cues.json"}]})");
+  TempDir tmp;
+  WriteWholeFile(tmp.File("models.json"), manifest);
+  ModelSetOptions plain;
+  plain.manifest_path = tmp.File("models.json");
+  auto sequential = ModelSet::Load(plain);
+  INFO(sequential.status().ToString());
+  REQUIRE(sequential.ok());
+  CHECK_FALSE((*sequential)->taggers()[0]->info().batching);
+  ModelSetOptions fast = plain;
+  fast.batching = true;
+  fast.batching_options.max_batch = 8;
+  fast.batching_options.max_delay_us = 20000;
+  fast.parallel_taggers = true;
+  std::atomic<int> thread_starts{0}, batches{0}, largest{0};
+  fast.on_thread_start = [&] { ++thread_starts; };
+  fast.on_batch = [&](const std::string& model, int images, int calls, double) {
+    CHECK((model == "one" || model == "two"));
+    CHECK(images <= (model == "two" ? 6 : 8));
+    ++batches;
+    if (calls > 1) largest = std::max(largest.load(), images);
+  };
+  auto parallel = ModelSet::Load(fast);
+  INFO(parallel.status().ToString());
+  REQUIRE(parallel.ok());
+  CHECK((*parallel)->taggers()[0]->info().batching);
+  CHECK((*parallel)->taggers()[0]->info().max_batch == 8);
+  CHECK((*parallel)->taggers()[1]->info().max_batch == 6);
+  CHECK_FALSE((*parallel)->taggers()[2]->info().batching);  // cues: no model
+  const int starts_after_load = thread_starts;
+  CHECK(starts_after_load == 2);  // one executor per model
+
+  std::vector<RgbImage> images;
+  for (const char* name : {"blue.png", "red.jpg", "green.webp", "white.bmp", "gray.png"}) {
+    images.push_back(DecodeAsset(name));
+  }
+  // Concurrent callers, so batches form.
+  std::vector<absl::StatusOr<ImageTags>> got(images.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < images.size(); ++i) {
+    threads.emplace_back([&, i] { got[i] = (*parallel)->TagImage(images[i]); });
+  }
+  for (auto& t : threads) t.join();
+  for (size_t i = 0; i < images.size(); ++i) {
+    INFO("image " << i);
+    auto want = (*sequential)->TagImage(images[i]);
+    REQUIRE(want.ok());
+    REQUIRE(got[i].ok());
+    REQUIRE(got[i]->tags.size() == want->tags.size());
+    for (size_t k = 0; k < want->tags.size(); ++k) {
+      CHECK(got[i]->tags[k].label == want->tags[k].label);
+      CHECK(got[i]->tags[k].source == want->tags[k].source);
+      CHECK(got[i]->tags[k].has_box == want->tags[k].has_box);
+      CHECK(got[i]->tags[k].score == Approx(want->tags[k].score).margin(1e-4));
+    }
+  }
+  CHECK(batches > 0);
+  CHECK(largest > 1);  // five callers at once share passes of model one
+  CHECK(thread_starts > starts_after_load);  // the second tagger ran on its own thread
+}
+
+TEST_CASE("ModelSet manifest errors") {
+  TempDir tmp;
+  SECTION("missing manifest") {
+    auto models = LoadManifest(tmp.File("absent/models.json"));
+    CHECK(models.status().code() == absl::StatusCode::kNotFound);
+    CHECK(absl::StrContains(models.status().message(),
+                            tmp.File("absent/models.json")));
+  }
+  SECTION("invalid JSON") {
+    absl::Status s = LoadError(tmp, "{\"word_vectors\": ");
+    CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(s.message(), "not valid JSON"));
+    CHECK(absl::StrContains(s.message(), tmp.File("models.json")));
+  }
+  SECTION("no word vectors entry") {
+    absl::Status s = LoadError(tmp, R"({"taggers": []})");
+    CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(s.message(), "word_vectors"));
+  }
+  SECTION("missing word vectors file") {
+    absl::Status s = LoadError(
+        tmp, Manifest(tmp.File("nowords.i2sv"), Assets() + "/tiny_color.pt",
+                      Assets() + "/labels.tsv"));
+    CHECK(s.code() == absl::StatusCode::kNotFound);
+    CHECK(absl::StrContains(s.message(), tmp.File("nowords.i2sv")));
+  }
+  SECTION("no taggers") {
+    absl::Status s = LoadError(
+        tmp, absl::StrCat(R"({"word_vectors": {"file": ")", Assets(),
+                          R"(/words.i2sv", "id": "w"}, "taggers": []})"));
+    CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(s.message(), "lists no taggers"));
+    // The indexer needs only the word vectors.
+    ModelSetOptions options;
+    options.manifest_path = tmp.File("models.json");
+    options.words_only = true;
+    auto words_only = ModelSet::Load(options);
+    REQUIRE(words_only.ok());
+    CHECK((*words_only)->taggers().empty());
+    CHECK((*words_only)->words().id() == "w");
+  }
+  SECTION("unknown kind") {
+    absl::Status s = LoadError(
+        tmp, Replace(DefaultManifest(), "\"kind\": \"classifier\"",
+                     "\"kind\": \"segmenter\""));
+    CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(s.message(), "unsupported kind 'segmenter'"));
+    CHECK(absl::StrContains(s.message(), "tiny_color"));
+  }
+  SECTION("missing model file field") {
+    absl::Status s = LoadError(
+        tmp, Replace(DefaultManifest(),
+                     "\"file\": \"" + Assets() + "/tiny_color.pt\", ", ""));
+    CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(s.message(), "bad tagger entry"));
+  }
+  SECTION("bad input std") {
+    absl::Status s = LoadError(
+        tmp, Replace(DefaultManifest(), "[255, 255, 255]", "[255, 0, 255]"));
+    CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(s.message(), "input.std must be > 0"));
+  }
+  SECTION("top_k out of range") {
+    absl::Status s = LoadError(
+        tmp, Replace(DefaultManifest(), "\"top_k\": 3", "\"top_k\": 0"));
+    CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(s.message(), "top_k must be 1..100"));
+  }
+  SECTION("a label file with a wrong index") {
+    WriteWholeFile(tmp.File("labels.tsv"), "0\tbackground\n1\tocean\n3\tfire\n");
+    absl::Status s = LoadError(
+        tmp, Manifest(Assets() + "/words.i2sv", Assets() + "/tiny_color.pt",
+                      tmp.File("labels.tsv")));
+    CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(s.message(),
+                            tmp.File("labels.tsv") + ":3: expected label index 2"));
+  }
+  SECTION("a corrupt TorchScript file") {
+    std::mt19937 rng(7);
+    std::string junk(4096, '\0');
+    for (char& c : junk) c = static_cast<char>(rng() & 0xFF);
+    WriteWholeFile(tmp.File("junk.pt"), junk);
+    absl::Status s = LoadError(
+        tmp, Manifest(Assets() + "/words.i2sv", tmp.File("junk.pt"),
+                      Assets() + "/labels.tsv"));
+    CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(s.message(), "cannot load TorchScript model"));
+    CHECK(absl::StrContains(s.message(), tmp.File("junk.pt")));
+  }
+  SECTION("a missing TorchScript file") {
+    absl::Status s = LoadError(
+        tmp, Manifest(Assets() + "/words.i2sv", tmp.File("absent.pt"),
+                      Assets() + "/labels.tsv"));
+    CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(s.message(), tmp.File("absent.pt")));
+  }
+  SECTION("labels and model outputs disagree") {
+    // Loads (the model is only run at request time), but tagging fails with
+    // an error instead of reading past the scores.
+    WriteWholeFile(tmp.File("labels.tsv"), "0\tbackground\n1\tocean\tsea\n");
+    WriteWholeFile(tmp.File("models.json"),
+                   Manifest(Assets() + "/words.i2sv",
+                            Assets() + "/tiny_color.pt", tmp.File("labels.tsv")));
+    auto models = LoadManifest(tmp.File("models.json"));
+    REQUIRE(models.ok());
+    auto tags = (*models)->TagImage(DecodeAsset("blue.png"));
+    CHECK(tags.status().code() == absl::StatusCode::kInternal);
+    CHECK(absl::StrContains(tags.status().message(), "5 scores per image for 2 labels"));
+  }
+}
+
+TEST_CASE("ImageModel runs the TorchScript model") {
+  ImageModelOptions options;
+  options.path = Assets() + "/tiny_color.pt";
+  options.input_width = 32;
+  options.input_height = 32;
+  SECTION("optimize=false keeps the plain module") {
+    options.optimize = false;
+    auto model = ImageModel::Load(options);
+    INFO(model.status().ToString());
+    REQUIRE(model.ok());
+    CHECK((*model)->execution() == "plain");
+    // Batch of two: all blue, all red (inputs in [0, 1]).
+    std::vector<float> input(2 * 3 * 32 * 32, 0.0f);
+    const size_t plane = 32 * 32;
+    std::fill(input.begin() + 2 * plane, input.begin() + 3 * plane, 1.0f);
+    std::fill(input.begin() + 3 * plane, input.begin() + 4 * plane, 1.0f);
+    auto out = (*model)->Run(input.data(), 2);
+    REQUIRE(out.ok());
+    REQUIRE(out->size() == 2);  // (scores, pooled)
+    CHECK((*out)[0].shape == std::vector<int64_t>{2, 5});
+    CHECK((*out)[1].shape == std::vector<int64_t>{2, 3});
+    const std::vector<float>& s = (*out)[0].data;
+    for (int b = 0; b < 2; ++b) {
+      float sum = 0;
+      for (int k = 0; k < 5; ++k) sum += s[b * 5 + k];
+      CHECK(sum == Approx(1.0f).epsilon(1e-4));
+    }
+    CHECK(std::max_element(s.begin(), s.begin() + 5) - s.begin() == 1);  // ocean
+    CHECK(std::max_element(s.begin() + 5, s.end()) - (s.begin() + 5) == 2);
+    CHECK((*out)[1].data[2] == Approx(1.0f));  // pooled blue of image 0
+  }
+  SECTION("optimize=true keeps a variant that matches") {
+    auto model = ImageModel::Load(options);
+    REQUIRE(model.ok());
+    CHECK(((*model)->execution() == "optimized" ||
+           (*model)->execution() == "frozen" ||
+           (*model)->execution() == "plain"));
+  }
+  SECTION("bad input size") {
+    options.input_width = 0;
+    CHECK(ImageModel::Load(options).status().code() ==
+          absl::StatusCode::kInvalidArgument);
+  }
+  SECTION("a file that is not a model") {
+    options.path = Assets() + "/labels.tsv";
+    auto model = ImageModel::Load(options);
+    CHECK(model.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(model.status().message(),
+                            "cannot load TorchScript model"));
+  }
+}
+
+}  // namespace image2song

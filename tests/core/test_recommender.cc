@@ -1,0 +1,356 @@
+// Tests for core/recommender.h on the generated tiny models and the bundle
+// that i2s-index built from the tiny catalogue (fixtures `assets`, `bundle`).
+#include "core/recommender.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/match.h"
+#include "util/file_util.h"
+#include "core/image/image.h"
+#include "tests/support/test_util.h"
+
+namespace image2song {
+namespace {
+
+using ::image2song::testing::ReadWholeFile;
+using ::image2song::testing::RequiredEnv;
+using ::image2song::testing::TempDir;
+using ::image2song::testing::WriteWholeFile;
+
+std::shared_ptr<const ModelSet> LoadModels(bool words_only) {
+  ModelSetOptions options;
+  options.manifest_path = RequiredEnv("I2S_TEST_ASSETS") + "/models.json";
+  options.words_only = words_only;
+  auto models = ModelSet::Load(options);
+  INFO(models.status().ToString());
+  REQUIRE(models.ok());
+  return std::shared_ptr<const ModelSet>(std::move(*models));
+}
+
+std::shared_ptr<const Bundle> LoadBundle(const std::string& dir) {
+  auto bundle = Bundle::Load(dir, BundleLoadOptions{});
+  INFO(bundle.status().ToString());
+  REQUIRE(bundle.ok());
+  return std::shared_ptr<const Bundle>(std::move(*bundle));
+}
+
+// Models without image taggers (enough for RecommendForTags).
+Snapshot WordsSnapshot() {
+  return Snapshot{LoadModels(/*words_only=*/true),
+                  LoadBundle(RequiredEnv("I2S_TEST_BUNDLE"))};
+}
+
+Tag MakeTag(const std::string& label, std::vector<std::string> words,
+            float score) {
+  Tag t;
+  t.label = label;
+  t.score = score;
+  t.source = "test";
+  t.words = std::move(words);
+  return t;
+}
+
+Tag Ocean() { return MakeTag("ocean", {"sea", "ocean", "waves"}, 0.9f); }
+Tag Fire() { return MakeTag("fire", {"fire", "flame"}, 0.3f); }
+
+Recommendation Run(const Snapshot& snap, std::vector<Tag> tags,
+                   const RecommendOptions& options) {
+  auto rec = RecommendForTags(snap, std::move(tags), options);
+  INFO(rec.status().ToString());
+  REQUIRE(rec.ok());
+  return std::move(*rec);
+}
+
+std::vector<std::string> Ids(const Snapshot& snap, const Recommendation& rec) {
+  std::vector<std::string> ids;
+  for (const SongScore& s : rec.songs) ids.push_back(snap.bundle->song(s.song).id);
+  return ids;
+}
+
+RgbImage DecodeAsset(const std::string& name) {
+  const std::string bytes =
+      ReadWholeFile(RequiredEnv("I2S_TEST_ASSETS") + "/images/" + name);
+  REQUIRE(!bytes.empty());
+  auto image = DecodeImage(bytes, DecodeOptions{});
+  INFO(image.status().ToString());
+  REQUIRE(image.ok());
+  return std::move(*image);
+}
+
+}  // namespace
+
+TEST_CASE("An ocean tag ranks the sea songs first") {
+  Snapshot snap = WordsSnapshot();
+  RecommendOptions options;
+  Recommendation rec = Run(snap, {Ocean()}, options);
+  REQUIRE(rec.songs.size() == 10);  // default top_k
+  std::vector<std::string> ids = Ids(snap, rec);
+  std::vector<std::string> top2(ids.begin(), ids.begin() + 2);
+  std::sort(top2.begin(), top2.end());
+  CHECK(top2 == std::vector<std::string>{"sea-01", "sea-02"});
+  for (size_t i = 1; i < rec.songs.size(); ++i) {
+    CHECK(rec.songs[i].score <= rec.songs[i - 1].score);
+  }
+  for (const SongScore& s : rec.songs) {
+    CHECK(s.score == Approx(options.retrieval_weight * s.retrieval +
+                            (1 - options.retrieval_weight) * s.attention));
+    CHECK(s.retrieval <= 1.0001f);
+    CHECK(s.attention <= 1.0001f);
+    CHECK(s.tags.empty());   // explain = false
+    CHECK(s.lines.empty());
+  }
+  // The tags are passed through.
+  REQUIRE(rec.tags.size() == 1);
+  CHECK(rec.tags[0].label == "ocean");
+}
+
+TEST_CASE("Explanations: matched tags and lyric lines") {
+  Snapshot snap = WordsSnapshot();
+  RecommendOptions options;
+  options.explain = true;
+  options.top_k = 5;
+  Recommendation rec = Run(snap, {Ocean(), Fire()}, options);
+  REQUIRE(rec.songs.size() == 5);
+  for (const SongScore& s : rec.songs) {
+    const SongMeta& song = snap.bundle->song(s.song);
+    INFO(song.id);
+    REQUIRE(!s.tags.empty());
+    float weight_sum = 0;
+    for (const MatchedTagInfo& t : s.tags) {
+      CHECK((t.label == "ocean" || t.label == "fire"));
+      CHECK(t.weight >= 0.0f);
+      CHECK(!t.lyric_word.empty());
+      weight_sum += t.weight;
+    }
+    CHECK(weight_sum == Approx(1.0f).epsilon(1e-4));
+    for (size_t i = 1; i < s.tags.size(); ++i) {
+      CHECK(s.tags[i].weight <= s.tags[i - 1].weight);
+    }
+    REQUIRE(!s.lines.empty());
+    CHECK(s.lines.size() <= size_t(options.explain_lines));
+    float line_sum = 0;
+    for (size_t i = 0; i < s.lines.size(); ++i) {
+      const LineInfo& l = s.lines[i];
+      REQUIRE(l.line >= 0);
+      REQUIRE(l.line < int(song.lines.size()));
+      CHECK(l.text == song.lines[l.line]);
+      CHECK(l.weight > 0.0f);
+      if (i > 0) CHECK(l.weight <= s.lines[i - 1].weight);
+      line_sum += l.weight;
+    }
+    CHECK(line_sum <= 1.0001f);
+  }
+  // The best sea song: the ocean tag dominates, its lyric word is a sea word,
+  // and all three of its lines carry the whole attention mass.
+  const SongScore& first = rec.songs[0];
+  const SongMeta& song = snap.bundle->song(first.song);
+  REQUIRE(absl::StartsWith(song.id, "sea-"));
+  CHECK(first.tags[0].label == "ocean");
+  if (song.id == "sea-01") {
+    REQUIRE(first.lines.size() == 3);
+    float sum = 0;
+    for (const LineInfo& l : first.lines) sum += l.weight;
+    CHECK(sum == Approx(1.0f).epsilon(1e-4));
+  }
+  // Explaining does not change the ranking or the scores.
+  options.explain = false;
+  Recommendation plain = Run(snap, {Ocean(), Fire()}, options);
+  REQUIRE(plain.songs.size() == rec.songs.size());
+  for (size_t i = 0; i < plain.songs.size(); ++i) {
+    CHECK(plain.songs[i].song == rec.songs[i].song);
+    CHECK(plain.songs[i].score == rec.songs[i].score);
+    CHECK(plain.songs[i].attention == rec.songs[i].attention);
+    CHECK(plain.songs[i].tags.empty());
+    CHECK(plain.songs[i].lines.empty());
+  }
+}
+
+TEST_CASE("Filters are applied inside the search") {
+  Snapshot snap = WordsSnapshot();
+  RecommendOptions options;
+  options.top_k = 14;
+  SECTION("genre rock: only the fire songs") {
+    options.filters.genres = {"rock"};
+    std::vector<std::string> ids = Ids(snap, Run(snap, {Ocean()}, options));
+    std::sort(ids.begin(), ids.end());
+    CHECK(ids == std::vector<std::string>{"fire-01", "fire-02"});
+  }
+  SECTION("several values of one field, several fields") {
+    options.filters.genres = {"folk", "classical"};
+    options.filters.moods = {"sad"};
+    std::vector<std::string> ids = Ids(snap, Run(snap, {Ocean()}, options));
+    std::sort(ids.begin(), ids.end());
+    CHECK(ids == std::vector<std::string>{"forest-02", "snow-02"});
+  }
+  SECTION("license and language") {
+    options.filters.licenses = {"cc-by"};
+    options.filters.languages = {"en"};
+    std::vector<std::string> ids = Ids(snap, Run(snap, {Ocean()}, options));
+    std::sort(ids.begin(), ids.end());
+    CHECK(ids == std::vector<std::string>{"forest-02", "sea-02"});
+  }
+  SECTION("exclude_ids") {
+    options.filters.exclude_ids = {"sea-01", "filler-00"};
+    std::vector<std::string> ids = Ids(snap, Run(snap, {Ocean()}, options));
+    CHECK(ids.size() == 12);
+    CHECK(std::find(ids.begin(), ids.end(), "sea-01") == ids.end());
+    CHECK(std::find(ids.begin(), ids.end(), "filler-00") == ids.end());
+    CHECK(ids[0] == "sea-02");
+  }
+  SECTION("nothing matches: an empty result, not an error") {
+    options.filters.languages = {"xx"};
+    Recommendation rec = Run(snap, {Ocean()}, options);
+    CHECK(rec.songs.empty());
+    CHECK(rec.tags.size() == 1);
+  }
+}
+
+TEST_CASE("top_k is respected") {
+  Snapshot snap = WordsSnapshot();
+  RecommendOptions options;
+  for (int k : {1, 3, 14, 50}) {
+    INFO(k);
+    options.top_k = k;
+    Recommendation rec = Run(snap, {Ocean()}, options);
+    CHECK(rec.songs.size() == size_t(std::min(k, 14)));
+    CHECK(absl::StartsWith(snap.bundle->song(rec.songs[0].song).id, "sea-"));
+  }
+  for (int bad : {0, -1}) {
+    options.top_k = bad;
+    auto rec = RecommendForTags(snap, {Ocean()}, options);
+    CHECK(rec.status().code() == absl::StatusCode::kInvalidArgument);
+  }
+  // Few first-stage candidates are raised to 4 * top_k.
+  options.top_k = 3;
+  options.candidates = 1;
+  CHECK(Run(snap, {Ocean()}, options).songs.size() == 3);
+}
+
+TEST_CASE("Tags without known words give no songs") {
+  Snapshot snap = WordsSnapshot();
+  Recommendation rec =
+      Run(snap, {MakeTag("mystery", {"nosuchword"}, 0.9f)}, RecommendOptions{});
+  CHECK(rec.songs.empty());
+  CHECK(rec.tags.size() == 1);
+  CHECK(Run(snap, {}, RecommendOptions{}).songs.empty());
+}
+
+TEST_CASE("Recommendations are deterministic") {
+  Snapshot snap = WordsSnapshot();
+  RecommendOptions options;
+  options.explain = true;
+  options.top_k = 14;
+  Recommendation a = Run(snap, {Ocean(), Fire()}, options);
+  Recommendation b = Run(snap, {Ocean(), Fire()}, options);
+  REQUIRE(a.songs.size() == b.songs.size());
+  for (size_t i = 0; i < a.songs.size(); ++i) {
+    const SongScore& x = a.songs[i];
+    const SongScore& y = b.songs[i];
+    CHECK(x.song == y.song);
+    CHECK(x.score == y.score);
+    CHECK(x.retrieval == y.retrieval);
+    CHECK(x.attention == y.attention);
+    REQUIRE(x.tags.size() == y.tags.size());
+    for (size_t j = 0; j < x.tags.size(); ++j) {
+      CHECK(x.tags[j].label == y.tags[j].label);
+      CHECK(x.tags[j].weight == y.tags[j].weight);
+      CHECK(x.tags[j].lyric_word == y.tags[j].lyric_word);
+    }
+    REQUIRE(x.lines.size() == y.lines.size());
+    for (size_t j = 0; j < x.lines.size(); ++j) {
+      CHECK(x.lines[j].line == y.lines[j].line);
+      CHECK(x.lines[j].weight == y.lines[j].weight);
+    }
+  }
+}
+
+TEST_CASE("Recommend tags a decoded image and ranks its songs") {
+  Snapshot snap{LoadModels(/*words_only=*/false),
+                LoadBundle(RequiredEnv("I2S_TEST_BUNDLE"))};
+  REQUIRE(CheckCompatible(*snap.models, *snap.bundle).ok());
+  struct Case {
+    const char* image;
+    const char* label;
+    const char* song_prefix;
+  };
+  for (const Case& c : {Case{"blue.png", "ocean", "sea-"},
+                        Case{"red.jpg", "fire", "fire-"},
+                        Case{"green.webp", "forest", "forest-"},
+                        Case{"white.bmp", "snowfield", "snow-"}}) {
+    INFO(c.image);
+    RecommendOptions options;
+    options.top_k = 3;
+    auto rec = Recommend(snap, DecodeAsset(c.image), options);
+    INFO(rec.status().ToString());
+    REQUIRE(rec.ok());
+    REQUIRE(!rec->tags.empty());
+    CHECK(rec->tags[0].label == c.label);
+    CHECK(rec->tags[0].source == "tiny_color");
+    REQUIRE(rec->songs.size() == 3);
+    CHECK(absl::StartsWith(snap.bundle->song(rec->songs[0].song).id,
+                           c.song_prefix));
+    CHECK(rec->model_ms >= 0);
+    CHECK(rec->forward_ms > 0);  // the tiny model ran
+    CHECK(rec->forward_ms <= rec->model_ms);
+  }
+}
+
+TEST_CASE("CheckCompatible refuses a bundle built with other word vectors") {
+  auto models = LoadModels(/*words_only=*/true);
+  const std::string original = RequiredEnv("I2S_TEST_BUNDLE");
+  REQUIRE(CheckCompatible(*models, *LoadBundle(original)).ok());
+
+  // A copy of the bundle whose manifest names other vectors.
+  TempDir tmp;
+  for (const char* f : {"songs.faiss", "songs.bin", "columns.bin", "columns.json",
+                        "tokens.bin"}) {
+    WriteWholeFile(tmp.File(f), ReadWholeFile(original + "/" + f));
+  }
+  nlohmann::json manifest =
+      nlohmann::json::parse(ReadWholeFile(original + "/manifest.json"));
+  REQUIRE(manifest["embedder"]["id"] == "test-words-16d@1");
+
+  SECTION("other embedder id") {
+    manifest["embedder"]["id"] = "glove-6b-100d@other";
+    WriteWholeFile(tmp.File("manifest.json"), manifest.dump(2));
+    auto bundle = LoadBundle(tmp.path());
+    absl::Status s = CheckCompatible(*models, *bundle);
+    CHECK(s.code() == absl::StatusCode::kFailedPrecondition);
+    CHECK(absl::StrContains(s.message(), "glove-6b-100d@other"));
+    CHECK(absl::StrContains(s.message(), "test-words-16d@1"));
+    CHECK(absl::StrContains(s.message(), "rebuild the bundle"));
+  }
+  SECTION("same id, other vocabulary size") {
+    manifest["embedder"]["vocabulary_size"] = 241;
+    WriteWholeFile(tmp.File("manifest.json"), manifest.dump(2));
+    auto bundle = LoadBundle(tmp.path());
+    CHECK(CheckCompatible(*models, *bundle).code() ==
+          absl::StatusCode::kFailedPrecondition);
+  }
+}
+
+TEST_CASE("CheckCompatible refuses word vectors the bundle was not built with") {
+  // Same bundle, models wrapping in-memory vectors under another id.
+  std::vector<std::string> words;
+  std::vector<float> vectors;
+  for (int i = 0; i < 240; ++i) {
+    words.push_back("w" + std::to_string(i));
+    for (int d = 0; d < 16; ++d) vectors.push_back(float((i + d) % 7) - 3.0f);
+  }
+  auto wv = WordVectors::FromData(words, vectors, 16, "in-memory@1");
+  REQUIRE(wv.ok());
+  ModelSet other(std::move(*wv), {});
+  CHECK(other.version().empty());
+  auto bundle = LoadBundle(RequiredEnv("I2S_TEST_BUNDLE"));
+  absl::Status s = CheckCompatible(other, *bundle);
+  CHECK(s.code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(absl::StrContains(s.message(), "in-memory@1"));
+}
+
+}  // namespace image2song

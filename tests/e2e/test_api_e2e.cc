@@ -1,0 +1,373 @@
+// End-to-end tests (label e2e): the real i2s-server binary on port 0 with the tiny
+// generated models and bundle (tests/support/server_fixture.h), called over gRPC.
+// The API: ranking with explanations and filters, GetSong/GetInfo, health,
+// reflection, /metrics, i2s-client, the full tagger set.
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "image2song/v1/image2song.grpc.pb.h"
+#include "tests/support/server_fixture.h"
+#include "tests/support/test_util.h"
+
+namespace image2song {
+namespace {
+
+using testing::Context;
+using testing::HttpGet;
+using testing::Image;
+using testing::MetricValue;
+using testing::Recommend;
+using testing::RequiredEnv;
+using testing::TestServer;
+namespace pb = ::image2song::v1;
+
+const pb::ImageTag* FindTag(const pb::RecommendResponse& resp,
+                            const std::string& label, bool boxed) {
+  for (const auto& t : resp.tags()) {
+    if (t.label() == label && t.has_box() == boxed) return &t;
+  }
+  return nullptr;
+}
+
+TEST_CASE("Recommend ranks the matching songs first, with explanations") {
+  TestServer server;
+  struct Case {
+    const char* image;
+    const char* tag;
+    std::vector<std::string> top_two;
+  };
+  const std::vector<Case> cases = {
+      {"blue.png", "ocean", {"sea-01", "sea-02"}},
+      {"red.jpg", "fire", {"fire-01", "fire-02"}},
+      {"green.webp", "forest", {"forest-01", "forest-02"}},
+      {"white.bmp", "snowfield", {"snow-01", "snow-02"}},
+      {"big_blue.jpg", "ocean", {"sea-01", "sea-02"}},
+  };
+  for (const Case& c : cases) {
+    INFO("image " << c.image);
+    pb::RecommendRequest req;
+    req.set_image(Image(c.image));
+    req.set_top_k(5);
+    req.set_explain(true);
+    pb::RecommendResponse resp;
+    grpc::Status s = Recommend(server, req, &resp);
+    REQUIRE(s.ok());
+    REQUIRE(resp.tags_size() >= 1);
+    CHECK(resp.tags(0).label() == c.tag);
+    CHECK(resp.tags(0).source() == "tiny_color");
+    CHECK(resp.tags(0).score() > 0.5f);
+    REQUIRE(resp.matches_size() == 5);
+    std::vector<std::string> top = {resp.matches(0).song_id(),
+                                    resp.matches(1).song_id()};
+    std::sort(top.begin(), top.end());
+    CHECK(top == c.top_two);
+    for (int i = 0; i < resp.matches_size(); ++i) {
+      const pb::SongMatch& m = resp.matches(i);
+      CHECK(m.rank() == i + 1);
+      if (i > 0) CHECK(m.score() <= resp.matches(i - 1).score());
+      CHECK_FALSE(m.title().empty());
+      REQUIRE(m.has_explanation());
+    }
+    const pb::Explanation& e = resp.matches(0).explanation();
+    REQUIRE(e.matched_tags_size() >= 1);
+    CHECK(e.matched_tags(0).label() == c.tag);
+    CHECK_FALSE(e.matched_tags(0).lyric_word().empty());
+    REQUIRE(e.lines_size() >= 1);
+    CHECK_FALSE(e.lines(0).text().empty());
+    CHECK(e.lines(0).weight() > 0);
+    CHECK(resp.index_version() == "test-bundle-1");
+    CHECK(resp.model_version() == "tiny_color@1");
+  }
+
+  SECTION("same input, same answer; no explanation unless asked") {
+    pb::RecommendRequest req;
+    req.set_image(Image("blue.png"));
+    pb::RecommendResponse a, b;
+    REQUIRE(Recommend(server, req, &a).ok());
+    REQUIRE(Recommend(server, req, &b).ok());
+    CHECK(a.SerializeAsString() == b.SerializeAsString());
+    CHECK(a.matches_size() == 10);  // default top_k
+    CHECK_FALSE(a.matches(0).has_explanation());
+  }
+
+  SECTION("filters are applied") {
+    pb::RecommendRequest req;
+    req.set_image(Image("blue.png"));
+    req.set_top_k(3);
+    req.mutable_filters()->add_genres("Rock");
+    pb::RecommendResponse resp;
+    REQUIRE(Recommend(server, req, &resp).ok());
+    REQUIRE(resp.matches_size() == 2);
+    for (const auto& m : resp.matches()) CHECK(absl::StartsWith(m.song_id(), "fire-"));
+
+    req.clear_filters();
+    req.mutable_filters()->add_exclude_song_ids("sea-01");
+    REQUIRE(Recommend(server, req, &resp).ok());
+    CHECK(resp.matches(0).song_id() == "sea-02");
+    for (const auto& m : resp.matches()) CHECK(m.song_id() != "sea-01");
+
+    req.clear_filters();
+    req.mutable_filters()->add_languages("xx");
+    resp.Clear();
+    REQUIRE(Recommend(server, req, &resp).ok());
+    CHECK(resp.matches_size() == 0);  // nothing passes: empty, not an error
+    CHECK(!resp.index_version().empty());
+
+    // sea-01 is explicit and 180 s long, sea-02 200 s.
+    req.clear_filters();
+    req.mutable_filters()->set_exclude_explicit(true);
+    REQUIRE(Recommend(server, req, &resp).ok());
+    REQUIRE(resp.matches_size() == 3);
+    CHECK(resp.matches(0).song_id() == "sea-02");
+    for (const auto& m : resp.matches()) CHECK(m.song_id() != "sea-01");
+
+    req.clear_filters();
+    req.mutable_filters()->set_min_duration_seconds(190);
+    req.mutable_filters()->set_max_duration_seconds(200);
+    REQUIRE(Recommend(server, req, &resp).ok());
+    REQUIRE(resp.matches_size() >= 1);
+    CHECK(resp.matches(0).song_id() == "sea-02");
+    for (const auto& m : resp.matches()) CHECK(m.song_id() != "sea-01");
+
+    req.mutable_filters()->set_min_duration_seconds(300);
+    grpc::Status bad = Recommend(server, req, &resp);
+    CHECK(bad.error_code() == grpc::INVALID_ARGUMENT);
+    CHECK(absl::StrContains(bad.error_message(), "duration range"));
+  }
+}
+
+TEST_CASE("GetSong, GetInfo, health, reflection and metrics") {
+  TestServer server;
+
+  pb::GetSongRequest gs;
+  gs.set_song_id("sea-01");
+  pb::GetSongResponse song;
+  auto ctx = Context();
+  REQUIRE(server.stub().GetSong(ctx.get(), gs, &song).ok());
+  CHECK(song.song().title() == "The Wide Ocean");
+  CHECK(song.song().genre() == "folk");
+  CHECK(absl::StrContains(song.song().lyrics(), "The ocean waves roll on the shore"));
+  CHECK(song.song().duration_seconds() == 180);
+  CHECK(song.song().explicit_lyrics());
+
+  pb::GetInfoResponse info;
+  ctx = Context();
+  REQUIRE(server.stub().GetInfo(ctx.get(), pb::GetInfoRequest(), &info).ok());
+  CHECK(info.song_count() == 14);
+  CHECK(info.vocabulary_size() == 240);
+  CHECK(info.dimension() == 16);
+  CHECK(info.index_version() == "test-bundle-1");
+  CHECK(info.embedder_id() == "test-words-16d@1");
+  CHECK(info.index_type() == "flat");
+  REQUIRE(info.models_size() == 1);
+  CHECK(info.models(0).name() == "tiny_color");
+  CHECK(info.models(0).label_count() == 5);
+  CHECK(info.limits().max_image_bytes() == (16 << 20));
+  CHECK(info.limits().max_top_k() == 100);
+
+  auto health = grpc::health::v1::Health::NewStub(server.channel());
+  for (const char* name : {"", "image2song.v1.SongRecommender"}) {
+    grpc::health::v1::HealthCheckRequest hreq;
+    hreq.set_service(name);
+    grpc::health::v1::HealthCheckResponse hresp;
+    ctx = Context();
+    REQUIRE(health->Check(ctx.get(), hreq, &hresp).ok());
+    CHECK(hresp.status() == grpc::health::v1::HealthCheckResponse::SERVING);
+  }
+
+  auto reflection =
+      grpc::reflection::v1alpha::ServerReflection::NewStub(server.channel());
+  ctx = Context();
+  auto stream = reflection->ServerReflectionInfo(ctx.get());
+  grpc::reflection::v1alpha::ServerReflectionRequest rreq;
+  rreq.set_list_services("*");
+  REQUIRE(stream->Write(rreq));
+  grpc::reflection::v1alpha::ServerReflectionResponse rresp;
+  REQUIRE(stream->Read(&rresp));
+  std::vector<std::string> services;
+  for (const auto& svc : rresp.list_services_response().service()) {
+    services.push_back(svc.name());
+  }
+  CHECK(std::count(services.begin(), services.end(),
+                   "image2song.v1.SongRecommender") == 1);
+  CHECK(std::count(services.begin(), services.end(), "grpc.health.v1.Health") == 1);
+  // The descriptor of the API can be fetched (what grpcurl/ghz need).
+  rreq.set_file_containing_symbol("image2song.v1.SongRecommender");
+  REQUIRE(stream->Write(rreq));
+  REQUIRE(stream->Read(&rresp));
+  CHECK(rresp.file_descriptor_response().file_descriptor_proto_size() >= 1);
+  stream->WritesDone();
+  CHECK(stream->Finish().ok());
+
+  // Two good and one bad Recommend, then read the counters.
+  pb::RecommendRequest req;
+  req.set_image(Image("blue.png"));
+  pb::RecommendResponse resp;
+  REQUIRE(Recommend(server, req, &resp).ok());
+  REQUIRE(Recommend(server, req, &resp).ok());
+  req.set_image("junk");
+  CHECK(Recommend(server, req, &resp).error_code() == grpc::INVALID_ARGUMENT);
+  std::string metrics = HttpGet(server.metrics_port(), "/metrics");
+  INFO(metrics);
+  CHECK(absl::StrContains(metrics, "200 OK"));
+  CHECK(MetricValue(metrics,
+                    "i2s_requests_total{code=\"OK\",method=\"Recommend\"}") == 2);
+  CHECK(MetricValue(metrics, "i2s_requests_total{code=\"INVALID_ARGUMENT\","
+                             "method=\"Recommend\"}") == 1);
+  CHECK(MetricValue(metrics, "i2s_requests_total{code=\"OK\",method=\"GetSong\"}") == 1);
+  for (const char* stage : {"decode", "model", "forward", "search", "rerank"}) {
+    CHECK(MetricValue(metrics, absl::StrCat("i2s_stage_duration_seconds_count{stage=\"",
+                                            stage, "\"}")) == 2);
+  }
+  CHECK(MetricValue(metrics, "i2s_songs") == 14);
+}
+
+TEST_CASE("i2s-client prints rankings, JSON and health") {
+  TestServer server;
+  const std::string client = RequiredEnv("I2S_CLIENT_BIN");
+  const std::string addr = absl::StrCat("--server=127.0.0.1:", server.grpc_port());
+  const std::string images = RequiredEnv("I2S_TEST_ASSETS") + "/images/";
+  std::string out;
+  REQUIRE(testing::RunCommand({client, addr, "recommend", images + "blue.png"},
+                              &out) == 0);
+  INFO(out);
+  CHECK(absl::StrContains(out, "The Wide Ocean"));
+  CHECK(absl::StrContains(out, "ocean"));
+  REQUIRE(testing::RunCommand({client, addr, "--json", "--top_k=2", "recommend",
+                               images + "red.jpg"}, &out) == 0);
+  CHECK(absl::StrContains(out, "\"song_id\":\"fire-0"));
+  CHECK(testing::RunCommand({client, addr, "health"}, &out) == 0);
+  CHECK(absl::StrContains(out, "SERVING"));
+  CHECK(testing::RunCommand({client, addr, "info"}, &out) == 0);
+  CHECK(absl::StrContains(out, "test-bundle-1"));
+  // An RPC error is reported by code name with a non-zero exit.
+  CHECK(testing::RunCommand({client, addr, "song", "nope"}, &out) == 2);
+  CHECK(absl::StrContains(out, "NOT_FOUND"));
+}
+
+TEST_CASE("Full tagger set: region boxes, colour cues, several images, text") {
+  TestServer server({}, "models_full.json");
+
+  pb::GetInfoResponse info;
+  auto ctx = Context();
+  REQUIRE(server.stub().GetInfo(ctx.get(), pb::GetInfoRequest(), &info).ok());
+  REQUIRE(info.models_size() == 2);
+  CHECK(info.models(0).kind() == "classifier");
+  CHECK(info.models(1).name() == "colour");
+  CHECK(info.models(1).kind() == "cues");
+  CHECK(info.models(1).execution() == "none");
+  CHECK(info.models(1).weight() == Approx(0.5));
+  CHECK(info.limits().max_images() == 16);
+
+  SECTION("regions find what the whole image blurs, with boxes") {
+    pb::RecommendRequest req;
+    req.set_image(Image("split.png"));  // left half blue, right half red
+    pb::RecommendResponse resp;
+    REQUIRE(Recommend(server, req, &resp).ok());
+    const pb::ImageTag* ocean = FindTag(resp, "ocean", true);
+    const pb::ImageTag* fire = FindTag(resp, "fire", true);
+    REQUIRE(ocean != nullptr);
+    REQUIRE(fire != nullptr);
+    CHECK(ocean->box().x_max() <= 0.5f + 1e-6);
+    CHECK(fire->box().x_min() >= 0.5f - 1e-6);
+    CHECK(ocean->score() > 0.9f);
+    // The whole image is purple: lower scores, no box.
+    const pb::ImageTag* whole = FindTag(resp, "ocean", false);
+    if (whole != nullptr) CHECK(whole->score() < ocean->score());
+  }
+
+  SECTION("colour cues tag a dark image as night") {
+    pb::RecommendRequest req;
+    req.set_image(Image("dark.png"));
+    pb::RecommendResponse resp;
+    REQUIRE(Recommend(server, req, &resp).ok());
+    const pb::ImageTag* night = FindTag(resp, "night", false);
+    REQUIRE(night != nullptr);
+    CHECK(night->source() == "colour");
+    REQUIRE(night->words_size() >= 1);
+    CHECK(night->words(0) == "night");
+    CHECK(FindTag(resp, "bright", false) == nullptr);
+  }
+
+  SECTION("several images count together; tags say where they come from") {
+    pb::RecommendRequest req;
+    req.add_images(Image("blue.png"));
+    req.add_images(Image("red.jpg"));
+    req.add_images(Image("blue.png"));
+    req.set_top_k(3);
+    pb::RecommendResponse resp;
+    REQUIRE(Recommend(server, req, &resp).ok());
+    const pb::ImageTag* ocean = FindTag(resp, "ocean", false);
+    const pb::ImageTag* fire = FindTag(resp, "fire", false);
+    REQUIRE(ocean != nullptr);
+    REQUIRE(fire != nullptr);
+    CHECK(ocean->image_count() == 2);
+    CHECK(fire->image_count() == 1);
+    CHECK(fire->image_index() == 1);
+    CHECK(ocean->score() > fire->score());  // seen in more frames
+    CHECK(absl::StartsWith(resp.matches(0).song_id(), "sea-"));
+  }
+
+  SECTION("a text hint is blended in, and works alone") {
+    pb::RecommendRequest req;
+    req.set_text("Forest trees, please!");
+    req.set_top_k(2);
+    pb::RecommendResponse resp;
+    REQUIRE(Recommend(server, req, &resp).ok());
+    REQUIRE(resp.matches_size() == 2);
+    CHECK(absl::StartsWith(resp.matches(0).song_id(), "forest-"));
+    const pb::ImageTag* forest = FindTag(resp, "forest", false);
+    REQUIRE(forest != nullptr);
+    CHECK(forest->source() == "text");
+
+    // Blue image alone ranks sea songs first; with a strong fire hint a fire
+    // song enters the top 3.
+    req.set_image(Image("blue.png"));
+    req.set_text("fire flame fire");
+    req.set_top_k(3);
+    resp.Clear();
+    REQUIRE(Recommend(server, req, &resp).ok());
+    bool fire_song = false;
+    for (const auto& m : resp.matches()) fire_song |= absl::StartsWith(m.song_id(), "fire-");
+    CHECK(fire_song);
+  }
+
+  SECTION("limits on count, size and text give INVALID_ARGUMENT") {
+    auto expect = [&](const pb::RecommendRequest& req, const std::string& needle) {
+      pb::RecommendResponse resp;
+      grpc::Status s = Recommend(server, req, &resp);
+      INFO(s.error_message());
+      CHECK(s.error_code() == grpc::INVALID_ARGUMENT);
+      CHECK(absl::StrContains(s.error_message(), needle));
+    };
+    pb::RecommendRequest req;
+    for (int i = 0; i < 17; ++i) req.add_images(Image("blue.png"));
+    expect(req, "17 images; the limit is 16");
+    req.Clear();
+    req.add_images(Image("blue.png"));
+    req.add_images("");
+    expect(req, "images[1] is empty");
+    req.Clear();
+    req.add_images(Image("blue.png"));
+    req.add_images("not an image");
+    expect(req, "images[1]: not a supported image");
+    req.Clear();
+    req.set_image(Image("blue.png"));
+    req.set_text(std::string(1025, 'a'));
+    expect(req, "text is 1025 bytes");
+    req.Clear();
+    for (int i = 0; i < 4; ++i) req.add_images(std::string(15 << 20, 'x'));
+    expect(req, "the images total");
+  }
+}
+
+}  // namespace
+}  // namespace image2song
