@@ -62,25 +62,20 @@ v1::RecommendResponse SampleResponse() {
 TEST_CASE("StatusCodeName and FormatRpcError") {
   CHECK(StatusCodeName(grpc::StatusCode::OK) == "OK");
   CHECK(StatusCodeName(grpc::StatusCode::INVALID_ARGUMENT) == "INVALID_ARGUMENT");
-  CHECK(StatusCodeName(grpc::StatusCode::RESOURCE_EXHAUSTED) ==
-        "RESOURCE_EXHAUSTED");
-  CHECK(StatusCodeName(grpc::StatusCode::DEADLINE_EXCEEDED) ==
-        "DEADLINE_EXCEEDED");
+  CHECK(StatusCodeName(grpc::StatusCode::RESOURCE_EXHAUSTED) == "RESOURCE_EXHAUSTED");
+  CHECK(StatusCodeName(grpc::StatusCode::DEADLINE_EXCEEDED) == "DEADLINE_EXCEEDED");
   CHECK(StatusCodeName(grpc::StatusCode::NOT_FOUND) == "NOT_FOUND");
   CHECK(StatusCodeName(grpc::StatusCode::UNAVAILABLE) == "UNAVAILABLE");
-  CHECK(StatusCodeName(grpc::StatusCode::FAILED_PRECONDITION) ==
-        "FAILED_PRECONDITION");
+  CHECK(StatusCodeName(grpc::StatusCode::FAILED_PRECONDITION) == "FAILED_PRECONDITION");
   CHECK(StatusCodeName(grpc::StatusCode::DATA_LOSS) == "DATA_LOSS");
   CHECK(StatusCodeName(grpc::StatusCode::UNAUTHENTICATED) == "UNAUTHENTICATED");
   CHECK(StatusCodeName(static_cast<grpc::StatusCode>(99)) == "CODE_99");
-  CHECK(FormatRpcError(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                    "image is empty")) ==
+  CHECK(FormatRpcError(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "image is empty")) ==
         "error: INVALID_ARGUMENT: image is empty");
 }
 
 TEST_CASE("SplitList trims and drops empty items") {
-  CHECK(SplitList(" rock, ,pop ,, jazz ") ==
-        std::vector<std::string>{"rock", "pop", "jazz"});
+  CHECK(SplitList(" rock, ,pop ,, jazz ") == std::vector<std::string>{"rock", "pop", "jazz"});
   CHECK(SplitList("").empty());
   CHECK(SplitList(",,").empty());
   CHECK(SplitList("one") == std::vector<std::string>{"one"});
@@ -103,8 +98,7 @@ TEST_CASE("Truncate counts code points and never splits UTF-8") {
   CHECK(Truncate("hello world", 8) == "hello...");
   CHECK(Truncate("\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9", 5) ==
         "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9");
-  CHECK(Truncate("\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9", 4) ==
-        "\xC3\xA9...");
+  CHECK(Truncate("\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9", 4) == "\xC3\xA9...");
   CHECK(Truncate("abcdef", 2) == "..");
   CHECK(Truncate("abcdef", 0) == "");
 }
@@ -121,8 +115,7 @@ TEST_CASE("MessageToJson writes proto field names and defaults") {
   CHECK(j["matches"][0]["rank"] == 1);
   CHECK(j["matches"][0]["title"] == "The Wide Ocean");
   CHECK(j["matches"][0]["score"].get<double>() == Approx(0.91));
-  CHECK(j["matches"][0]["explanation"]["matched_tags"][0]["lyric_word"] ==
-        "waves");
+  CHECK(j["matches"][0]["explanation"]["matched_tags"][0]["lyric_word"] == "waves");
   // Defaults are printed: line_number 0 is present.
   CHECK(j["matches"][0]["explanation"]["lines"][0]["line_number"] == 0);
   CHECK(j["tags"][0]["label"] == "ocean");

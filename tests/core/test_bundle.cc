@@ -49,10 +49,10 @@ std::vector<SongRecord> TinyCatalogue() {
 }
 
 // Writes `records` as a bundle into `dir`.
-absl::StatusOr<BundleManifest> WriteBundle(
-    const std::string& dir, const WordVectors& words,
-    const std::vector<SongRecord>& records, const std::string& version,
-    const std::string& index_type = "auto") {
+absl::StatusOr<BundleManifest> WriteBundle(const std::string& dir, const WordVectors& words,
+                                           const std::vector<SongRecord>& records,
+                                           const std::string& version,
+                                           const std::string& index_type = "auto") {
   BundleWriterOptions options;
   options.output_dir = dir;
   options.version = version;
@@ -95,15 +95,13 @@ bool NoTmpDirs(const std::string& dir) {
 }
 
 // Ids of the k best songs for a query made of `tag_words`.
-std::vector<std::string> SearchIds(const Bundle& bundle,
-                                   const WordVectors& words,
-                                   const std::vector<std::string>& tag_words,
-                                   int k,
+std::vector<std::string> SearchIds(const Bundle& bundle, const WordVectors& words,
+                                   const std::vector<std::string>& tag_words, int k,
                                    const std::vector<uint8_t>* allowed = nullptr) {
   std::vector<float> query;
   std::vector<std::vector<float>> tag_vectors;
-  REQUIRE(BuildQuery({MakeTag("q", tag_words)}, words,
-                     bundle.manifest().common, &query, &tag_vectors));
+  REQUIRE(
+      BuildQuery({MakeTag("q", tag_words)}, words, bundle.manifest().common, &query, &tag_vectors));
   auto hits = bundle.index().Search(query.data(), k, allowed);
   INFO(hits.status().ToString());
   REQUIRE(hits.ok());
@@ -152,8 +150,7 @@ TEST_CASE("Bundle round trip: BundleWriter then Bundle::Load") {
   CHECK(m.common.mean.size() == 16);
   CHECK(Norm(m.common.pc) == Approx(1.0).epsilon(1e-4));
   CHECK(m.files.size() == 5);
-  for (const char* f : {"songs.faiss", "songs.bin", "columns.bin", "columns.json",
-                        "tokens.bin"}) {
+  for (const char* f : {"songs.faiss", "songs.bin", "columns.bin", "columns.json", "tokens.bin"}) {
     INFO(f);
     REQUIRE(m.files.count(f) == 1);
     CHECK(m.files.at(f).sha256.size() == 64);
@@ -223,8 +220,7 @@ TEST_CASE("Bundle index search with a bitmap filter") {
     REQUIRE(n >= 0);
     allowed[n / 8] |= uint8_t(1u << (n % 8));
   }
-  std::vector<std::string> ids =
-      SearchIds(*bundle, *words, {"sea", "ocean"}, 10, &allowed);
+  std::vector<std::string> ids = SearchIds(*bundle, *words, {"sea", "ocean"}, 10, &allowed);
   std::sort(ids.begin(), ids.end());
   CHECK(ids == std::vector<std::string>{"filler-05", "fire-01", "forest-02"});
 
@@ -320,8 +316,7 @@ TEST_CASE("BundleWriter failures leave nothing behind") {
     REQUIRE(writer.ok());
     EmbeddedSong bad;
     bad.vector.assign(3, 0.5f);
-    CHECK((*writer)->Add(Record("x", "sea"), bad).code() ==
-          absl::StatusCode::kInvalidArgument);
+    CHECK((*writer)->Add(Record("x", "sea"), bad).code() == absl::StatusCode::kInvalidArgument);
   }
   SECTION("no output directory") {
     BundleWriterOptions options;
@@ -398,9 +393,8 @@ TEST_CASE("Bundle::Load checks the manifest") {
     WriteWholeFile(path, manifest.dump());
     auto b = Bundle::Load(dir, BundleLoadOptions{});
     CHECK(b.status().code() == absl::StatusCode::kFailedPrecondition);
-    CHECK(absl::StrContains(
-        b.status().message(),
-        "format version " + std::to_string(kBundleFormatVersion + 1)));
+    CHECK(absl::StrContains(b.status().message(),
+                            "format version " + std::to_string(kBundleFormatVersion + 1)));
   }
   SECTION("song count disagrees") {
     manifest["song_count"] = 15;

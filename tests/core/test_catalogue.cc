@@ -37,25 +37,21 @@ Result Read(const std::string& path, const CatalogueOptions& options = {}) {
 }
 
 // Writes `content` to a file named `name` in `dir` and reads it.
-Result ReadText(const TempDir& dir, const std::string& name,
-                const std::string& content,
+Result ReadText(const TempDir& dir, const std::string& name, const std::string& content,
                 const CatalogueOptions& options = {}) {
   WriteWholeFile(dir.File(name), content);
   return Read(dir.File(name), options);
 }
 
-const char kSong1[] =
-    R"({"id": "s1", "title": "One", "artist": "A", "lyrics": "la la"})";
-const char kSong2[] =
-    R"({"id": "s2", "title": "Two", "artist": "B", "lyrics": "do re"})";
+const char kSong1[] = R"({"id": "s1", "title": "One", "artist": "A", "lyrics": "la la"})";
+const char kSong2[] = R"({"id": "s2", "title": "Two", "artist": "B", "lyrics": "do re"})";
 
 // Checks that `r` failed with INVALID_ARGUMENT naming path:line and field.
-void ExpectError(const Result& r, const std::string& path, int line,
-                 const std::string& field, const std::string& problem) {
+void ExpectError(const Result& r, const std::string& path, int line, const std::string& field,
+                 const std::string& problem) {
   INFO(r.status.ToString());
   CHECK(r.status.code() == absl::StatusCode::kInvalidArgument);
-  CHECK(absl::StrContains(r.status.message(),
-                          path + ":" + std::to_string(line) + ": "));
+  CHECK(absl::StrContains(r.status.message(), path + ":" + std::to_string(line) + ": "));
   CHECK(absl::StrContains(r.status.message(), "field '" + field + "'"));
   CHECK(absl::StrContains(r.status.message(), problem));
 }
@@ -64,16 +60,15 @@ void ExpectError(const Result& r, const std::string& path, int line,
 
 TEST_CASE("JSONL records with all and with only the required fields") {
   TempDir tmp;
-  Result r = ReadText(
-      tmp, "songs.jsonl",
-      std::string(R"({"id": "x-1", "title": "Full", "artist": "Art", )"
-                  R"("genre": "folk", "mood": "calm", "language": "en", )"
-                  R"("license": "cc-by", "duration": 181.5, )"
-                  R"("tags": ["sea", "night"], "lyrics": "line one\nline two", )"
-                  R"("unknown_field": {"ignored": true}})") +
-          "\n\n" + kSong2 + "\n" +
-          R"({"id": "x-3", "title": "Nulls", "artist": "C", "lyrics": "z", )"
-          R"("genre": null, "tags": null, "duration": null})");
+  Result r = ReadText(tmp, "songs.jsonl",
+                      std::string(R"({"id": "x-1", "title": "Full", "artist": "Art", )"
+                                  R"("genre": "folk", "mood": "calm", "language": "en", )"
+                                  R"("license": "cc-by", "duration": 181.5, )"
+                                  R"("tags": ["sea", "night"], "lyrics": "line one\nline two", )"
+                                  R"("unknown_field": {"ignored": true}})") +
+                          "\n\n" + kSong2 + "\n" +
+                          R"({"id": "x-3", "title": "Nulls", "artist": "C", "lyrics": "z", )"
+                          R"("genre": null, "tags": null, "duration": null})");
   REQUIRE(r.status.ok());
   REQUIRE(r.records.size() == 3);
   const SongRecord& a = r.records[0];
@@ -96,8 +91,7 @@ TEST_CASE("JSONL records with all and with only the required fields") {
   CHECK(r.records[2].tags.empty());
   CHECK(r.stats.records == 3);
   CHECK(r.stats.skipped == 0);
-  CHECK(r.stats.bytes_read ==
-        static_cast<int64_t>(ReadWholeFile(tmp.File("songs.jsonl")).size()));
+  CHECK(r.stats.bytes_read == static_cast<int64_t>(ReadWholeFile(tmp.File("songs.jsonl")).size()));
 }
 
 TEST_CASE("CSV with quoted newlines, doubled quotes, CRLF and semicolon-separated tags") {
@@ -147,19 +141,15 @@ TEST_CASE("JSONL validation errors name file, line and field") {
                    const std::string& problem) {
     INFO(bad_line);
     // The bad record is on line 3, after a valid record and a blank line.
-    Result r = ReadText(tmp, "bad.jsonl",
-                        std::string(kSong1) + "\n\n" + bad_line + "\n" + kSong2);
+    Result r = ReadText(tmp, "bad.jsonl", std::string(kSong1) + "\n\n" + bad_line + "\n" + kSong2);
     ExpectError(r, path, 3, field, problem);
     CHECK(r.records.size() == 1);  // stops at the first error
   };
-  check(R"({"id": "t", "artist": "A", "lyrics": "x"})", "title",
+  check(R"({"id": "t", "artist": "A", "lyrics": "x"})", "title", "missing or empty");
+  check(R"({"id": "t", "title": "   ", "artist": "A", "lyrics": "x"})", "title",
         "missing or empty");
-  check(R"({"id": "t", "title": "   ", "artist": "A", "lyrics": "x"})",
-        "title", "missing or empty");
-  check(R"({"id": 5, "title": "T", "artist": "A", "lyrics": "x"})", "id",
-        "must be a string");
-  check(R"({"id": "a b", "title": "T", "artist": "A", "lyrics": "x"})", "id",
-        "whitespace");
+  check(R"({"id": 5, "title": "T", "artist": "A", "lyrics": "x"})", "id", "must be a string");
+  check(R"({"id": "a b", "title": "T", "artist": "A", "lyrics": "x"})", "id", "whitespace");
   check(R"({"id": "t", "title": "T", "lyrics": "x"})", "artist", "missing");
   check(R"({"id": "t", "title": "T", "artist": "A"})", "lyrics", "missing");
   check(R"({"id": "t", "title": "T", "artist": "A", "lyrics": "x", )"
@@ -177,13 +167,13 @@ TEST_CASE("JSONL validation errors name file, line and field") {
   check(R"({"id": "t", "title": "T", "artist": "A", "lyrics": "x", )"
         R"("genre": ["rock"]})",
         "genre", "must be a string");
-  check("{\"id\": \"t\", \"title\": \"bad \xC3\", \"artist\": \"A\", "
-        "\"lyrics\": \"x\"}",
-        "(record)", "invalid JSON");  // nlohmann rejects invalid UTF-8
+  check(
+      "{\"id\": \"t\", \"title\": \"bad \xC3\", \"artist\": \"A\", "
+      "\"lyrics\": \"x\"}",
+      "(record)", "invalid JSON");  // nlohmann rejects invalid UTF-8
   check(R"({"id": "t", "title": "T")", "(record)", "invalid JSON");
   check(R"(["not", "an", "object"])", "(record)", "not a JSON object");
-  check(R"({"id": "s1", "title": "T", "artist": "A", "lyrics": "x"})", "id",
-        "duplicate id 's1'");
+  check(R"({"id": "s1", "title": "T", "artist": "A", "lyrics": "x"})", "id", "duplicate id 's1'");
 }
 
 TEST_CASE("Catalogue length limits") {
@@ -193,25 +183,23 @@ TEST_CASE("Catalogue length limits") {
     CatalogueOptions options;
     options.max_record_bytes = 100;
     const std::string long_record =
-        R"({"id": "t", "title": "T", "artist": "A", "lyrics": ")" +
-        std::string(200, 'x') + "\"}";
-    Result r = ReadText(tmp, "long.jsonl",
-                        std::string(kSong1) + "\n" + long_record + "\n", options);
+        R"({"id": "t", "title": "T", "artist": "A", "lyrics": ")" + std::string(200, 'x') + "\"}";
+    Result r =
+        ReadText(tmp, "long.jsonl", std::string(kSong1) + "\n" + long_record + "\n", options);
     ExpectError(r, path, 2, "(record)", "longer than 100 bytes");
   }
   SECTION("lyrics longer than max_lyrics_bytes") {
     CatalogueOptions options;
     options.max_lyrics_bytes = 10;
-    Result r = ReadText(
-        tmp, "long.jsonl",
-        R"({"id": "t", "title": "T", "artist": "A", "lyrics": "12345678901"})",
-        options);
+    Result r =
+        ReadText(tmp, "long.jsonl",
+                 R"({"id": "t", "title": "T", "artist": "A", "lyrics": "12345678901"})", options);
     ExpectError(r, path, 1, "lyrics", "too long (11 bytes; limit 10)");
   }
   SECTION("title over 1024 bytes") {
-    Result r = ReadText(tmp, "long.jsonl",
-                        R"({"id": "t", "artist": "A", "lyrics": "x", "title": ")" +
-                            std::string(1025, 't') + "\"}");
+    Result r = ReadText(
+        tmp, "long.jsonl",
+        R"({"id": "t", "artist": "A", "lyrics": "x", "title": ")" + std::string(1025, 't') + "\"}");
     ExpectError(r, path, 1, "title", "too long");
   }
 }
@@ -257,11 +245,10 @@ TEST_CASE("CSV validation errors name file, line and field") {
 TEST_CASE("skip_invalid counts bad records and continues") {
   TempDir tmp;
   const std::string path = tmp.File("mixed.jsonl");
-  const std::string content =
-      std::string(kSong1) + "\n" +
-      R"({"id": "t", "artist": "A", "lyrics": "x"})" + "\n" +  // line 2
-      "not json\n" +                                             // line 3
-      kSong2 + "\n" + kSong1 + "\n";                             // line 5: dup
+  const std::string content = std::string(kSong1) + "\n" +
+                              R"({"id": "t", "artist": "A", "lyrics": "x"})" + "\n" +  // line 2
+                              "not json\n" +                                           // line 3
+                              kSong2 + "\n" + kSong1 + "\n";  // line 5: dup
   CatalogueOptions options;
   options.skip_invalid = true;
   Result r = ReadText(tmp, "mixed.jsonl", content, options);
@@ -293,8 +280,7 @@ TEST_CASE("skip_invalid keeps only the first 20 reasons") {
 
 TEST_CASE("An error from on_record stops reading") {
   TempDir tmp;
-  WriteWholeFile(tmp.File("s.jsonl"),
-                 std::string(kSong1) + "\n" + kSong2 + "\n");
+  WriteWholeFile(tmp.File("s.jsonl"), std::string(kSong1) + "\n" + kSong2 + "\n");
   int calls = 0;
   absl::Status s = ReadCatalogue(
       tmp.File("s.jsonl"), CatalogueOptions{},

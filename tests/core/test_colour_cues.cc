@@ -27,8 +27,8 @@ RgbImage Solid(uint8_t r, uint8_t g, uint8_t b, int w = 64, int h = 48) {
 }
 
 std::vector<CueRule> ProductionRules() {
-  auto rules = LoadCueRules(testing::RequiredEnv("I2S_SOURCE_DIR") +
-                            "/tools/data/colour_cues.json");
+  auto rules =
+      LoadCueRules(testing::RequiredEnv("I2S_SOURCE_DIR") + "/tools/data/colour_cues.json");
   INFO(rules.status().ToString());
   REQUIRE(rules.ok());
   return *rules;
@@ -94,7 +94,9 @@ TEST_CASE("production rules tag typical scenes") {
   for (int y = 0; y < mixed.height; ++y) {
     for (int x = mixed.width / 2; x < mixed.width; ++x) {
       uint8_t* p = &mixed.pixels[(size_t(y) * mixed.width + x) * 3];
-      p[0] = 20; p[1] = 200; p[2] = 40;
+      p[0] = 20;
+      p[1] = 200;
+      p[2] = 40;
     }
   }
   CHECK(Has(Tags(mixed), "colourful"));
@@ -108,7 +110,9 @@ RgbImage Disc(uint8_t r, uint8_t g, uint8_t b, uint8_t bg, int side = 96) {
     for (int x = 0; x < side; ++x) {
       if ((x - c) * (x - c) + (y - c) * (y - c) > radius * radius) continue;
       uint8_t* p = &img.pixels[(size_t(y) * side + x) * 3];
-      p[0] = r; p[1] = g; p[2] = b;
+      p[0] = r;
+      p[1] = g;
+      p[2] = b;
     }
   }
   return img;
@@ -119,7 +123,7 @@ TEST_CASE("a plain backdrop is left out of the features") {
   auto f = ColourFeatures(Disc(240, 120, 20, 255));
   CHECK(f["background_share"] == Approx(1 - 3.14159 / 9).margin(0.03));
   CHECK(f["warm_share"] == Approx(1).margin(0.02));  // the disc only
-  CHECK(f["saturation"] > 0.85f);  // the white backdrop would halve it
+  CHECK(f["saturation"] > 0.85f);                    // the white backdrop would halve it
   // Scene rules (bright, sunny) stay off icons; the same colour filling the
   // frame is a scene.
   auto icon = Tags(Disc(240, 120, 20, 255));
@@ -149,8 +153,7 @@ TEST_CASE("bad rule files are refused with the reason") {
   s = load(R"({"rules": [{"tag": "x", "when": {}}]})");
   CHECK(absl::StrContains(s.message(), "no conditions"));
   CHECK_FALSE(load("not json").ok());
-  CHECK(LoadCueRules(dir.File("missing.json")).status().code() ==
-        absl::StatusCode::kNotFound);
+  CHECK(LoadCueRules(dir.File("missing.json")).status().code() == absl::StatusCode::kNotFound);
 }
 
 TEST_CASE("full manifest: cues tagger, region batch, expanded label words") {

@@ -34,9 +34,8 @@ TEST_CASE("SongEmbedder keeps known content words with their line numbers") {
                         "  Unknownword sailor's boat  \n"
                         "A sea");
   EmbeddedSong song = embedder.Embed(r);
-  CHECK(song.lines == std::vector<std::string>{
-                          "The ocean waves", "Unknownword sailor's boat",
-                          "A sea"});
+  CHECK(song.lines ==
+        std::vector<std::string>{"The ocean waves", "Unknownword sailor's boat", "A sea"});
   // "the" and "a" are the two stopwords of the tiny vocabulary (1% of 240).
   CHECK(song.words_total == 8);
   CHECK(song.words_known == 7);
@@ -63,16 +62,12 @@ TEST_CASE("SongEmbedder: vectors follow the lyrics, title and tags") {
   const float* fire = words->UnitVector(words->Find("fire"));
   EmbeddedSong sea_song = embedder.Embed(Record("a", "ocean waves shore tide"));
   EmbeddedSong fire_song = embedder.Embed(Record("b", "fire flames burning heat"));
-  CHECK(Dot(sea_song.vector.data(), sea, 16) >
-        Dot(sea_song.vector.data(), fire, 16));
-  CHECK(Dot(fire_song.vector.data(), fire, 16) >
-        Dot(fire_song.vector.data(), sea, 16));
+  CHECK(Dot(sea_song.vector.data(), sea, 16) > Dot(sea_song.vector.data(), fire, 16));
+  CHECK(Dot(fire_song.vector.data(), fire, 16) > Dot(fire_song.vector.data(), sea, 16));
   // A "sea" tag pulls a fire song towards the sea.
-  EmbeddedSong tagged =
-      embedder.Embed(Record("b", "fire flames burning heat", {"Sea"}));
+  EmbeddedSong tagged = embedder.Embed(Record("b", "fire flames burning heat", {"Sea"}));
   CHECK(Norm(tagged.vector) == Approx(1.0).epsilon(1e-5));
-  CHECK(Dot(tagged.vector.data(), sea, 16) >
-        Dot(fire_song.vector.data(), sea, 16) + 0.05);
+  CHECK(Dot(tagged.vector.data(), sea, 16) > Dot(fire_song.vector.data(), sea, 16) + 0.05);
   // Tags do not add attention tokens.
   CHECK(tagged.tokens.size() == fire_song.tokens.size());
   // Same input, same output.

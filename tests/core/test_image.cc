@@ -1,15 +1,15 @@
 // Tests for core/image/image.h: header sniffing, decoding limits, colour
 // conversion and model-input preprocessing.
+#include "core/image/colour_cues.h"
 #include "core/image/image.h"
 #include "core/image/image_codecs.h"
-#include "core/image/colour_cues.h"
 
 #include <algorithm>
 #include <cmath>
-#include <map>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -104,10 +104,9 @@ TEST_CASE("SniffImage reads format and size of every supported format") {
     ImageFormat format;
     const char* name;
   };
-  for (const Case& c : {Case{".jpg", ImageFormat::kJpeg, "JPEG"},
-                        Case{".png", ImageFormat::kPng, "PNG"},
-                        Case{".webp", ImageFormat::kWebp, "WebP"},
-                        Case{".bmp", ImageFormat::kBmp, "BMP"}}) {
+  for (const Case& c :
+       {Case{".jpg", ImageFormat::kJpeg, "JPEG"}, Case{".png", ImageFormat::kPng, "PNG"},
+        Case{".webp", ImageFormat::kWebp, "WebP"}, Case{".bmp", ImageFormat::kBmp, "BMP"}}) {
     INFO(c.ext);
     absl::StatusOr<ImageHeader> h = SniffImage(Encode(img, c.ext));
     REQUIRE(h.ok());
@@ -206,23 +205,22 @@ std::string NoisyJpeg(int width, int height, bool progressive = false) {
   std::mt19937 rng(7);
   for (int y = 0; y < height; ++y) {
     for (int x = 0; x < width; ++x) {
-      mat.at<cv::Vec3b>(y, x) = cv::Vec3b(uint8_t(x * 255 / width), uint8_t(rng() % 64),
-                                          uint8_t(y * 255 / height));
+      mat.at<cv::Vec3b>(y, x) =
+          cv::Vec3b(uint8_t(x * 255 / width), uint8_t(rng() % 64), uint8_t(y * 255 / height));
     }
   }
-  return EncodeMat(mat, ".jpg",
-                   {cv::IMWRITE_JPEG_QUALITY, 90, cv::IMWRITE_JPEG_PROGRESSIVE,
-                    progressive ? 1 : 0});
+  return EncodeMat(
+      mat, ".jpg",
+      {cv::IMWRITE_JPEG_QUALITY, 90, cv::IMWRITE_JPEG_PROGRESSIVE, progressive ? 1 : 0});
 }
 
 TEST_CASE("DecodeImage rejects a JPEG cut inside its image data") {
   for (bool progressive : {false, true}) {
     std::string jpeg = NoisyJpeg(96, 64, progressive);
     for (size_t cut : {size_t{10}, size_t{200}, jpeg.size() / 2, jpeg.size() - 40}) {
-      INFO((progressive ? "progressive" : "baseline") << ", cut " << cut << " of "
-                                                      << jpeg.size() << " bytes");
-      absl::StatusOr<RgbImage> d =
-          DecodeImage(jpeg.substr(0, jpeg.size() - cut), DecodeOptions{});
+      INFO((progressive ? "progressive" : "baseline")
+           << ", cut " << cut << " of " << jpeg.size() << " bytes");
+      absl::StatusOr<RgbImage> d = DecodeImage(jpeg.substr(0, jpeg.size() - cut), DecodeOptions{});
       CHECK(d.status().code() == absl::StatusCode::kInvalidArgument);
       CHECK(absl::StrContains(d.status().message(), "truncated"));
     }
@@ -257,8 +255,7 @@ TEST_CASE("DecodeImage accepts the byte layouts cameras and editors write") {
              Layout{"a motion photo's 300 KB video after the image", jpeg + video},
              Layout{"a second JPEG after the first", jpeg + thumb},
              Layout{"an APP2 segment holding a JPEG", with_app2},
-             Layout{"no end-of-image marker after complete scans",
-                    jpeg.substr(0, jpeg.size() - 2)},
+             Layout{"no end-of-image marker after complete scans", jpeg.substr(0, jpeg.size() - 2)},
          }) {
       INFO(l.what);
       absl::StatusOr<RgbImage> d = DecodeImage(l.bytes, DecodeOptions{});
@@ -304,8 +301,7 @@ TEST_CASE("DecodeImage rejects a truncated PNG") {
   std::string png = Encode(Solid(64, 48, 0, 250, 0), ".png");
   for (size_t cut : {size_t{4}, size_t{12}, png.size() / 2}) {
     INFO("cut " << cut << " of " << png.size() << " bytes");
-    absl::StatusOr<RgbImage> d =
-        DecodeImage(png.substr(0, png.size() - cut), DecodeOptions{});
+    absl::StatusOr<RgbImage> d = DecodeImage(png.substr(0, png.size() - cut), DecodeOptions{});
     CHECK(d.status().code() == absl::StatusCode::kInvalidArgument);
     CHECK(absl::StrContains(d.status().message(), "truncated PNG"));
   }
@@ -325,16 +321,13 @@ TEST_CASE("DecodeImage checks the pixel limit on the header") {
     REQUIRE(h.ok());
     CHECK(h->width == 50000);
     CHECK(h->height == 50000);
-    absl::StatusOr<RgbImage> d =
-        DecodeImage(ForgedPng(50000, 50000), DecodeOptions{});
+    absl::StatusOr<RgbImage> d = DecodeImage(ForgedPng(50000, 50000), DecodeOptions{});
     CHECK(d.status().code() == absl::StatusCode::kInvalidArgument);
     CHECK(absl::StrContains(d.status().message(), "50000x50000"));
-    CHECK(absl::StrContains(d.status().message(),
-                            "the limit is 100000000 pixels"));
+    CHECK(absl::StrContains(d.status().message(), "the limit is 100000000 pixels"));
   }
   SECTION("dimensions whose product overflows 64 bits are rejected too") {
-    absl::StatusOr<RgbImage> d =
-        DecodeImage(ForgedPng(0xFFFFFFFFu, 0xFFFFFFFFu), DecodeOptions{});
+    absl::StatusOr<RgbImage> d = DecodeImage(ForgedPng(0xFFFFFFFFu, 0xFFFFFFFFu), DecodeOptions{});
     CHECK(d.status().code() == absl::StatusCode::kInvalidArgument);
     CHECK(absl::StrContains(d.status().message(), "the limit is"));
     d = DecodeImage(ForgedPng(0xC0000000u, 0xC0000000u), DecodeOptions{});
@@ -359,8 +352,7 @@ TEST_CASE("DecodeImage enforces max_bytes") {
   options.max_bytes = static_cast<int64_t>(png.size()) - 1;
   absl::StatusOr<RgbImage> d = DecodeImage(png, options);
   CHECK(d.status().code() == absl::StatusCode::kInvalidArgument);
-  CHECK(absl::StrContains(d.status().message(),
-                          "the limit is " + std::to_string(png.size() - 1)));
+  CHECK(absl::StrContains(d.status().message(), "the limit is " + std::to_string(png.size() - 1)));
   options.max_bytes = static_cast<int64_t>(png.size());
   CHECK(DecodeImage(png, options).ok());
 }
@@ -409,8 +401,7 @@ TEST_CASE("DecodeImage reduces a big image to about working_size") {
 TEST_CASE("DecodeImage converts grayscale, alpha and 16-bit PNGs to RGB") {
   SECTION("grayscale") {
     cv::Mat gray(20, 30, CV_8UC1, cv::Scalar(100));
-    absl::StatusOr<RgbImage> d =
-        DecodeImage(EncodeMat(gray, ".png"), DecodeOptions{});
+    absl::StatusOr<RgbImage> d = DecodeImage(EncodeMat(gray, ".png"), DecodeOptions{});
     REQUIRE(d.ok());
     CHECK(d->width == 30);
     CHECK(d->height == 20);
@@ -419,16 +410,14 @@ TEST_CASE("DecodeImage converts grayscale, alpha and 16-bit PNGs to RGB") {
   }
   SECTION("BGRA") {
     cv::Mat bgra(20, 30, CV_8UC4, cv::Scalar(10, 20, 30, 128));
-    absl::StatusOr<RgbImage> d =
-        DecodeImage(EncodeMat(bgra, ".png"), DecodeOptions{});
+    absl::StatusOr<RgbImage> d = DecodeImage(EncodeMat(bgra, ".png"), DecodeOptions{});
     REQUIRE(d.ok());
     CHECK(d->pixels.size() == size_t(30) * 20 * 3);
     CHECK(Pixel(*d, 29, 19) == std::vector<int>{30, 20, 10});
   }
   SECTION("16-bit RGB") {
     cv::Mat deep(20, 30, CV_16UC3, cv::Scalar(0, 65535, 65535));
-    absl::StatusOr<RgbImage> d =
-        DecodeImage(EncodeMat(deep, ".png"), DecodeOptions{});
+    absl::StatusOr<RgbImage> d = DecodeImage(EncodeMat(deep, ".png"), DecodeOptions{});
     REQUIRE(d.ok());
     CHECK(Pixel(*d, 0, 0) == std::vector<int>{255, 255, 0});
   }
@@ -442,9 +431,9 @@ TEST_CASE("PreprocessToChw normalises a solid colour") {
   PreprocessToChw(img, CropBox{}, 4, 5, mean, std, out.data());
   const size_t plane = 4 * 5;
   for (size_t i = 0; i < plane; ++i) {
-    CHECK(out[i] == Approx(2.0f));              // (200 - 100) / 50
-    CHECK(out[plane + i] == Approx(0.0f));      // (100 - 100) / 25
-    CHECK(out[2 * plane + i] == Approx(-5.0f)); // (50 - 100) / 10
+    CHECK(out[i] == Approx(2.0f));               // (200 - 100) / 50
+    CHECK(out[plane + i] == Approx(0.0f));       // (100 - 100) / 25
+    CHECK(out[2 * plane + i] == Approx(-5.0f));  // (50 - 100) / 10
   }
 }
 
@@ -473,8 +462,7 @@ TEST_CASE("PreprocessToChw crops the box before resizing") {
     CHECK(out[2 * plane + i] == Approx(1.0f));
   }
   // Upscaling a tiny crop works too (one pixel -> 6x6).
-  PreprocessToChw(img, CropBox{0, 0, 0.01f, 0.01f}, 6, 6, mean, std,
-                  out.data());
+  PreprocessToChw(img, CropBox{0, 0, 0.01f, 0.01f}, 6, 6, mean, std, out.data());
   CHECK(out[0] == Approx(1.0f));
   CHECK(out[plane - 1] == Approx(1.0f));
 }
@@ -510,8 +498,8 @@ double RowMean(const RgbImage& im, int y0, int y1, int c) {
 }  // namespace
 
 TEST_CASE("Odd but valid images decode to RGB") {
-  for (const char* name : {"cmyk.jpg", "gray.jpg", "progressive.jpg", "gray16.png",
-                           "palette_alpha.png"}) {
+  for (const char* name :
+       {"cmyk.jpg", "gray.jpg", "progressive.jpg", "gray16.png", "palette_alpha.png"}) {
     INFO(name);
     auto im = DecodeImage(OddImage(name), DecodeOptions{});
     INFO(im.status().ToString());
@@ -550,9 +538,8 @@ TEST_CASE("JPEG and PNG decode to the same pixels as OpenCV's decoders") {
     absl::StatusOr<RgbImage> ours = DecodeImage(bytes, options);
     INFO(ours.status().ToString());
     REQUIRE(ours.ok());
-    cv::Mat bgr = cv::imdecode(cv::Mat(1, int(bytes.size()), CV_8UC1,
-                                       const_cast<char*>(bytes.data())),
-                               cv::IMREAD_COLOR);
+    cv::Mat bgr = cv::imdecode(
+        cv::Mat(1, int(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data())), cv::IMREAD_COLOR);
     REQUIRE(!bgr.empty());
     cv::Mat rgb;
     cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
@@ -618,20 +605,19 @@ TEST_CASE("A WebP header libwebp refuses never reaches OpenCV's other decoders")
 // backdrop and colour analysis and model preprocessing of any crop.
 TEST_CASE("Every aspect ratio decodes, is analysed and preprocessed") {
   const std::vector<std::pair<int, int>> sizes = {
-      {1, 1},     {1, 2},   {2, 1},      {1, 300},  {300, 1}, {450, 1},
-      {1, 450},   {10000, 10}, {10, 10000}, {3, 7000}, {7000, 3}, {2, 2},
-      {129, 1},   {1, 129}, {600, 599},  {65500, 1}};
+      {1, 1},      {1, 2},    {2, 1},    {1, 300}, {300, 1}, {450, 1}, {1, 450},   {10000, 10},
+      {10, 10000}, {3, 7000}, {7000, 3}, {2, 2},   {129, 1}, {1, 129}, {600, 599}, {65500, 1}};
   const float mean[3] = {0, 0, 0}, stdv[3] = {255, 255, 255};
   const std::vector<CropBox> boxes = {
-      {0, 0, 1, 1}, {0, 0, 0.5f, 0.5f}, {0.5f, 0.5f, 1, 1}, {0.2f, 0.2f, 0.8f, 0.8f},
+      {0, 0, 1, 1},         {0, 0, 0.5f, 0.5f},     {0.5f, 0.5f, 1, 1}, {0.2f, 0.2f, 0.8f, 0.8f},
       {0.99f, 0.99f, 1, 1}, {0, 0, 0.001f, 0.001f}, {1, 1, 1, 1}};
   for (const auto& [w, h] : sizes) {
     for (const char* ext : {".png", ".jpg", ".webp", ".bmp"}) {
       if (std::string(ext) == ".webp" && std::max(w, h) > 16383) continue;
       if (std::string(ext) == ".jpg" && std::max(w, h) > 65500) continue;
       INFO(w << "x" << h << " " << ext);
-      absl::StatusOr<RgbImage> d = DecodeImage(Encode(Solid(w, h, 30, 120, 220), ext),
-                                               DecodeOptions{});
+      absl::StatusOr<RgbImage> d =
+          DecodeImage(Encode(Solid(w, h, 30, 120, 220), ext), DecodeOptions{});
       INFO(d.status().ToString());
       REQUIRE(d.ok());
       CHECK(d->width >= 1);

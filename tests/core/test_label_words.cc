@@ -24,16 +24,15 @@ using ::image2song::testing::WriteWholeFile;
 // ocean 0.994, waves 0.936, shore 0.688, fire/flame/ice 0; "flame" is
 // 0.976 from "fire".
 std::unique_ptr<WordVectors> SmallWords() {
-  auto words = WordVectors::FromData(
-      {"sea", "fire", "ocean", "flame", "waves", "shore", "ice"},
-      {1.0f, 0.0f, 0.0f, 0.0f,  //
-       0.0f, 0.0f, 1.0f, 0.0f,  //
-       0.9f, 0.1f, 0.0f, 0.0f,  //
-       0.0f, 0.0f, 0.9f, 0.2f,  //
-       0.8f, 0.3f, 0.0f, 0.0f,  //
-       0.6f, 0.6f, 0.2f, 0.0f,  //
-       0.0f, 1.0f, 0.0f, 0.0f},
-      4, "small@1");
+  auto words = WordVectors::FromData({"sea", "fire", "ocean", "flame", "waves", "shore", "ice"},
+                                     {1.0f, 0.0f, 0.0f, 0.0f,  //
+                                      0.0f, 0.0f, 1.0f, 0.0f,  //
+                                      0.9f, 0.1f, 0.0f, 0.0f,  //
+                                      0.0f, 0.0f, 0.9f, 0.2f,  //
+                                      0.8f, 0.3f, 0.0f, 0.0f,  //
+                                      0.6f, 0.6f, 0.2f, 0.0f,  //
+                                      0.0f, 1.0f, 0.0f, 0.0f},
+                                     4, "small@1");
   INFO(words.status().ToString());
   REQUIRE(words.ok());
   return std::move(*words);
@@ -77,8 +76,7 @@ TEST_CASE("LoadLabelFile errors name the file and line") {
     WriteWholeFile(path, "0\tbackground\n2\tocean\tsea\n");
     auto labels = LoadLabelFile(path);
     CHECK(labels.status().code() == absl::StatusCode::kInvalidArgument);
-    CHECK(absl::StrContains(labels.status().message(),
-                            path + ":2: expected label index 1"));
+    CHECK(absl::StrContains(labels.status().message(), path + ":2: expected label index 1"));
   }
   SECTION("no label column") {
     WriteWholeFile(path, "0\tbackground\n1\n");
@@ -111,10 +109,9 @@ TEST_CASE("PrepareLabelWords adds the nearest words best first, down to min_cosi
     float min_cosine;
     Words want;
   };
-  for (const Case& c : {Case{2, 0.6f, {"sea", "ocean", "waves"}},
-                        Case{5, 0.6f, {"sea", "ocean", "waves", "shore"}},
-                        Case{5, 0.95f, {"sea", "ocean"}},
-                        Case{1, 0.999f, {"sea"}}}) {
+  for (const Case& c :
+       {Case{2, 0.6f, {"sea", "ocean", "waves"}}, Case{5, 0.6f, {"sea", "ocean", "waves", "shore"}},
+        Case{5, 0.95f, {"sea", "ocean"}}, Case{1, 0.999f, {"sea"}}}) {
     INFO("count " << c.count << ", min_cosine " << c.min_cosine);
     std::vector<LabelEntry> labels = {Label("ocean", {"sea"})};
     auto dropped = PrepareLabelWords(*words, Nearest(c.count, c.min_cosine), &labels);
@@ -128,8 +125,7 @@ TEST_CASE("PrepareLabelWords adds the nearest words best first, down to min_cosi
 
 TEST_CASE("PrepareLabelWords never repeats a label's words, and expands each label on its own") {
   auto words = SmallWords();
-  std::vector<LabelEntry> labels = {Label("ocean", {"ocean", "sea"}),
-                                    Label("fire", {"fire"})};
+  std::vector<LabelEntry> labels = {Label("ocean", {"ocean", "sea"}), Label("fire", {"fire"})};
   auto dropped = PrepareLabelWords(*words, Nearest(1, 0.6f), &labels);
   REQUIRE(dropped.ok());
   // "sea" and "ocean" are the query's nearest words: skipped, not counted.
@@ -167,8 +163,7 @@ TEST_CASE("PrepareLabelWords: related words, then nearest words of the core word
   auto words = SmallWords();
   LabelWordOptions options = Nearest(1, 0.6f);
   options.related = true;
-  std::vector<LabelEntry> labels = {
-      Label("ocean", {"sea"}, {"shore", "nosuchword", "sea"})};
+  std::vector<LabelEntry> labels = {Label("ocean", {"sea"}, {"shore", "nosuchword", "sea"})};
   auto dropped = PrepareLabelWords(*words, options, &labels);
   REQUIRE(dropped.ok());
   CHECK(*dropped == 1);  // the unknown related word; the repeated one is skipped

@@ -39,7 +39,7 @@ TEST_CASE("ParseModelManifest resolves relative paths against the manifest's dir
   REQUIRE(m->taggers.size() == 2);
   const TaggerSpec& scene = m->taggers[0];
   CHECK(scene.info.name == "scene");
-  CHECK(scene.info.kind == "classifier");  // the default
+  CHECK(scene.info.kind == "classifier");      // the default
   CHECK(scene.info.file == "scene/model.pt");  // as the manifest names it
   CHECK(scene.model_path == "/srv/models/scene/model.pt");
   CHECK(scene.labels == "/opt/labels.tsv");  // absolute: kept
@@ -55,8 +55,7 @@ TEST_CASE("ParseModelManifest resolves relative paths against the manifest's dir
 }
 
 TEST_CASE("ParseModelManifest refuses two taggers of one name, naming the path") {
-  auto m = ParseModelManifest(ManifestText(absl::StrCat(kClassifier, ", ", kClassifier)),
-                              kPath);
+  auto m = ParseModelManifest(ManifestText(absl::StrCat(kClassifier, ", ", kClassifier)), kPath);
   CHECK(m.status().code() == absl::StatusCode::kInvalidArgument);
   CHECK(absl::StrContains(m.status().message(), kPath));
   CHECK(absl::StrContains(m.status().message(), "two taggers are named 'scene'"));
@@ -91,10 +90,10 @@ TEST_CASE("ParseModelManifest reads expand_words, with defaults when absent") {
   CHECK(plain->expand_words.min_cosine == Approx(0.6f));
   CHECK(plain->expand_words.vocabulary == 30000);
 
-  auto set = ParseModelManifest(
-      ManifestText(kClassifier, R"("expand_words": {"related": true, "count": 3,
+  auto set =
+      ParseModelManifest(ManifestText(kClassifier, R"("expand_words": {"related": true, "count": 3,
                                    "min_cosine": 0.7, "vocabulary": 500}, )"),
-      kPath);
+                         kPath);
   INFO(set.status().ToString());
   REQUIRE(set.ok());
   CHECK(set->expand_words.related);

@@ -5,9 +5,9 @@
 
 #include <algorithm>
 #include <atomic>
-#include <thread>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -37,8 +37,7 @@ absl::StatusOr<std::unique_ptr<ModelSet>> LoadManifest(const std::string& path,
 }
 
 RgbImage DecodeAsset(const std::string& name) {
-  auto image = DecodeImage(ReadWholeFile(Assets() + "/images/" + name),
-                           DecodeOptions{});
+  auto image = DecodeImage(ReadWholeFile(Assets() + "/images/" + name), DecodeOptions{});
   INFO(name << ": " << image.status().ToString());
   REQUIRE(image.ok());
   return std::move(*image);
@@ -46,28 +45,24 @@ RgbImage DecodeAsset(const std::string& name) {
 
 // A models.json in `dir` with the tiny assets referenced by absolute path;
 // `tagger_extra` is spliced into the tagger object.
-std::string Manifest(const std::string& words_file,
-                     const std::string& model_file,
-                     const std::string& labels_file,
-                     const std::string& tagger_extra = "") {
-  return absl::StrCat(
-      R"({"word_vectors": {"file": ")", words_file,
-      R"(", "id": "test-words-16d@1"}, "taggers": [{"name": "tiny_color", )",
-      R"("version": "1", "kind": "classifier", "file": ")", model_file,
-      R"(", "labels": ")", labels_file,
-      R"(", "input": {"width": 32, "height": 32, "mean": [0, 0, 0], )",
-      R"("std": [255, 255, 255]}, "skip_labels": [0], "top_k": 3, )",
-      R"("min_score": 0.05)", tagger_extra, "}]}");
+std::string Manifest(const std::string& words_file, const std::string& model_file,
+                     const std::string& labels_file, const std::string& tagger_extra = "") {
+  return absl::StrCat(R"({"word_vectors": {"file": ")", words_file,
+                      R"(", "id": "test-words-16d@1"}, "taggers": [{"name": "tiny_color", )",
+                      R"("version": "1", "kind": "classifier", "file": ")", model_file,
+                      R"(", "labels": ")", labels_file,
+                      R"(", "input": {"width": 32, "height": 32, "mean": [0, 0, 0], )",
+                      R"("std": [255, 255, 255]}, "skip_labels": [0], "top_k": 3, )",
+                      R"("min_score": 0.05)", tagger_extra, "}]}");
 }
 
 std::string DefaultManifest(const std::string& tagger_extra = "") {
-  return Manifest(Assets() + "/words.i2sv", Assets() + "/tiny_color.pt",
-                  Assets() + "/labels.tsv", tagger_extra);
+  return Manifest(Assets() + "/words.i2sv", Assets() + "/tiny_color.pt", Assets() + "/labels.tsv",
+                  tagger_extra);
 }
 
 // `s` with the first `from` replaced by `to` (which must be there).
-std::string Replace(std::string s, const std::string& from,
-                    const std::string& to) {
+std::string Replace(std::string s, const std::string& from, const std::string& to) {
   const size_t at = s.find(from);
   REQUIRE(at != std::string::npos);
   return s.replace(at, from.size(), to);
@@ -99,8 +94,7 @@ TEST_CASE("ModelSet loads the tiny manifest") {
   CHECK(info.label_count == 5);
   CHECK(info.input_width == 32);
   CHECK(info.input_height == 32);
-  CHECK((info.execution == "optimized" || info.execution == "frozen" ||
-         info.execution == "plain"));
+  CHECK((info.execution == "optimized" || info.execution == "frozen" || info.execution == "plain"));
 }
 
 TEST_CASE("TagImage gives each colour image its label") {
@@ -111,12 +105,11 @@ TEST_CASE("TagImage gives each colour image its label") {
     const char* label;
     std::vector<std::string> words;
   };
-  for (const Case& c :
-       {Case{"blue.png", "ocean", {"sea", "ocean", "waves"}},
-        Case{"red.jpg", "fire", {"fire", "flame"}},
-        Case{"green.webp", "forest", {"forest", "trees", "green"}},
-        Case{"white.bmp", "snowfield", {"snow", "winter", "white"}},
-        Case{"big_blue.jpg", "ocean", {"sea", "ocean", "waves"}}}) {
+  for (const Case& c : {Case{"blue.png", "ocean", {"sea", "ocean", "waves"}},
+                        Case{"red.jpg", "fire", {"fire", "flame"}},
+                        Case{"green.webp", "forest", {"forest", "trees", "green"}},
+                        Case{"white.bmp", "snowfield", {"snow", "winter", "white"}},
+                        Case{"big_blue.jpg", "ocean", {"sea", "ocean", "waves"}}}) {
     INFO(c.image);
     auto tags = (*models)->TagImage(DecodeAsset(c.image));
     INFO(tags.status().ToString());
@@ -194,8 +187,7 @@ TEST_CASE("Related words (4th label column) join a label's words only when enabl
   auto labels = LoadLabelFile(tmp.File("labels.tsv"));
   REQUIRE(labels.ok());
   CHECK((*labels)[1].words == std::vector<std::string>{"sea"});
-  CHECK((*labels)[1].related ==
-        std::vector<std::string>{"waves", "nosuchword", "sea"});
+  CHECK((*labels)[1].related == std::vector<std::string>{"waves", "nosuchword", "sea"});
   const std::string manifest =
       Manifest(Assets() + "/words.i2sv", Assets() + "/tiny_color.pt", "labels.tsv");
   for (bool related : {false, true}) {
@@ -256,10 +248,10 @@ TEST_CASE("Parallel taggers and dynamic batching give the sequential tags") {
   // Two model taggers (the second with regions: a batch of 6 per image) and
   // the colour cues.
   const std::string a = Assets();
-  const std::string tagger = absl::StrCat(
-      R"("kind": "classifier", "file": ")", a, R"(/tiny_color.pt", "labels": ")", a,
-      R"(/labels.tsv", "input": {"width": 32, "height": 32, "mean": [0, 0, 0], )",
-      R"("std": [255, 255, 255]}, "skip_labels": [0], "top_k": 3, "min_score": 0.05)");
+  const std::string tagger =
+      absl::StrCat(R"("kind": "classifier", "file": ")", a, R"(/tiny_color.pt", "labels": ")", a,
+                   R"(/labels.tsv", "input": {"width": 32, "height": 32, "mean": [0, 0, 0], )",
+                   R"("std": [255, 255, 255]}, "skip_labels": [0], "top_k": 3, "min_score": 0.05)");
   const std::string manifest = absl::StrCat(
       R"({"word_vectors": {"file": ")", a, R"(/words.i2sv", "id": "test-words-16d@1"}, )",
       R"("taggers": [{"name": "one", )", tagger, R"(}, {"name": "two", )", tagger,
@@ -322,7 +314,7 @@ TEST_CASE("Parallel taggers and dynamic batching give the sequential tags") {
     }
   }
   CHECK(batches > 0);
-  CHECK(largest > 1);  // five callers at once share passes of model one
+  CHECK(largest > 1);                        // five callers at once share passes of model one
   CHECK(thread_starts > starts_after_load);  // the second tagger ran on its own thread
 }
 
@@ -331,8 +323,7 @@ TEST_CASE("ModelSet manifest errors") {
   SECTION("missing manifest") {
     auto models = LoadManifest(tmp.File("absent/models.json"));
     CHECK(models.status().code() == absl::StatusCode::kNotFound);
-    CHECK(absl::StrContains(models.status().message(),
-                            tmp.File("absent/models.json")));
+    CHECK(absl::StrContains(models.status().message(), tmp.File("absent/models.json")));
   }
   SECTION("invalid JSON") {
     absl::Status s = LoadError(tmp, "{\"word_vectors\": ");
@@ -346,16 +337,14 @@ TEST_CASE("ModelSet manifest errors") {
     CHECK(absl::StrContains(s.message(), "word_vectors"));
   }
   SECTION("missing word vectors file") {
-    absl::Status s = LoadError(
-        tmp, Manifest(tmp.File("nowords.i2sv"), Assets() + "/tiny_color.pt",
-                      Assets() + "/labels.tsv"));
+    absl::Status s = LoadError(tmp, Manifest(tmp.File("nowords.i2sv"), Assets() + "/tiny_color.pt",
+                                             Assets() + "/labels.tsv"));
     CHECK(s.code() == absl::StatusCode::kNotFound);
     CHECK(absl::StrContains(s.message(), tmp.File("nowords.i2sv")));
   }
   SECTION("no taggers") {
-    absl::Status s = LoadError(
-        tmp, absl::StrCat(R"({"word_vectors": {"file": ")", Assets(),
-                          R"(/words.i2sv", "id": "w"}, "taggers": []})"));
+    absl::Status s = LoadError(tmp, absl::StrCat(R"({"word_vectors": {"file": ")", Assets(),
+                                                 R"(/words.i2sv", "id": "w"}, "taggers": []})"));
     CHECK(s.code() == absl::StatusCode::kInvalidArgument);
     CHECK(absl::StrContains(s.message(), "lists no taggers"));
     // The indexer needs only the word vectors.
@@ -369,39 +358,33 @@ TEST_CASE("ModelSet manifest errors") {
   }
   SECTION("unknown kind") {
     absl::Status s = LoadError(
-        tmp, Replace(DefaultManifest(), "\"kind\": \"classifier\"",
-                     "\"kind\": \"segmenter\""));
+        tmp, Replace(DefaultManifest(), "\"kind\": \"classifier\"", "\"kind\": \"segmenter\""));
     CHECK(s.code() == absl::StatusCode::kInvalidArgument);
     CHECK(absl::StrContains(s.message(), "unsupported kind 'segmenter'"));
     CHECK(absl::StrContains(s.message(), "tiny_color"));
   }
   SECTION("missing model file field") {
     absl::Status s = LoadError(
-        tmp, Replace(DefaultManifest(),
-                     "\"file\": \"" + Assets() + "/tiny_color.pt\", ", ""));
+        tmp, Replace(DefaultManifest(), "\"file\": \"" + Assets() + "/tiny_color.pt\", ", ""));
     CHECK(s.code() == absl::StatusCode::kInvalidArgument);
     CHECK(absl::StrContains(s.message(), "bad tagger entry"));
   }
   SECTION("bad input std") {
-    absl::Status s = LoadError(
-        tmp, Replace(DefaultManifest(), "[255, 255, 255]", "[255, 0, 255]"));
+    absl::Status s = LoadError(tmp, Replace(DefaultManifest(), "[255, 255, 255]", "[255, 0, 255]"));
     CHECK(s.code() == absl::StatusCode::kInvalidArgument);
     CHECK(absl::StrContains(s.message(), "input.std must be > 0"));
   }
   SECTION("top_k out of range") {
-    absl::Status s = LoadError(
-        tmp, Replace(DefaultManifest(), "\"top_k\": 3", "\"top_k\": 0"));
+    absl::Status s = LoadError(tmp, Replace(DefaultManifest(), "\"top_k\": 3", "\"top_k\": 0"));
     CHECK(s.code() == absl::StatusCode::kInvalidArgument);
     CHECK(absl::StrContains(s.message(), "top_k must be 1..100"));
   }
   SECTION("a label file with a wrong index") {
     WriteWholeFile(tmp.File("labels.tsv"), "0\tbackground\n1\tocean\n3\tfire\n");
-    absl::Status s = LoadError(
-        tmp, Manifest(Assets() + "/words.i2sv", Assets() + "/tiny_color.pt",
-                      tmp.File("labels.tsv")));
+    absl::Status s = LoadError(tmp, Manifest(Assets() + "/words.i2sv", Assets() + "/tiny_color.pt",
+                                             tmp.File("labels.tsv")));
     CHECK(s.code() == absl::StatusCode::kInvalidArgument);
-    CHECK(absl::StrContains(s.message(),
-                            tmp.File("labels.tsv") + ":3: expected label index 2"));
+    CHECK(absl::StrContains(s.message(), tmp.File("labels.tsv") + ":3: expected label index 2"));
   }
   SECTION("a corrupt TorchScript file") {
     std::mt19937 rng(7);
@@ -409,16 +392,14 @@ TEST_CASE("ModelSet manifest errors") {
     for (char& c : junk) c = static_cast<char>(rng() & 0xFF);
     WriteWholeFile(tmp.File("junk.pt"), junk);
     absl::Status s = LoadError(
-        tmp, Manifest(Assets() + "/words.i2sv", tmp.File("junk.pt"),
-                      Assets() + "/labels.tsv"));
+        tmp, Manifest(Assets() + "/words.i2sv", tmp.File("junk.pt"), Assets() + "/labels.tsv"));
     CHECK(s.code() == absl::StatusCode::kInvalidArgument);
     CHECK(absl::StrContains(s.message(), "cannot load TorchScript model"));
     CHECK(absl::StrContains(s.message(), tmp.File("junk.pt")));
   }
   SECTION("a missing TorchScript file") {
     absl::Status s = LoadError(
-        tmp, Manifest(Assets() + "/words.i2sv", tmp.File("absent.pt"),
-                      Assets() + "/labels.tsv"));
+        tmp, Manifest(Assets() + "/words.i2sv", tmp.File("absent.pt"), Assets() + "/labels.tsv"));
     CHECK(s.code() == absl::StatusCode::kInvalidArgument);
     CHECK(absl::StrContains(s.message(), tmp.File("absent.pt")));
   }
@@ -426,9 +407,9 @@ TEST_CASE("ModelSet manifest errors") {
     // Loads (the model is only run at request time), but tagging fails with
     // an error instead of reading past the scores.
     WriteWholeFile(tmp.File("labels.tsv"), "0\tbackground\n1\tocean\tsea\n");
-    WriteWholeFile(tmp.File("models.json"),
-                   Manifest(Assets() + "/words.i2sv",
-                            Assets() + "/tiny_color.pt", tmp.File("labels.tsv")));
+    WriteWholeFile(
+        tmp.File("models.json"),
+        Manifest(Assets() + "/words.i2sv", Assets() + "/tiny_color.pt", tmp.File("labels.tsv")));
     auto models = LoadManifest(tmp.File("models.json"));
     REQUIRE(models.ok());
     auto tags = (*models)->TagImage(DecodeAsset("blue.png"));
@@ -471,21 +452,18 @@ TEST_CASE("ImageModel runs the TorchScript model") {
   SECTION("optimize=true keeps a variant that matches") {
     auto model = ImageModel::Load(options);
     REQUIRE(model.ok());
-    CHECK(((*model)->execution() == "optimized" ||
-           (*model)->execution() == "frozen" ||
+    CHECK(((*model)->execution() == "optimized" || (*model)->execution() == "frozen" ||
            (*model)->execution() == "plain"));
   }
   SECTION("bad input size") {
     options.input_width = 0;
-    CHECK(ImageModel::Load(options).status().code() ==
-          absl::StatusCode::kInvalidArgument);
+    CHECK(ImageModel::Load(options).status().code() == absl::StatusCode::kInvalidArgument);
   }
   SECTION("a file that is not a model") {
     options.path = Assets() + "/labels.tsv";
     auto model = ImageModel::Load(options);
     CHECK(model.status().code() == absl::StatusCode::kInvalidArgument);
-    CHECK(absl::StrContains(model.status().message(),
-                            "cannot load TorchScript model"));
+    CHECK(absl::StrContains(model.status().message(), "cannot load TorchScript model"));
   }
 }
 

@@ -11,9 +11,9 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/match.h"
-#include "util/file_util.h"
 #include "core/image/image.h"
 #include "tests/support/test_util.h"
+#include "util/file_util.h"
 
 namespace image2song {
 namespace {
@@ -42,12 +42,10 @@ std::shared_ptr<const Bundle> LoadBundle(const std::string& dir) {
 
 // Models without image taggers (enough for RecommendForTags).
 Snapshot WordsSnapshot() {
-  return Snapshot{LoadModels(/*words_only=*/true),
-                  LoadBundle(RequiredEnv("I2S_TEST_BUNDLE"))};
+  return Snapshot{LoadModels(/*words_only=*/true), LoadBundle(RequiredEnv("I2S_TEST_BUNDLE"))};
 }
 
-Tag MakeTag(const std::string& label, std::vector<std::string> words,
-            float score) {
+Tag MakeTag(const std::string& label, std::vector<std::string> words, float score) {
   Tag t;
   t.label = label;
   t.score = score;
@@ -59,8 +57,7 @@ Tag MakeTag(const std::string& label, std::vector<std::string> words,
 Tag Ocean() { return MakeTag("ocean", {"sea", "ocean", "waves"}, 0.9f); }
 Tag Fire() { return MakeTag("fire", {"fire", "flame"}, 0.3f); }
 
-Recommendation Run(const Snapshot& snap, std::vector<Tag> tags,
-                   const RecommendOptions& options) {
+Recommendation Run(const Snapshot& snap, std::vector<Tag> tags, const RecommendOptions& options) {
   auto rec = RecommendForTags(snap, std::move(tags), options);
   INFO(rec.status().ToString());
   REQUIRE(rec.ok());
@@ -74,8 +71,7 @@ std::vector<std::string> Ids(const Snapshot& snap, const Recommendation& rec) {
 }
 
 RgbImage DecodeAsset(const std::string& name) {
-  const std::string bytes =
-      ReadWholeFile(RequiredEnv("I2S_TEST_ASSETS") + "/images/" + name);
+  const std::string bytes = ReadWholeFile(RequiredEnv("I2S_TEST_ASSETS") + "/images/" + name);
   REQUIRE(!bytes.empty());
   auto image = DecodeImage(bytes, DecodeOptions{});
   INFO(image.status().ToString());
@@ -102,7 +98,7 @@ TEST_CASE("An ocean tag ranks the sea songs first") {
                             (1 - options.retrieval_weight) * s.attention));
     CHECK(s.retrieval <= 1.0001f);
     CHECK(s.attention <= 1.0001f);
-    CHECK(s.tags.empty());   // explain = false
+    CHECK(s.tags.empty());  // explain = false
     CHECK(s.lines.empty());
   }
   // The tags are passed through.
@@ -234,8 +230,7 @@ TEST_CASE("top_k is respected") {
 
 TEST_CASE("Tags without known words give no songs") {
   Snapshot snap = WordsSnapshot();
-  Recommendation rec =
-      Run(snap, {MakeTag("mystery", {"nosuchword"}, 0.9f)}, RecommendOptions{});
+  Recommendation rec = Run(snap, {MakeTag("mystery", {"nosuchword"}, 0.9f)}, RecommendOptions{});
   CHECK(rec.songs.empty());
   CHECK(rec.tags.size() == 1);
   CHECK(Run(snap, {}, RecommendOptions{}).songs.empty());
@@ -271,18 +266,16 @@ TEST_CASE("Recommendations are deterministic") {
 }
 
 TEST_CASE("Recommend tags a decoded image and ranks its songs") {
-  Snapshot snap{LoadModels(/*words_only=*/false),
-                LoadBundle(RequiredEnv("I2S_TEST_BUNDLE"))};
+  Snapshot snap{LoadModels(/*words_only=*/false), LoadBundle(RequiredEnv("I2S_TEST_BUNDLE"))};
   REQUIRE(CheckCompatible(*snap.models, *snap.bundle).ok());
   struct Case {
     const char* image;
     const char* label;
     const char* song_prefix;
   };
-  for (const Case& c : {Case{"blue.png", "ocean", "sea-"},
-                        Case{"red.jpg", "fire", "fire-"},
-                        Case{"green.webp", "forest", "forest-"},
-                        Case{"white.bmp", "snowfield", "snow-"}}) {
+  for (const Case& c :
+       {Case{"blue.png", "ocean", "sea-"}, Case{"red.jpg", "fire", "fire-"},
+        Case{"green.webp", "forest", "forest-"}, Case{"white.bmp", "snowfield", "snow-"}}) {
     INFO(c.image);
     RecommendOptions options;
     options.top_k = 3;
@@ -293,8 +286,7 @@ TEST_CASE("Recommend tags a decoded image and ranks its songs") {
     CHECK(rec->tags[0].label == c.label);
     CHECK(rec->tags[0].source == "tiny_color");
     REQUIRE(rec->songs.size() == 3);
-    CHECK(absl::StartsWith(snap.bundle->song(rec->songs[0].song).id,
-                           c.song_prefix));
+    CHECK(absl::StartsWith(snap.bundle->song(rec->songs[0].song).id, c.song_prefix));
     CHECK(rec->model_ms >= 0);
     CHECK(rec->forward_ms > 0);  // the tiny model ran
     CHECK(rec->forward_ms <= rec->model_ms);
@@ -308,12 +300,10 @@ TEST_CASE("CheckCompatible refuses a bundle built with other word vectors") {
 
   // A copy of the bundle whose manifest names other vectors.
   TempDir tmp;
-  for (const char* f : {"songs.faiss", "songs.bin", "columns.bin", "columns.json",
-                        "tokens.bin"}) {
+  for (const char* f : {"songs.faiss", "songs.bin", "columns.bin", "columns.json", "tokens.bin"}) {
     WriteWholeFile(tmp.File(f), ReadWholeFile(original + "/" + f));
   }
-  nlohmann::json manifest =
-      nlohmann::json::parse(ReadWholeFile(original + "/manifest.json"));
+  nlohmann::json manifest = nlohmann::json::parse(ReadWholeFile(original + "/manifest.json"));
   REQUIRE(manifest["embedder"]["id"] == "test-words-16d@1");
 
   SECTION("other embedder id") {
@@ -330,8 +320,7 @@ TEST_CASE("CheckCompatible refuses a bundle built with other word vectors") {
     manifest["embedder"]["vocabulary_size"] = 241;
     WriteWholeFile(tmp.File("manifest.json"), manifest.dump(2));
     auto bundle = LoadBundle(tmp.path());
-    CHECK(CheckCompatible(*models, *bundle).code() ==
-          absl::StatusCode::kFailedPrecondition);
+    CHECK(CheckCompatible(*models, *bundle).code() == absl::StatusCode::kFailedPrecondition);
   }
 }
 

@@ -108,8 +108,7 @@ TEST_CASE("Every index type: recall, save/load, a 1 % filter still fills top_k")
       auto got = (*index)->Search(query, k, &bits, int64_t(kept_ids.size()));
       REQUIRE(got.ok());
       REQUIRE(got->size() == size_t(k));
-      auto exact = ExactNeighbours(kept_vectors.data(), int64_t(kept_ids.size()),
-                                   query, 1, dim, k);
+      auto exact = ExactNeighbours(kept_vectors.data(), int64_t(kept_ids.size()), query, 1, dim, k);
       REQUIRE(exact.ok());
       std::vector<ScoredId> want;
       for (const ScoredId& e : (*exact)[0]) want.push_back({kept_ids[e.id], e.score});

@@ -54,9 +54,7 @@ std::string WriteStore(const TempDir& tmp) {
   return dir;
 }
 
-bool Has(const std::vector<uint8_t>& bits, int64_t i) {
-  return (bits[i >> 3] >> (i & 7)) & 1;
-}
+bool Has(const std::vector<uint8_t>& bits, int64_t i) { return (bits[i >> 3] >> (i & 7)) & 1; }
 
 TEST_CASE("SongStore round trip and O(1) id lookup") {
   TempDir tmp;
@@ -120,20 +118,16 @@ TEST_CASE("SongStore::Select applies every filter from the columns") {
   combo.min_duration_seconds = 150;
   combo.max_duration_seconds = 250;
   expect(combo, [](const SongRecord& r) {
-    return (r.genre == "Rock" || r.genre == "pop") && r.language == "en" &&
-           !r.explicit_lyrics && r.duration_seconds >= 150 &&
-           r.duration_seconds <= 250;
+    return (r.genre == "Rock" || r.genre == "pop") && r.language == "en" && !r.explicit_lyrics &&
+           r.duration_seconds >= 150 && r.duration_seconds <= 250;
   });
   Filters open_max;
   open_max.max_duration_seconds = 120;  // unknown durations (0) are left out
-  expect(open_max, [](const SongRecord& r) {
-    return r.duration_seconds > 0 && r.duration_seconds <= 120;
-  });
+  expect(open_max,
+         [](const SongRecord& r) { return r.duration_seconds > 0 && r.duration_seconds <= 120; });
   Filters excl;
   excl.exclude_ids = {"song-3", "song-4", "no-such-song"};
-  expect(excl, [](const SongRecord& r) {
-    return r.id != "song-3" && r.id != "song-4";
-  });
+  expect(excl, [](const SongRecord& r) { return r.id != "song-3" && r.id != "song-4"; });
   Filters nothing;
   nothing.genres = {"polka"};
   expect(nothing, [](const SongRecord&) { return false; });
@@ -143,8 +137,7 @@ TEST_CASE("SongStore::Select applies every filter from the columns") {
 TEST_CASE("SongStore::Open refuses damaged files with DATA_LOSS") {
   TempDir tmp;
   const std::string dir = WriteStore(tmp);
-  auto expect = [&](const std::string& file, const std::string& data,
-                    const std::string& needle) {
+  auto expect = [&](const std::string& file, const std::string& data, const std::string& needle) {
     const std::string path = dir + "/" + file;
     const std::string saved = ReadWholeFile(path);
     WriteWholeFile(path, data);
@@ -163,8 +156,7 @@ TEST_CASE("SongStore::Open refuses damaged files with DATA_LOSS") {
   std::string bad_code = columns;
   bad_code[24] = '\x7f';  // genre code of song 0 past the dictionary
   expect("columns.bin", bad_code, "genre code out of range");
-  CHECK(SongStore::Open(dir, kSongs + 1).status().code() ==
-        absl::StatusCode::kDataLoss);
+  CHECK(SongStore::Open(dir, kSongs + 1).status().code() == absl::StatusCode::kDataLoss);
   CHECK(SongStore::Open(dir, kSongs).ok());
 }
 

@@ -22,9 +22,7 @@ using ::image2song::testing::RequiredEnv;
 using ::image2song::testing::TempDir;
 using ::image2song::testing::WriteWholeFile;
 
-std::string WordsPath() {
-  return RequiredEnv("I2S_TEST_ASSETS") + "/words.i2sv";
-}
+std::string WordsPath() { return RequiredEnv("I2S_TEST_ASSETS") + "/words.i2sv"; }
 
 std::unique_ptr<WordVectors> LoadTiny() {
   auto wv = WordVectors::Load(WordsPath(), "tiny@1");
@@ -39,9 +37,7 @@ double Norm(const float* v, int dim) {
   return std::sqrt(s);
 }
 
-void PutU32(std::string* data, size_t offset, uint32_t v) {
-  std::memcpy(&(*data)[offset], &v, 4);
-}
+void PutU32(std::string* data, size_t offset, uint32_t v) { std::memcpy(&(*data)[offset], &v, 4); }
 
 std::vector<std::string> Tok(const std::string& text) {
   std::vector<std::string> out;
@@ -94,8 +90,7 @@ TEST_CASE("WordVectors unit vectors have length one") {
     const double n = Norm(wv->Vector(id), wv->dim());
     REQUIRE(n > 0);
     for (int d = 0; d < wv->dim(); ++d) {
-      CHECK(wv->UnitVector(id)[d] ==
-            Approx(wv->Vector(id)[d] / n).margin(1e-6));
+      CHECK(wv->UnitVector(id)[d] == Approx(wv->Vector(id)[d] / n).margin(1e-6));
     }
   }
 }
@@ -132,12 +127,8 @@ TEST_CASE("WordVectors rejects corrupt files") {
     expect_data_loss(data, "header");
   }
   SECTION("empty file") { expect_data_loss("", "header"); }
-  SECTION("shorter than the header") {
-    expect_data_loss(good.substr(0, 10), "header");
-  }
-  SECTION("truncated vectors") {
-    expect_data_loss(good.substr(0, good.size() - 4), "size");
-  }
+  SECTION("shorter than the header") { expect_data_loss(good.substr(0, 10), "header"); }
+  SECTION("truncated vectors") { expect_data_loss(good.substr(0, good.size() - 4), "size"); }
   SECTION("trailing garbage") { expect_data_loss(good + "xxxx", "size"); }
   SECTION("unsupported version") {
     std::string data = good;
@@ -165,8 +156,7 @@ TEST_CASE("WordVectors rejects corrupt files") {
     auto wv = WordVectors::Load(path, "x");
     CHECK(wv.status().code() == absl::StatusCode::kDataLoss);
     // Names the word (not the file: the check is shared with FromData).
-    CHECK(absl::StrContains(wv.status().message(),
-                            "word vector of 'zz239' is not finite"));
+    CHECK(absl::StrContains(wv.status().message(), "word vector of 'zz239' is not finite"));
   }
   SECTION("missing file") {
     auto wv = WordVectors::Load(tmp.File("nope.i2sv"), "x");
@@ -176,8 +166,7 @@ TEST_CASE("WordVectors rejects corrupt files") {
 }
 
 TEST_CASE("WordVectors::FromData") {
-  auto wv = WordVectors::FromData({"alpha", "beta"}, {3, 4, 0, 0, 0, 2}, 3,
-                                  "mem@1");
+  auto wv = WordVectors::FromData({"alpha", "beta"}, {3, 4, 0, 0, 0, 2}, 3, "mem@1");
   REQUIRE(wv.ok());
   CHECK((*wv)->size() == 2);
   CHECK((*wv)->dim() == 3);
@@ -213,10 +202,8 @@ TEST_CASE("Tokenize keeps inner apostrophes, ASCII and U+2019") {
   CHECK(Tok("don\xE2\x80\x99t") == Words{"don't"});
   CHECK(Tok("Sailor\xE2\x80\x99s") == Words{"sailor's"});
   // Leading and trailing apostrophes are quotes, not part of the word.
-  CHECK(Tok("'quoted' words' 'tis") ==
-        Words{"quoted", "words", "tis"});
-  CHECK(Tok("rock \xE2\x80\x99n\xE2\x80\x99 roll") ==
-        Words{"rock", "n", "roll"});
+  CHECK(Tok("'quoted' words' 'tis") == Words{"quoted", "words", "tis"});
+  CHECK(Tok("rock \xE2\x80\x99n\xE2\x80\x99 roll") == Words{"rock", "n", "roll"});
   CHECK(Tok("''") == Words{});
   // A cut-off UTF-8 sequence is a separator, not an apostrophe.
   CHECK(Tok("abc\xE2\x80") == Words{"abc"});

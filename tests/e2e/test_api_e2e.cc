@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include <catch2/catch.hpp>
 #include <grpcpp/grpcpp.h>
+#include <catch2/catch.hpp>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -29,8 +29,8 @@ using testing::RequiredEnv;
 using testing::TestServer;
 namespace pb = ::image2song::v1;
 
-const pb::ImageTag* FindTag(const pb::RecommendResponse& resp,
-                            const std::string& label, bool boxed) {
+const pb::ImageTag* FindTag(const pb::RecommendResponse& resp, const std::string& label,
+                            bool boxed) {
   for (const auto& t : resp.tags()) {
     if (t.label() == label && t.has_box() == boxed) return &t;
   }
@@ -65,8 +65,7 @@ TEST_CASE("Recommend ranks the matching songs first, with explanations") {
     CHECK(resp.tags(0).source() == "tiny_color");
     CHECK(resp.tags(0).score() > 0.5f);
     REQUIRE(resp.matches_size() == 5);
-    std::vector<std::string> top = {resp.matches(0).song_id(),
-                                    resp.matches(1).song_id()};
+    std::vector<std::string> top = {resp.matches(0).song_id(), resp.matches(1).song_id()};
     std::sort(top.begin(), top.end());
     CHECK(top == c.top_two);
     for (int i = 0; i < resp.matches_size(); ++i) {
@@ -183,8 +182,7 @@ TEST_CASE("GetSong, GetInfo, health, reflection and metrics") {
     CHECK(hresp.status() == grpc::health::v1::HealthCheckResponse::SERVING);
   }
 
-  auto reflection =
-      grpc::reflection::v1alpha::ServerReflection::NewStub(server.channel());
+  auto reflection = grpc::reflection::v1alpha::ServerReflection::NewStub(server.channel());
   ctx = Context();
   auto stream = reflection->ServerReflectionInfo(ctx.get());
   grpc::reflection::v1alpha::ServerReflectionRequest rreq;
@@ -196,8 +194,7 @@ TEST_CASE("GetSong, GetInfo, health, reflection and metrics") {
   for (const auto& svc : rresp.list_services_response().service()) {
     services.push_back(svc.name());
   }
-  CHECK(std::count(services.begin(), services.end(),
-                   "image2song.v1.SongRecommender") == 1);
+  CHECK(std::count(services.begin(), services.end(), "image2song.v1.SongRecommender") == 1);
   CHECK(std::count(services.begin(), services.end(), "grpc.health.v1.Health") == 1);
   // The descriptor of the API can be fetched (what grpcurl/ghz need).
   rreq.set_file_containing_symbol("image2song.v1.SongRecommender");
@@ -218,14 +215,14 @@ TEST_CASE("GetSong, GetInfo, health, reflection and metrics") {
   std::string metrics = HttpGet(server.metrics_port(), "/metrics");
   INFO(metrics);
   CHECK(absl::StrContains(metrics, "200 OK"));
+  CHECK(MetricValue(metrics, "i2s_requests_total{code=\"OK\",method=\"Recommend\"}") == 2);
   CHECK(MetricValue(metrics,
-                    "i2s_requests_total{code=\"OK\",method=\"Recommend\"}") == 2);
-  CHECK(MetricValue(metrics, "i2s_requests_total{code=\"INVALID_ARGUMENT\","
-                             "method=\"Recommend\"}") == 1);
+                    "i2s_requests_total{code=\"INVALID_ARGUMENT\","
+                    "method=\"Recommend\"}") == 1);
   CHECK(MetricValue(metrics, "i2s_requests_total{code=\"OK\",method=\"GetSong\"}") == 1);
   for (const char* stage : {"decode", "model", "forward", "search", "rerank"}) {
-    CHECK(MetricValue(metrics, absl::StrCat("i2s_stage_duration_seconds_count{stage=\"",
-                                            stage, "\"}")) == 2);
+    CHECK(MetricValue(metrics, absl::StrCat("i2s_stage_duration_seconds_count{stage=\"", stage,
+                                            "\"}")) == 2);
   }
   CHECK(MetricValue(metrics, "i2s_songs") == 14);
 }
@@ -236,13 +233,12 @@ TEST_CASE("i2s-client prints rankings, JSON and health") {
   const std::string addr = absl::StrCat("--server=127.0.0.1:", server.grpc_port());
   const std::string images = RequiredEnv("I2S_TEST_ASSETS") + "/images/";
   std::string out;
-  REQUIRE(testing::RunCommand({client, addr, "recommend", images + "blue.png"},
-                              &out) == 0);
+  REQUIRE(testing::RunCommand({client, addr, "recommend", images + "blue.png"}, &out) == 0);
   INFO(out);
   CHECK(absl::StrContains(out, "The Wide Ocean"));
   CHECK(absl::StrContains(out, "ocean"));
-  REQUIRE(testing::RunCommand({client, addr, "--json", "--top_k=2", "recommend",
-                               images + "red.jpg"}, &out) == 0);
+  REQUIRE(testing::RunCommand(
+              {client, addr, "--json", "--top_k=2", "recommend", images + "red.jpg"}, &out) == 0);
   CHECK(absl::StrContains(out, "\"song_id\":\"fire-0"));
   CHECK(testing::RunCommand({client, addr, "health"}, &out) == 0);
   CHECK(absl::StrContains(out, "SERVING"));

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include <catch2/catch.hpp>
 #include <grpcpp/grpcpp.h>
+#include <catch2/catch.hpp>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -48,8 +48,7 @@ TEST_CASE("Bad input gets INVALID_ARGUMENT or NOT_FOUND, and the server lives") 
   expect(jpeg.substr(0, jpeg.size() / 2), 5, grpc::INVALID_ARGUMENT, "truncated JPEG");
   expect(png.substr(0, png.size() - 20), 5, grpc::INVALID_ARGUMENT, "truncated PNG");
   expect(png.substr(0, 20), 5, grpc::INVALID_ARGUMENT, "PNG");
-  expect("hello, this is not an image at all", 5, grpc::INVALID_ARGUMENT,
-         "not a supported image");
+  expect("hello, this is not an image at all", 5, grpc::INVALID_ARGUMENT, "not a supported image");
   expect(std::string(17 << 20, 'x'), 5, grpc::INVALID_ARGUMENT, "limit");
   expect(png, 101, grpc::INVALID_ARGUMENT, "top_k");
   expect(png, -1, grpc::INVALID_ARGUMENT, "top_k");
@@ -78,8 +77,7 @@ TEST_CASE("Bad input gets INVALID_ARGUMENT or NOT_FOUND, and the server lives") 
   CHECK(absl::StrContains(s.error_message(), "no-such-song"));
   gs.set_song_id("");
   ctx = Context();
-  CHECK(server.stub().GetSong(ctx.get(), gs, &song).error_code() ==
-        grpc::INVALID_ARGUMENT);
+  CHECK(server.stub().GetSong(ctx.get(), gs, &song).error_code() == grpc::INVALID_ARGUMENT);
 
   // Still serving after all that.
   req.set_image(png);
@@ -115,10 +113,11 @@ TEST_CASE("Missing or corrupt model files stop start-up with exit 1 and a clear 
                         Case{dir.File("truncated.pt"), "cannot load TorchScript model"}}) {
     INFO(c.model);
     testing::WriteWholeFile(dir.File("models.json"), with_model(c.model));
-    ChildProcess process({RequiredEnv("I2S_SERVER_BIN"), "--listen=127.0.0.1:0",
-                          "--metrics_listen=", "--http_listen=", "--models=" + dir.File("models.json"),
-                          "--bundle=" + RequiredEnv("I2S_TEST_BUNDLE")},
-                         dir.File("log"));
+    ChildProcess process(
+        {RequiredEnv("I2S_SERVER_BIN"), "--listen=127.0.0.1:0",
+         "--metrics_listen=", "--http_listen=", "--models=" + dir.File("models.json"),
+         "--bundle=" + RequiredEnv("I2S_TEST_BUNDLE")},
+        dir.File("log"));
     const int code = process.Wait(60000);
     const std::string log = ReadWholeFile(dir.File("log"));
     INFO(log);
@@ -142,8 +141,11 @@ TEST_CASE("Bad TLS or token settings stop start-up with a clear message") {
         Case{{"--auth_token_file=/nonexistent-token"}, "auth_token_file"}}) {
     TempDir dir;
     const std::string assets = RequiredEnv("I2S_TEST_ASSETS");
-    std::vector<std::string> argv = {RequiredEnv("I2S_SERVER_BIN"), "--listen=127.0.0.1:0",
-                                     "--metrics_listen=", "--http_listen=", "--models=" + assets + "/models.json",
+    std::vector<std::string> argv = {RequiredEnv("I2S_SERVER_BIN"),
+                                     "--listen=127.0.0.1:0",
+                                     "--metrics_listen=",
+                                     "--http_listen=",
+                                     "--models=" + assets + "/models.json",
                                      "--bundle=" + RequiredEnv("I2S_TEST_BUNDLE")};
     argv.insert(argv.end(), c.flags.begin(), c.flags.end());
     ChildProcess process(argv, dir.File("log"));

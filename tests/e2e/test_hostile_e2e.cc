@@ -12,9 +12,9 @@
 #include <thread>
 #include <vector>
 
-#include <catch2/catch.hpp>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <catch2/catch.hpp>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -64,8 +64,8 @@ bool Serving(TestServer& server) {
 
 // Sends `bytes` as the request of `method` ("/pkg.Service/Method"), as a
 // client with its own serializer (or none) would.
-grpc::Status RawCall(TestServer& server, const std::string& method,
-                     const std::string& bytes, const std::string& token = "") {
+grpc::Status RawCall(TestServer& server, const std::string& method, const std::string& bytes,
+                     const std::string& token = "") {
   grpc::GenericStub stub(server.channel());
   auto ctx = Context(30000);
   if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);
@@ -83,9 +83,9 @@ TEST_CASE("Images of any aspect ratio are answered and never stop the server") {
   // The full tiny tagger set: whole image, 2x2 grid and centre regions,
   // backdrop check and colour cues.
   TestServer server({}, "models_full.json");
-  const std::vector<std::pair<int, int>> sizes = {
-      {1, 300}, {300, 1}, {450, 1}, {10000, 10}, {10, 10000}, {1, 1},
-      {2, 3},   {1, 20000}, {20000, 1}, {3, 5000}};
+  const std::vector<std::pair<int, int>> sizes = {{1, 300},    {300, 1}, {450, 1}, {10000, 10},
+                                                  {10, 10000}, {1, 1},   {2, 3},   {1, 20000},
+                                                  {20000, 1},  {3, 5000}};
   for (const auto& [w, h] : sizes) {
     for (const char* ext : {".png", ".jpg"}) {
       INFO(w << "x" << h << " " << ext);
@@ -174,11 +174,11 @@ TEST_CASE("Files libpng and libjpeg warn about are answered without a log line e
   CHECK_FALSE(absl::StrContains(log, "extraneous"));
 }
 
-TEST_CASE("Strings that are not UTF-8 and unparseable bytes get INVALID_ARGUMENT naming the problem") {
+TEST_CASE(
+    "Strings that are not UTF-8 and unparseable bytes get INVALID_ARGUMENT naming the problem") {
   TempDir tmp;
   testing::WriteWholeFile(tmp.File("token"), "adm1n\n");
-  TestServer server({"--admin_token_file=" + tmp.File("token"),
-                     "--bundle_root=" + tmp.path()});
+  TestServer server({"--admin_token_file=" + tmp.File("token"), "--bundle_root=" + tmp.path()});
   struct Case {
     const char* field;
     pb::RecommendRequest req;
@@ -232,15 +232,15 @@ TEST_CASE("Strings that are not UTF-8 and unparseable bytes get INVALID_ARGUMENT
   CHECK_FALSE(absl::StrContains(log, "UTF-8"));
   CHECK_FALSE(absl::StrContains(log, "libprotobuf"));
   const std::string metrics = HttpGet(server.metrics_port(), "/metrics");
-  CHECK(MetricValue(metrics, "i2s_requests_total{code=\"INVALID_ARGUMENT\",method=\"Recommend\"}") == 7);
+  CHECK(MetricValue(metrics,
+                    "i2s_requests_total{code=\"INVALID_ARGUMENT\",method=\"Recommend\"}") == 7);
 }
 
 TEST_CASE("Admin.LoadBundle on a file answers INVALID_ARGUMENT without server paths") {
   TempDir tmp;
   testing::WriteWholeFile(tmp.File("token"), "adm1n\n");
   testing::WriteWholeFile(tmp.File("manifest.json"), "{}");
-  TestServer server({"--admin_token_file=" + tmp.File("token"),
-                     "--bundle_root=" + tmp.path()});
+  TestServer server({"--admin_token_file=" + tmp.File("token"), "--bundle_root=" + tmp.path()});
   pb::LoadBundleRequest load;
   load.set_path("manifest.json");
   std::string bytes;
@@ -314,12 +314,12 @@ TEST_CASE("A long run of large and hostile images: memory levels off") {
   // buffers in up to 16 per-thread arenas: RSS kept rising).
   TestServer server({"--workers=2", "--max_image_pixels=50000000"});
   const std::vector<std::string> inputs = {
-      NoiseImage(2200, 2200, ".png", 1),             // ~14.5 MB PNG
-      NoiseImage(3000, 2000, ".jpg", 2),             // ~5 MB JPEG
-      SolidImage(7000, 7000, ".png"),                // 49 MP, small file
-      SolidImage(1, 20000, ".png"),                  // a strip
+      NoiseImage(2200, 2200, ".png", 1),                       // ~14.5 MB PNG
+      NoiseImage(3000, 2000, ".jpg", 2),                       // ~5 MB JPEG
+      SolidImage(7000, 7000, ".png"),                          // 49 MP, small file
+      SolidImage(1, 20000, ".png"),                            // a strip
       NoiseImage(2200, 2200, ".png", 3).substr(0, 9'000'000),  // truncated
-      std::string(12'000'000, '\x5A'),              // not an image
+      std::string(12'000'000, '\x5A'),                         // not an image
   };
   constexpr int kRounds = 12, kClients = 4;
   std::vector<double> rss;

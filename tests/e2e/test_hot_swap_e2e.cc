@@ -14,8 +14,8 @@
 #include <thread>
 #include <vector>
 
-#include <catch2/catch.hpp>
 #include <grpcpp/grpcpp.h>
+#include <catch2/catch.hpp>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -42,11 +42,11 @@ void IndexTiny(const std::string& out, const std::string& version) {
   const std::string assets = RequiredEnv("I2S_TEST_ASSETS");
   std::string output;
   INFO(output);
-  REQUIRE(testing::RunCommand({RequiredEnv("I2S_INDEX_BIN"), "--quiet",
-                               "--catalogue=" + assets + "/catalogue.jsonl",
-                               "--models=" + assets + "/models.json",
-                               "--output=" + out, "--bundle_version=" + version},
-                              &output) == 0);
+  REQUIRE(
+      testing::RunCommand(
+          {RequiredEnv("I2S_INDEX_BIN"), "--quiet", "--catalogue=" + assets + "/catalogue.jsonl",
+           "--models=" + assets + "/models.json", "--output=" + out, "--bundle_version=" + version},
+          &output) == 0);
 }
 
 TEST_CASE("Bundles swap under load with zero failed requests and bad ones are refused") {
@@ -87,8 +87,8 @@ TEST_CASE("Bundles swap under load with zero failed requests and bad ones are re
         grpc::Status s = stub->Recommend(ctx.get(), req, &resp);
         std::lock_guard<std::mutex> lock(mu);
         if (!s.ok() || resp.matches_size() != 3) {
-          failures.push_back(absl::StrCat(s.error_code(), " ", s.error_message(),
-                                          " matches ", resp.matches_size()));
+          failures.push_back(absl::StrCat(s.error_code(), " ", s.error_message(), " matches ",
+                                          resp.matches_size()));
           continue;
         }
         const std::string& v = resp.index_version();

@@ -72,8 +72,8 @@ TEST_CASE("i2s-index builds a bundle from the tiny JSONL catalogue") {
   TempDir tmp;
   const std::string out = tmp.File("bundle");
   Outcome o = RunIndex({"--catalogue=" + Assets() + "/catalogue.jsonl",
-                        "--models=" + Assets() + "/models.json",
-                        "--output=" + out, "--bundle_version=cli-1"});
+                        "--models=" + Assets() + "/models.json", "--output=" + out,
+                        "--bundle_version=cli-1"});
   INFO(o.output);
   REQUIRE(o.exit_code == 0);
   CHECK(absl::StrContains(o.output, "bundle cli-1 written to " + out));
@@ -81,21 +81,18 @@ TEST_CASE("i2s-index builds a bundle from the tiny JSONL catalogue") {
   CHECK(absl::StrContains(o.output, "index flat"));
   CHECK(absl::StrContains(o.output, "test-words-16d@1"));
   for (const char* f :
-       {"manifest.json", "songs.faiss", "songs.bin", "columns.bin", "columns.json",
-        "tokens.bin"}) {
+       {"manifest.json", "songs.faiss", "songs.bin", "columns.bin", "columns.json", "tokens.bin"}) {
     CHECK(!ReadWholeFile(out + "/" + f).empty());
   }
-  CHECK(absl::StrContains(ReadWholeFile(out + "/manifest.json"),
-                          "\"version\": \"cli-1\""));
+  CHECK(absl::StrContains(ReadWholeFile(out + "/manifest.json"), "\"version\": \"cli-1\""));
   CHECK(ListDir(tmp.path()) == std::vector<std::string>{"bundle"});
 }
 
 TEST_CASE("i2s-index reads the CSV catalogue and builds HNSW on request") {
   TempDir tmp;
   Outcome o = RunIndex({"--catalogue=" + Assets() + "/catalogue.csv",
-                        "--models=" + Assets() + "/models.json",
-                        "--output=" + tmp.File("bundle"), "--quiet",
-                        "--index_type=hnsw"});
+                        "--models=" + Assets() + "/models.json", "--output=" + tmp.File("bundle"),
+                        "--quiet", "--index_type=hnsw"});
   INFO(o.output);
   REQUIRE(o.exit_code == 0);
   CHECK(absl::StrContains(o.output, "14 songs, 0 skipped"));
@@ -105,11 +102,9 @@ TEST_CASE("i2s-index reads the CSV catalogue and builds HNSW on request") {
 TEST_CASE("i2s-index fails on a bad record and leaves nothing behind") {
   TempDir tmp;
   const std::string catalogue = tmp.File("bad.jsonl");
-  WriteWholeFile(catalogue,
-                 CatalogueWithLine(3, R"({"id": "no-title", "artist": "A", )"
-                                      R"("lyrics": "la"})"));
-  Outcome o = RunIndex({"--catalogue=" + catalogue,
-                        "--models=" + Assets() + "/models.json",
+  WriteWholeFile(catalogue, CatalogueWithLine(3, R"({"id": "no-title", "artist": "A", )"
+                                                 R"("lyrics": "la"})"));
+  Outcome o = RunIndex({"--catalogue=" + catalogue, "--models=" + Assets() + "/models.json",
                         "--output=" + tmp.File("bundle")});
   INFO(o.output);
   CHECK(o.exit_code != 0);
@@ -121,23 +116,21 @@ TEST_CASE("i2s-index fails on a bad record and leaves nothing behind") {
 TEST_CASE("i2s-index --skip_invalid skips and counts bad records") {
   TempDir tmp;
   const std::string catalogue = tmp.File("bad.jsonl");
-  WriteWholeFile(catalogue,
-                 CatalogueWithLine(3, R"({"id": "no-title", "artist": "A", )"
-                                      R"("lyrics": "la"})"));
-  Outcome o = RunIndex({"--catalogue=" + catalogue,
-                        "--models=" + Assets() + "/models.json",
+  WriteWholeFile(catalogue, CatalogueWithLine(3, R"({"id": "no-title", "artist": "A", )"
+                                                 R"("lyrics": "la"})"));
+  Outcome o = RunIndex({"--catalogue=" + catalogue, "--models=" + Assets() + "/models.json",
                         "--output=" + tmp.File("bundle"), "--skip_invalid"});
   INFO(o.output);
   REQUIRE(o.exit_code == 0);
   CHECK(absl::StrContains(o.output, "13 songs, 1 skipped"));
   CHECK(absl::StrContains(o.output, "skipped: " + catalogue + ":3: field 'title'"));
-  CHECK(absl::StrContains(ReadWholeFile(tmp.File("bundle/manifest.json")),
-                          "\"skipped_records\": 1"));
+  CHECK(
+      absl::StrContains(ReadWholeFile(tmp.File("bundle/manifest.json")), "\"skipped_records\": 1"));
 }
 
 TEST_CASE("i2s-index without --output is a usage error") {
-  Outcome o = RunIndex({"--catalogue=" + Assets() + "/catalogue.jsonl",
-                        "--models=" + Assets() + "/models.json"});
+  Outcome o = RunIndex(
+      {"--catalogue=" + Assets() + "/catalogue.jsonl", "--models=" + Assets() + "/models.json"});
   INFO(o.output);
   CHECK(o.exit_code == 2);
   CHECK(absl::StrContains(o.output, "--output"));
@@ -147,8 +140,7 @@ TEST_CASE("i2s-index without --output is a usage error") {
 TEST_CASE("i2s-index names a nonexistent catalogue") {
   TempDir tmp;
   Outcome o = RunIndex({"--catalogue=" + tmp.File("nope.jsonl"),
-                        "--models=" + Assets() + "/models.json",
-                        "--output=" + tmp.File("bundle")});
+                        "--models=" + Assets() + "/models.json", "--output=" + tmp.File("bundle")});
   INFO(o.output);
   CHECK(o.exit_code == 1);
   CHECK(absl::StrContains(o.output, tmp.File("nope.jsonl")));
@@ -169,11 +161,9 @@ TEST_CASE("i2s-index --help documents the flags") {
 namespace image2song {
 namespace {
 
-std::string JsonLine(const std::string& id, const std::string& title,
-                     const std::string& lyrics) {
+std::string JsonLine(const std::string& id, const std::string& title, const std::string& lyrics) {
   return "{\"id\": \"" + id + "\", \"title\": \"" + title +
-         "\", \"artist\": \"Change Band\", \"genre\": \"pop\", \"lyrics\": \"" +
-         lyrics + "\"}\n";
+         "\", \"artist\": \"Change Band\", \"genre\": \"pop\", \"lyrics\": \"" + lyrics + "\"}\n";
 }
 
 TEST_CASE("i2s-index --changes updates a bundle without re-embedding unchanged songs") {
@@ -181,28 +171,27 @@ TEST_CASE("i2s-index --changes updates a bundle without re-embedding unchanged s
   INFO(type);
   TempDir tmp;
   const std::string base = tmp.File("base"), out = tmp.File("out");
-  std::vector<std::string> index_flags = {"--index_type=" + std::string(type),
-                                          "--ivf_nlist=4"};
+  std::vector<std::string> index_flags = {"--index_type=" + std::string(type), "--ivf_nlist=4"};
   std::vector<std::string> args = {"--catalogue=" + Assets() + "/catalogue.jsonl",
-                                   "--models=" + Assets() + "/models.json",
-                                   "--output=" + base, "--bundle_version=b1"};
+                                   "--models=" + Assets() + "/models.json", "--output=" + base,
+                                   "--bundle_version=b1"};
   args.insert(args.end(), index_flags.begin(), index_flags.end());
   REQUIRE(RunIndex(args).exit_code == 0);
-  WriteWholeFile(tmp.File("changes.jsonl"),
-                 JsonLine("sea-02", "Sailor's Boat (Fire Remix)",
-                          "The fire burns and the flame is high") +
-                     "{\"id\": \"forest-02\", \"deleted\": true}\n"
-                     "{\"id\": \"no-such-song\", \"deleted\": true}\n" +
-                     JsonLine("new-01", "Winter Song",
-                              "Snow is falling white and cold in winter"));
-  Outcome o = RunIndex({"--changes=" + tmp.File("changes.jsonl"), "--base=" + base,
-                        "--models=" + Assets() + "/models.json", "--output=" + out,
-                        "--bundle_version=b2"});
+  WriteWholeFile(
+      tmp.File("changes.jsonl"),
+      JsonLine("sea-02", "Sailor's Boat (Fire Remix)", "The fire burns and the flame is high") +
+          "{\"id\": \"forest-02\", \"deleted\": true}\n"
+          "{\"id\": \"no-such-song\", \"deleted\": true}\n" +
+          JsonLine("new-01", "Winter Song", "Snow is falling white and cold in winter"));
+  Outcome o =
+      RunIndex({"--changes=" + tmp.File("changes.jsonl"), "--base=" + base,
+                "--models=" + Assets() + "/models.json", "--output=" + out, "--bundle_version=b2"});
   INFO(o.output);
   REQUIRE(o.exit_code == 0);
-  CHECK(absl::StrContains(o.output, "14 songs (12 kept without re-embedding, 1 updated, "
-                                    "1 added, 1 deleted, 1 unknown deletions), index " +
-                                        std::string(type)));
+  CHECK(absl::StrContains(o.output,
+                          "14 songs (12 kept without re-embedding, 1 updated, "
+                          "1 added, 1 deleted, 1 unknown deletions), index " +
+                              std::string(type)));
 
   auto before = Bundle::Load(base, BundleLoadOptions{});
   auto after = Bundle::Load(out, BundleLoadOptions{});
@@ -249,8 +238,7 @@ TEST_CASE("A deletion record outside a change file is refused") {
   WriteWholeFile(tmp.File("c.jsonl"), ReadWholeFile(Assets() + "/catalogue.jsonl") +
                                           "{\"id\": \"sea-01\", \"deleted\": true}\n");
   Outcome o = RunIndex({"--catalogue=" + tmp.File("c.jsonl"),
-                        "--models=" + Assets() + "/models.json",
-                        "--output=" + tmp.File("b")});
+                        "--models=" + Assets() + "/models.json", "--output=" + tmp.File("b")});
   CHECK(o.exit_code == 1);
   CHECK(absl::StrContains(o.output, "deletions are only read from change files"));
 }
@@ -282,19 +270,21 @@ std::string BigCatalogue(int copies) {
 
 }  // namespace
 
-TEST_CASE("kill -9 during i2s-index leaves the previous bundle serving and the next run cleans up") {
+TEST_CASE(
+    "kill -9 during i2s-index leaves the previous bundle serving and the next run cleans up") {
   TempDir tmp;
   const std::string out = tmp.File("bundle");
   REQUIRE(RunIndex({"--catalogue=" + Assets() + "/catalogue.jsonl",
                     "--models=" + Assets() + "/models.json", "--output=" + out,
-                    "--bundle_version=before"}).exit_code == 0);
+                    "--bundle_version=before"})
+              .exit_code == 0);
   const std::string manifest_before = ReadWholeFile(out + "/manifest.json");
   WriteWholeFile(tmp.File("big.jsonl"), BigCatalogue(20000));
   // Kill it while it writes its temporary directory.
-  testing::ChildProcess index({RequiredEnv("I2S_INDEX_BIN"), "--catalogue=" + tmp.File("big.jsonl"),
-                               "--models=" + Assets() + "/models.json", "--output=" + out,
-                               "--bundle_version=after"},
-                              tmp.File("index.log"));
+  testing::ChildProcess index(
+      {RequiredEnv("I2S_INDEX_BIN"), "--catalogue=" + tmp.File("big.jsonl"),
+       "--models=" + Assets() + "/models.json", "--output=" + out, "--bundle_version=after"},
+      tmp.File("index.log"));
   std::string temp_dir;
   for (int i = 0; i < 2000 && temp_dir.empty(); ++i) {
     for (const std::string& n : ListDir(tmp.path())) {

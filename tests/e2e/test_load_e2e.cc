@@ -16,8 +16,8 @@
 #include <thread>
 #include <vector>
 
-#include <catch2/catch.hpp>
 #include <grpcpp/grpcpp.h>
+#include <catch2/catch.hpp>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -51,9 +51,8 @@ TEST_CASE("i2s-loadgen drives the server closed and open loop and counts codes")
   const std::string target = absl::StrCat("--server=127.0.0.1:", server.grpc_port());
   const std::string images = "--images=" + RequiredEnv("I2S_TEST_ASSETS") + "/images";
   std::string out;
-  REQUIRE(testing::RunCommand({RequiredEnv("I2S_LOADGEN_BIN"), target, images,
-                               "--concurrency=2", "--warmup=0.3", "--duration=1.5",
-                               "--json"},
+  REQUIRE(testing::RunCommand({RequiredEnv("I2S_LOADGEN_BIN"), target, images, "--concurrency=2",
+                               "--warmup=0.3", "--duration=1.5", "--json"},
                               &out) == 0);
   INFO(out);
   std::smatch m;
@@ -62,8 +61,8 @@ TEST_CASE("i2s-loadgen drives the server closed and open loop and counts codes")
   CHECK(m[1] == m[2]);  // every image decodes: all OK
   CHECK(absl::StrContains(out, "\"mode\": \"closed\""));
   // Open loop at 20 QPS for 1.5 s: about 30 calls, whatever the latency.
-  REQUIRE(testing::RunCommand({RequiredEnv("I2S_LOADGEN_BIN"), target, images,
-                               "--qps=20", "--warmup=0.2", "--duration=1.5", "--json"},
+  REQUIRE(testing::RunCommand({RequiredEnv("I2S_LOADGEN_BIN"), target, images, "--qps=20",
+                               "--warmup=0.2", "--duration=1.5", "--json"},
                               &out) == 0);
   INFO(out);
   REQUIRE(std::regex_search(out, m, std::regex("\"calls\": ([0-9]+), \"ok\": ([0-9]+)")));
@@ -71,9 +70,8 @@ TEST_CASE("i2s-loadgen drives the server closed and open loop and counts codes")
   CHECK(std::stoi(m[1]) <= 35);
   CHECK(absl::StrContains(out, "\"OK\": "));
   // A deadline too short for any answer is counted by code, not a crash.
-  REQUIRE(testing::RunCommand({RequiredEnv("I2S_LOADGEN_BIN"), target, images,
-                               "--concurrency=1", "--warmup=0", "--count=5",
-                               "--timeout_ms=0", "--json"},
+  REQUIRE(testing::RunCommand({RequiredEnv("I2S_LOADGEN_BIN"), target, images, "--concurrency=1",
+                               "--warmup=0", "--count=5", "--timeout_ms=0", "--json"},
                               &out) == 0);
   INFO(out);
   CHECK(absl::StrContains(out, "\"DEADLINE_EXCEEDED\": "));
@@ -83,8 +81,7 @@ TEST_CASE("i2s-loadgen drives the server closed and open loop and counts codes")
 
 TEST_CASE("Dynamic batching and parallel taggers answer as the plain server does") {
   TestServer plain({}, "models_full.json");
-  TestServer fast({"--batching", "--parallel_taggers", "--workers=4",
-                   "--batch_delay_us=20000"},
+  TestServer fast({"--batching", "--parallel_taggers", "--workers=4", "--batch_delay_us=20000"},
                   "models_full.json");
   pb::GetInfoResponse info;
   auto ctx = Context();
@@ -93,7 +90,7 @@ TEST_CASE("Dynamic batching and parallel taggers answer as the plain server does
   CHECK(info.models(1).max_batch() == 0);  // cues: no model
   CHECK(absl::StrContains(fast.log(), "tiny_color: dynamic batching on"));
 
-  const std::vector<std::string> names = {"blue.png", "red.jpg", "green.webp",
+  const std::vector<std::string> names = {"blue.png",  "red.jpg",   "green.webp",
                                           "white.bmp", "split.png", "gray.png"};
   std::vector<pb::RecommendResponse> got(names.size());
   std::vector<grpc::Status> status(names.size());
@@ -175,8 +172,9 @@ TEST_CASE("Ten times the sustainable load: quick refusals, bounded memory, recov
   const std::string target = absl::StrCat("--server=127.0.0.1:", server.grpc_port());
   const std::string images = "--images=" + RequiredEnv("I2S_TEST_ASSETS") + "/images";
   std::string before;
-  REQUIRE(testing::RunCommand({loadgen, target, images, "--concurrency=1", "--warmup=0.5",
-                               "--count=20", "--json"}, &before) == 0);
+  REQUIRE(testing::RunCommand(
+              {loadgen, target, images, "--concurrency=1", "--warmup=0.5", "--count=20", "--json"},
+              &before) == 0);
   const double p50_before = JsonNumber(before, "p50");
   const double rss_before = ProcMiB(server.process().pid(), "VmRSS");
   REQUIRE(p50_before > 0);
@@ -186,7 +184,8 @@ TEST_CASE("Ten times the sustainable load: quick refusals, bounded memory, recov
   std::atomic<bool> done{false};
   std::thread load([&] {
     testing::RunCommand({loadgen, target, images, "--qps=400", "--warmup=0", "--duration=4",
-                         "--timeout_ms=5000", "--json"}, &burst);
+                         "--timeout_ms=5000", "--json"},
+                        &burst);
     done = true;
   });
   auto health = grpc::health::v1::Health::NewStub(server.channel());
@@ -199,8 +198,8 @@ TEST_CASE("Ten times the sustainable load: quick refusals, bounded memory, recov
     const auto t0 = std::chrono::steady_clock::now();
     grpc::Status s = health->Check(ctx.get(), hreq, &hresp);
     slowest_probe_ms = std::max(
-        slowest_probe_ms, std::chrono::duration<double, std::milli>(
-                              std::chrono::steady_clock::now() - t0).count());
+        slowest_probe_ms,
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     ++probes;
     if (s.ok() && hresp.status() == grpc::health::v1::HealthCheckResponse::SERVING) ++serving;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -211,20 +210,21 @@ TEST_CASE("Ten times the sustainable load: quick refusals, bounded memory, recov
   const double calls = JsonNumber(burst, "calls"), ok = JsonNumber(burst, "ok");
   const double refused = JsonNumber(burst, "RESOURCE_EXHAUSTED");
   WARN("overload: " << calls << " calls at 400 QPS, " << ok << " OK, " << refused
-       << " RESOURCE_EXHAUSTED; RSS " << rss_before << " MiB before, peak " << peak
-       << " MiB; slowest health probe " << slowest_probe_ms << " ms");
+                    << " RESOURCE_EXHAUSTED; RSS " << rss_before << " MiB before, peak " << peak
+                    << " MiB; slowest health probe " << slowest_probe_ms << " ms");
   CHECK(calls >= 1200);
   CHECK(ok >= 20);
-  CHECK(refused >= calls / 2);           // the excess is refused ...
-  CHECK(ok + refused == calls);          // ... and nothing else fails
-  CHECK(peak < rss_before + 256);        // memory stays bounded
-  CHECK(probes == serving);              // health answers SERVING throughout
+  CHECK(refused >= calls / 2);     // the excess is refused ...
+  CHECK(ok + refused == calls);    // ... and nothing else fails
+  CHECK(peak < rss_before + 256);  // memory stays bounded
+  CHECK(probes == serving);        // health answers SERVING throughout
   CHECK(slowest_probe_ms < 1000);
 
   // Back to normal latency right after.
   std::string after;
-  REQUIRE(testing::RunCommand({loadgen, target, images, "--concurrency=1", "--warmup=0.2",
-                               "--count=20", "--json"}, &after) == 0);
+  REQUIRE(testing::RunCommand(
+              {loadgen, target, images, "--concurrency=1", "--warmup=0.2", "--count=20", "--json"},
+              &after) == 0);
   INFO(after);
   CHECK(JsonNumber(after, "ok") == 20);
   CHECK(JsonNumber(after, "p50") < 2 * p50_before + 20);
@@ -240,7 +240,7 @@ TEST_CASE("Expired and cancelled calls are dropped before the models run") {
     grpc::Status status;
   };
   // Work ahead of the two calls below: each fill call takes 10-50 ms here.
-  constexpr int kFill = 40;
+  constexpr int kFill = 60;  // + 2 below: within the default queue of 64
   std::vector<std::unique_ptr<Call>> calls;
   std::mutex mu;
   std::condition_variable cv;
@@ -261,9 +261,17 @@ TEST_CASE("Expired and cancelled calls are dropped before the models run") {
     return c;
   };
   for (int i = 0; i < kFill; ++i) start_call(30000);
-  Call* expiring = start_call(60);       // expires while queued
-  Call* cancelled = start_call(30000);   // cancelled by the client while queued
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  // The two calls must queue behind the fill calls, not race them to the
+  // server: wait until half the fill work waits for the worker (>= 300 ms).
+  for (int i = 0; i < 500; ++i) {
+    if (MetricValue(HttpGet(server.metrics_port(), "/metrics"), "i2s_queue_depth") >= kFill / 2) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  Call* expiring = start_call(150);     // expires while queued
+  Call* cancelled = start_call(30000);  // cancelled by the client while queued
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
   cancelled->ctx.TryCancel();
   {
     std::unique_lock<std::mutex> lock(mu);
@@ -278,8 +286,10 @@ TEST_CASE("Expired and cancelled calls are dropped before the models run") {
   double expired_seen = -1, cancelled_seen = -1, model_runs = -1;
   for (int i = 0; i < 200; ++i) {
     const std::string metrics = HttpGet(server.metrics_port(), "/metrics");
-    expired_seen = MetricValue(metrics, "i2s_requests_total{code=\"DEADLINE_EXCEEDED\",method=\"Recommend\"}");
-    cancelled_seen = MetricValue(metrics, "i2s_requests_total{code=\"CANCELLED\",method=\"Recommend\"}");
+    expired_seen =
+        MetricValue(metrics, "i2s_requests_total{code=\"DEADLINE_EXCEEDED\",method=\"Recommend\"}");
+    cancelled_seen =
+        MetricValue(metrics, "i2s_requests_total{code=\"CANCELLED\",method=\"Recommend\"}");
     model_runs = MetricValue(metrics, "i2s_stage_duration_seconds_count{stage=\"model\"}");
     if (expired_seen >= 1 && cancelled_seen >= 1) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -309,14 +319,13 @@ TEST_CASE("SIGTERM finishes in-flight requests, refuses new ones, exits 0") {
     call->req.set_image(Image("blue.png"));
     call->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
     Call* c = call.get();
-    server.stub().async()->Recommend(&c->ctx, &c->req, &c->resp,
-                                     [&, c](grpc::Status s) {
-                                       std::lock_guard<std::mutex> lock(mu);
-                                       c->status = s;
-                                       c->done = true;
-                                       ++finished;
-                                       cv.notify_all();
-                                     });
+    server.stub().async()->Recommend(&c->ctx, &c->req, &c->resp, [&, c](grpc::Status s) {
+      std::lock_guard<std::mutex> lock(mu);
+      c->status = s;
+      c->done = true;
+      ++finished;
+      cv.notify_all();
+    });
     calls.push_back(std::move(call));
   }
   {

@@ -4,8 +4,8 @@
 #include <memory>
 #include <string>
 
-#include <catch2/catch.hpp>
 #include <grpcpp/grpcpp.h>
+#include <catch2/catch.hpp>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -43,8 +43,7 @@ std::shared_ptr<grpc::Channel> TlsChannel(const TestServer& server, const std::s
                              grpc::SslCredentials(ssl));
 }
 
-grpc::Status Info(const std::shared_ptr<grpc::Channel>& channel,
-                  const std::string& token = "") {
+grpc::Status Info(const std::shared_ptr<grpc::Channel>& channel, const std::string& token = "") {
   auto stub = pb::SongRecommender::NewStub(channel);
   auto ctx = Context(5000);
   if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);
@@ -103,11 +102,13 @@ TEST_CASE("With a token every SongRecommender call needs it and health stays ope
   CHECK(absl::StrContains(out, "UNAUTHENTICATED"));
   CHECK_FALSE(absl::StrContains(server.log(), token));
   const std::string metrics = HttpGet(server.metrics_port(), "/metrics");
-  CHECK(MetricValue(metrics, "i2s_requests_total{code=\"UNAUTHENTICATED\",method=\"Recommend\"}") == 3);
+  CHECK(MetricValue(metrics, "i2s_requests_total{code=\"UNAUTHENTICATED\",method=\"Recommend\"}") ==
+        3);
 }
 
 TEST_CASE("TLS: the test CA's clients connect, plaintext and untrusting clients do not") {
-  TestServer server({"--tls_cert_file=" + Tls("server.crt"), "--tls_key_file=" + Tls("server.key")});
+  TestServer server(
+      {"--tls_cert_file=" + Tls("server.crt"), "--tls_key_file=" + Tls("server.key")});
   CHECK(absl::StrContains(server.log(), "(port " + std::to_string(server.grpc_port()) + ", TLS)"));
   CHECK(Info(TlsChannel(server, "ca.crt")).ok());
   CHECK(Info(server.channel()).error_code() == grpc::UNAVAILABLE);  // plaintext

@@ -155,8 +155,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (models != nullptr) {
     absl::StatusOr<ImageTags> tags = models->TagImage(*image);
     if (!tags.ok()) {
-      std::fprintf(stderr, "TagImage failed on a %dx%d image: %s\n", image->width,
-                   image->height, tags.status().ToString().c_str());
+      std::fprintf(stderr, "TagImage failed on a %dx%d image: %s\n", image->width, image->height,
+                   tags.status().ToString().c_str());
       std::abort();
     }
     for (const Tag& t : tags->tags) {

@@ -60,8 +60,8 @@ void CheckChunked(absl::string_view in, size_t split) {
   const Decoded whole = DecodeChunked(in, in.size());
   const Decoded halves = DecodeChunked(in, split % (in.size() + 1));
   if (whole.ok != halves.ok || whole.code != halves.code) std::abort();
-  if (whole.ok && (whole.done != halves.done || whole.used != halves.used ||
-                   whole.body != halves.body)) {
+  if (whole.ok &&
+      (whole.done != halves.done || whole.used != halves.used || whole.body != halves.body)) {
     std::abort();
   }
   if (static_cast<int64_t>(whole.body.size()) > kMaxBody || whole.body.size() > in.size()) {
@@ -109,10 +109,14 @@ void CheckFraming(absl::string_view data, size_t split) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace image2song;
   if (size == 0) return 0;
-  static const char* const kTypes[] = {
-      "image/png", "multipart/form-data; boundary=XyZ", "application/json",
-      "text/plain", "multipart/form-data; boundary=\"XyZ\"; charset=utf-8", "",
-      "multipart/form-data", "application/octet-stream"};
+  static const char* const kTypes[] = {"image/png",
+                                       "multipart/form-data; boundary=XyZ",
+                                       "application/json",
+                                       "text/plain",
+                                       "multipart/form-data; boundary=\"XyZ\"; charset=utf-8",
+                                       "",
+                                       "multipart/form-data",
+                                       "application/octet-stream"};
   const char* type = kTypes[data[0] % (sizeof(kTypes) / sizeof(kTypes[0]))];
   absl::string_view rest(reinterpret_cast<const char*>(data) + 1, size - 1);
   CheckFraming(rest, static_cast<size_t>(data[0]) * 131);
@@ -126,8 +130,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       ParseHttpRecommend(query, type, body, limits);
   if (!request.ok()) {
     const absl::StatusCode code = request.status().code();
-    if (code != absl::StatusCode::kInvalidArgument &&
-        code != absl::StatusCode::kUnimplemented) {
+    if (code != absl::StatusCode::kInvalidArgument && code != absl::StatusCode::kUnimplemented) {
       std::abort();
     }
     // The error answer is built from the message (may quote request bytes).

@@ -15,8 +15,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   image2song::v1::RecommendRequest request;
   // The server's own parsing: a failure must be INVALID_ARGUMENT that says
   // why (a field that is not UTF-8, bytes that are no message).
-  absl::Status parsed = ParseRequestBytes(
-      absl::string_view(reinterpret_cast<const char*>(data), size), &request);
+  absl::Status parsed =
+      ParseRequestBytes(absl::string_view(reinterpret_cast<const char*>(data), size), &request);
   if (!parsed.ok()) {
     if (parsed.code() != absl::StatusCode::kInvalidArgument || parsed.message().empty()) {
       std::abort();

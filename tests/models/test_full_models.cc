@@ -20,11 +20,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "core/bundle/bundle.h"
-#include "util/file_util.h"
 #include "core/image/image.h"
 #include "core/models/model_set.h"
 #include "core/recommender.h"
 #include "tests/support/test_util.h"
+#include "util/file_util.h"
 
 namespace image2song {
 namespace {
@@ -97,8 +97,7 @@ TEST_CASE("converted MobileNetV2 gives the expected labels on sample photos") {
       for (const std::string& a : s.accept) {
         int index = 0;
         std::string want = absl::SimpleAtoi(a, &index) ? (*labels)[index].label : a;
-        found |= absl::StrContains(absl::AsciiStrToLower(t.label),
-                                   absl::AsciiStrToLower(want));
+        found |= absl::StrContains(absl::AsciiStrToLower(t.label), absl::AsciiStrToLower(want));
       }
     }
     INFO(s.file << ": tags " << seen);
@@ -114,8 +113,8 @@ TEST_CASE("the detector finds the person and the motorcycle") {
     const char* file;
     const char* label;
   };
-  for (const Want& w : {Want{"grace_hopper.jpg", "person"},
-                        Want{"motorcycle_left.png", "motorcycle"}}) {
+  for (const Want& w :
+       {Want{"grace_hopper.jpg", "person"}, Want{"motorcycle_left.png", "motorcycle"}}) {
     auto tags = models.TagImage(Decode(CacheDir() + "/samples/" + w.file));
     REQUIRE(tags.ok());
     const Tag* found = nullptr;
@@ -136,9 +135,16 @@ TEST_CASE("the detector finds the person and the motorcycle") {
 // image used to stop the server: issue 13).
 TEST_CASE("images of any aspect ratio are tagged by the default models") {
   const ModelSet& models = Models();
-  for (auto [w, h] : std::vector<std::pair<int, int>>{
-           {1, 1}, {1, 300}, {300, 1}, {450, 1}, {10000, 10}, {10, 10000},
-           {2, 3}, {1, 20000}, {3, 5000}, {640, 480}}) {
+  for (auto [w, h] : std::vector<std::pair<int, int>>{{1, 1},
+                                                      {1, 300},
+                                                      {300, 1},
+                                                      {450, 1},
+                                                      {10000, 10},
+                                                      {10, 10000},
+                                                      {2, 3},
+                                                      {1, 20000},
+                                                      {3, 5000},
+                                                      {640, 480}}) {
     INFO(w << "x" << h);
     RgbImage img;
     img.width = w;
@@ -189,7 +195,8 @@ TEST_CASE("demo catalogue: photos get ranked songs with reasons") {
   std::string out;
   int code = testing::RunCommand(
       {testing::RequiredEnv("I2S_INDEX_BIN"), "--quiet", "--catalogue=" + catalogue,
-       "--models=" + ModelsPath(), "--output=" + dir.File("bundle")}, &out);
+       "--models=" + ModelsPath(), "--output=" + dir.File("bundle")},
+      &out);
   INFO(out);
   REQUIRE(code == 0);
   CHECK(absl::StrContains(out, "1192 songs"));

@@ -23,8 +23,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "core/bundle/bundle.h"
-#include "util/file_util.h"
 #include "tests/support/test_util.h"
+#include "util/file_util.h"
 
 namespace image2song {
 namespace {
@@ -59,8 +59,8 @@ std::string EvalBin() {
 
 // Runs i2s-eval --json --output=<tmp> with `args`; returns the parsed report
 // (null on a non-zero exit, with the output logged).
-json RunEval(const testing::TempDir& tmp, std::vector<std::string> args,
-             int* rc = nullptr, std::string* output = nullptr) {
+json RunEval(const testing::TempDir& tmp, std::vector<std::string> args, int* rc = nullptr,
+             std::string* output = nullptr) {
   const std::string report = tmp.File("report.json");
   std::vector<std::string> argv = {EvalBin(), "--json", "--output=" + report};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -101,15 +101,12 @@ std::vector<TinyPicture> TinyPictures() {
       {"green.webp", {"tree", "leaves"}, {{"forest-01", 2}, {"forest-02", 2}}},
       {"white.bmp", {"snow", "frost"}, {{"snow-01", 2}, {"snow-02", 1}}},
       {"gray.png", {"volcano"}, {}},
-      {"big_blue.jpg",
-       {"cities"},
-       {{"filler-01", 1}, {"filler-02", 1}, {"filler-04", 1}}},
+      {"big_blue.jpg", {"cities"}, {{"filler-01", 1}, {"filler-02", 1}, {"filler-04", 1}}},
   };
 }
 
 std::string WriteTinyEvalSet(const testing::TempDir& tmp) {
-  const std::string images =
-      JoinPath(testing::RequiredEnv("I2S_TEST_ASSETS"), "images");
+  const std::string images = JoinPath(testing::RequiredEnv("I2S_TEST_ASSETS"), "images");
   std::string lines;
   for (const TinyPicture& p : TinyPictures()) {
     json j = {{"image", JoinPath(images, p.image)},
@@ -136,10 +133,9 @@ TEST_CASE("i2s-eval: relevance and metrics on the tiny models", "[tiny]") {
   const std::string eval = WriteTinyEvalSet(tmp);
   const std::string assets = testing::RequiredEnv("I2S_TEST_ASSETS");
   const std::string details = tmp.File("details.jsonl");
-  json r = RunEval(tmp, {"--eval=" + eval,
-                         "--bundle=" + testing::RequiredEnv("I2S_TEST_BUNDLE"),
-                         "--configs=random,tiny=" + assets + "/models.json",
-                         "--details=" + details});
+  json r =
+      RunEval(tmp, {"--eval=" + eval, "--bundle=" + testing::RequiredEnv("I2S_TEST_BUNDLE"),
+                    "--configs=random,tiny=" + assets + "/models.json", "--details=" + details});
   REQUIRE(r.is_object());
   CHECK(r["pictures"] == 5);
   CHECK(r["excluded_no_relevant_song"] == 1);
@@ -152,8 +148,7 @@ TEST_CASE("i2s-eval: relevance and metrics on the tiny models", "[tiny]") {
   // Every detail line: the metrics follow from the listed gains, the gains
   // from the lyrics.
   std::map<std::string, std::vector<json>> rows;
-  for (absl::string_view line :
-       absl::StrSplit(testing::ReadWholeFile(details), '\n')) {
+  for (absl::string_view line : absl::StrSplit(testing::ReadWholeFile(details), '\n')) {
     if (line.empty()) continue;
     json d = json::parse(line);
     std::string image = d["image"];
@@ -210,33 +205,27 @@ TEST_CASE("i2s-eval: relevance and metrics on the tiny models", "[tiny]") {
 TEST_CASE("i2s-eval: --limit and the markdown table", "[tiny]") {
   testing::TempDir tmp;
   const std::string eval = WriteTinyEvalSet(tmp);
-  const std::string bundle =
-      "--bundle=" + testing::RequiredEnv("I2S_TEST_BUNDLE");
-  json r = RunEval(tmp, {"--eval=" + eval, bundle, "--configs=random",
-                         "--limit=2", "--random_seeds=3"});
+  const std::string bundle = "--bundle=" + testing::RequiredEnv("I2S_TEST_BUNDLE");
+  json r =
+      RunEval(tmp, {"--eval=" + eval, bundle, "--configs=random", "--limit=2", "--random_seeds=3"});
   REQUIRE(r.is_object());
   CHECK(r["pictures"] == 2);
   CHECK(r["random_seeds"] == 3);
 
   std::string out;
-  int rc = testing::RunCommand(
-      {EvalBin(), "--eval=" + eval, bundle, "--configs=random"}, &out);
+  int rc = testing::RunCommand({EvalBin(), "--eval=" + eval, bundle, "--configs=random"}, &out);
   CHECK(rc == 0);
-  CHECK(out.find("| config | pictures | P@5 | nDCG@10 | MRR |") !=
-        std::string::npos);
+  CHECK(out.find("| config | pictures | P@5 | nDCG@10 | MRR |") != std::string::npos);
   CHECK(out.find("| random | 5 |") != std::string::npos);
 }
 
 TEST_CASE("i2s-eval: bad inputs fail with a message", "[tiny]") {
   testing::TempDir tmp;
   const std::string eval = WriteTinyEvalSet(tmp);
-  const std::string bundle =
-      "--bundle=" + testing::RequiredEnv("I2S_TEST_BUNDLE");
+  const std::string bundle = "--bundle=" + testing::RequiredEnv("I2S_TEST_BUNDLE");
   const std::string tiny =
-      "--configs=random,tiny=" + testing::RequiredEnv("I2S_TEST_ASSETS") +
-      "/models.json";
-  const std::string image =
-      JoinPath(testing::RequiredEnv("I2S_TEST_ASSETS"), "images/blue.png");
+      "--configs=random,tiny=" + testing::RequiredEnv("I2S_TEST_ASSETS") + "/models.json";
+  const std::string image = JoinPath(testing::RequiredEnv("I2S_TEST_ASSETS"), "images/blue.png");
   struct Case {
     std::vector<std::string> args;
     std::string eval_text;  // replaces eval.jsonl when set
@@ -246,17 +235,13 @@ TEST_CASE("i2s-eval: bad inputs fail with a message", "[tiny]") {
       {{"--configs=nonsense"}, "", "neither `random` nor name=path"},
       {{"--configs=x=/nonexistent/models.json"}, "", "config x"},
       {{"--top_k=3"}, "", "--top_k"},
-      {{},
-       "{\"image\": \"missing.png\", \"lexicon\": [\"sea\"]}\n",
-       "missing.png: no such image"},
+      {{}, "{\"image\": \"missing.png\", \"lexicon\": [\"sea\"]}\n", "missing.png: no such image"},
       {{},
        "{\"image\": \"" + image + "\", \"lexicon\": [\"Two Words\"]}\n",
        "not one lowercase token"},
       {{}, "{\"image\": \"" + image + "\"}\n", "field 'lexicon'"},
       {{}, "not json\n", ":1: not a JSON object"},
-      {{},
-       "{\"image\": \"" + image + "\", \"lexicon\": [\"volcano\"]}\n",
-       "no picture"},
+      {{}, "{\"image\": \"" + image + "\", \"lexicon\": [\"volcano\"]}\n", "no picture"},
       // An image that is not one (the eval file itself).
       {{}, "{\"image\": \"bad.jsonl\", \"lexicon\": [\"sea\"]}\n", "bad.jsonl"},
   };
@@ -287,11 +272,10 @@ TEST_CASE("i2s-eval: v1 and the full tagger set rank lyrics above their floors",
   std::string bundle = DefaultBundleDir();
   if (PathExists(DemoCatalogue())) {
     std::string out;
-    REQUIRE(testing::RunCommand({testing::RequiredEnv("I2S_INDEX_BIN"), "--quiet",
-                                 "--catalogue=" + DemoCatalogue(),
-                                 "--models=" + DefaultModelsPath(),
-                                 "--output=" + tmp.File("bundle")},
-                                &out) == 0);
+    REQUIRE(testing::RunCommand(
+                {testing::RequiredEnv("I2S_INDEX_BIN"), "--quiet", "--catalogue=" + DemoCatalogue(),
+                 "--models=" + DefaultModelsPath(), "--output=" + tmp.File("bundle")},
+                &out) == 0);
     bundle = tmp.File("bundle");
   }
   // v1 is models_v1.json once the full set is the default models.json.
@@ -304,19 +288,17 @@ TEST_CASE("i2s-eval: v1 and the full tagger set rank lyrics above their floors",
   }
   std::string configs = "random,v1=" + v1_path;
   if (!full.empty()) configs += ",full=" + full;
-  json r =
-      RunEval(tmp, {"--eval=" + JoinPath(cache, "eval/eval.jsonl"),
-                    "--bundle=" + bundle, "--configs=" + configs});
+  json r = RunEval(tmp, {"--eval=" + JoinPath(cache, "eval/eval.jsonl"), "--bundle=" + bundle,
+                         "--configs=" + configs});
   REQUIRE(r.is_object());
   CHECK(r["pictures"].get<int>() >= kMinPictures);
   // The Python recipe (tools/eval/relevance.py) and i2s-eval agree.
   CHECK(r["relevant_count_mismatches"] == 0);
   for (const json& c : r["configs"]) {
-    std::cout << absl::StrFormat(
-        "%-7s P@5 %.3f  nDCG@10 %.3f  MRR %.3f  %.1f ms/picture\n",
-        c["name"].get<std::string>(), c["p_at_5"].get<double>(),
-        c["ndcg_at_k"].get<double>(), c["mrr"].get<double>(),
-        c["ms_per_picture"].get<double>());
+    std::cout << absl::StrFormat("%-7s P@5 %.3f  nDCG@10 %.3f  MRR %.3f  %.1f ms/picture\n",
+                                 c["name"].get<std::string>(), c["p_at_5"].get<double>(),
+                                 c["ndcg_at_k"].get<double>(), c["mrr"].get<double>(),
+                                 c["ms_per_picture"].get<double>());
   }
   const json& random = Config(r, "random");
   const json& v1 = Config(r, "v1");
@@ -351,17 +333,15 @@ int main(int argc, char* argv[]) {
       // (tools/demo_bundle.sh refreshes it where the catalogue exists).
       catalogue = image2song::JoinPath(image2song::DefaultBundleDir(), "manifest.json");
       auto text = image2song::ReadFile(catalogue, 1 << 24);
-      if (text.ok() &&
-          nlohmann::json::parse(*text, nullptr, false).value("format_version", 0) !=
-              image2song::kBundleFormatVersion) {
-        std::cout << catalogue << " is of another bundle format and "
-                  << image2song::DemoCatalogue() << " is missing: skipped\n";
+      if (text.ok() && nlohmann::json::parse(*text, nullptr, false).value("format_version", 0) !=
+                           image2song::kBundleFormatVersion) {
+        std::cout << catalogue << " is of another bundle format and " << image2song::DemoCatalogue()
+                  << " is missing: skipped\n";
         return 77;
       }
     }
-    for (const std::string& need :
-         {image2song::DefaultModelsPath(), catalogue,
-          image2song::JoinPath(cache, "eval/eval.jsonl")}) {
+    for (const std::string& need : {image2song::DefaultModelsPath(), catalogue,
+                                    image2song::JoinPath(cache, "eval/eval.jsonl")}) {
       if (!image2song::PathExists(need)) {
         std::cout << need
                   << " missing (run tools/setup_assets.sh and "

@@ -47,8 +47,8 @@ TEST_CASE("ParseQuery decodes percent escapes and plus signs") {
 
 TEST_CASE("A raw image body becomes one image with explain on by default") {
   const std::string jpeg = std::string("\xff\xd8\xff\xe0", 4) + std::string(100, 'x');
-  auto r = ParseHttpRecommend("top_k=3&genres=folk,%20pop&exclude=s1&exclude=s2",
-                              "image/jpeg", jpeg);
+  auto r =
+      ParseHttpRecommend("top_k=3&genres=folk,%20pop&exclude=s1&exclude=s2", "image/jpeg", jpeg);
   REQUIRE(r.ok());
   CHECK(r->image() == jpeg);
   CHECK(r->images_size() == 0);
@@ -112,8 +112,8 @@ TEST_CASE("Values that are not UTF-8 are refused naming the field") {
 
 TEST_CASE("Multipart uploads: one image, several images, form fields") {
   const std::string b = "----i2sBoundary7MA4YWxk";
-  const std::string png = std::string("\x89PNG\r\n\x1a\n", 8) + "\r\n--not-the-boundary\r\n" +
-                          std::string(64, '\0');
+  const std::string png =
+      std::string("\x89PNG\r\n\x1a\n", 8) + "\r\n--not-the-boundary\r\n" + std::string(64, '\0');
   const std::string one = Multipart(b, {{"image", "cat.png", "image/png", png},
                                         {"top_k", "", "", "4"},
                                         {"text", "", "", "sunny beach"}});
@@ -124,8 +124,8 @@ TEST_CASE("Multipart uploads: one image, several images, form fields") {
   CHECK(r->text() == "sunny beach");
   CHECK_FALSE(r->explain());
 
-  const std::string two = Multipart(b, {{"image", "a.png", "image/png", png},
-                                        {"image", "b.png", "image/png", png + "2"}});
+  const std::string two = Multipart(
+      b, {{"image", "a.png", "image/png", png}, {"image", "b.png", "image/png", png + "2"}});
   auto r2 = ParseHttpRecommend("", "multipart/form-data; boundary=\"" + b + "\"", two);
   REQUIRE(r2.ok());
   CHECK(r2->image().empty());
@@ -146,8 +146,8 @@ TEST_CASE("Broken multipart bodies are refused with the reason") {
                 "truncated multipart body"},
            Case{"multipart/form-data; boundary=XyZ",
                 Multipart(b, {{"photo", "a.png", "image/png", "x"}}), "file field \"photo\""},
-           Case{"multipart/form-data; boundary=XyZ",
-                Multipart(b, {{"top_k", "", "", "lots"}}), "top_k"},
+           Case{"multipart/form-data; boundary=XyZ", Multipart(b, {{"top_k", "", "", "lots"}}),
+                "top_k"},
        }) {
     INFO(c.content_type << " | " << c.expect);
     auto r = ParseHttpRecommend("", c.content_type, c.body);
@@ -158,8 +158,7 @@ TEST_CASE("Broken multipart bodies are refused with the reason") {
   std::vector<std::array<std::string, 4>> many(5, {"text", "", "", "x"});
   HttpRecommendLimits limits;
   limits.max_parts = 4;
-  auto r = ParseHttpRecommend("", "multipart/form-data; boundary=XyZ", Multipart(b, many),
-                              limits);
+  auto r = ParseHttpRecommend("", "multipart/form-data; boundary=XyZ", Multipart(b, many), limits);
   REQUIRE_FALSE(r.ok());
   CHECK(r.status().message().find("more than 4 multipart parts") != absl::string_view::npos);
 }
@@ -199,7 +198,8 @@ TEST_CASE("gRPC codes map to HTTP statuses and JSON errors") {
         R"({"error":{"code":3,"message":"bad \"image\"\n\u0001","status":"INVALID_ARGUMENT"}})");
   // Invalid UTF-8 from the request cannot break the JSON.
   CHECK(ErrorJson(5, "no song \xff\xfe") ==
-        "{\"error\":{\"code\":5,\"message\":\"no song \xef\xbf\xbd\xef\xbf\xbd\",\"status\":\"NOT_FOUND\"}}");
+        "{\"error\":{\"code\":5,\"message\":\"no song "
+        "\xef\xbf\xbd\xef\xbf\xbd\",\"status\":\"NOT_FOUND\"}}");
   CHECK(ErrorJson(5, "caf\xc3\xa9") ==
         "{\"error\":{\"code\":5,\"message\":\"caf\xc3\xa9\",\"status\":\"NOT_FOUND\"}}");
 }

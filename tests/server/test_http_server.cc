@@ -210,10 +210,11 @@ TEST_CASE("Kept-alive connections answer pipelined requests in order") {
   TestServer server{HttpServerOptions()};
   Client c(server.port());
   REQUIRE(c.connected());
-  c.Send("GET /echo?a=1 HTTP/1.1\r\nHost: x\r\n\r\n"
-         "POST /echo HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
-         "PUT /echo?x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n"
-         "HEAD /echo HTTP/1.1\r\nConnection: close\r\n\r\n");
+  c.Send(
+      "GET /echo?a=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+      "POST /echo HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
+      "PUT /echo?x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n"
+      "HEAD /echo HTTP/1.1\r\nConnection: close\r\n\r\n");
   Client::Reply r = c.Read();
   CHECK(r.status == 200);
   CHECK(r.body == "GET /echo?a=1\n");
@@ -291,12 +292,11 @@ TEST_CASE("Malformed requests are answered with the reason and closed") {
     int status;
     const char* message;
   };
-  for (const Case& k : {Case{"GET / HTTP/1.1\r\nBad header\r\n\r\n", 400, "malformed header"},
-                        Case{"GET / HTTP/3.0\r\n\r\n", 505, "not supported"},
-                        Case{"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501,
-                             "only chunked"},
-                        Case{"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-                             400, "chunk size"}}) {
+  for (const Case& k :
+       {Case{"GET / HTTP/1.1\r\nBad header\r\n\r\n", 400, "malformed header"},
+        Case{"GET / HTTP/3.0\r\n\r\n", 505, "not supported"},
+        Case{"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501, "only chunked"},
+        Case{"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400, "chunk size"}}) {
     INFO(k.request);
     Client c(server.port());
     c.Send(k.request);

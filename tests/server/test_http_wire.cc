@@ -26,7 +26,7 @@ TEST_CASE("A request head is parsed: method, decoded path, query, headers") {
   REQUIRE(p.result == Result::kComplete);
   CHECK(p.size == data.size() - 4);
   CHECK(head.method == "POST");
-  CHECK(head.path == "/v1/songs/a b/c+d");  // '+' stays in a path
+  CHECK(head.path == "/v1/songs/a b/c+d");    // '+' stays in a path
   CHECK(head.query == "top_k=3&text=a%20b");  // decoded later by ParseQuery
   CHECK(head.minor_version == 1);
   CHECK(head.Header("content-type") == "image/png");
@@ -69,14 +69,16 @@ TEST_CASE("Keep-alive, Expect and chunked follow the version and headers") {
   REQUIRE(Parse("GET / HTTP/1.1\r\nConnection: foo, close\r\n\r\n", &head).result ==
           Result::kComplete);
   CHECK_FALSE(head.keep_alive);
-  REQUIRE(Parse("POST / HTTP/1.1\r\nExpect: 100-Continue\r\nTransfer-Encoding: Chunked\r\n\r\n",
-                &head).result == Result::kComplete);
+  REQUIRE(
+      Parse("POST / HTTP/1.1\r\nExpect: 100-Continue\r\nTransfer-Encoding: Chunked\r\n\r\n", &head)
+          .result == Result::kComplete);
   CHECK(head.expect_continue);
   CHECK(head.chunked);
   CHECK(head.has_body());
   // Several equal Content-Length fields are one.
-  REQUIRE(Parse("POST / HTTP/1.1\r\nContent-Length: 5\r\ncontent-length: 5\r\n\r\n", &head)
-              .result == Result::kComplete);
+  REQUIRE(
+      Parse("POST / HTTP/1.1\r\nContent-Length: 5\r\ncontent-length: 5\r\n\r\n", &head).result ==
+      Result::kComplete);
   CHECK(head.content_length == 5);
 }
 
@@ -129,12 +131,11 @@ TEST_CASE("Malformed heads are refused with the status and the reason") {
       {"POST / HTTP/1.1\r\nContent-Length: 5, 5\r\n\r\n", 400, "bad Content-Length"},
       {"POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 400,
        "several different Content-Length"},
-      {"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501,
-       "only chunked"},
+      {"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501, "only chunked"},
       {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", 400,
        "both Content-Length and Transfer-Encoding"},
-      {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
-       400, "twice"},
+      {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 400,
+       "twice"},
       {"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400, "HTTP/1.0"},
   };
   for (const Case& c : cases) {
@@ -189,8 +190,8 @@ TEST_CASE("Chunked bodies: the limit and broken framing are refused") {
     CHECK_FALSE(d.done());
     CHECK_FALSE(d.Feed("0\r\n\r\n", &body).ok());  // unusable afterwards
   }
-  for (const char* bad : {"x\r\n", "\r\n", "5 x\r\nhello\r\n", "3\r\nabcd\r\n",
-                          "1234567890abcdef0\r\n"}) {
+  for (const char* bad :
+       {"x\r\n", "\r\n", "5 x\r\nhello\r\n", "3\r\nabcd\r\n", "1234567890abcdef0\r\n"}) {
     INFO(bad);
     ChunkedDecoder d(int64_t{1} << 62);
     std::string body;
@@ -212,8 +213,7 @@ TEST_CASE("Reply heads carry length, no-store and Connection: close when asked")
         "HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json\r\n"
         "Content-Length: 5\r\nCache-Control: no-store\r\nConnection: close\r\n"
         "Retry-After: 1\r\n\r\n");
-  CHECK(FormatReplyHead(408, "a", 0, "", true).find("408 Request Timeout") !=
-        std::string::npos);
+  CHECK(FormatReplyHead(408, "a", 0, "", true).find("408 Request Timeout") != std::string::npos);
   CHECK(FormatReplyHead(431, "a", 0, "", true).find("431 Request Header Fields Too Large") !=
         std::string::npos);
 }

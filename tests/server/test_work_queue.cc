@@ -28,8 +28,7 @@ class Gate {
   // keeps a broken queue from hanging the test run; it is not a timing check.
   bool WaitForArrivals(int n) {
     std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, std::chrono::seconds(60),
-                        [&] { return arrived_ >= n; });
+    return cv_.wait_for(lock, std::chrono::seconds(60), [&] { return arrived_ >= n; });
   }
   void Open() {
     std::lock_guard<std::mutex> lock(mu_);

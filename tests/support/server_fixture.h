@@ -17,8 +17,8 @@
 #include <thread>
 #include <vector>
 
-#include <catch2/catch.hpp>
 #include <grpcpp/grpcpp.h>
+#include <catch2/catch.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "image2song/v1/image2song.grpc.pb.h"
@@ -46,20 +46,16 @@ class TestServer {
                       const std::string& models = "models.json") {
     const std::string assets = RequiredEnv("I2S_TEST_ASSETS");
     std::vector<std::string> argv = {
-        RequiredEnv("I2S_SERVER_BIN"),
-        "--listen=127.0.0.1:0",
-        "--metrics_listen=127.0.0.1:0",
-        "--http_listen=127.0.0.1:0",
-        "--models=" + assets + "/" + models,
-        "--bundle=" + RequiredEnv("I2S_TEST_BUNDLE"),
+        RequiredEnv("I2S_SERVER_BIN"),           "--listen=127.0.0.1:0",
+        "--metrics_listen=127.0.0.1:0",          "--http_listen=127.0.0.1:0",
+        "--models=" + assets + "/" + models,     "--bundle=" + RequiredEnv("I2S_TEST_BUNDLE"),
         "--port_file=" + dir_.File("ports.json")};
     argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
     log_ = dir_.File("server.log");
     process_ = std::make_unique<ChildProcess>(argv, log_);
     // Wait for the server to announce its ports (it loads models first).
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-    while (!ParsePorts(ReadWholeFile(dir_.File("ports.json")), &grpc_port_,
-                       &metrics_port_)) {
+    while (!ParsePorts(ReadWholeFile(dir_.File("ports.json")), &grpc_port_, &metrics_port_)) {
       INFO("server log:\n" << ReadWholeFile(log_));
       REQUIRE(process_->Running());
       REQUIRE(std::chrono::steady_clock::now() < deadline);
@@ -88,8 +84,7 @@ class TestServer {
 
 inline std::unique_ptr<grpc::ClientContext> Context(int timeout_ms = 30000) {
   auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->set_deadline(std::chrono::system_clock::now() +
-                    std::chrono::milliseconds(timeout_ms));
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms));
   return ctx;
 }
 
@@ -98,7 +93,7 @@ inline std::string Image(const std::string& name) {
 }
 
 inline grpc::Status Recommend(TestServer& server, const pb::RecommendRequest& req,
-                       pb::RecommendResponse* resp) {
+                              pb::RecommendResponse* resp) {
   auto ctx = Context();
   return server.stub().Recommend(ctx.get(), req, resp);
 }
@@ -111,8 +106,7 @@ inline std::string HttpGet(int port, const std::string& path) {
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-  std::string req = "GET " + path +
-                    " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+  std::string req = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
   REQUIRE(::write(fd, req.data(), req.size()) == ssize_t(req.size()));
   std::string out;
   char buf[4096];

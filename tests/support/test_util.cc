@@ -20,8 +20,7 @@ namespace image2song::testing {
 std::string RequiredEnv(const char* name) {
   const char* v = std::getenv(name);
   if (v != nullptr && *v != '\0') return v;
-  static const std::pair<const char*, const char*> kDefaults[] = {
-      I2S_TEST_DEFAULT_PATHS};
+  static const std::pair<const char*, const char*> kDefaults[] = {I2S_TEST_DEFAULT_PATHS};
   for (const auto& [key, value] : kDefaults) {
     if (std::string(key) == name) return value;
   }
@@ -97,8 +96,7 @@ int RunCommand(const std::vector<std::string>& argv, std::string* output) {
   return DecodeStatus(status);
 }
 
-ChildProcess::ChildProcess(const std::vector<std::string>& argv,
-                           const std::string& log_path) {
+ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::string& log_path) {
   int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   REQUIRE(fd >= 0);
   pid_ = Spawn(argv, fd);
@@ -125,8 +123,7 @@ bool ChildProcess::Running() {
 }
 
 int ChildProcess::Wait(int timeout_ms) {
-  auto deadline = std::chrono::steady_clock::now() +
-                  std::chrono::milliseconds(timeout_ms);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (Running()) {
     if (std::chrono::steady_clock::now() > deadline) return -1;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

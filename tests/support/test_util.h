@@ -42,8 +42,7 @@ int RunCommand(const std::vector<std::string>& argv, std::string* output);
 class ChildProcess {
  public:
   // stdout+stderr go to `log_path`.
-  ChildProcess(const std::vector<std::string>& argv,
-               const std::string& log_path);
+  ChildProcess(const std::vector<std::string>& argv, const std::string& log_path);
   ~ChildProcess();
   pid_t pid() const { return pid_; }
   bool Running();

@@ -47,8 +47,7 @@ inline SongRecord Record(const std::string& id, const std::string& lyrics,
   return r;
 }
 
-inline Tag MakeTag(const std::string& label, std::vector<std::string> words,
-                   float score = 1.0f) {
+inline Tag MakeTag(const std::string& label, std::vector<std::string> words, float score = 1.0f) {
   Tag t;
   t.label = label;
   t.score = score;
