@@ -282,7 +282,7 @@ Summary Summarize(const ConfigResult& r, const std::vector<Picture>& pictures,
   return s;
 }
 
-// random, v1 and the full tagger set as tools/setup_assets.sh lays them out:
+// random, v1 and the full tagger set as tools/assets/setup_assets.sh lays them out:
 // v1 is models_v1.json when there (else models.json); the full set is
 // models_full.json when there, else models.json when that is not v1.
 std::string DefaultConfigs() {

@@ -203,7 +203,7 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (absl::Status s = Setup(); !s.ok()) {
     std::cerr << "i2s-microbench: " << s.message()
-              << " (run tools/setup_assets.sh and tools/quickstart.sh, or set "
+              << " (run tools/assets/setup_assets.sh and tools/quickstart.sh, or set "
                  "I2S_MODELS / I2S_BUNDLE / I2S_PHOTO)\n";
     return 1;
   }

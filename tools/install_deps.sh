@@ -14,14 +14,14 @@ PKGS=(
   nlohmann-json3-dev libssl-dev catch2 libbenchmark-dev nghttp2-client openssl
   # test images in odd formats (tests/testdata/make_test_assets.py)
   python3-pil
-  # fuzzing (tools/fuzz.sh)
+  # fuzzing (tools/dev/fuzz.sh)
   clang-14 libclang-rt-14-dev
   # the house C++ format (.clang-format; tools/dev/check_format.sh)
   clang-format-14
   # fast serial BLAS for LibTorch (the threaded variants abort with
   # prometheus-cpp's civetweb threads; the reference BLAS is 3-6x slower)
   libopenblas0-serial
-  # WordNet 3.0 (hypernyms of the tagger labels: tools/wordnet_words.py)
+  # WordNet 3.0 (hypernyms of the tagger labels: tools/assets/wordnet_words.py)
   wordnet-base
   # offline model conversion and test-asset generation (Debian's python)
   python3 python3-torch python3-numpy python3-flatbuffers python3-opencv

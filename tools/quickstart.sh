@@ -14,9 +14,9 @@ export OPENBLAS_NUM_THREADS=1
 
 echo "==> packages"; "$REPO/tools/install_deps.sh"
 echo "==> build"; "$REPO/tools/build.sh"
-echo "==> models"; "$REPO/tools/setup_assets.sh"
+echo "==> models"; "$REPO/tools/assets/setup_assets.sh"
 echo "==> demo index bundle from $CATALOGUE"
-"$REPO/tools/demo_bundle.sh"
+"$REPO/tools/assets/demo_bundle.sh"
 
 echo "==> start i2s-server"
 source "$REPO/tools/lib_server.sh"

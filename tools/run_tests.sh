@@ -6,7 +6,7 @@
 #
 # Labels: unit (module tests), e2e (real i2s-server over gRPC with tiny
 # generated models), models (the downloaded default models; skipped when the
-# asset cache cannot be prepared). Then tools/fuzz.sh fuzzes each libFuzzer
+# asset cache cannot be prepared). Then tools/dev/fuzz.sh fuzzes each libFuzzer
 # target for I2S_FUZZ_SECONDS (default 30).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,8 +15,8 @@ export OPENBLAS_NUM_THREADS=1
 
 "$REPO/tools/install_deps.sh"
 "$REPO/tools/build.sh"
-if "$REPO/tools/setup_assets.sh"; then
-  "$REPO/tools/demo_bundle.sh" || echo "run_tests: demo bundle not refreshed (no catalogue)" >&2
+if "$REPO/tools/assets/setup_assets.sh"; then
+  "$REPO/tools/assets/demo_bundle.sh" || echo "run_tests: demo bundle not refreshed (no catalogue)" >&2
   "$REPO/tools/eval/make_eval_set.sh" || echo "run_tests: evaluation set unavailable; test_relevance_models will be skipped" >&2
 else
   echo "run_tests: default model assets unavailable; 'models' tests will be skipped" >&2
@@ -25,5 +25,5 @@ fi
 # Bounded fuzzing of the image decoder and the request checks (clang, ASan +
 # UBSan); I2S_FUZZ_SECONDS=0 skips it.
 if [ "${I2S_FUZZ_SECONDS:-30}" != 0 ]; then
-  "$REPO/tools/fuzz.sh" --seconds="${I2S_FUZZ_SECONDS:-30}"
+  "$REPO/tools/dev/fuzz.sh" --seconds="${I2S_FUZZ_SECONDS:-30}"
 fi

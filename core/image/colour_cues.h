@@ -1,7 +1,7 @@
 // Light and colour cues without a model: brightness, saturation, colour
 // temperature, colourfulness and sky / water / vegetation proportions,
 // turned into tags ("night", "warm", "colourful", ...) by rules that are
-// data (a JSON file, see tools/data/colour_cues.json for the defaults and
+// data (a JSON file, see tools/assets/data/colour_cues.json for the defaults and
 // their rationale).
 //
 // Rules file:

@@ -2,7 +2,7 @@
 //
 // A label file line: "index<TAB>display label<TAB>words[<TAB>related words]".
 // With `related`, a label's related words (WordNet hypernyms written by
-// tools/wordnet_words.py: "goldfinch" -> "finch bird") join its words; with
+// tools/assets/wordnet_words.py: "goldfinch" -> "finch bird") join its words; with
 // `count` > 0, so do up to `count` nearest words of the word vectors (cosine
 // >= min_cosine, among the `vocabulary` most frequent; exact search at load,
 // labels x vocabulary x dim multiply-adds). Both kinds of expansion count

@@ -1,5 +1,5 @@
 // Word vectors in the lyric word space (GloVe), memory-mapped from the
-// compact "I2SWVEC1" binary written by tools/convert_glove.py:
+// compact "I2SWVEC1" binary written by tools/assets/convert_glove.py:
 //
 //   "I2SWVEC1" | u32 version=1 | u32 dim | u32 count | u32 words_bytes |
 //   words ('\n' after each) | zero pad to 4 | f32[count*dim]

@@ -1,4 +1,4 @@
-// Colour cue features and the production rule file (tools/data/colour_cues.json).
+// Colour cue features and the production rule file (tools/assets/data/colour_cues.json).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -28,7 +28,7 @@ RgbImage Solid(uint8_t r, uint8_t g, uint8_t b, int w = 64, int h = 48) {
 
 std::vector<CueRule> ProductionRules() {
   auto rules =
-      LoadCueRules(testing::RequiredEnv("I2S_SOURCE_DIR") + "/tools/data/colour_cues.json");
+      LoadCueRules(testing::RequiredEnv("I2S_SOURCE_DIR") + "/tools/assets/data/colour_cues.json");
   INFO(rules.status().ToString());
   REQUIRE(rules.ok());
   return *rules;

@@ -344,7 +344,7 @@ def check_dockerfile(repo, build, flags):
 
     # scripts the build runs exist
     all_runs = " ".join(a for s in stages for i, a in s[2] if i == "RUN")
-    for script in ("tools/build.sh", "tools/setup_assets.sh", "tools/demo_bundle.sh"):
+    for script in ("tools/build.sh", "tools/assets/setup_assets.sh", "tools/assets/demo_bundle.sh"):
         C.ok(script in all_runs and os.access(os.path.join(repo, script), os.X_OK),
              f"Dockerfile runs {script}, which exists")
     froms = {m for s in stages for i, a in s[2] if i in ("COPY", "RUN")

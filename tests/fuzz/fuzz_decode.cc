@@ -3,7 +3,7 @@
 // model manifest such as the tiny test assets' models_full.json) the whole
 // tagging path: backdrop analysis, region crops, every tagger's
 // preprocessing and forward pass, colour cues. Built with ASan + UBSan
-// (tools/fuzz.sh). Every input must decode to a sane image that tags
+// (tools/dev/fuzz.sh). Every input must decode to a sane image that tags
 // without error, or give INVALID_ARGUMENT; nothing may crash or leak.
 //
 // Two kinds of input:

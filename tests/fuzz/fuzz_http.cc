@@ -13,7 +13,7 @@
 // must answer a request or INVALID_ARGUMENT / UNIMPLEMENTED, and a parsed
 // request never holds more image bytes than the body.
 //
-// Built with ASan + UBSan (tools/fuzz.sh).
+// Built with ASan + UBSan (tools/dev/fuzz.sh).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>

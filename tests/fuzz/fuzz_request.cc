@@ -1,7 +1,7 @@
 // libFuzzer target: untrusted Recommend request bytes as the server handles
 // them before the models: parsing (ParseRequestBytes), the request limits
 // (server/request.h), then decoding of every image. Built with ASan +
-// UBSan (tools/fuzz.sh).
+// UBSan (tools/dev/fuzz.sh).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>

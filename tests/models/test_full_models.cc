@@ -1,7 +1,7 @@
 // Tests with the downloaded default models (CTest label `models`): the
 // converted MobileNetV2 tags real photos with the expected ImageNet labels,
 // and the whole pipeline ranks demo songs for them. Exits 77 (skipped) when
-// the asset cache has not been prepared (tools/setup_assets.sh).
+// the asset cache has not been prepared (tools/assets/setup_assets.sh).
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
@@ -228,7 +228,7 @@ int main(int argc, char* argv[]) {
   if (!std::ifstream(image2song::ModelsPath()) ||
       !std::ifstream(image2song::CacheDir() + "/samples/expected.tsv")) {
     std::cout << "default models not prepared in " << image2song::CacheDir()
-              << " (run tools/setup_assets.sh): skipped\n";
+              << " (run tools/assets/setup_assets.sh): skipped\n";
     return 77;
   }
   return Catch::Session().run(argc, argv);

@@ -330,7 +330,7 @@ int main(int argc, char* argv[]) {
     std::string catalogue = image2song::DemoCatalogue();
     if (!image2song::PathExists(catalogue)) {
       // The cached demo bundle instead: it must be of this build's format
-      // (tools/demo_bundle.sh refreshes it where the catalogue exists).
+      // (tools/assets/demo_bundle.sh refreshes it where the catalogue exists).
       catalogue = image2song::JoinPath(image2song::DefaultBundleDir(), "manifest.json");
       auto text = image2song::ReadFile(catalogue, 1 << 24);
       if (text.ok() && nlohmann::json::parse(*text, nullptr, false).value("format_version", 0) !=
@@ -344,7 +344,7 @@ int main(int argc, char* argv[]) {
                                     image2song::JoinPath(cache, "eval/eval.jsonl")}) {
       if (!image2song::PathExists(need)) {
         std::cout << need
-                  << " missing (run tools/setup_assets.sh and "
+                  << " missing (run tools/assets/setup_assets.sh and "
                      "tools/eval/make_eval_set.sh): skipped\n";
         return 77;
       }

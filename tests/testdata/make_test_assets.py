@@ -7,7 +7,7 @@ exercises the real code paths (TorchScript loading, FAISS, gRPC) in seconds:
   models.json    model manifest in the production format
   models_slow.json  the same with slow_color.pt (~50 ms a forward pass)
   models_full.json  tiny_color with 2x2 + centre regions, colour cues
-                 (cues.json: tools/data/colour_cues.json with tiny words),
+                 (cues.json: tools/assets/data/colour_cues.json with tiny words),
                  word expansion
   tiny_color.pt  TorchScript "colour classifier": input [B,3,32,32] in [0,1];
                  outputs (softmax scores over 5 labels, 3-d pooled embedding).
@@ -329,7 +329,7 @@ def main():
     # The full tagger set: regions on the classifier plus colour cues (the
     # production rule file, with words from the tiny vocabulary).
     with open(os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                           "../../tools/data/colour_cues.json")) as f:
+                           "../../tools/assets/data/colour_cues.json")) as f:
         cues = json.load(f)
     tiny_words = {"night": ["night", "dark"], "warm": ["fire", "heat"],
                   "cold": ["snow", "ice", "cold"], "green": ["green", "trees"],

@@ -155,7 +155,7 @@ def fluent_member(names, hexcode):
 
 
 class DebFiles:
-    """Files out of the Debian packages cached by tools/setup_assets.sh."""
+    """Files out of the Debian packages cached by tools/assets/setup_assets.sh."""
 
     def __init__(self, deb_dir):
         self.deb_dir = deb_dir
@@ -166,7 +166,7 @@ class DebFiles:
             debs = sorted(glob.glob(os.path.join(self.deb_dir, f"{package}_*.deb")))
             if not debs:
                 raise SystemExit(f"no {package}_*.deb in {self.deb_dir} "
-                                 "(run tools/setup_assets.sh)")
+                                 "(run tools/assets/setup_assets.sh)")
             data = subprocess.run(["dpkg-deb", "--fsys-tarfile", debs[-1]], check=True,
                                   stdout=subprocess.PIPE).stdout
             self.tars[package] = tarfile.open(fileobj=io.BytesIO(data))

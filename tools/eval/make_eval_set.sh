@@ -4,7 +4,7 @@
 #
 #   tools/eval/make_eval_set.sh [--force]
 #
-# Needs tools/setup_assets.sh to have run (word vectors, sample photos and the Debian packages
+# Needs tools/assets/setup_assets.sh to have run (word vectors, sample photos and the Debian packages
 # they come from in the cache), npm (to fetch the pinned emoji packages, tools/eval/eval.lock),
 # rsvg-convert (Debian librsvg2-bin) and python3-opencv; missing packages are installed when
 # root. Pictures, lexicons and the relevance definition: tools/eval/make_eval_set.py and
@@ -55,8 +55,8 @@ need_pkgs() {  # need_pkgs "why" pkg...
 }
 
 echo "==> relevance evaluation set: $OUT"
-[ -f "$VECTORS" ] || die "$VECTORS missing (run tools/setup_assets.sh first)"
-[ -f "$SAMPLES/expected.tsv" ] || die "$SAMPLES missing (run tools/setup_assets.sh first)"
+[ -f "$VECTORS" ] || die "$VECTORS missing (run tools/assets/setup_assets.sh first)"
+[ -f "$SAMPLES/expected.tsv" ] || die "$SAMPLES missing (run tools/assets/setup_assets.sh first)"
 [ -f "$CATALOGUE" ] || die "catalogue $CATALOGUE missing (set I2S_SHARED or I2S_CATALOGUE)"
 [ -x "$PY" ] || die "$PY not found (set I2S_PYTHON)"
 

@@ -1,5 +1,5 @@
 """The ghz load-test configuration (deploy/ghz/recommend.json) is usable: its
-proto and call exist, and the binary message tools/ghz_request.py writes is
+proto and call exist, and the binary message tools/bench/ghz_request.py writes is
 exactly what ghz sends, answered OK by the real server (sent here as raw
 bytes, as ghz does). ghz itself is not packaged for Debian."""
 
@@ -38,7 +38,7 @@ class GhzConfigTest(unittest.TestCase):
 
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "recommend.bin")
-            subprocess.run([sys.executable, os.path.join(SOURCE, "tools", "ghz_request.py"),
+            subprocess.run([sys.executable, os.path.join(SOURCE, "tools", "bench", "ghz_request.py"),
                             t.asset("images", "red.jpg"), "--top_k=3", f"--out={out}"],
                            check=True, timeout=60)
             body = t.read(out)

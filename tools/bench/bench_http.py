@@ -2,7 +2,7 @@
 """Latency of the same Recommend over gRPC and over the HTTP gateway, one call
 at a time, against a running i2s-server (prints numbers; not a test).
 
-    PYTHONPATH=build/python /usr/bin/python3 tools/bench_http.py \
+    PYTHONPATH=build/python /usr/bin/python3 tools/bench/bench_http.py \
         --grpc=127.0.0.1:50051 --http=127.0.0.1:8080 IMAGE [--calls=200]
 
 Both clients keep their connection open (HTTP/1.1 keep-alive, one gRPC
@@ -19,7 +19,7 @@ import time
 
 sys.path.insert(0, os.environ.get(
     "I2S_PYTHON_STUBS",
-    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build", "python")))
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "python")))
 import grpc  # noqa: E402
 from image2song.v1 import image2song_pb2 as pb  # noqa: E402
 from image2song.v1 import image2song_pb2_grpc as pb_grpc  # noqa: E402

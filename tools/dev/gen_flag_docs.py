@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the flag reference (docs/configuration.md) from the binaries' own --help.
 
-    /usr/bin/python3 tools/gen_flag_docs.py BUILD_DIR [--check] [--doc=docs/configuration.md]
+    /usr/bin/python3 tools/dev/gen_flag_docs.py BUILD_DIR [--check] [--doc=docs/configuration.md]
 
 Between `<!-- flags:NAME begin -->` and `<!-- flags:NAME end -->` in the
 document it puts a table of NAME's flags (flag, default, meaning) parsed from
@@ -54,7 +54,7 @@ def table(name, build):
     flags = parse_help(out.stdout + out.stderr)
     if not flags:
         sys.exit(f"gen_flag_docs: no flags parsed from {name} --help")
-    rows = [f"Generated from `{name} --help` by `tools/gen_flag_docs.py`; do not edit by hand.", "",
+    rows = [f"Generated from `{name} --help` by `tools/dev/gen_flag_docs.py`; do not edit by hand.", "",
             "| flag | default | meaning |", "|---|---|---|"]
     for flag, default, meaning in flags:
         rows.append(f"| `--{flag}` | `{cell(default)}` | {cell(meaning)} |")
@@ -65,7 +65,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("build")
     p.add_argument("--check", action="store_true")
-    p.add_argument("--doc", default=os.path.join(os.path.dirname(__file__), "..", "docs",
+    p.add_argument("--doc", default=os.path.join(os.path.dirname(__file__), "..", "..", "docs",
                                                  "configuration.md"))
     args = p.parse_args()
     with open(args.doc, encoding="utf-8") as f:
@@ -84,7 +84,7 @@ def main():
     if args.check:
         if updated != doc:
             sys.exit(f"gen_flag_docs: the flag reference in {args.doc} differs from --help; run "
-                     "/usr/bin/python3 tools/gen_flag_docs.py build")
+                     "/usr/bin/python3 tools/dev/gen_flag_docs.py build")
         print(f"gen_flag_docs: {found} flag tables match --help")
         return
     if updated != doc:

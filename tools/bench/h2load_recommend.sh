@@ -4,7 +4,7 @@
 # when grpc-status is not 0, so the real outcome is read from the server's Prometheus counters
 # (i2s_requests_total by code) before and after.
 #
-#   tools/h2load_recommend.sh IMAGE [--server=127.0.0.1:50051] [--metrics=127.0.0.1:9464]
+#   tools/bench/h2load_recommend.sh IMAGE [--server=127.0.0.1:50051] [--metrics=127.0.0.1:9464]
 #                             [--top_k=10] [h2load flags, default: -n 200 -c 2 -m 1]
 set -euo pipefail
 [ $# -ge 1 ] || { sed -n '2,8p' "$0"; exit 2; }

@@ -442,7 +442,7 @@ def main():
                       "mean": [mean] * 3, "std": [std] * 3},
             "outputs": [{"name": "scores", "shape": [-1, num_classes], "kind": "softmax"},
                         {"name": "embedding", "shape": [-1, emb_dim], "kind": "avgpool"}],
-            "converter": "tools/convert_tflite.py", "torch": torch.__version__}
+            "converter": "tools/assets/convert_tflite.py", "torch": torch.__version__}
     tmp = args.out_pt + ".tmp"
     traced.save(tmp, _extra_files={"i2s_meta.json": json.dumps(meta)})
 

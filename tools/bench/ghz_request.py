@@ -2,7 +2,7 @@
 """Writes a serialized RecommendRequest for load tools that send a binary
 message (ghz --binary-file, deploy/ghz/recommend.json).
 
-    PYTHONPATH=build/python /usr/bin/python3 tools/ghz_request.py IMAGE... \
+    PYTHONPATH=build/python /usr/bin/python3 tools/bench/ghz_request.py IMAGE... \
         [--top_k=10] [--explain] [--out=/tmp/i2s-ghz/recommend.bin]
 
 Several images make one request with `images` (video keyframes).
@@ -14,7 +14,7 @@ import sys
 
 sys.path.insert(0, os.environ.get(
     "I2S_PYTHON_STUBS",
-    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build", "python")))
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "python")))
 from image2song.v1 import image2song_pb2 as pb  # noqa: E402
 
 

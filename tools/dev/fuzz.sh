@@ -4,9 +4,9 @@
 # tests/fuzz/make_seeds.py writes (deterministic) into the work directory. Exit 1 with the
 # crashing input's path when a target crashes, leaks or times out.
 #
-#   tools/fuzz.sh [--seconds=30] [--work=/tmp/i2s-fuzz]
+#   tools/dev/fuzz.sh [--seconds=30] [--work=/tmp/i2s-fuzz]
 set -euo pipefail
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 SECONDS_EACH=30
 WORK=/tmp/i2s-fuzz
 for a in "$@"; do

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fetch, verify and convert the default image2song models into the cache (idempotent).
 #
-#   tools/setup_assets.sh [--force] [--skip-samples] [--skip-check]
+#   tools/assets/setup_assets.sh [--force] [--skip-samples] [--skip-check]
 #
 # Environment:
 #   I2S_CACHE   cache root (default ~/.cache/image2song); nothing is written into the repo
@@ -11,11 +11,11 @@
 # Result: $I2S_CACHE/models/default/{models.json, mobilenet_v2.pt, imagenet_labels.txt,
 #         imagenet_words.tsv, glove100.i2sv, centernet.pt, coco_words.tsv} and
 #         $I2S_CACHE/samples/{*.jpg,*.png,expected.tsv}; TF.js reference runtime in $I2S_CACHE/node.
-# Pinned sources and sha256s: tools/assets.lock.  See tools/README.md.
+# Pinned sources and sha256s: tools/assets/assets.lock.  See tools/assets/README.md.
 set -euo pipefail
 
 TOOLS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO="$(cd "$TOOLS/.." && pwd)"
+REPO="$(cd "$TOOLS/../.." && pwd)"
 CACHE="${I2S_CACHE:-$HOME/.cache/image2song}"
 SHARED="${I2S_SHARED:-$REPO/../shared}"
 PY="${I2S_PYTHON:-/usr/bin/python3}"
@@ -145,7 +145,7 @@ else
     [ -n "$deb" ] && echo "$deb"
   }
   expected="$SAMPLES/expected.tsv.part"
-  printf '# file\tacceptable ImageNet labels (index or label substring), see tools/assets.lock\n' > "$expected"
+  printf '# file\tacceptable ImageNet labels (index or label substring), see tools/assets/assets.lock\n' > "$expected"
   n_ok=0 n_all=0
   while IFS=$'\t' read -r _ name want pkg path expect; do
     n_all=$((n_all + 1))
@@ -203,7 +203,7 @@ else
   stamp glove "$k"
 fi
 WORDNET=/usr/share/wordnet
-[ -s "$WORDNET/data.noun" ] || need_pkgs "WordNet hypernyms (tools/wordnet_words.py)" wordnet-base
+[ -s "$WORDNET/data.noun" ] || need_pkgs "WordNet hypernyms (tools/assets/wordnet_words.py)" wordnet-base
 k="$(key_of "$LABELS" "$MODELS/glove100.i2sv" "$TOOLS/imagenet_words.py" \
             "$TOOLS/data/imagenet_words_overrides.tsv" "$TOOLS/wordnet_words.py" \
             "$WORDNET/data.noun")"
@@ -263,7 +263,7 @@ info "models.json, models_v1.json, colour_cues.json written"
 done_step
 
 # ---------------------------------------------------------------------------------------------
-step "[7/10] known-label check (tools/check_classifier.py)"
+step "[7/10] known-label check (tools/assets/check_classifier.py)"
 if [ "$SKIP_CHECK" = 1 ]; then
   info "skipped (--skip-check)"
 else
@@ -282,7 +282,7 @@ done_step
 
 # ---------------------------------------------------------------------------------------------
 # Object detector: CenterNet (MobileNetV3, COCO-80) from npm @vladmandic/human (TF.js graph
-# model) -> centernet.pt, checked against TF.js itself (tools/check_centernet_parity.py).
+# model) -> centernet.pt, checked against TF.js itself (tools/assets/check_centernet_parity.py).
 HUMAN_DIR=""
 step "[8/10] @vladmandic/human (npm package) + TF.js reference runtime -> $CACHE/node"
 while IFS=$'\t' read -r _ name want spec sha1 _; do
@@ -320,7 +320,7 @@ while IFS=$'\t' read -r _ name want spec sha1 _; do
   fi
 done < <(lock_rows npmdet)
 [ -n "$HUMAN_DIR" ] || die "no npmdet row in $LOCK"
-# @tensorflow/tfjs (pure JS, cpu backend) pinned by tools/parity/package(-lock).json, into the cache
+# @tensorflow/tfjs (pure JS, cpu backend) pinned by tools/assets/parity/package(-lock).json, into the cache
 NODE_PREFIX="$CACHE/node"
 k="$(key_of "$TOOLS/parity/package.json" "$TOOLS/parity/package-lock.json")"
 if fresh tfjs "$k" "$NODE_PREFIX/node_modules/@tensorflow/tfjs/package.json"; then
@@ -371,7 +371,7 @@ fi
 info "recommended models.json entry: $(cat "$CENTRY")"
 done_step
 
-step "[10/10] CenterNet parity vs TF.js (tools/check_centernet_parity.py)"
+step "[10/10] CenterNet parity vs TF.js (tools/assets/check_centernet_parity.py)"
 if [ "$SKIP_CHECK" = 1 ]; then
   info "skipped (--skip-check)"
 else

@@ -3,12 +3,12 @@
 # indexes it, measures the bundle with i2s-index-bench, then times an incremental update with
 # 1 % changes. Prints one table per index type.
 #
-#   tools/bench_index.sh [--songs=1000000] [--types="hnsw ivfpq"] [--work=/tmp/i2s-bench-index]
+#   tools/bench/bench_index.sh [--songs=1000000] [--types="hnsw ivfpq"] [--work=/tmp/i2s-bench-index]
 #
-# Needs a build (tools/build.sh) and the default word vectors (tools/setup_assets.sh).
+# Needs a build (tools/build.sh) and the default word vectors (tools/assets/setup_assets.sh).
 # Takes ~10 minutes for 1M songs and both types on 2 cores; needs ~8 GB of disk in --work.
 set -euo pipefail
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUILD="${I2S_BUILD_DIR:-$REPO/build}"
 SONGS=1000000
 TYPES="hnsw ivfpq"
@@ -27,14 +27,14 @@ mkdir -p "$WORK"
 CAT="$WORK/syn-$SONGS.jsonl"
 if [ ! -s "$CAT" ]; then
   echo "==> generating $SONGS songs -> $CAT"
-  /usr/bin/python3 "$REPO/tools/gen_catalogue.py" --songs "$SONGS" --out "$CAT"
+  /usr/bin/python3 "$REPO/tools/assets/gen_catalogue.py" --songs "$SONGS" --out "$CAT"
 fi
 # 1 % changes: 0.5 % updated (same ids, new lyrics from a different seed), 0.25 % added,
 # 0.25 % deleted.
 CHANGES="$WORK/changes-$SONGS.jsonl"
 if [ ! -s "$CHANGES" ]; then
   echo "==> change file (1 % of $SONGS) -> $CHANGES"
-  /usr/bin/python3 "$REPO/tools/gen_catalogue.py" --songs $((SONGS / 100 * 3 / 4)) --seed 7 \
+  /usr/bin/python3 "$REPO/tools/assets/gen_catalogue.py" --songs $((SONGS / 100 * 3 / 4)) --seed 7 \
     --out "$WORK/changes-src.jsonl" --quiet
   /usr/bin/python3 - "$WORK/changes-src.jsonl" "$CHANGES" "$SONGS" <<'PY'
 import json, sys

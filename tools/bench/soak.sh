@@ -4,10 +4,10 @@
 # and the server's RSS, then the RSS and p99 trend (least-squares slope per
 # minute over the second half, after warm-up).
 #
-#   tools/soak.sh [--bundle=DIR] [--images=DIR] [--qps=8] [--minutes=10]
+#   tools/bench/soak.sh [--bundle=DIR] [--images=DIR] [--qps=8] [--minutes=10]
 #                 [--window=30] [-- i2s-server flags]
 set -euo pipefail
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUILD="${I2S_BUILD_DIR:-$REPO/build}"
 CACHE="${I2S_CACHE:-$HOME/.cache/image2song}"
 BUNDLE="$CACHE/bundles/demo"; IMAGES="$CACHE/samples"; QPS=8; MINUTES=10; WINDOW=30

@@ -4,9 +4,9 @@
 # generated models; the `models` label is left out: it needs the downloads
 # and is slow under ASan).
 #
-#   tools/sanitize.sh [extra ctest args]
+#   tools/dev/sanitize.sh [extra ctest args]
 set -euo pipefail
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUILD="${I2S_ASAN_BUILD_DIR:-$REPO/build-asan}"
 export OPENBLAS_NUM_THREADS=1
 FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
@@ -18,10 +18,10 @@ fi
 cmake --build "$BUILD" -j "${I2S_JOBS:-$(nproc)}"
 # Leaks: LibTorch and gRPC keep process-lifetime singletons; suppress those
 # libraries' allocations, not ours.
-SUPP="$REPO/tools/lsan.supp"
+SUPP="$REPO/tools/dev/lsan.supp"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:strict_init_order=1"
 export LSAN_OPTIONS="suppressions=$SUPP:print_suppressions=0"
-export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:suppressions=$REPO/tools/ubsan.supp"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:suppressions=$REPO/tools/dev/ubsan.supp"
 cd "$BUILD"
 # test_deploy_files compares the binaries' libraries with the release image's
 # packages; an ASan build also links libasan and libubsan, so it is left out.

@@ -35,7 +35,7 @@ def main():
     labels_txt = os.path.join(args.models_dir, "imagenet_labels.txt")
     for p in (manifest, labels_txt, args.samples):
         if not os.path.exists(p):
-            print(f"SKIP: {p} missing; run tools/setup_assets.sh first")
+            print(f"SKIP: {p} missing; run tools/assets/setup_assets.sh first")
             return SKIP
     try:
         import cv2
@@ -51,7 +51,7 @@ def main():
     tagger = next(t for t in cfg["taggers"] if t.get("kind") == "classifier")
     model_path = os.path.join(args.models_dir, tagger["file"])
     if not os.path.exists(model_path):
-        print(f"SKIP: {model_path} missing; run tools/setup_assets.sh first")
+        print(f"SKIP: {model_path} missing; run tools/assets/setup_assets.sh first")
         return SKIP
     inp = tagger["input"]
     W, H = int(inp["width"]), int(inp["height"])

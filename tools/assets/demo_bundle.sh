@@ -3,9 +3,9 @@
 # when it is missing, or older than the catalogue or than the i2s-index binary (a new build may
 # write a new bundle format). Used by tools/quickstart.sh and tools/run_tests.sh.
 #
-#   tools/demo_bundle.sh      # exit 0: bundle ready; 3: catalogue missing
+#   tools/assets/demo_bundle.sh      # exit 0: bundle ready; 3: catalogue missing
 set -euo pipefail
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUILD="${I2S_BUILD_DIR:-$REPO/build}"
 CACHE="${I2S_CACHE:-$HOME/.cache/image2song}"
 SHARED="${I2S_SHARED:-$REPO/../shared}"

@@ -4,13 +4,13 @@
 # loop), then raises the open-loop rate until p99 exceeds the budget and
 # reports the largest rate that kept p99 <= budget with no errors.
 #
-#   tools/bench_load.sh [--bundle=DIR] [--images=DIR] [--budget_ms=150]
+#   tools/bench/bench_load.sh [--bundle=DIR] [--images=DIR] [--budget_ms=150]
 #                       [--duration=20] [--qps="4 6 8 ..."] [-- i2s-server flags]
 #
 # Prints one line per step and a final summary line
 #   RESULT c1_p50_ms=.. c1_p99_ms=.. max_qps=.. (p99 .. ms) flags=..
 set -euo pipefail
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUILD="${I2S_BUILD_DIR:-$REPO/build}"
 CACHE="${I2S_CACHE:-$HOME/.cache/image2song}"
 BUNDLE="$CACHE/bundles/demo"; IMAGES="$CACHE/samples"; BUDGET=150; DURATION=20

@@ -36,7 +36,7 @@ optimize_for_inference.
 Validation (fails the conversion when out of bounds): the batched decoder against the graph's own
 decode subgraph (interpreted for batch 1: 'tower_0/detections'), traced vs eager, reloaded file,
 batch 1 / 3 vs batch 2 per image, on synthetic images and --check-images.  The numerical parity
-against TF.js itself is tools/check_centernet_parity.py.
+against TF.js itself is tools/assets/check_centernet_parity.py.
 
 Usage: convert_centernet.py centernet.json OUT.pt [--meta-json M] [--check-images IMG...]
          [--words coco_words.tsv --labels-ts labels.ts --glove glove100.i2sv] [--bench]
@@ -917,7 +917,7 @@ def main():
                  for g in graph.model["weightsManifest"] for p in g["paths"]]
     meta["source_sha256"] = sha256(args.model_json)
     meta["weights_sha256"] = [sha256(p) for p in bin_paths]
-    meta["converter"] = "tools/convert_centernet.py"
+    meta["converter"] = "tools/assets/convert_centernet.py"
     meta["torch"] = torch.__version__
     H, W = meta["input"]["height"], meta["input"]["width"]
     n_w = sum(int(np.prod(v.shape)) for v in graph.weights.values())

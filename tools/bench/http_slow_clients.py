@@ -2,7 +2,7 @@
 """Holds stalled HTTP connections open against a running i2s-server and times
 what a normal client gets meanwhile (prints numbers; not a test).
 
-    /usr/bin/python3 tools/http_slow_clients.py --http=127.0.0.1:8080 \
+    /usr/bin/python3 tools/bench/http_slow_clients.py --http=127.0.0.1:8080 \
         [--stalled=64] [--image=photo.jpg] [--probes=20] [--sources=8]
 
 Half of the stalled connections send half a request head, the other half a

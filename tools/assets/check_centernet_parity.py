@@ -1,13 +1,13 @@
 #!/usr/bin/python3
 """Numerical parity of the converted CenterNet detector against the original TF.js model.
 
-Reference: tools/parity/centernet_tfjs.mjs runs human's models/centernet.json with the pure-JS
-@tensorflow/tfjs CPU backend in Node (installed in the cache from tools/parity/package.json), on
+Reference: tools/assets/parity/centernet_tfjs.mjs runs human's models/centernet.json with the pure-JS
+@tensorflow/tfjs CPU backend in Node (installed in the cache from tools/assets/parity/package.json), on
 real photos from $CACHE/samples, preprocessing them exactly as human does
 (tf.image.resizeBilinear to 512x512 of the float RGB photo), and decodes detections both with
 human's own code (the @vladmandic/human library, object detection only) and with a verbatim copy
 of its process() step.  This script then feeds the *same* resized tensors to
-  * the eager PyTorch interpreter (tools/convert_centernet.py) for the raw heads:
+  * the eager PyTorch interpreter (tools/assets/convert_centernet.py) for the raw heads:
     tower_0/keypoints (sigmoid heatmap), tower_0/wh, tower_0/detections (pre-NMS peaks);
   * the converted TorchScript $CACHE/models/default/centernet.pt (all photos in one batch) for
     the final detections: class-agnostic NMS, (x_min, y_min, x_max, y_max) / 512, clipped,
@@ -17,7 +17,7 @@ to [0, 1] as the TorchScript does).  It also reports how far a Python port of hu
 from tfjs' (preprocessing parity) and prints the detections per photo.
 
 Exit codes: 0 ok, 1 mismatch, 77 cache / node modules / samples / node missing
-(CTest: SKIP_RETURN_CODE 77, label models).  Run after tools/setup_assets.sh.
+(CTest: SKIP_RETURN_CODE 77, label models).  Run after tools/assets/setup_assets.sh.
 """
 
 import argparse
@@ -73,7 +73,7 @@ def main():
             args.model]
     for p in need:
         if not os.path.exists(p):
-            print(f"SKIP: {p} missing; run tools/setup_assets.sh first")
+            print(f"SKIP: {p} missing; run tools/assets/setup_assets.sh first")
             return SKIP
     node = shutil.which(args.node)
     if not node:

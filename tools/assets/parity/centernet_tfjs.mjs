@@ -1,11 +1,11 @@
 // Reference run of human's CenterNet TF.js graph model with the pure-JavaScript
-// @tensorflow/tfjs CPU backend (no native code), for tools/check_centernet_parity.py.
+// @tensorflow/tfjs CPU backend (no native code), for tools/assets/check_centernet_parity.py.
 //
 //   node centernet_tfjs.mjs --tfjs-prefix DIR --human DIR --inputs IN.json --out OUT_DIR
 //        [--min-confidence 0.2] [--iou 0.4] [--max-detected 10] [--skip-human 1]
 //
-//   --tfjs-prefix  npm prefix holding node_modules/@tensorflow/tfjs (tools/parity/package.json,
-//                  installed into the cache by tools/setup_assets.sh, never into the repo)
+//   --tfjs-prefix  npm prefix holding node_modules/@tensorflow/tfjs (tools/assets/parity/package.json,
+//                  installed into the cache by tools/assets/setup_assets.sh, never into the repo)
 //   --human        extracted @vladmandic/human package dir (models/centernet.json + .bin,
 //                  src/object/labels.ts, dist/human.node-wasm.js)
 //   --inputs       JSON [{name, file, height, width}]: file = raw float32 RGB 0..255, HWC, the

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks that every relative link and #anchor in the documentation resolves.
 
-    /usr/bin/python3 tools/check_doc_links.py [SOURCE_DIR] [FILE.md ...]
+    /usr/bin/python3 tools/dev/check_doc_links.py [SOURCE_DIR] [FILE.md ...]
 
 Reads README.md and docs/*.md under SOURCE_DIR (default: the repository this
 script is in), or the FILEs given. For every markdown link `[text](target)`,
@@ -139,7 +139,7 @@ def check(files):
 
 def main(argv):
     paths = argv[1:]
-    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
     if paths and os.path.isdir(paths[0]):
         root = paths.pop(0)
     files = paths or [os.path.join(root, "README.md")] + \

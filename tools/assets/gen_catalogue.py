@@ -26,7 +26,7 @@ Output is deterministic for a given --seed and --songs, written in chunks of 10,
 FILE.part and renamed to FILE at the end, so memory stays flat at any size.
 
 Example:
-  /usr/bin/python3 tools/gen_catalogue.py --songs 1000000 --out /tmp/syn1m.jsonl
+  /usr/bin/python3 tools/assets/gen_catalogue.py --songs 1000000 --out /tmp/syn1m.jsonl
   build/index/i2s-index --catalogue=/tmp/syn1m.jsonl --output=/tmp/syn1m.bundle ...
 """
 
@@ -322,7 +322,7 @@ def parse_args(argv):
     if args.seed < 0:
         ap.error(f"--seed must be >= 0 (got {args.seed})")
     if not os.path.isfile(args.vectors):
-        ap.error(f"word vectors not found: {args.vectors} (run tools/setup_assets.sh to "
+        ap.error(f"word vectors not found: {args.vectors} (run tools/assets/setup_assets.sh to "
                  "fetch and convert them, or pass --vectors FILE.i2sv)")
     out_dir = os.path.dirname(os.path.abspath(args.out))
     if not os.path.isdir(out_dir):
@@ -341,7 +341,7 @@ def main(argv=None):
     try:
         words, vecs = read_i2sv(args.vectors)
     except (OSError, ValueError) as e:
-        die(f"cannot read word vectors {args.vectors}: {e} (re-run tools/setup_assets.sh)")
+        die(f"cannot read word vectors {args.vectors}: {e} (re-run tools/assets/setup_assets.sh)")
     vocabulary = min(args.vocabulary, len(words))
     if vocabulary < args.vocabulary:
         print(f"{PROG}: warning: {args.vectors} has only {len(words)} words; "
