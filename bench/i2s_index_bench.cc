@@ -25,7 +25,8 @@
 #include "absl/strings/str_format.h"
 #include "core/bundle/bundle.h"
 #include "core/bundle/embedder.h"
-#include "core/models/model_set.h"
+#include "core/models/label_words.h"
+#include "core/models/model_manifest.h"
 #include "core/query.h"
 #include "core/recommender.h"
 #include "util/cli.h"
@@ -85,15 +86,15 @@ int Run() {
   }
   const std::string models_path =
       absl::GetFlag(FLAGS_models).empty() ? DefaultModelsPath() : absl::GetFlag(FLAGS_models);
-  ModelSetOptions mo;
-  mo.manifest_path = models_path;
-  mo.words_only = true;
-  auto models = ModelSet::Load(mo);
-  if (!models.ok()) {
-    std::cerr << "i2s-index-bench: " << models.status() << "\n";
+  auto manifest = ReadModelManifest(models_path);
+  auto loaded_words = manifest.ok()
+                          ? LoadManifestWordVectors(*manifest)
+                          : absl::StatusOr<std::unique_ptr<WordVectors>>(manifest.status());
+  if (!loaded_words.ok()) {
+    std::cerr << "i2s-index-bench: " << loaded_words.status() << "\n";
     return 1;
   }
-  const WordVectors& words = (*models)->words();
+  const WordVectors& words = **loaded_words;
 
   // Query tags: words of random ImageNet labels, else frequent words.
   std::vector<std::vector<std::string>> label_words;

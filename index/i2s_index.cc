@@ -14,7 +14,7 @@
 #include "core/bundle/bundle_update.h"
 #include "core/bundle/catalogue.h"
 #include "core/bundle/embedder.h"
-#include "core/models/model_set.h"
+#include "core/models/model_manifest.h"
 #include "util/cli.h"
 #include "util/file_util.h"
 #include "util/log.h"
@@ -102,6 +102,15 @@ int RunUpdate(const WordVectors& words) {
   return 0;
 }
 
+// The word vectors of --models (only they: the indexer runs no image model).
+absl::StatusOr<std::unique_ptr<WordVectors>> LoadWords() {
+  const std::string path =
+      absl::GetFlag(FLAGS_models).empty() ? DefaultModelsPath() : absl::GetFlag(FLAGS_models);
+  auto manifest = ReadModelManifest(path);
+  if (!manifest.ok()) return manifest.status();
+  return LoadManifestWordVectors(*manifest);
+}
+
 int Run() {
   const std::string catalogue = absl::GetFlag(FLAGS_catalogue);
   const std::string output = absl::GetFlag(FLAGS_output);
@@ -110,26 +119,18 @@ int Run() {
       std::cerr << "i2s-index: --changes needs --output (and --base), not --catalogue\n";
       return 2;
     }
-    ModelSetOptions mo;
-    mo.manifest_path =
-        absl::GetFlag(FLAGS_models).empty() ? DefaultModelsPath() : absl::GetFlag(FLAGS_models);
-    mo.words_only = true;
-    auto models = ModelSet::Load(mo);
-    if (!models.ok()) return Fail(models.status());
-    return RunUpdate((*models)->words());
+    auto words = LoadWords();
+    if (!words.ok()) return Fail(words.status());
+    return RunUpdate(**words);
   }
   if (catalogue.empty() || output.empty()) {
     std::cerr << "i2s-index: --catalogue and --output are required (see "
                  "--help)\n";
     return 2;
   }
-  ModelSetOptions mo;
-  mo.manifest_path =
-      absl::GetFlag(FLAGS_models).empty() ? DefaultModelsPath() : absl::GetFlag(FLAGS_models);
-  mo.words_only = true;
-  auto models = ModelSet::Load(mo);
-  if (!models.ok()) return Fail(models.status());
-  const WordVectors& words = (*models)->words();
+  auto loaded_words = LoadWords();
+  if (!loaded_words.ok()) return Fail(loaded_words.status());
+  const WordVectors& words = **loaded_words;
 
   BundleWriterOptions wo;
   wo.output_dir = output;

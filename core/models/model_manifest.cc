@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "util/file_util.h"
+#include "util/log.h"
 #include "util/status_macros.h"
 
 namespace image2song {
@@ -146,6 +147,15 @@ absl::StatusOr<ModelManifest> ParseModelManifest(absl::string_view text, const s
 absl::StatusOr<ModelManifest> ReadModelManifest(const std::string& path) {
   ASSIGN_OR_RETURN(std::string text, ReadFile(path, int64_t{1} << 20));
   return ParseModelManifest(text, path);
+}
+
+absl::StatusOr<std::unique_ptr<WordVectors>> LoadManifestWordVectors(
+    const ModelManifest& manifest) {
+  ASSIGN_OR_RETURN(auto words,
+                   WordVectors::Load(manifest.word_vectors_file, manifest.word_vectors_id));
+  I2S_LOG(INFO) << "loaded word vectors " << manifest.word_vectors_id << ": " << words->size()
+                << " words, " << words->dim() << " dimensions";
+  return words;
 }
 
 }  // namespace image2song

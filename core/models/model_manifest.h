@@ -4,6 +4,7 @@
 #ifndef IMAGE2SONG_CORE_MODELS_MODEL_MANIFEST_H_
 #define IMAGE2SONG_CORE_MODELS_MODEL_MANIFEST_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "core/models/label_words.h"
 #include "core/models/tagger.h"
+#include "core/words/word_vectors.h"
 
 namespace image2song {
 
@@ -57,6 +59,10 @@ struct ModelManifest {
 absl::StatusOr<ModelManifest> ParseModelManifest(absl::string_view text, const std::string& path);
 // Reads (1 MiB at most) and parses the manifest at `path`.
 absl::StatusOr<ModelManifest> ReadModelManifest(const std::string& path);
+
+// The word vectors `manifest` names, loaded (and logged): all the indexer
+// needs of a model set, without any image model (no LibTorch).
+absl::StatusOr<std::unique_ptr<WordVectors>> LoadManifestWordVectors(const ModelManifest& manifest);
 
 }  // namespace image2song
 

@@ -28,10 +28,7 @@ ModelSet::ModelSet(std::unique_ptr<WordVectors> words, std::vector<std::unique_p
 
 absl::StatusOr<std::unique_ptr<ModelSet>> ModelSet::Load(const ModelSetOptions& options) {
   ASSIGN_OR_RETURN(ModelManifest manifest, ReadModelManifest(options.manifest_path));
-  ASSIGN_OR_RETURN(auto words,
-                   WordVectors::Load(manifest.word_vectors_file, manifest.word_vectors_id));
-  I2S_LOG(INFO) << "loaded word vectors " << manifest.word_vectors_id << ": " << words->size()
-                << " words, " << words->dim() << " dimensions";
+  ASSIGN_OR_RETURN(auto words, LoadManifestWordVectors(manifest));
   std::vector<std::unique_ptr<Tagger>> taggers;
   if (!options.words_only) {
     if (manifest.taggers.empty()) {
