@@ -272,8 +272,7 @@ int Run() {
     reloads.emplace_back([s = server->get()] { (void)s->Reload(); });
   }
   for (std::thread& t : reloads) t.join();
-  I2S_LOG(INFO) << "received " << (sig == SIGTERM ? "SIGTERM" : "SIGINT")
-                << ": not serving any more, finishing in-flight requests";
+  I2S_LOG(INFO) << "received " << (sig == SIGTERM ? "SIGTERM" : "SIGINT") << ": shutting down";
   (*server)->Shutdown(std::chrono::milliseconds(absl::GetFlag(FLAGS_shutdown_grace_ms)));
   I2S_LOG(INFO) << "stopped";
   return 0;

@@ -147,6 +147,10 @@ void Server::Shutdown(std::chrono::milliseconds grace) {
   shut_down_ = true;
   grpc_->GetHealthCheckService()->SetServingStatus(false);
   grpc_->GetHealthCheckService()->SetServingStatus(kService, false);
+  // New gRPC calls are refused from here (the gateway's are still answered
+  // while it drains); the ones accepted finish within the grace period.
+  service_->StopAcceptingCalls();
+  I2S_LOG(INFO) << "not serving any more: new calls get UNAVAILABLE, finishing in-flight requests";
   const auto grace_end = std::chrono::steady_clock::now() + grace;
   // HTTP first: its requests are gRPC calls over the in-process channel,
   // which takes no new call once Shutdown begins. The HTTP port closes, the

@@ -85,6 +85,16 @@ std::shared_ptr<const Snapshot> SongRecommenderService::snapshot() const {
 
 void SongRecommenderService::Drain() { queue_.Drain(); }
 
+void SongRecommenderService::StopAcceptingCalls() { accepting_ = false; }
+
+absl::Status SongRecommenderService::CheckAccepting(
+    const grpc::CallbackServerContext& context) const {
+  if (accepting_ || context.client_metadata().count(kGatewayCallHeader) > 0) {
+    return absl::OkStatus();
+  }
+  return absl::UnavailableError("the server is shutting down; retry on another replica");
+}
+
 grpc::ServerUnaryReactor* SongRecommenderService::Finish(grpc::ServerUnaryReactor* reactor,
                                                          const char* method,
                                                          const absl::Status& status,
@@ -103,6 +113,9 @@ grpc::ServerUnaryReactor* SongRecommenderService::Recommend(grpc::CallbackServer
   auto reject = [&](const absl::Status& status) {
     return Finish(reactor, "Recommend", status, start);
   };
+  if (absl::Status accepting = CheckAccepting(*context); !accepting.ok()) {
+    return reject(accepting);
+  }
   if (absl::Status auth = CheckBearerToken(*context, options_.auth_token, kCalls); !auth.ok()) {
     return reject(auth);
   }
@@ -185,6 +198,7 @@ grpc::ServerUnaryReactor* SongRecommenderService::GetSong(grpc::CallbackServerCo
   const auto start = Clock::now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::Status status = [&]() -> absl::Status {
+    RETURN_IF_ERROR(CheckAccepting(*context));
     RETURN_IF_ERROR(CheckBearerToken(*context, options_.auth_token, kCalls));
     pb::GetSongRequest request;
     RETURN_IF_ERROR(ParseRequest(*raw_request, &request));
@@ -208,6 +222,9 @@ grpc::ServerUnaryReactor* SongRecommenderService::GetInfo(grpc::CallbackServerCo
                                                           pb::GetInfoResponse* response) {
   const auto start = Clock::now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::Status accepting = CheckAccepting(*context); !accepting.ok()) {
+    return Finish(reactor, "GetInfo", accepting, start);
+  }
   if (absl::Status auth = CheckBearerToken(*context, options_.auth_token, kCalls); !auth.ok()) {
     return Finish(reactor, "GetInfo", auth, start);
   }

@@ -20,6 +20,9 @@
 
 namespace image2song {
 
+// Metadata the HTTP gateway puts on its calls (server/http/http_gateway.cc).
+inline constexpr char kGatewayCallHeader[] = "x-i2s-http-gateway";
+
 struct ServiceOptions {
   // Worker threads running Recommend. Default: 2.
   int workers = 2;
@@ -65,6 +68,11 @@ class SongRecommenderService final : public SongRecommenderBase {
   ~SongRecommenderService() override;
 
   void SetSnapshot(std::shared_ptr<const Snapshot> snapshot);
+  // Shutdown has begun: from now on a new call is refused with UNAVAILABLE
+  // ("the server is shutting down"), except calls of the HTTP gateway
+  // (metadata kGatewayCallHeader), whose requests were received before its
+  // port closed. Calls already accepted finish.
+  void StopAcceptingCalls();
   std::shared_ptr<const Snapshot> snapshot() const;
   // Lets queued work finish and stops the workers.
   void Drain();
@@ -93,8 +101,12 @@ class SongRecommenderService final : public SongRecommenderBase {
                                    const absl::Status& status,
                                    std::chrono::steady_clock::time_point start);
 
+  // OK, or UNAVAILABLE once StopAcceptingCalls() ran (see there).
+  absl::Status CheckAccepting(const grpc::CallbackServerContext& context) const;
+
   const ServiceOptions options_;
   Metrics* metrics_;
+  std::atomic<bool> accepting_{true};
   mutable std::mutex mu_;
   std::shared_ptr<const Snapshot> snapshot_;
   WorkQueue queue_;

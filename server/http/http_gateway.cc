@@ -15,6 +15,7 @@
 #include "server/http/http_api.h"
 #include "server/metrics.h"
 #include "server/request.h"
+#include "server/service.h"
 #include "server/work_queue.h"
 #include "util/log.h"
 
@@ -140,6 +141,9 @@ HttpReply HttpGateway::Respond(const HttpRequest& request) {
     if (!authorization.empty()) {
       ctx->AddMetadata("authorization", std::string(authorization));
     }
+    // Requests the gateway has received are answered while the server
+    // drains (SongRecommenderService::StopAcceptingCalls).
+    ctx->AddMetadata(kGatewayCallHeader, "1");
   };
   if (left <= std::chrono::milliseconds(0) && path != "/healthz") {
     return ErrorReply(
