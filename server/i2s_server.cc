@@ -129,8 +129,10 @@ ABSL_FLAG(int, batch_queue, D().models.batching_options.max_queue,
           "Batching: images that may wait for a model; beyond that Recommend "
           "answers RESOURCE_EXHAUSTED.");
 ABSL_FLAG(bool, parallel_taggers, D().models.parallel_taggers,
-          "Run an image's model taggers concurrently (one thread each): "
-          "lower latency and, on 2 cores, more throughput at the p99 budget.");
+          "Run an image's model taggers concurrently: the first on the worker, "
+          "the others on long-lived tagger threads (one per worker, warmed at "
+          "load). Lower latency and, on 2 cores, more throughput at the p99 "
+          "budget.");
 ABSL_FLAG(bool, verify_checksums, D().bundle.verify_checksums,
           "Check the bundle files' sha256 against its manifest at load.");
 ABSL_FLAG(std::string, admin_token_file, "",

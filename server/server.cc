@@ -76,6 +76,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(ServerOptions opti
     SetTorchThreads(torch_threads, 0);
     omp_set_num_threads(torch_threads);
   };
+  so.models.tagger_threads = o.service.workers;  // one per request running at once
   so.bundle_dir = o.bundle_dir;
   so.bundle = o.bundle;
   ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> snapshot, LoadSnapshot(so));

@@ -1,6 +1,10 @@
 #include "core/models/model_set.h"
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <thread>
 #include <utility>
 
@@ -13,18 +17,139 @@
 
 namespace image2song {
 
+// Long-lived threads that run taggers for TagImage: started and warmed at
+// load (the first passes of a TorchScript model on a new thread cost
+// 100-230 ms), never one per request. A task goes to an idle thread; when
+// none is idle the caller runs it itself, so no request waits behind
+// another's tagger.
+class TaggerThreads {
+ public:
+  TaggerThreads(int count, const std::function<void()>& on_start,
+                const std::function<void()>& warm_up) {
+    for (int i = 0; i < count; ++i) {
+      threads_.emplace_back([this, on_start, warm_up] {
+        if (on_start) on_start();
+        if (warm_up) warm_up();
+        Loop();
+      });
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    ready_.wait(lock, [&] { return idle_ == int(threads_.size()); });
+  }
+
+  ~TaggerThreads() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    work_.notify_all();
+    for (std::thread& t : threads_) t.join();
+  }
+
+  // Hands `task` to an idle thread (true), or returns false when none is.
+  bool TryRun(std::function<void()> task) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (idle_ <= int(tasks_.size())) return false;
+      tasks_.push_back(std::move(task));
+    }
+    work_.notify_one();
+    return true;
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      ++idle_;
+      ready_.notify_all();
+      work_.wait(lock, [&] { return stop_ || !tasks_.empty(); });
+      --idle_;
+      if (tasks_.empty()) return;  // stopping
+      std::function<void()> task = std::move(tasks_.front());
+      tasks_.pop_front();
+      lock.unlock();
+      task();
+      lock.lock();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable work_, ready_;
+  std::deque<std::function<void()>> tasks_;
+  int idle_ = 0;
+  bool stop_ = false;
+  std::vector<std::thread> threads_;  // last: the threads use the members above
+};
+
+namespace {
+
+// A tagger's Run, with any exception from a library (OpenCV, LibTorch) as an
+// INTERNAL status: on a tagger thread an escaped exception would terminate
+// the process.
+absl::StatusOr<ImageTags> RunTagger(const Tagger& tagger, const RgbImage& image,
+                                    ImageFacts& facts) {
+  try {
+    return tagger.Run(image, facts);
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("tagger ", tagger.info().name, " failed on a ",
+                                            image.width, "x", image.height, " image: ", e.what()));
+  }
+}
+
+// A 640x480 picture with gradients and texture, for warm-up passes.
+RgbImage WarmUpImage() {
+  RgbImage image;
+  image.width = 640;
+  image.height = 480;
+  image.pixels.resize(size_t(640) * 480 * 3);
+  for (int y = 0; y < 480; ++y) {
+    for (int x = 0; x < 640; ++x) {
+      uint8_t* p = &image.pixels[(size_t(y) * 640 + x) * 3];
+      p[0] = uint8_t(x * 255 / 639);
+      p[1] = uint8_t(y * 255 / 479);
+      p[2] = uint8_t(((x / 8) ^ (y / 8)) & 1 ? 200 : 40);
+    }
+  }
+  return image;
+}
+
+}  // namespace
+
 ModelSet::ModelSet(std::unique_ptr<WordVectors> words, std::vector<std::unique_ptr<Tagger>> taggers,
-                   bool parallel_taggers, std::function<void()> on_thread_start)
-    : words_(std::move(words)),
-      taggers_(std::move(taggers)),
-      parallel_taggers_(parallel_taggers),
-      on_thread_start_(std::move(on_thread_start)) {
+                   bool parallel_taggers, std::function<void()> on_thread_start, int tagger_threads)
+    : words_(std::move(words)), taggers_(std::move(taggers)) {
   std::vector<std::string> parts;
+  int with_model = 0;
   for (const auto& t : taggers_) {
     parts.push_back(absl::StrCat(t->info().name, "@", t->info().version));
+    if (t->info().execution != "none") ++with_model;
   }
   version_ = absl::StrJoin(parts, ",");
+  if (parallel_taggers && with_model > 1 && tagger_threads > 0) {
+    // Each thread runs every model tagger twice before it takes work, so a
+    // request never pays a model's first passes on a new thread.
+    auto warm_up = [this] {
+      const RgbImage image = WarmUpImage();
+      for (const auto& t : taggers_) {
+        if (t->info().execution == "none") continue;
+        for (int i = 0; i < 2; ++i) {
+          ImageFacts facts(image);
+          (void)RunTagger(*t, image, facts);
+        }
+      }
+    };
+    const auto start = std::chrono::steady_clock::now();
+    threads_ = std::make_unique<TaggerThreads>(tagger_threads, on_thread_start, warm_up);
+    I2S_LOG(INFO) << "parallel taggers: " << tagger_threads << " tagger threads, warmed in "
+                  << std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::steady_clock::now() - start)
+                         .count()
+                  << " ms";
+  }
 }
+
+ModelSet::~ModelSet() = default;
 
 absl::StatusOr<std::unique_ptr<ModelSet>> ModelSet::Load(const ModelSetOptions& options) {
   ASSIGN_OR_RETURN(ModelManifest manifest, ReadModelManifest(options.manifest_path));
@@ -42,25 +167,8 @@ absl::StatusOr<std::unique_ptr<ModelSet>> ModelSet::Load(const ModelSetOptions& 
     }
   }
   return std::make_unique<ModelSet>(std::move(words), std::move(taggers), options.parallel_taggers,
-                                    options.on_thread_start);
+                                    options.on_thread_start, options.tagger_threads);
 }
-
-namespace {
-
-// A tagger's Run, with any exception from a library (OpenCV, LibTorch) as an
-// INTERNAL status: on a tagger thread an escaped exception would terminate
-// the process.
-absl::StatusOr<ImageTags> RunTagger(const Tagger& tagger, const RgbImage& image,
-                                    ImageFacts& facts) {
-  try {
-    return tagger.Run(image, facts);
-  } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat("tagger ", tagger.info().name, " failed on a ",
-                                            image.width, "x", image.height, " image: ", e.what()));
-  }
-}
-
-}  // namespace
 
 absl::StatusOr<ImageTags> ModelSet::TagImage(const RgbImage& image) const {
   ImageFacts facts(image);
@@ -73,10 +181,10 @@ absl::StatusOr<ImageTags> ModelSet::TagImage(const RgbImage& image) const {
     run.push_back(tagger.get());
     if (tagger->info().execution != "none") ++with_model;
   }
-  // With parallel_taggers, every model tagger but the first runs on its own
-  // thread; the rest run here. Results keep the manifest's order.
+  // With parallel_taggers, every model tagger but the first goes to a
+  // tagger thread; the rest run here. Results keep the manifest's order.
   std::vector<bool> on_thread(run.size(), false);
-  if (parallel_taggers_ && with_model > 1) {
+  if (threads_ != nullptr && with_model > 1) {
     bool first_model = true;
     for (size_t i = 0; i < run.size(); ++i) {
       if (run[i]->info().execution == "none") continue;
@@ -85,18 +193,34 @@ absl::StatusOr<ImageTags> ModelSet::TagImage(const RgbImage& image) const {
     }
   }
   std::vector<absl::StatusOr<ImageTags>> results(run.size());
-  std::vector<std::thread> threads;
+  std::mutex mu;
+  std::condition_variable done;
+  int pending = 0;
   for (size_t i = 0; i < run.size(); ++i) {
     if (!on_thread[i]) continue;
-    threads.emplace_back([&, i] {
-      if (on_thread_start_) on_thread_start_();
-      results[i] = RunTagger(*run[i], image, facts);
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      ++pending;
+    }
+    const bool handed = threads_->TryRun([&, i] {
+      absl::StatusOr<ImageTags> r = RunTagger(*run[i], image, facts);
+      std::lock_guard<std::mutex> lock(mu);
+      results[i] = std::move(r);
+      if (--pending == 0) done.notify_all();
     });
+    if (!handed) {  // every tagger thread is busy: run it here, after the rest
+      on_thread[i] = false;
+      std::lock_guard<std::mutex> lock(mu);
+      --pending;
+    }
   }
   for (size_t i = 0; i < run.size(); ++i) {
     if (!on_thread[i]) results[i] = RunTagger(*run[i], image, facts);
   }
-  for (std::thread& t : threads) t.join();
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    done.wait(lock, [&] { return pending == 0; });
+  }
   // Forward passes on other threads overlap this thread's: the image spent
   // max(here, each thread's) in forward passes.
   ImageTags all;

@@ -63,17 +63,26 @@ struct ModelSetOptions : TaggerLoadOptions {
   // Load only the word vectors (the indexer needs no image models).
   // Default: false.
   bool words_only = false;
-  // Run the model taggers of an image concurrently, each but the first on a
-  // thread of its own (lower latency when cores are idle). Default: off.
+  // Run the model taggers of an image concurrently: the first on the
+  // caller's thread, the others on long-lived tagger threads started and
+  // warmed at load (never a thread per request; when every tagger thread is
+  // busy the caller runs the tagger itself). Default: off.
   bool parallel_taggers = false;
+  // Tagger threads for parallel_taggers (the server sets its worker count).
+  // Default: 2.
+  int tagger_threads = 2;
 };
+
+class TaggerThreads;
 
 class ModelSet {
  public:
   static absl::StatusOr<std::unique_ptr<ModelSet>> Load(const ModelSetOptions& options);
   // For tests: wraps given parts.
   ModelSet(std::unique_ptr<WordVectors> words, std::vector<std::unique_ptr<Tagger>> taggers,
-           bool parallel_taggers = false, std::function<void()> on_thread_start = nullptr);
+           bool parallel_taggers = false, std::function<void()> on_thread_start = nullptr,
+           int tagger_threads = 2);
+  ~ModelSet();
 
   const WordVectors& words() const { return *words_; }
   const std::vector<std::unique_ptr<Tagger>>& taggers() const { return taggers_; }
@@ -97,8 +106,8 @@ class ModelSet {
   std::unique_ptr<WordVectors> words_;
   std::vector<std::unique_ptr<Tagger>> taggers_;
   std::string version_;
-  bool parallel_taggers_ = false;
-  std::function<void()> on_thread_start_;
+  // Set with parallel_taggers and more than one model tagger.
+  std::unique_ptr<TaggerThreads> threads_;
 };
 
 }  // namespace image2song

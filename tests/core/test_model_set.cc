@@ -5,7 +5,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <mutex>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -244,6 +247,84 @@ TEST_CASE("A tagger with max_backdrop skips icons on a plain backdrop") {
   }
 }
 
+// A tagger that records the threads it ran on and tags every image "x<n>".
+class ThreadRecordingTagger : public Tagger {
+ public:
+  explicit ThreadRecordingTagger(std::string name) {
+    info_.name = std::move(name);
+    info_.execution = "plain";  // counts as a model tagger
+  }
+  const TaggerInfo& info() const override { return info_; }
+  absl::StatusOr<ImageTags> Run(const RgbImage& image, ImageFacts&) const override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      threads_.insert(std::this_thread::get_id());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    ImageTags out;
+    Tag t;
+    t.label = absl::StrCat(info_.name, "-", image.width);
+    t.score = 0.5f;
+    t.source = info_.name;
+    out.tags.push_back(t);
+    out.forward_ms = 2;
+    return out;
+  }
+  std::set<std::thread::id> threads() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return threads_;
+  }
+
+ private:
+  TaggerInfo info_;
+  mutable std::mutex mu_;
+  mutable std::set<std::thread::id> threads_;
+};
+
+TEST_CASE("Parallel taggers run on long-lived tagger threads, never one per request") {
+  std::vector<std::unique_ptr<Tagger>> taggers;
+  taggers.push_back(std::make_unique<ThreadRecordingTagger>("first"));
+  taggers.push_back(std::make_unique<ThreadRecordingTagger>("second"));
+  auto* first = static_cast<ThreadRecordingTagger*>(taggers[0].get());
+  auto* second = static_cast<ThreadRecordingTagger*>(taggers[1].get());
+  std::atomic<int> starts{0};
+  auto words = WordVectors::FromData({"a"}, {1.0f, 0.0f}, 2, "w@1");
+  REQUIRE(words.ok());
+  ModelSet models(
+      std::move(*words), std::move(taggers), /*parallel_taggers=*/true, [&] { ++starts; },
+      /*tagger_threads=*/2);
+  CHECK(starts == 2);  // started (and warmed: both taggers ran on them) at load
+  const std::set<std::thread::id> warm = second->threads();
+  CHECK(warm.size() == 2);
+  RgbImage image;
+  image.width = 8;
+  image.height = 8;
+  image.pixels.assign(8 * 8 * 3, 100);
+  // Four callers at once, 25 images each.
+  std::vector<std::thread> callers;
+  std::atomic<int> ok{0};
+  for (int c = 0; c < 4; ++c) {
+    callers.emplace_back([&] {
+      for (int i = 0; i < 25; ++i) {
+        auto tags = models.TagImage(image);
+        if (tags.ok() && tags->tags.size() == 2 && tags->tags[0].source == "first" &&
+            tags->tags[1].source == "second" && tags->forward_ms >= 2) {
+          ++ok;
+        }
+      }
+    });
+  }
+  for (auto& t : callers) t.join();
+  CHECK(ok == 100);
+  CHECK(starts == 2);  // no thread was started for a request
+  // "second" ran on the two tagger threads or, when both were busy, on a
+  // caller's thread; "first" always on the caller's (or warm-up) threads.
+  std::set<std::thread::id> callers_and_tagger_threads = warm;
+  for (const auto& id : first->threads()) callers_and_tagger_threads.insert(id);
+  for (const auto& id : second->threads()) CHECK(callers_and_tagger_threads.count(id) == 1);
+  CHECK(second->threads().size() <= 2 + 4);
+}
+
 TEST_CASE("Parallel taggers and dynamic batching give the sequential tags") {
   // Two model taggers (the second with regions: a batch of 6 per image) and
   // the colour cues.
@@ -287,7 +368,8 @@ TEST_CASE("Parallel taggers and dynamic batching give the sequential tags") {
   CHECK((*parallel)->taggers()[1]->info().max_batch == 6);
   CHECK_FALSE((*parallel)->taggers()[2]->info().batching);  // cues: no model
   const int starts_after_load = thread_starts;
-  CHECK(starts_after_load == 2);  // one executor per model
+  // One batch executor per model and the two tagger threads, all at load.
+  CHECK(starts_after_load == 2 + fast.tagger_threads);
 
   std::vector<RgbImage> images;
   for (const char* name : {"blue.png", "red.jpg", "green.webp", "white.bmp", "gray.png"}) {
@@ -314,8 +396,8 @@ TEST_CASE("Parallel taggers and dynamic batching give the sequential tags") {
     }
   }
   CHECK(batches > 0);
-  CHECK(largest > 1);                        // five callers at once share passes of model one
-  CHECK(thread_starts > starts_after_load);  // the second tagger ran on its own thread
+  CHECK(largest > 1);                         // five callers at once share passes of model one
+  CHECK(thread_starts == starts_after_load);  // no thread was started for a request
 }
 
 TEST_CASE("ModelSet manifest errors") {
