@@ -48,6 +48,7 @@
 #include "core/words/word_vectors.h"
 #include "util/cli.h"
 #include "util/file_util.h"
+#include "util/status_macros.h"
 
 #ifndef I2S_VERSION
 #define I2S_VERSION "dev"
@@ -394,11 +395,10 @@ absl::StatusOr<ConfigResult> RunModels(const ConfigSpec& spec, const std::vector
   mo.optimize = absl::GetFlag(FLAGS_optimize_models);
   auto models = ModelSet::Load(mo);
   if (!models.ok()) {
-    return absl::Status(models.status().code(),
-                        absl::StrCat("config ", spec.name, ": ", models.status().message()));
+    return WithContext(absl::StrCat("config ", spec.name), models.status());
   }
   if (absl::Status s = CheckCompatible(**models, *bundle); !s.ok()) {
-    return absl::Status(s.code(), absl::StrCat("config ", spec.name, ": ", s.message()));
+    return WithContext(absl::StrCat("config ", spec.name), s);
   }
   Snapshot snap;
   snap.models = std::move(*models);
@@ -424,14 +424,12 @@ absl::StatusOr<ConfigResult> RunModels(const ConfigSpec& spec, const std::vector
     auto t0 = Clock::now();
     auto image = DecodeImage(*bytes, DecodeOptions{});
     if (!image.ok()) {
-      return absl::Status(image.status().code(),
-                          absl::StrCat(p.path, ": ", image.status().message()));
+      return WithContext(p.path, image.status());
     }
     auto rec = Recommend(snap, *image, ro);
     ms += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     if (!rec.ok()) {
-      return absl::Status(rec.status().code(), absl::StrCat("config ", spec.name, ": ", p.path,
-                                                            ": ", rec.status().message()));
+      return WithContext(absl::StrCat("config ", spec.name, ": ", p.path), rec.status());
     }
     r.tagged.push_back(!rec->tags.empty());
     std::vector<int64_t> ranking;

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "util/log.h"
+#include "util/status_macros.h"
 
 namespace image2song {
 namespace {
@@ -14,10 +15,6 @@ int64_t MsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
                                                                start)
       .count();
-}
-
-absl::Status Prefixed(absl::string_view what, const absl::Status& s) {
-  return absl::Status(s.code(), absl::StrCat(what, ": ", s.message()));
 }
 
 }  // namespace
@@ -37,7 +34,7 @@ absl::Status CheckCompatible(const ModelSet& models, const Bundle& bundle) {
 absl::StatusOr<std::shared_ptr<const Snapshot>> LoadSnapshot(const SnapshotOptions& options) {
   auto start = std::chrono::steady_clock::now();
   auto models = ModelSet::Load(options.models);
-  if (!models.ok()) return Prefixed("cannot load models", models.status());
+  if (!models.ok()) return WithContext("cannot load models", models.status());
   I2S_LOG(INFO) << "models ready (" << (*models)->version() << ") in " << MsSince(start) << " ms";
   start = std::chrono::steady_clock::now();
   auto snapshot = LoadBundleFor(std::move(*models), options.bundle_dir, options.bundle);
@@ -54,9 +51,9 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> LoadBundleFor(
     std::shared_ptr<const ModelSet> models, const std::string& dir,
     const BundleLoadOptions& options) {
   auto bundle = Bundle::Load(dir, options);
-  if (!bundle.ok()) return Prefixed(absl::StrCat("cannot load bundle ", dir), bundle.status());
+  if (!bundle.ok()) return WithContext(absl::StrCat("cannot load bundle ", dir), bundle.status());
   if (absl::Status s = CheckCompatible(*models, **bundle); !s.ok()) {
-    return Prefixed("bundle does not fit the models", s);
+    return WithContext("bundle does not fit the models", s);
   }
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->models = std::move(models);

@@ -204,15 +204,12 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
   o.service.text_weight = GetFlag(FLAGS_text_weight);
   auto auth_token = ReadSecret(GetFlag(FLAGS_auth_token_file), "I2S_AUTH_TOKEN");
   if (!auth_token.ok()) {
-    return absl::Status(auth_token.status().code(), absl::StrCat("cannot read --auth_token_file: ",
-                                                                 auth_token.status().message()));
+    return WithContext("cannot read --auth_token_file", auth_token.status());
   }
   o.service.auth_token = *auth_token;
   auto admin_token = ReadSecret(GetFlag(FLAGS_admin_token_file), "I2S_ADMIN_TOKEN");
   if (!admin_token.ok()) {
-    return absl::Status(
-        admin_token.status().code(),
-        absl::StrCat("cannot read --admin_token_file: ", admin_token.status().message()));
+    return WithContext("cannot read --admin_token_file", admin_token.status());
   }
   o.admin_token = *admin_token;
   o.tls.cert_file = GetFlag(FLAGS_tls_cert_file);

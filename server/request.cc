@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "util/log.h"
+#include "util/status_macros.h"
 
 namespace image2song {
 namespace {
@@ -23,8 +24,7 @@ namespace pb = ::image2song::v1;
 // "images[2]: <problem>" for one with several.
 absl::Status NameImage(const pb::RecommendRequest& request, int i, const absl::Status& status) {
   if (request.images_size() == 0) return status;
-  return absl::Status(status.code(), absl::StrCat(i < 0 ? "image" : absl::StrCat("images[", i, "]"),
-                                                  ": ", status.message()));
+  return WithContext(i < 0 ? "image" : absl::StrCat("images[", i, "]"), status);
 }
 
 void AddLower(const google::protobuf::RepeatedPtrField<std::string>& values,

@@ -24,10 +24,6 @@ namespace {
 
 constexpr char kService[] = "image2song.v1.SongRecommender";
 
-absl::Status Prefixed(absl::string_view what, const absl::Status& s) {
-  return absl::Status(s.code(), absl::StrCat(what, ": ", s.message()));
-}
-
 }  // namespace
 
 ServerOptions::ServerOptions() {
@@ -62,7 +58,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(ServerOptions opti
   omp_set_num_threads(torch_threads);
 
   auto metrics = Metrics::Create(o.metrics_listen);
-  if (!metrics.ok()) return Prefixed("metrics endpoint", metrics.status());
+  if (!metrics.ok()) return WithContext("metrics endpoint", metrics.status());
   s->metrics_ = std::move(*metrics);
   Metrics* m = s->metrics_.get();
 
@@ -82,7 +78,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(ServerOptions opti
   ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> snapshot, LoadSnapshot(so));
 
   auto credentials = MakeServerCredentials(o.tls);
-  if (!credentials.ok()) return Prefixed("TLS set-up", credentials.status());
+  if (!credentials.ok()) return WithContext("TLS set-up", credentials.status());
   s->service_ = std::make_unique<SongRecommenderService>(o.service, m, so.models.on_thread_start);
   s->service_->SetSnapshot(std::move(snapshot));
 
@@ -117,7 +113,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(ServerOptions opti
     args.SetMaxSendMessageSize(-1);
     args.SetMaxReceiveMessageSize(-1);
     auto gateway = HttpGateway::Start(o.http, s->grpc_->InProcessChannel(args), m);
-    if (!gateway.ok()) return Prefixed("cannot start the HTTP gateway", gateway.status());
+    if (!gateway.ok()) return WithContext("cannot start the HTTP gateway", gateway.status());
     s->http_ = std::move(*gateway);
     I2S_LOG(INFO) << "HTTP gateway and web page on " << o.http.listen << " (port "
                   << s->http_->port() << ", plaintext"

@@ -6,6 +6,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 #define I2S_CONCAT_INNER_(a, b) a##b
 #define I2S_CONCAT_(a, b) I2S_CONCAT_INNER_(a, b)
@@ -26,5 +28,11 @@
   auto statusor = (rexpr);                               \
   if (!statusor.ok()) return statusor.status();          \
   lhs = std::move(statusor).value()
+
+// `status` with "what: " before its message and the same code (OK stays OK).
+inline absl::Status WithContext(absl::string_view what, const absl::Status& status) {
+  if (status.ok()) return status;
+  return absl::Status(status.code(), absl::StrCat(what, ": ", status.message()));
+}
 
 #endif  // IMAGE2SONG_UTIL_STATUS_MACROS_H_
