@@ -58,7 +58,7 @@ ABSL_FLAG(int, max_images, D().service.max_images,
 ABSL_FLAG(int64_t, max_request_image_bytes, D().service.max_request_image_bytes,
           "Encoded bytes of all images of one Recommend request.");
 ABSL_FLAG(int, max_text_bytes, D().service.max_text_bytes, "Longest Recommend text hint (bytes).");
-ABSL_FLAG(float, text_weight, D().service.text_weight,
+ABSL_FLAG(float, text_weight, D().service.ranking.text_weight,
           "Weight of the text hint's words in the query (image tags: their "
           "tagger's weight).");
 ABSL_FLAG(int64_t, max_receive_bytes, D().max_receive_bytes,
@@ -101,7 +101,8 @@ ABSL_FLAG(int, http_timeout_ms, D().http.timeout_ms,
 ABSL_FLAG(std::string, port_file, "",
           "If set, write {\"grpc_port\":N,\"metrics_port\":M,\"http_port\":H} "
           "here once serving (for port 0).");
-ABSL_FLAG(int, candidates, D().service.candidates, "First-stage FAISS candidates reranked.");
+ABSL_FLAG(int, candidates, D().service.ranking.candidates,
+          "First-stage FAISS candidates reranked.");
 ABSL_FLAG(int, ef_search, D().bundle.index.ef_search,
           "HNSW search beam width (raised to the candidates).");
 ABSL_FLAG(int, ivf_nprobe, D().bundle.index.ivf_nprobe,
@@ -111,7 +112,7 @@ ABSL_FLAG(int, refine_factor, D().bundle.index.refine_factor,
 ABSL_FLAG(double, exact_filter_share, D().bundle.index.exact_filter_share,
           "A filter keeping at most this share of the songs is searched by an "
           "exact scan of the allowed songs (graph and IVF bundles).");
-ABSL_FLAG(float, retrieval_weight, D().service.retrieval_weight,
+ABSL_FLAG(float, retrieval_weight, D().service.ranking.retrieval_weight,
           "Weight of the first-stage cosine in the final score (rest: tag "
           "attention).");
 ABSL_FLAG(bool, optimize_models, D().models.optimize,
@@ -195,13 +196,13 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
   o.service.queue_size = GetFlag(FLAGS_queue_size);
   o.service.decode.max_bytes = GetFlag(FLAGS_max_image_bytes);
   o.service.decode.max_pixels = GetFlag(FLAGS_max_image_pixels);
-  o.service.candidates = GetFlag(FLAGS_candidates);
-  o.service.retrieval_weight = GetFlag(FLAGS_retrieval_weight);
+  o.service.ranking.candidates = GetFlag(FLAGS_candidates);
+  o.service.ranking.retrieval_weight = GetFlag(FLAGS_retrieval_weight);
   o.service.server_version = I2S_VERSION;
   o.service.max_images = GetFlag(FLAGS_max_images);
   o.service.max_request_image_bytes = GetFlag(FLAGS_max_request_image_bytes);
   o.service.max_text_bytes = GetFlag(FLAGS_max_text_bytes);
-  o.service.text_weight = GetFlag(FLAGS_text_weight);
+  o.service.ranking.text_weight = GetFlag(FLAGS_text_weight);
   auto auth_token = ReadSecret(GetFlag(FLAGS_auth_token_file), "I2S_AUTH_TOKEN");
   if (!auth_token.ok()) {
     return WithContext("cannot read --auth_token_file", auth_token.status());

@@ -29,7 +29,6 @@ constexpr char kService[] = "image2song.v1.SongRecommender";
 ServerOptions::ServerOptions() {
   models.parallel_taggers = true;
   http.listen = "0.0.0.0:8080";
-  http.server.max_body_bytes = max_receive_bytes;
 }
 
 Server::Server(ServerOptions options) : options_(std::move(options)) {}

@@ -64,6 +64,7 @@ struct ServerOptions {
   TlsOptions tls;
 
   // HTTP gateway; http.listen empty: none. Default listen 0.0.0.0:8080.
+  // http.server.max_body_bytes is max_receive_bytes (set by BuildAndStart).
   HttpGatewayOptions http;
 
   // malloc_trim at most this often after a large request (0: never), and
@@ -92,7 +93,6 @@ class Server {
   int grpc_port() const { return grpc_port_; }
   int metrics_port() const;
   int http_port() const;  // 0 without the gateway
-  const ServerOptions& options() const { return options_; }
 
   // Reloads the bundle directory it started with (SIGHUP).
   absl::Status Reload();

@@ -17,6 +17,17 @@ namespace image2song {
 namespace {
 
 namespace pb = ::image2song::v1;
+
+RequestLimits LimitsOf(const ServiceOptions& options) {
+  RequestLimits limits;
+  limits.max_top_k = SongRecommenderService::kMaxTopK;
+  limits.default_top_k = SongRecommenderService::kDefaultTopK;
+  limits.max_images = options.max_images;
+  limits.max_image_bytes = options.decode.max_bytes;
+  limits.max_request_image_bytes = options.max_request_image_bytes;
+  limits.max_text_bytes = options.max_text_bytes;
+  return limits;
+}
 using Clock = std::chrono::steady_clock;
 constexpr char kCalls[] = "SongRecommender calls";
 
@@ -58,6 +69,7 @@ absl::Status Guarded(const char* method, Work&& work) {
 SongRecommenderService::SongRecommenderService(const ServiceOptions& options, Metrics* metrics,
                                                std::function<void()> on_worker_start)
     : options_(options),
+      limits_(LimitsOf(options)),
       metrics_(metrics),
       queue_(
           options.workers, static_cast<size_t>(options.queue_size),
@@ -129,14 +141,7 @@ grpc::ServerUnaryReactor* SongRecommenderService::Recommend(grpc::CallbackServer
   if (absl::Status parsed = ParseRequest(*raw_request, &call->request); !parsed.ok()) {
     return reject(parsed);
   }
-  RequestLimits limits;
-  limits.max_top_k = kMaxTopK;
-  limits.default_top_k = kDefaultTopK;
-  limits.max_images = options_.max_images;
-  limits.max_image_bytes = options_.decode.max_bytes;
-  limits.max_request_image_bytes = options_.max_request_image_bytes;
-  limits.max_text_bytes = options_.max_text_bytes;
-  if (absl::Status valid = CheckRecommendRequest(call->request, limits); !valid.ok()) {
+  if (absl::Status valid = CheckRecommendRequest(call->request, limits_); !valid.ok()) {
     return reject(valid);
   }
   if (absl::Status headers = CheckRequestImages(call->request, options_.decode); !headers.ok()) {
@@ -170,11 +175,7 @@ absl::Status SongRecommenderService::RunRecommend(grpc::CallbackServerContext* c
   // Decoding a big image takes a while: look again before the models run.
   RETURN_IF_ERROR(CallGone(*context, "before the models ran"));
 
-  RecommendOptions base;
-  base.candidates = options_.candidates;
-  base.retrieval_weight = options_.retrieval_weight;
-  base.text_weight = options_.text_weight;
-  const RecommendOptions ro = ToRecommendOptions(request, base, kDefaultTopK);
+  const RecommendOptions ro = ToRecommendOptions(request, options_.ranking, kDefaultTopK);
   absl::StatusOr<Recommendation> rec = image2song::Recommend(*snap, images, request.text(), ro);
   if (!rec.ok()) {
     // Overload is counted in the metrics, not logged per call.

@@ -16,6 +16,7 @@
 #include "core/recommender.h"
 #include "image2song/v1/image2song.grpc.pb.h"
 #include "server/metrics.h"
+#include "server/request.h"
 #include "server/work_queue.h"
 
 namespace image2song {
@@ -30,18 +31,16 @@ struct ServiceOptions {
   int queue_size = 64;
   // Image limits (see DecodeOptions). Default: 16 MiB, 100 MP.
   DecodeOptions decode;
-  // First-stage candidates for the rerank; weight of the first-stage cosine
-  // in the final score. Defaults: RecommendOptions' (200, 0.5).
-  int candidates = RecommendOptions().candidates;
-  float retrieval_weight = RecommendOptions().retrieval_weight;
+  // Ranking settings of every Recommend: candidates, retrieval_weight,
+  // temperature, text_weight, explain_lines (RecommendOptions' defaults).
+  // top_k, explain and filters come from each request.
+  RecommendOptions ranking;
   // Images per Recommend (image + images). Default: 16.
   int max_images = 16;
   // Encoded bytes of all images of one Recommend. Default: 48 MiB.
   int64_t max_request_image_bytes = int64_t{48} << 20;
   // Longest text hint. Default: 1024 bytes.
   int max_text_bytes = 1024;
-  // Weight of text-hint tags in the query. Default: RecommendOptions' (0.7).
-  float text_weight = RecommendOptions().text_weight;
   // Server version string reported by GetInfo.
   std::string server_version;
   // When set, every SongRecommender call needs "authorization: Bearer
@@ -105,6 +104,7 @@ class SongRecommenderService final : public SongRecommenderBase {
   absl::Status CheckAccepting(const grpc::CallbackServerContext& context) const;
 
   const ServiceOptions options_;
+  const RequestLimits limits_;  // from options_
   Metrics* metrics_;
   std::atomic<bool> accepting_{true};
   mutable std::mutex mu_;

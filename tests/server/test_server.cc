@@ -36,14 +36,13 @@ TEST_CASE("ServerOptions holds the documented defaults, shared with the core opt
   CHECK(o.listen == "0.0.0.0:50051");
   CHECK(o.metrics_listen == "0.0.0.0:9464");
   CHECK(o.http.listen == "0.0.0.0:8080");
-  CHECK(o.http.server.max_body_bytes == o.max_receive_bytes);
   CHECK(o.models.parallel_taggers);
   CHECK(o.models.optimize);
   CHECK_FALSE(o.models.batching);
   CHECK(o.service.workers == 2);
-  CHECK(o.service.candidates == RecommendOptions().candidates);
-  CHECK(o.service.retrieval_weight == RecommendOptions().retrieval_weight);
-  CHECK(o.service.text_weight == RecommendOptions().text_weight);
+  CHECK(o.service.ranking.candidates == 200);
+  CHECK(o.service.ranking.retrieval_weight == 0.5f);
+  CHECK(o.service.ranking.text_weight == 0.7f);
   CHECK(o.bundle.index.ef_search == SongIndexOptions().ef_search);
   CHECK(o.shutdown_grace_ms == 10000);
 }
