@@ -127,12 +127,19 @@ ModelSet::ModelSet(std::unique_ptr<WordVectors> words, std::vector<std::unique_p
   }
   version_ = absl::StrJoin(parts, ",");
   if (parallel_taggers && with_model > 1 && tagger_threads > 0) {
-    // Each thread runs every model tagger twice before it takes work, so a
-    // request never pays a model's first passes on a new thread.
+    // Each thread runs twice every model tagger that can be handed to it
+    // (all but the manifest's first model tagger, which always runs on the
+    // caller) before it takes work, so a request never pays a model's first
+    // passes on a new thread.
     auto warm_up = [this] {
       const RgbImage image = WarmUpImage();
+      bool first_model = true;
       for (const auto& t : taggers_) {
         if (t->info().execution == "none") continue;
+        if (first_model) {
+          first_model = false;
+          continue;
+        }
         for (int i = 0; i < 2; ++i) {
           ImageFacts facts(image);
           (void)RunTagger(*t, image, facts);

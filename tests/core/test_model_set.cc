@@ -296,6 +296,7 @@ TEST_CASE("Parallel taggers run on long-lived tagger threads, never one per requ
   CHECK(starts == 2);  // started (and warmed: both taggers ran on them) at load
   const std::set<std::thread::id> warm = second->threads();
   CHECK(warm.size() == 2);
+  CHECK(first->threads().empty());  // the first model tagger is never handed off: not warmed
   RgbImage image;
   image.width = 8;
   image.height = 8;
@@ -322,6 +323,7 @@ TEST_CASE("Parallel taggers run on long-lived tagger threads, never one per requ
   std::set<std::thread::id> callers_and_tagger_threads = warm;
   for (const auto& id : first->threads()) callers_and_tagger_threads.insert(id);
   for (const auto& id : second->threads()) CHECK(callers_and_tagger_threads.count(id) == 1);
+  for (const auto& id : first->threads()) CHECK(warm.count(id) == 0);  // always on a caller
   CHECK(second->threads().size() <= 2 + 4);
 }
 
