@@ -86,10 +86,7 @@ int Run() {
   }
   const std::string models_path =
       absl::GetFlag(FLAGS_models).empty() ? DefaultModelsPath() : absl::GetFlag(FLAGS_models);
-  auto manifest = ReadModelManifest(models_path);
-  auto loaded_words = manifest.ok()
-                          ? LoadManifestWordVectors(*manifest)
-                          : absl::StatusOr<std::unique_ptr<WordVectors>>(manifest.status());
+  auto loaded_words = LoadManifestWordVectors(models_path);
   if (!loaded_words.ok()) {
     std::cerr << "i2s-index-bench: " << loaded_words.status() << "\n";
     return 1;

@@ -104,11 +104,8 @@ int RunUpdate(const WordVectors& words) {
 
 // The word vectors of --models (only they: the indexer runs no image model).
 absl::StatusOr<std::unique_ptr<WordVectors>> LoadWords() {
-  const std::string path =
-      absl::GetFlag(FLAGS_models).empty() ? DefaultModelsPath() : absl::GetFlag(FLAGS_models);
-  auto manifest = ReadModelManifest(path);
-  if (!manifest.ok()) return manifest.status();
-  return LoadManifestWordVectors(*manifest);
+  return LoadManifestWordVectors(absl::GetFlag(FLAGS_models).empty() ? DefaultModelsPath()
+                                                                     : absl::GetFlag(FLAGS_models));
 }
 
 int Run() {

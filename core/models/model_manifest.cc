@@ -158,4 +158,9 @@ absl::StatusOr<std::unique_ptr<WordVectors>> LoadManifestWordVectors(
   return words;
 }
 
+absl::StatusOr<std::unique_ptr<WordVectors>> LoadManifestWordVectors(const std::string& path) {
+  ASSIGN_OR_RETURN(ModelManifest manifest, ReadModelManifest(path));
+  return LoadManifestWordVectors(manifest);
+}
+
 }  // namespace image2song

@@ -63,6 +63,8 @@ absl::StatusOr<ModelManifest> ReadModelManifest(const std::string& path);
 // The word vectors `manifest` names, loaded (and logged): all the indexer
 // needs of a model set, without any image model (no LibTorch).
 absl::StatusOr<std::unique_ptr<WordVectors>> LoadManifestWordVectors(const ModelManifest& manifest);
+// The same for the manifest at `path` (read first).
+absl::StatusOr<std::unique_ptr<WordVectors>> LoadManifestWordVectors(const std::string& path);
 
 }  // namespace image2song
 
