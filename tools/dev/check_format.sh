@@ -15,11 +15,9 @@ if [ "${1:-}" = "--fix" ]; then
   echo "check_format: formatted ${#files[@]} files"
   exit 0
 fi
-if ! "$FORMAT" --dry-run --Werror --style=file "${files[@]}" 2> /tmp/check_format.$$; then
-  grep -E '^[^ ].*: error:' /tmp/check_format.$$ | cut -d: -f1 | sort -u | sed 's/^/  /'
-  rm -f /tmp/check_format.$$
+if ! report="$("$FORMAT" --dry-run --Werror --style=file "${files[@]}" 2>&1)"; then
+  grep -E '^[^ ].*: error:' <<< "$report" | cut -d: -f1 | sort -u | sed 's/^/  /'
   echo "check_format: the files above differ from .clang-format; run tools/dev/check_format.sh --fix" >&2
   exit 1
 fi
-rm -f /tmp/check_format.$$
 echo "check_format: ${#files[@]} files follow .clang-format"
