@@ -26,6 +26,7 @@ namespace image2song {
 namespace {
 
 using ::image2song::testing::Assets;
+using ::image2song::testing::ListDir;
 using ::image2song::testing::LoadTiny;
 using ::image2song::testing::MakeTag;
 using ::image2song::testing::Norm;
@@ -72,19 +73,6 @@ std::unique_ptr<Bundle> LoadBundle(const std::string& dir) {
   INFO(b.status().ToString());
   REQUIRE(b.ok());
   return std::move(*b);
-}
-
-// Entries of `dir` (without . and ..).
-std::vector<std::string> ListDir(const std::string& dir) {
-  std::vector<std::string> names;
-  DIR* d = ::opendir(dir.c_str());
-  REQUIRE(d != nullptr);
-  while (struct dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") names.push_back(n);
-  }
-  ::closedir(d);
-  return names;
 }
 
 bool NoTmpDirs(const std::string& dir) {

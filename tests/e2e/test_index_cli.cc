@@ -17,6 +17,7 @@
 namespace image2song {
 namespace {
 
+using ::image2song::testing::ListDir;
 using ::image2song::testing::ReadWholeFile;
 using ::image2song::testing::RequiredEnv;
 using ::image2song::testing::RunCommand;
@@ -36,18 +37,6 @@ Outcome RunIndex(std::vector<std::string> args) {
   o.exit_code = RunCommand(args, &o.output);
   INFO(o.output);
   return o;
-}
-
-std::vector<std::string> ListDir(const std::string& dir) {
-  std::vector<std::string> names;
-  DIR* d = ::opendir(dir.c_str());
-  REQUIRE(d != nullptr);
-  while (struct dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") names.push_back(n);
-  }
-  ::closedir(d);
-  return names;
 }
 
 bool Exists(const std::string& path) {

@@ -32,6 +32,8 @@ class TempDir {
 
 std::string ReadWholeFile(const std::string& path);
 void WriteWholeFile(const std::string& path, const std::string& data);
+// Entries of directory `dir`, without . and .. (REQUIREs that it opens).
+std::vector<std::string> ListDir(const std::string& dir);
 
 // Runs a command (argv[0] is a path), returns its exit code; stdout+stderr
 // go to *output when non-null.
