@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <future>
 #include <random>
@@ -357,13 +358,18 @@ TEST_CASE("A long run of large and hostile images: memory levels off") {
   for (double r : rss) absl::StrAppend(&series, static_cast<int>(r), " ");
   const double peak = ProcMiB(pid, "VmHWM");
   WARN("RSS MiB kept after each round: " << series << "; peak " << static_cast<int>(peak));
-  double first_half = 0, second_half = 0;
-  for (int i = 0; i < kRounds; ++i) {
-    (i < kRounds / 2 ? first_half : second_half) =
-        std::max(i < kRounds / 2 ? first_half : second_half, rss[i]);
-  }
-  // Levels off: the second half adds at most 10 % to the first half's high.
-  CHECK(second_half <= first_half * 1.1);
+  // Levels off: the median of the second half stays within 20 % of the first
+  // half's. Medians, not highs: one round in ten keeps a fragment of a large
+  // buffer (a single 322 in a flat 220-260 run of 30 rounds), and a loaded CI
+  // machine moves every round by 10-15 %. The defect this guards against,
+  // untrimmed arenas, showed as a climb of 35 % and more (288 -> 391).
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  const double first_half = median({rss.begin(), rss.begin() + kRounds / 2});
+  const double second_half = median({rss.begin() + kRounds / 2, rss.end()});
+  CHECK(second_half <= first_half * 1.2);
   CHECK(server.process().Running());
   CHECK(Serving(server));
 }
