@@ -336,11 +336,13 @@ class DetailsWriter {
     if (!out_.is_open()) return;
     nlohmann::json j = {{"config", config}, {"image", p.image}, {"relevant_songs", p.relevant},
                         {"p_at_5", m.p5},   {"ndcg", m.ndcg},   {"rr", m.rr}};
-    nlohmann::json tag_list = nlohmann::json::array();
+    nlohmann::json tag_list = nlohmann::json::array(), sources = nlohmann::json::array();
     for (const Tag& t : tags) {
       tag_list.push_back(absl::StrFormat("%s %.2f", t.label, t.score));
+      sources.push_back(t.has_box ? t.source + "/box" : t.source);
     }
     j["tags"] = std::move(tag_list);
+    j["tag_sources"] = std::move(sources);  // "<tagger>" or "<tagger>/box" (region, detection)
     nlohmann::json top = nlohmann::json::array();
     for (int i = 0; i < k && i < static_cast<int>(ranking.size()); ++i) {
       top.push_back({{"id", bundle.song(ranking[i]).id}, {"gain", p.gains[ranking[i]]}});

@@ -56,6 +56,11 @@ class BatchingModel : public ImageModel {
         plane_(size_t(3) * options_.input_width * options_.input_height),
         executor_([this] { Loop(); }) {}
 
+  bool has_head() const override { return model_->has_head(); }
+  absl::StatusOr<ModelOutput> RunHead(const float* features, int rows, int cols) const override {
+    return model_->RunHead(features, rows, cols);
+  }
+
   ~BatchingModel() override {
     {
       std::lock_guard<std::mutex> lock(mu_);

@@ -6,6 +6,11 @@
 
 namespace image2song {
 
+absl::StatusOr<ModelOutput> ImageModel::RunHead(const float* /*features*/, int /*rows*/,
+                                                int /*cols*/) const {
+  return absl::FailedPreconditionError("model has no head method");
+}
+
 double RelativeDifference(const std::vector<ModelOutput>& a, const std::vector<ModelOutput>& b) {
   if (a.size() != b.size()) return INFINITY;
   double worst = 0;

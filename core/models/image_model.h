@@ -55,6 +55,16 @@ class ImageModel {
   }
   // "optimized", "frozen" or "plain".
   virtual const std::string& execution() const = 0;
+
+  // True when the model has a `head` method: the layers after its global
+  // pool, taking pooled features [N, C] to label scores [N, labels]. With the
+  // pre-pool feature map among the outputs of Run(), a caller pools any
+  // region of the map and scores it without another forward pass
+  // (class-activation style).
+  virtual bool has_head() const { return false; }
+  // Runs `head` on `rows` feature vectors of `cols` floats each. Cheap (one
+  // linear layer for MobileNetV2) and never batched across calls.
+  virtual absl::StatusOr<ModelOutput> RunHead(const float* features, int rows, int cols) const;
 };
 
 // Largest |a - b| relative to max |a| over all outputs; +inf on a different

@@ -73,6 +73,15 @@ absl::StatusOr<TaggerSpec> ParseTagger(const json& j, const std::string& where,
         s.region_weight = r.value("weight", 0.6f);
         s.region_min_gain = r.value("min_gain", 0.15f);
         s.region_max_backdrop = r.value("max_backdrop", 1.0f);
+        const std::string from = r.value("from", std::string("crops"));
+        if (from != "crops" && from != "features") {
+          throw std::runtime_error("regions.from must be \"crops\" or \"features\"");
+        }
+        s.regions_from_features = from == "features";
+        s.features_output = r.value("features_output", 2);
+        if (s.features_output < 0 || s.features_output > 16) {
+          throw std::runtime_error("regions.features_output must be 0..16");
+        }
       }
     }
   } catch (const std::exception& e) {

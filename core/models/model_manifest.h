@@ -31,6 +31,12 @@ struct TaggerSpec {
   int scores_output = 0;
   int grid = 0;      // regions: grid x grid cells (0: no regions)
   float center = 0;  // regions: centre crop side (0: none)
+  // regions.from: "crops" (each region cropped, resized and classified in
+  // the same batch) or "features" (one forward pass; each region's cells of
+  // the model's feature map output `features_output` are pooled and scored
+  // by the model's head method, class-activation style).
+  bool regions_from_features = false;
+  int features_output = 2;
   int region_top_k = 4;
   float region_min_score = 0.25f;
   float region_weight = 0.6f;

@@ -11,9 +11,9 @@
 //                 "mean": [128,128,128], "std": [128,128,128]},
 //       "labels": "imagenet_words.tsv", "skip_labels": [0],
 //       "scores_output": 0, "top_k": 5, "min_score": 0.03, "weight": 1.0,
-//       "regions": {"grid": 2, "center": 0.6, "top_k": 4,
-//                   "min_score": 0.25, "min_gain": 0.15, "weight": 0.6,
-//                   "max_backdrop": 0.2}},
+//       "regions": {"from": "features", "grid": 2, "center": 0.6,
+//                   "top_k": 4, "min_score": 0.25, "min_gain": 0.15,
+//                   "weight": 0.6, "max_backdrop": 0.2}},
 //      {"name": "centernet", "kind": "detector", "file": "centernet.pt",
 //       "input": {...}, "labels": "coco_words.tsv",
 //       "top_k": 10, "min_score": 0.3, "weight": 1.0, "max_backdrop": 0.2},
@@ -23,10 +23,15 @@
 // Relative paths are relative to the manifest's directory. Models take
 // float32 NCHW RGB input normalised as (pixel - mean) / std.
 //  - classifier: output `scores_output` (default 0) holds label scores in
-//    [0, 1]. With "regions", the whole image, a grid x grid split and a
-//    centre crop (side `center` of the image; 0 = none) run as one batch;
-//    a region label that beats the whole image's score by min_gain becomes
-//    a tag with its box and weight * regions.weight. Images with a plain
+//    [0, 1]. With "regions", a grid x grid split and a centre box (side
+//    `center` of the image; 0 = none) are scored too: with "from": "crops"
+//    (default) each is cropped and classified in the same batch as the
+//    whole image; with "from": "features" the one forward pass serves them
+//    all: the cells of the feature map (output `features_output`, default 2,
+//    [B, C, h, w]) under each box are averaged and scored by the model's
+//    `head` method (tools/assets/convert_tflite.py writes both). A region
+//    label that beats the whole image's score by min_gain becomes a tag with
+//    its box and weight * regions.weight. Images with a plain
 //    backdrop (icons, product shots: colour_cues.h BackdropShare) over
 //    max_backdrop (default 1 = never) are classified whole only.
 //  - detector: outputs (boxes [B,K,4] as normalised x_min, y_min, x_max,

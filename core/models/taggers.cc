@@ -1,6 +1,7 @@
 #include "core/models/taggers.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <utility>
 #include <vector>
@@ -73,11 +74,9 @@ class ClassifierTagger : public ModelTagger {
   absl::StatusOr<ImageTags> Run(const RgbImage& image, ImageFacts& facts) const override {
     const int w = spec_.info.input_width, h = spec_.info.input_height;
     const size_t plane = size_t(3) * w * h;
-    int batch = static_cast<int>(crops_.size());
-    if (batch > 1 && spec_.region_max_backdrop < 1 &&
-        facts.backdrop_share() > spec_.region_max_backdrop) {
-      batch = 1;
-    }
+    const bool regions = crops_.size() > 1 && !(spec_.region_max_backdrop < 1 &&
+                                                facts.backdrop_share() > spec_.region_max_backdrop);
+    const int batch = regions && !spec_.regions_from_features ? static_cast<int>(crops_.size()) : 1;
     std::vector<float> input(plane * batch);
     for (int b = 0; b < batch; ++b) {
       PreprocessToChw(image, crops_[b], w, h, spec_.mean, spec_.std, input.data() + plane * b);
@@ -101,30 +100,39 @@ class ClassifierTagger : public ModelTagger {
     for (int i : TopLabels(whole, spec_.top_k, spec_.min_score)) {
       tags.push_back(MakeTag(spec_, labels_[i], whole[i]));
     }
+    if (!regions) return result;
+    ModelOutput pooled;
+    if (spec_.regions_from_features) {
+      ASSIGN_OR_RETURN(pooled, FeatureRegionScores(outputs, &result.forward_ms));
+    }
+    // Label scores of crops_[b], b >= 1.
+    auto region = [&](int b) {
+      return spec_.regions_from_features ? pooled.data.data() + n * (b - 1) : whole + n * b;
+    };
     // Region labels: the best region per label, kept when it beats the
     // whole image's score for that label by min_gain (an object that fills
     // the frame needs no box; one that is small or off-centre gets one).
     std::vector<std::pair<int, int>> best;  // (label, crop)
-    for (int b = 1; b < batch; ++b) {
-      const float* s = whole + n * b;
+    for (int b = 1; b < int(crops_.size()); ++b) {
+      const float* s = region(b);
       for (int i : TopLabels(s, spec_.region_top_k, spec_.region_min_score)) {
         if (s[i] < whole[i] + spec_.region_min_gain) continue;
         auto it =
             std::find_if(best.begin(), best.end(), [i](const auto& p) { return p.first == i; });
         if (it == best.end()) {
           best.push_back({i, b});
-        } else if (s[i] > whole[n * it->second + i]) {
+        } else if (s[i] > region(it->second)[i]) {
           it->second = b;
         }
       }
     }
     std::sort(best.begin(), best.end(), [&](const auto& a, const auto& b) {
-      float sa = whole[n * a.second + a.first], sb = whole[n * b.second + b.first];
+      float sa = region(a.second)[a.first], sb = region(b.second)[b.first];
       return sa != sb ? sa > sb : a.first < b.first;
     });
     if (int(best.size()) > spec_.region_top_k) best.resize(spec_.region_top_k);
     for (const auto& [label, crop] : best) {
-      Tag t = MakeTag(spec_, labels_[label], whole[n * crop + label]);
+      Tag t = MakeTag(spec_, labels_[label], region(crop)[label]);
       t.weight = spec_.info.weight * spec_.region_weight;
       t.has_box = true;
       t.box = crops_[crop];
@@ -134,6 +142,56 @@ class ClassifierTagger : public ModelTagger {
   }
 
  private:
+  // Scores of crops_[1..] from the feature map: each box's cells, weighted
+  // by how much of the cell the box covers, averaged and run through the
+  // model's head in one call. Returns [crops - 1, labels].
+  absl::StatusOr<ModelOutput> FeatureRegionScores(const std::vector<ModelOutput>& outputs,
+                                                  double* forward_ms) const {
+    if (spec_.features_output >= int(outputs.size()) ||
+        outputs[spec_.features_output].shape.size() != 4 ||
+        outputs[spec_.features_output].shape[0] != 1) {
+      return absl::InternalError(absl::StrCat(spec_.info.name, ": model output ",
+                                              spec_.features_output,
+                                              " is not a [1, C, h, w] feature map"));
+    }
+    const ModelOutput& map = outputs[spec_.features_output];
+    const int c = int(map.shape[1]), mh = int(map.shape[2]), mw = int(map.shape[3]);
+    const int regions = static_cast<int>(crops_.size()) - 1;
+    std::vector<float> pooled(size_t(regions) * c, 0.0f);
+    std::vector<float> weight(size_t(mh) * mw);
+    for (int r = 0; r < regions; ++r) {
+      const CropBox& box = crops_[r + 1];
+      double total = 0;
+      for (int y = 0; y < mh; ++y) {
+        const double oy = std::max(0.0, std::min<double>(box.y1, (y + 1.0) / mh) -
+                                            std::max<double>(box.y0, double(y) / mh));
+        for (int x = 0; x < mw; ++x) {
+          const double ox = std::max(0.0, std::min<double>(box.x1, (x + 1.0) / mw) -
+                                              std::max<double>(box.x0, double(x) / mw));
+          weight[size_t(y) * mw + x] = static_cast<float>(ox * oy);
+          total += ox * oy;
+        }
+      }
+      float* out = pooled.data() + size_t(r) * c;
+      for (int k = 0; k < c; ++k) {
+        const float* plane = map.data.data() + size_t(k) * mh * mw;
+        double sum = 0;
+        for (int i = 0; i < mh * mw; ++i) sum += double(weight[i]) * plane[i];
+        out[k] = static_cast<float>(sum / std::max(total, 1e-9));
+      }
+    }
+    const auto start = std::chrono::steady_clock::now();
+    ASSIGN_OR_RETURN(ModelOutput scores, model_->RunHead(pooled.data(), regions, c));
+    *forward_ms +=
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    if (scores.data.size() != size_t(regions) * labels_.size()) {
+      return absl::InternalError(
+          absl::StrCat(spec_.info.name, ": model head returns ", scores.data.size() / regions,
+                       " scores per region for ", labels_.size(), " labels"));
+    }
+    return scores;
+  }
+
   std::vector<int> TopLabels(const float* s, int k, float min_score) const {
     std::vector<int> order;
     for (int i = 0; i < int(labels_.size()); ++i) {
@@ -251,10 +309,16 @@ absl::StatusOr<std::unique_ptr<Tagger>> MakeTagger(TaggerSpec spec, const WordVe
   mo.input_width = spec.info.input_width;
   mo.input_height = spec.info.input_height;
   mo.optimize = options.optimize;
-  if (spec.info.kind == "classifier") {
+  if (spec.info.kind == "classifier" && !spec.regions_from_features) {
     mo.warmup_batch = 1 + spec.grid * spec.grid + (spec.center > 0 ? 1 : 0);
   }
   ASSIGN_OR_RETURN(auto model, ImageModel::Load(mo));
+  if (spec.info.kind == "classifier" && spec.regions_from_features && !model->has_head()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tagger '", spec.info.name, "': regions.from \"features\" needs a model with a head ",
+        "method and a feature-map output (re-run tools/assets/setup_assets.sh); ", mo.path,
+        " has no head"));
+  }
   if (options.batching && spec.batching) {
     BatchingOptions bo = options.batching_options;
     bo.name = spec.info.name;
@@ -273,7 +337,9 @@ absl::StatusOr<std::unique_ptr<Tagger>> MakeTagger(TaggerSpec spec, const WordVe
   I2S_LOG(INFO) << "loaded tagger " << spec.info.name << "@" << spec.info.version << " ("
                 << spec.info.kind << ", " << labels.size() << " labels, " << spec.info.input_width
                 << "x" << spec.info.input_height << ", " << model->execution()
-                << (spec.grid > 0 ? absl::StrCat(", ", spec.grid, "x", spec.grid, " grid regions")
+                << (spec.grid > 0 ? absl::StrCat(", ", spec.grid, "x", spec.grid, " grid regions",
+                                                 spec.regions_from_features ? " from features"
+                                                                            : " from crops")
                                   : "")
                 << ") from " << mo.path
                 << (dropped ? absl::StrCat("; ", dropped, " label words not in the vocabulary")

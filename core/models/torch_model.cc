@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "core/models/image_model.h"
 #include "util/log.h"
+#include "util/status_macros.h"
 
 namespace image2song {
 namespace {
@@ -77,7 +78,9 @@ c10::WarningHandler* WarningHandler() {
 class TorchImageModel : public ImageModel {
  public:
   TorchImageModel(torch::jit::Module module, std::string execution)
-      : module_(std::move(module)), execution_(std::move(execution)) {}
+      : module_(std::move(module)), execution_(std::move(execution)) {
+    has_head_ = module_.find_method("head").has_value();
+  }
 
   using ImageModel::Run;
   absl::StatusOr<std::vector<ModelOutput>> Run(const float* input, int batch,
@@ -85,6 +88,26 @@ class TorchImageModel : public ImageModel {
     return Forward(module_, input, batch, h_, w_, forward_ms);
   }
   const std::string& execution() const override { return execution_; }
+
+  bool has_head() const override { return has_head_; }
+  absl::StatusOr<ModelOutput> RunHead(const float* features, int rows, int cols) const override {
+    if (!has_head_) return ImageModel::RunHead(features, rows, cols);
+    try {
+      c10::Warning::WarningHandlerGuard warnings(WarningHandler());
+      c10::InferenceMode guard;
+      at::Tensor x = torch::from_blob(const_cast<float*>(features), {rows, cols}, at::kFloat);
+      torch::jit::Module m = module_;
+      ASSIGN_OR_RETURN(std::vector<ModelOutput> out, ToOutputs(m.run_method("head", x)));
+      if (out.size() != 1 || out[0].shape.size() != 2 || out[0].shape[0] != rows) {
+        return absl::InternalError("model head must return one [rows, labels] tensor");
+      }
+      return std::move(out[0]);
+    } catch (const std::exception& e) {
+      std::string what = e.what();
+      if (what.size() > 400) what.resize(400);
+      return absl::InternalError(absl::StrCat("model head failed: ", what));
+    }
+  }
 
   static absl::StatusOr<std::vector<ModelOutput>> Forward(const torch::jit::Module& module,
                                                           const float* input, int batch, int h,
@@ -117,6 +140,7 @@ class TorchImageModel : public ImageModel {
  private:
   torch::jit::Module module_;
   std::string execution_;
+  bool has_head_ = false;
 };
 
 }  // namespace
@@ -163,9 +187,13 @@ absl::StatusOr<std::unique_ptr<ImageModel>> ImageModel::Load(const ImageModelOpt
   if (options.optimize) {
     std::vector<std::pair<std::string, torch::jit::Module>> variants;
     try {
-      torch::jit::Module frozen = torch::jit::freeze(plain);
+      // Methods besides forward (the classifier's `head`) survive freezing
+      // only when named.
+      std::vector<std::string> methods;
+      if (plain.find_method("head").has_value()) methods.push_back("head");
+      torch::jit::Module frozen = torch::jit::freeze(plain, methods);
       variants.emplace_back("frozen", frozen);
-      variants.emplace_back("optimized", torch::jit::optimize_for_inference(frozen));
+      variants.emplace_back("optimized", torch::jit::optimize_for_inference(frozen, methods));
     } catch (const std::exception& e) {
       I2S_LOG(WARNING) << "model " << options.path << ": freeze/optimize failed, running plain: "
                        << std::string(e.what()).substr(0, 200);
@@ -190,6 +218,12 @@ absl::StatusOr<std::unique_ptr<ImageModel>> ImageModel::Load(const ImageModelOpt
                        << "); not used";
     }
   }
+  if (plain.find_method("head").has_value() && !chosen.find_method("head").has_value()) {
+    I2S_LOG(WARNING) << "model " << options.path << ": the " << execution
+                     << " variant lost the head method; running plain";
+    chosen = plain;
+    execution = "plain";
+  }
   auto model = std::make_unique<TorchImageModel>(chosen, execution);
   model->h_ = h;
   model->w_ = w;
@@ -200,6 +234,15 @@ absl::StatusOr<std::unique_ptr<ImageModel>> ImageModel::Load(const ImageModelOpt
   for (int i = 0; i < options.warmup_runs; ++i) {
     auto out = model->Run(warm.data(), warm_batch);
     if (!out.ok()) return out.status();
+    // The head, on the model's own pooled features when it has them.
+    if (model->has_head() && out->size() >= 2 && out->at(1).shape.size() == 2) {
+      const ModelOutput& pooled = out->at(1);
+      auto head = model->RunHead(pooled.data.data(), int(pooled.shape[0]), int(pooled.shape[1]));
+      if (!head.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("model ", options.path, ": ", head.status().message()));
+      }
+    }
   }
   return std::unique_ptr<ImageModel>(std::move(model));
 }

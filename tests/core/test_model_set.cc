@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <random>
 #include <set>
@@ -487,6 +488,18 @@ TEST_CASE("ModelSet manifest errors") {
     CHECK(s.code() == absl::StatusCode::kInvalidArgument);
     CHECK(absl::StrContains(s.message(), tmp.File("absent.pt")));
   }
+  SECTION("regions from features on a model without a head") {
+    absl::Status s =
+        LoadError(tmp, DefaultManifest(R"(, "regions": {"from": "features", "grid": 2})"));
+    CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(s.message(), "regions.from \"features\" needs a model with a head"));
+    CHECK(absl::StrContains(s.message(), "tiny_color.pt has no head"));
+  }
+  SECTION("an unknown regions.from") {
+    absl::Status s = LoadError(tmp, DefaultManifest(R"(, "regions": {"from": "pixels"})"));
+    CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(s.message(), "regions.from must be \"crops\" or \"features\""));
+  }
   SECTION("labels and model outputs disagree") {
     // Loads (the model is only run at request time), but tagging fails with
     // an error instead of reading past the scores.
@@ -500,6 +513,71 @@ TEST_CASE("ModelSet manifest errors") {
     CHECK(tags.status().code() == absl::StatusCode::kInternal);
     CHECK(absl::StrContains(tags.status().message(), "5 scores per image for 2 labels"));
   }
+}
+
+TEST_CASE("Regions from the feature map agree with cropped regions, in one forward pass") {
+  // models_full.json crops each region and classifies the batch (1 + 4 + 1
+  // images); models_cam.json pools the cells of tiny_color_cam's feature map
+  // under each box and runs its head: the same tags from one pass.
+  auto crops = LoadManifest(Assets() + "/models_full.json");
+  auto cam = LoadManifest(Assets() + "/models_cam.json");
+  REQUIRE(crops.ok());
+  REQUIRE(cam.ok());
+  const RgbImage split = DecodeAsset("split.png");  // left half blue, right half red
+  auto by_crops = (*crops)->TagImage(split);
+  auto by_cam = (*cam)->TagImage(split);
+  REQUIRE(by_crops.ok());
+  REQUIRE(by_cam.ok());
+  auto boxed = [](const ImageTags& tags) {
+    std::map<std::string, const Tag*> out;
+    for (const Tag& t : tags.tags) {
+      if (t.has_box) out[t.label] = &t;
+    }
+    return out;
+  };
+  const auto a = boxed(*by_crops), b = boxed(*by_cam);
+  REQUIRE(a.count("ocean") == 1);
+  REQUIRE(a.count("fire") == 1);
+  REQUIRE(b.size() == a.size());
+  for (const auto& [label, tag] : a) {
+    INFO(label);
+    REQUIRE(b.count(label) == 1);
+    const Tag& t = *b.at(label);
+    CHECK(t.score == Approx(tag->score).margin(0.05));
+    // The same column of the grid (top and bottom cells of a half tie up to
+    // the pixel noise, so either may win).
+    CHECK(t.box.x0 == tag->box.x0);
+    CHECK(t.box.x1 == tag->box.x1);
+    CHECK(t.box.y1 - t.box.y0 == tag->box.y1 - tag->box.y0);
+    CHECK(t.weight == Approx(tag->weight));
+  }
+  CHECK(b.at("ocean")->box.x1 <= 0.5f);
+  CHECK(b.at("fire")->box.x0 >= 0.5f);
+  // The whole-image tags are the same model on the same input.
+  for (const Tag& t : by_cam->tags) {
+    if (t.has_box || t.source != "tiny_color") continue;
+    auto same = std::find_if(by_crops->tags.begin(), by_crops->tags.end(), [&](const Tag& u) {
+      return !u.has_box && u.label == t.label && u.source == t.source;
+    });
+    REQUIRE(same != by_crops->tags.end());
+    CHECK(t.score == Approx(same->score).margin(1e-4));
+  }
+  // One pass, not six: the model sees a batch of one image.
+  std::atomic<int> images{0}, passes{0};
+  ModelSetOptions options;
+  options.manifest_path = Assets() + "/models_cam.json";
+  options.batching = true;
+  options.on_batch = [&](const std::string&, int n, int, double) {
+    images += n;
+    ++passes;
+  };
+  auto counted = ModelSet::Load(options);
+  REQUIRE(counted.ok());
+  images = 0;
+  passes = 0;
+  REQUIRE((*counted)->TagImage(split).ok());
+  CHECK(passes == 1);
+  CHECK(images == 1);
 }
 
 TEST_CASE("ImageModel runs the TorchScript model") {

@@ -9,9 +9,13 @@ exercises the real code paths (TorchScript loading, FAISS, gRPC) in seconds:
   models_full.json  tiny_color with 2x2 + centre regions, colour cues
                  (cues.json: tools/assets/data/colour_cues.json with tiny words),
                  word expansion
+  models_cam.json  models_full.json with regions from the feature map of
+                 tiny_color_cam.pt
   tiny_color.pt  TorchScript "colour classifier": input [B,3,32,32] in [0,1];
                  outputs (softmax scores over 5 labels, 3-d pooled embedding).
                  Blue -> ocean, red -> fire, green -> forest, white -> snowfield.
+  tiny_color_cam.pt  the same plus a third output, the [B,3,4,4] feature map,
+                 and a `head` method (pooled [N,3] -> scores [N,5])
   labels.tsv     index, label, lyric words (production label-file format)
   words.i2sv     16-d word vectors: clusters for sea / fire / forest / snow
                  words, plus stopwords and filler words (I2SWVEC1 format)
@@ -169,9 +173,25 @@ def write_model(out):
                 a = torch.tanh(a @ self.w)
             return scores + 0.0 * a.mean(), pooled
 
+    class TinyColorCam(TinyColor):
+        """TinyColor with the contract of tools/assets/convert_tflite.py: a
+        third output, the [B, 3, 4, 4] feature map before the pool, and a
+        head method (pooled features -> scores) for one-pass regions."""
+
+        def forward(self, x):
+            features = torch.nn.functional.avg_pool2d(self.bn(self.conv(x)), 8)
+            pooled = features.mean(dim=(2, 3))
+            return self.head(pooled), pooled, features
+
+        def head(self, pooled):
+            return torch.softmax(self.fc(pooled), dim=1)
+
     example = torch.rand(2, 3, 32, 32)
     for cls, name in ((TinyColor, "tiny_color.pt"), (SlowColor, "slow_color.pt")):
         torch.jit.trace(cls().eval(), example).save(os.path.join(out, name))
+    cam = TinyColorCam().eval()
+    torch.jit.trace_module(cam, {"forward": example, "head": torch.rand(2, 3)}).save(
+        os.path.join(out, "tiny_color_cam.pt"))
 
 
 def write_odd_images(out):
@@ -346,6 +366,12 @@ def main():
     full["expand_words"] = {"count": 2, "min_cosine": 0.8, "vocabulary": 240}
     with open(os.path.join(out, "models_full.json"), "w") as f:
         json.dump(full, f, indent=2)
+    # The same with regions from the feature map (one forward pass).
+    cam = json.loads(json.dumps(full))
+    cam["taggers"][0]["file"] = "tiny_color_cam.pt"
+    cam["taggers"][0]["regions"]["from"] = "features"
+    with open(os.path.join(out, "models_cam.json"), "w") as f:
+        json.dump(cam, f, indent=2)
     manifest["taggers"][0]["file"] = "slow_color.pt"
     with open(os.path.join(out, "models_slow.json"), "w") as f:
         json.dump(manifest, f, indent=2)

@@ -85,8 +85,19 @@ def main():
     x = (x - mean) / std
     n = len(imgs)
     with torch.no_grad():
-        scores, emb = model(x)
-        single = [model(x[i:i + 1]) for i in range(n)]
+        scores, emb = model(x)[:2]
+        single = [model(x[i:i + 1])[:2] for i in range(n)]
+        # A model with a feature map and a head (convert_tflite.py): the head
+        # on the mean of the map is the whole image's scores.
+        out = model(x)
+        if len(out) >= 3 and hasattr(model, "head"):
+            head = model.head(out[2].mean(dim=(2, 3)))
+            d_head = (head - scores).abs().max().item()
+            print(f"head(mean of feature map {tuple(out[2].shape[1:])}) vs scores: "
+                  f"max |diff| {d_head:.1e}")
+            if d_head > 1e-4:
+                print("FAIL: head(mean of the feature map) differs from the scores")
+                return 1
     ms = (time.time() - t0) * 1000
 
     failures = []

@@ -10,9 +10,13 @@ optimize_for_inference: such a module does not load in C++).
 TorchScript contract (the C++ server depends on it):
   input   float32 [B, 3, H, W], NCHW, RGB, normalised as (pixel_0_255 - mean) / std with mean/std
           from the model's input quantization (here real = (q - 128) / 128 -> mean 128, std 128).
-  output  tuple (scores, embedding):
+  output  tuple (scores, embedding, features):
           scores     float32 [B, num_classes] softmax probabilities (index 0 = background)
-          embedding  float32 [B, C] globally average-pooled features feeding the classifier.
+          embedding  float32 [B, C] globally average-pooled features feeding the classifier
+          features   float32 [B, C, H/32, W/32] the feature map before the global pool.
+  method  head(pooled float32 [N, C]) -> float32 [N, num_classes]: the layers after the global
+          pool (1x1 conv, softmax).  head(mean of features over a region) scores that region
+          without another forward pass (class activation); head(embedding) == scores.
 H = W = 224 is what the model was built for; a global average pool whose window covers the whole
 feature map is emitted as a mean, so other multiples of 32 also run (not validated).
 
@@ -104,6 +108,7 @@ class TFLiteNet(torch.nn.Module):
         self.input_index = model.inputs[0]
         self.output_index = model.outputs[0]
         self.embedding_index = embedding_tensor
+        self.head_start = None  # plan position of the first op after the global pool
         self.ranks = {}  # tensor index -> rank
         for i in model.inputs:
             self.ranks[i] = len(model.tensors[i].shape)
@@ -160,8 +165,17 @@ class TFLiteNet(torch.nn.Module):
                     raise NotImplementedError(f"op {op.index}: MEAN only over H, W")
             for o_ in op.outputs:
                 self.ranks[o_] = len(T[o_].shape)
+            if embedding_tensor in op.inputs and self.head_start is None:
+                self.head_start = len(self.plan)
             self.plan.append((op.index, op.op, list(op.inputs), list(op.outputs),
                               dict(op.options), info))
+
+        if self.head_start is None:
+            raise ValueError("no operator reads the embedding tensor")
+        pool = [p for p in self.plan if embedding_tensor in p[3]]
+        if not pool or not (pool[0][1] == "MEAN" or pool[0][5].get("global")):
+            raise ValueError("the embedding tensor is not the output of a global pool")
+        self.pool_input = pool[0][2][0]
 
     @staticmethod
     def _pads(o, in_shape, kh, kw):
@@ -175,8 +189,28 @@ class TFLiteNet(torch.nn.Module):
         return (l, r, t, b)
 
     def forward(self, x):
-        env = {self.input_index: x}
-        for idx, op, ins, outs, o, info in self.plan:
+        env = self._run({self.input_index: x}, 0, len(self.plan))
+        scores = self._scores(env)
+        emb = env[self.embedding_index]
+        features = env[self.pool_input]
+        if emb.dim() == 4:
+            emb = emb.mean(dim=(2, 3))   # already 1x1 for MobileNetV2; mean keeps it robust
+        return scores, emb, features
+
+    def head(self, pooled):
+        """Pooled features [N, C] -> scores [N, classes]: the ops after the global pool."""
+        env = self._run({self.embedding_index: pooled[:, :, None, None]}, self.head_start,
+                        len(self.plan))
+        return self._scores(env)
+
+    def _scores(self, env):
+        scores = env[self.output_index]
+        if scores.dim() == 4:
+            scores = scores.permute(0, 2, 3, 1)
+        return scores.reshape(scores.shape[0], -1)
+
+    def _run(self, env, start, end):
+        for idx, op, ins, outs, o, info in self.plan[start:end]:
             a = env[ins[0]]
             if op in ("CONV_2D", "DEPTHWISE_CONV_2D"):
                 l, r, t, b = info["pad"]
@@ -242,14 +276,7 @@ class TFLiteNet(torch.nn.Module):
             else:
                 raise NotImplementedError(op)
             env[outs[0]] = y
-        scores = env[self.output_index]
-        if scores.dim() == 4:
-            scores = scores.permute(0, 2, 3, 1)
-        scores = scores.reshape(scores.shape[0], -1)
-        emb = env[self.embedding_index]
-        if emb.dim() == 4:
-            emb = emb.mean(dim=(2, 3))   # already 1x1 for MobileNetV2; mean keeps it robust
-        return scores, emb
+        return env
 
 
 # --- integer emulation of the quantized graph (validation only) ---------------------------
@@ -426,22 +453,35 @@ def main():
     synth = synthetic_images(3, H, W)
     with torch.no_grad():
         example = to_input(synth[:2])
-        traced = torch.jit.trace(net, example, check_trace=False)
-        ref_s, ref_e = net(to_input(synth))
-        tr_s, tr_e = traced(to_input(synth))
-    d_trace = max((tr_s - ref_s).abs().max().item(), (tr_e - ref_e).abs().max().item())
-    log(f"traced (batch 2); traced vs eager on batch 3: max |diff| {d_trace:.2e}")
+        traced = torch.jit.trace_module(
+            net, {"forward": example, "head": net(example)[1]}, check_trace=False)
+        ref_s, ref_e, ref_f = net(to_input(synth))
+        tr_s, tr_e, tr_f = traced(to_input(synth))
+        # head(pooled features of the whole map) is the whole image's scores;
+        # head(a region's pooled features) is that region's (class activation).
+        head_s = traced.head(ref_f.mean(dim=(2, 3)))
+        corner = traced.head(ref_f[:, :, :ref_f.shape[2] // 2, :ref_f.shape[3] // 2]
+                             .mean(dim=(2, 3)))
+    d_trace = max((tr_s - ref_s).abs().max().item(), (tr_e - ref_e).abs().max().item(),
+                  (tr_f - ref_f).abs().max().item())
+    d_head = (head_s - ref_s).abs().max().item()
+    log(f"traced (batch 2); traced vs eager on batch 3: max |diff| {d_trace:.2e}; "
+        f"head(mean of features) vs scores: {d_head:.2e}; feature map {tuple(ref_f.shape[1:])}")
     num_classes, emb_dim = ref_s.shape[1], ref_e.shape[1]
     assert ref_s.shape == (3, num_classes) and ref_e.shape == (3, emb_dim)
+    assert ref_f.shape[:2] == (3, emb_dim), ref_f.shape
     assert abs(ref_s.sum(1) - 1).max() < 1e-4, "scores are not probabilities"
-    assert d_trace < 1e-4
+    assert abs(corner.sum(1) - 1).max() < 1e-4, "head scores are not probabilities"
+    assert d_trace < 1e-4 and d_head < 1e-4
 
     os.makedirs(os.path.dirname(os.path.abspath(args.out_pt)), exist_ok=True)
     meta = {"source": os.path.basename(args.tflite), "source_sha256": sha256(args.tflite),
             "input": {"width": W, "height": H, "channels": 3, "layout": "NCHW", "color": "RGB",
                       "mean": [mean] * 3, "std": [std] * 3},
             "outputs": [{"name": "scores", "shape": [-1, num_classes], "kind": "softmax"},
-                        {"name": "embedding", "shape": [-1, emb_dim], "kind": "avgpool"}],
+                        {"name": "embedding", "shape": [-1, emb_dim], "kind": "avgpool"},
+                        {"name": "features", "shape": [-1, emb_dim, -1, -1], "kind": "map"}],
+            "methods": [{"name": "head", "input": [-1, emb_dim], "output": [-1, num_classes]}],
             "converter": "tools/assets/convert_tflite.py", "torch": torch.__version__}
     tmp = args.out_pt + ".tmp"
     traced.save(tmp, _extra_files={"i2s_meta.json": json.dumps(meta)})
@@ -450,7 +490,7 @@ def main():
     loaded = torch.jit.load(tmp)
     with torch.no_grad():
         for bs in (1, 3):
-            s, e = loaded(to_input(synth[:bs]))
+            s, e, _ = loaded(to_input(synth[:bs]))
             assert s.shape == (bs, num_classes) and e.shape == (bs, emb_dim), (s.shape, e.shape)
             d = max((s - ref_s[:bs]).abs().max().item(), (e - ref_e[:bs]).abs().max().item())
             log(f"reloaded, batch {bs}: shapes {tuple(s.shape)} {tuple(e.shape)}, "
@@ -471,7 +511,7 @@ def main():
     real_top1 = real_imgs = 0
     for name, im in imgs:
         with torch.no_grad():
-            s, _ = net(to_input([im]))
+            s, _, _ = net(to_input([im]))
             q = emu.run(im[None])
         s, q = s[0], q[0]
         diff = (s - q).abs().max().item()
