@@ -72,6 +72,15 @@ ABSL_FLAG(std::string, output, "",
           "Write the report (table or JSON) to this file instead of stdout.");
 ABSL_FLAG(std::string, details, "", "Also write one JSON line per picture and configuration here.");
 ABSL_FLAG(int, torch_threads, 1, "LibTorch intra-op threads.");
+ABSL_FLAG(bool, calibrate, false,
+          "Fit the query calibration (models.json \"query\" and the cue and region "
+          "weights) of the one --configs entry on --calibration_subset by grid search, "
+          "with --folds-fold cross-validation, and print the per-fold numbers.");
+ABSL_FLAG(std::string, calibration_subset, "photos",
+          "Pictures the calibration is fitted on (first directory of the image path).");
+ABSL_FLAG(int, folds, 5, "Cross-validation folds of --calibrate.");
+ABSL_FLAG(std::string, calibrated_manifest, "",
+          "--calibrate writes the config's models.json with the fitted values here.");
 ABSL_FLAG(bool, optimize_models, true, "As i2s-server --optimize_models.");
 
 namespace image2song {
@@ -444,6 +453,148 @@ absl::StatusOr<ConfigResult> RunModels(const ConfigSpec& spec, const std::vector
   return r;
 }
 
+// ---------------------------------------------------------------- calibration
+
+// One point of the calibration grid: QueryCalibration plus multipliers of the
+// cue taggers' and the region tags' manifest weights.
+struct Calibration {
+  QueryCalibration query;
+  float cue_scale = 1, region_scale = 1;
+  std::string Name() const {
+    return absl::StrFormat("score_power %.2g, damping %.2g, cues x%.2g, regions x%.2g",
+                           query.score_power, query.damping, cue_scale, region_scale);
+  }
+};
+
+std::vector<Tag> Calibrated(std::vector<Tag> tags, const Calibration& c) {
+  for (Tag& t : tags) {
+    if (t.role == TagRole::kCue) t.weight *= c.cue_scale;
+    if (t.role == TagRole::kRegion) t.weight *= c.region_scale;
+  }
+  CalibrateTags(c.query, &tags);
+  return tags;
+}
+
+// Tags every picture of `subset` once (uncalibrated), ranks them under every
+// grid point, and cross-validates the choice: for each fold, the point with
+// the best mean nDCG on the other folds, scored on the fold. Picture i is in
+// fold i % folds (eval.jsonl's order is a fixed shuffle).
+absl::Status RunCalibration(const ConfigSpec& spec, const std::vector<Picture>& all,
+                            std::shared_ptr<const Bundle> bundle, int k) {
+  const std::string subset = absl::GetFlag(FLAGS_calibration_subset);
+  const int folds = absl::GetFlag(FLAGS_folds);
+  if (folds < 2) return absl::InvalidArgumentError("--folds must be >= 2");
+  std::vector<const Picture*> pictures;
+  for (const Picture& p : all) {
+    if (subset.empty() || p.subset == subset) pictures.push_back(&p);
+  }
+  if (int(pictures.size()) < 2 * folds) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--calibrate: ", pictures.size(), " pictures in subset '", subset, "'"));
+  }
+  ModelSetOptions mo;
+  mo.manifest_path = spec.manifest;
+  mo.optimize = absl::GetFlag(FLAGS_optimize_models);
+  ASSIGN_OR_RETURN(auto models, ModelSet::Load(mo));
+  RETURN_IF_ERROR(CheckCompatible(*models, *bundle));
+  const QueryCalibration fitted_before = models->calibration();
+  models->set_calibration(QueryCalibration{});
+  Snapshot snap;
+  snap.models = std::move(models);
+  snap.bundle = std::move(bundle);
+  std::vector<std::vector<Tag>> tags;
+  for (const Picture* p : pictures) {
+    ASSIGN_OR_RETURN(std::string bytes, ReadFile(p->path, int64_t{64} << 20));
+    ASSIGN_OR_RETURN(RgbImage image, DecodeImage(bytes, DecodeOptions{}));
+    ASSIGN_OR_RETURN(ImageTags t, snap.models->TagImage(image));
+    tags.push_back(std::move(t.tags));
+  }
+  std::vector<Calibration> grid;
+  for (float power : {0.5f, 1.0f, 2.0f, 3.0f}) {
+    for (float damping : {0.0f, 1.0f, 2.0f, 4.0f}) {
+      for (float cues : {0.5f, 1.0f, 2.0f}) {
+        for (float regions : {0.5f, 1.0f, 2.0f}) {
+          grid.push_back(Calibration{{power, damping}, cues, regions});
+        }
+      }
+    }
+  }
+  Calibration manifest_point;
+  manifest_point.query = fitted_before;
+  grid.push_back(manifest_point);  // last: what the manifest says now
+  RecommendOptions ro;
+  ro.top_k = k;
+  ro.explain = false;
+  std::vector<std::vector<double>> ndcg(grid.size(), std::vector<double>(pictures.size()));
+  const auto t0 = Clock::now();
+  for (size_t g = 0; g < grid.size(); ++g) {
+    for (size_t i = 0; i < pictures.size(); ++i) {
+      ASSIGN_OR_RETURN(Recommendation rec,
+                       RecommendForTags(snap, Calibrated(tags[i], grid[g]), ro));
+      std::vector<int64_t> ranking;
+      for (const SongScore& s : rec.songs) ranking.push_back(s.song);
+      ndcg[g][i] = Score(*pictures[i], ranking, k).ndcg;
+    }
+  }
+  std::cout << absl::StrFormat(
+      "calibration of %s on %zu '%s' pictures: %zu grid points ranked in %.0f s\n\n", spec.manifest,
+      pictures.size(), subset, grid.size(),
+      std::chrono::duration<double>(Clock::now() - t0).count());
+  auto mean = [&](size_t g, int fold, bool in_fold) {
+    double sum = 0;
+    int n = 0;
+    for (size_t i = 0; i < pictures.size(); ++i) {
+      if ((int(i % folds) == fold) != in_fold) continue;
+      sum += ndcg[g][i];
+      ++n;
+    }
+    return n > 0 ? sum / n : 0.0;
+  };
+  auto best_on = [&](int fold, bool in_fold) {
+    size_t best = grid.size() - 1;
+    for (size_t g = 0; g < grid.size(); ++g) {
+      if (mean(g, fold, in_fold) > mean(best, fold, in_fold) + 1e-12) best = g;
+    }
+    return best;
+  };
+  std::cout << absl::StrFormat(
+      "| fold | pictures | nDCG@%d as the manifest | nDCG@%d fitted on the "
+      "other folds | fitted point |\n|---:|---:|---:|---:|---|\n",
+      k, k);
+  double held = 0, base = 0;
+  for (int f = 0; f < folds; ++f) {
+    const size_t g = best_on(f, /*in_fold=*/false);
+    int n = 0;
+    for (size_t i = 0; i < pictures.size(); ++i) n += int(i % folds) == f ? 1 : 0;
+    const double a = mean(grid.size() - 1, f, true), b = mean(g, f, true);
+    held += b * n;
+    base += a * n;
+    std::cout << absl::StrFormat("| %d | %d | %.3f | %.3f | %s |\n", f + 1, n, a, b,
+                                 grid[g].Name());
+  }
+  const size_t chosen = best_on(-1, /*in_fold=*/false);  // fold -1: every picture
+  std::cout << absl::StrFormat(
+      "| all | %zu | %.3f | %.3f (held-out folds) | |\n\nfitted on all pictures: %s "
+      "(nDCG@%d %.3f in-sample)\n",
+      pictures.size(), base / pictures.size(), held / pictures.size(), grid[chosen].Name(), k,
+      mean(chosen, -1, false));
+  const std::string out = absl::GetFlag(FLAGS_calibrated_manifest);
+  if (out.empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::string text, ReadFile(spec.manifest, int64_t{1} << 20));
+  nlohmann::json m = nlohmann::json::parse(text);
+  const Calibration& c = grid[chosen];
+  m["query"] = {{"score_power", c.query.score_power}, {"damping", c.query.damping}};
+  for (auto& t : m["taggers"]) {
+    if (t.value("kind", "") == "cues") t["weight"] = t.value("weight", 1.0f) * c.cue_scale;
+    if (t.contains("regions")) {
+      t["regions"]["weight"] = t["regions"].value("weight", 0.6f) * c.region_scale;
+    }
+  }
+  RETURN_IF_ERROR(WriteFile(out, m.dump(1) + "\n"));
+  std::cout << "wrote " << out << "\n";
+  return absl::OkStatus();
+}
+
 int Fail(const absl::Status& s) {
   std::cerr << "i2s-eval: " << s << "\n";
   return 1;
@@ -515,6 +666,13 @@ int Run() {
         absl::StrCat("no picture of ", eval_path, " has a relevant song in ", bundle_dir)));
   }
 
+  if (absl::GetFlag(FLAGS_calibrate)) {
+    if (configs->size() != 1 || configs->front().manifest.empty()) {
+      return Fail(absl::InvalidArgumentError("--calibrate takes one name=models.json config"));
+    }
+    absl::Status s = RunCalibration(configs->front(), pictures, bundle, k);
+    return s.ok() ? 0 : Fail(s);
+  }
   DetailsWriter details;
   if (absl::Status s = details.Open(absl::GetFlag(FLAGS_details)); !s.ok()) {
     return Fail(s);

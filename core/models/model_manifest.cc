@@ -1,6 +1,7 @@
 #include "core/models/model_manifest.h"
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
@@ -134,6 +135,19 @@ absl::StatusOr<ModelManifest> ParseModelManifest(absl::string_view text, const s
     return absl::InvalidArgumentError(
         absl::StrCat("model manifest ", path, ": expand_words: ", e.what()));
   }
+  try {
+    const json query = manifest.value("query", json::object());
+    m.query.score_power = query.value("score_power", 1.0f);
+    m.query.damping = query.value("damping", 0.0f);
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("model manifest ", path, ": query: ", e.what()));
+  }
+  if (!(m.query.score_power > 0 && m.query.score_power <= 8) ||
+      !(m.query.damping >= 0 && m.query.damping <= 16)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model manifest ", path,
+                     ": query.score_power must be in (0, 8], query.damping in [0, 16]"));
+  }
   if (manifest.contains("taggers")) {
     if (!manifest["taggers"].is_array()) {
       return absl::InvalidArgumentError(
@@ -151,6 +165,21 @@ absl::StatusOr<ModelManifest> ParseModelManifest(absl::string_view text, const s
     }
   }
   return m;
+}
+
+void CalibrateTags(const QueryCalibration& calibration, std::vector<Tag>* tags) {
+  if (calibration.identity()) return;
+  float best_object = 0;
+  for (const Tag& t : *tags) {
+    if (t.role == TagRole::kObject) best_object = std::max(best_object, t.score);
+  }
+  const float damp = std::pow(std::max(0.0f, 1 - best_object), calibration.damping);
+  for (Tag& t : *tags) {
+    if ((t.role == TagRole::kObject || t.role == TagRole::kRegion) && t.score > 0) {
+      t.weight *= std::pow(t.score, calibration.score_power - 1);
+    }
+    if (t.role == TagRole::kRegion || t.role == TagRole::kCue) t.weight *= damp;
+  }
 }
 
 absl::StatusOr<ModelManifest> ReadModelManifest(const std::string& path) {

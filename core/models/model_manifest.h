@@ -57,6 +57,7 @@ struct ModelManifest {
   std::string word_vectors_file;  // resolved
   std::string word_vectors_id;
   LabelWordOptions expand_words;
+  QueryCalibration query;           // "query": {"score_power": p, "damping": d}
   std::vector<TaggerSpec> taggers;  // names are distinct
 };
 

@@ -173,8 +173,15 @@ absl::StatusOr<std::unique_ptr<ModelSet>> ModelSet::Load(const ModelSetOptions& 
       taggers.push_back(std::move(tagger));
     }
   }
-  return std::make_unique<ModelSet>(std::move(words), std::move(taggers), options.parallel_taggers,
-                                    options.on_thread_start, options.tagger_threads);
+  auto set =
+      std::make_unique<ModelSet>(std::move(words), std::move(taggers), options.parallel_taggers,
+                                 options.on_thread_start, options.tagger_threads);
+  set->set_calibration(manifest.query);
+  if (!manifest.query.identity()) {
+    I2S_LOG(INFO) << "query calibration: score_power " << manifest.query.score_power << ", damping "
+                  << manifest.query.damping;
+  }
+  return set;
 }
 
 absl::StatusOr<ImageTags> ModelSet::TagImage(const RgbImage& image) const {
@@ -242,6 +249,7 @@ absl::StatusOr<ImageTags> ModelSet::TagImage(const RgbImage& image) const {
     for (Tag& t : results[i]->tags) all.tags.push_back(std::move(t));
   }
   all.forward_ms = std::max(here, there);
+  CalibrateTags(calibration_, &all.tags);
   std::stable_sort(all.tags.begin(), all.tags.end(), [](const Tag& a, const Tag& b) {
     return a.score * a.weight > b.score * b.weight;
   });
@@ -305,6 +313,7 @@ std::vector<Tag> ModelSet::TagText(absl::string_view text, float weight, int max
     t.score = 1;
     t.weight = weight;
     t.source = "text";
+    t.role = TagRole::kText;
     t.words = {word};
     tags.push_back(std::move(t));
   }

@@ -93,6 +93,10 @@ class ModelSet {
   const std::vector<std::unique_ptr<Tagger>>& taggers() const { return taggers_; }
   // "name@version,name@version".
   const std::string& version() const { return version_; }
+  // How TagImage turns scores into query weights (the manifest's "query";
+  // i2s-eval --calibrate sets others to fit them).
+  const QueryCalibration& calibration() const { return calibration_; }
+  void set_calibration(const QueryCalibration& c) { calibration_ = c; }
 
   // Runs every tagger; tags from all taggers, by score * weight, strongest
   // first, and the forward-pass time (taggers on parallel threads overlap).
@@ -111,6 +115,7 @@ class ModelSet {
   std::unique_ptr<WordVectors> words_;
   std::vector<std::unique_ptr<Tagger>> taggers_;
   std::string version_;
+  QueryCalibration calibration_;
   // Set with parallel_taggers and more than one model tagger.
   std::unique_ptr<TaggerThreads> threads_;
 };

@@ -13,6 +13,14 @@
 
 namespace image2song {
 
+// What kind of evidence a tag is (the query calibration treats them apart).
+enum class TagRole {
+  kObject,  // a classifier's whole-image label or a detection
+  kRegion,  // a classifier's label of a part of the image
+  kCue,     // a colour or light cue
+  kText,    // a word of the request's text hint
+};
+
 struct Tag {
   std::string label;
   // Model confidence in [0, 1].
@@ -32,7 +40,25 @@ struct Tag {
   // in how many of the images it was found.
   int image_index = 0;
   int image_count = 1;
+  TagRole role = TagRole::kObject;
 };
+
+// How model scores become query weights (models.json "query"; fitted on the
+// relevance eval by `i2s-eval --calibrate`). A tag counts in the query with
+// score * weight; calibration rewrites `weight` (the score stays the model's
+// confidence):
+//   object, region tags: weight *= score^(score_power - 1), i.e. the query
+//     sees tagger_weight * score^score_power (< 1 flattens, > 1 sharpens);
+//   region, cue tags: weight *= (1 - m)^damping, m = the image's best object
+//     score: a confident object dominates, cues and regions fill in where
+//     the object evidence is weak.
+// The defaults (1, 0) change nothing.
+struct QueryCalibration {
+  float score_power = 1;
+  float damping = 0;
+  bool identity() const { return score_power == 1 && damping == 0; }
+};
+void CalibrateTags(const QueryCalibration& calibration, std::vector<Tag>* tags);
 
 struct TaggerInfo {
   std::string name;

@@ -133,6 +133,7 @@ class ClassifierTagger : public ModelTagger {
     if (int(best.size()) > spec_.region_top_k) best.resize(spec_.region_top_k);
     for (const auto& [label, crop] : best) {
       Tag t = MakeTag(spec_, labels_[label], region(crop)[label]);
+      t.role = TagRole::kRegion;
       t.weight = spec_.info.weight * spec_.region_weight;
       t.has_box = true;
       t.box = crops_[crop];
@@ -269,6 +270,7 @@ class CueTagger : public Tagger {
       t.score = m.score;
       t.weight = spec_.info.weight;
       t.source = spec_.info.name;
+      t.role = TagRole::kCue;
       t.words = m.rule->words;
       tags.push_back(std::move(t));
     }

@@ -107,4 +107,58 @@ TEST_CASE("ParseModelManifest reads expand_words, with defaults when absent") {
   CHECK(absl::StrContains(wrong.status().message(), "expand_words"));
 }
 
+TEST_CASE("ParseModelManifest reads the query calibration and checks its range") {
+  auto plain = ParseModelManifest(ManifestText(kClassifier), kPath);
+  REQUIRE(plain.ok());
+  CHECK(plain->query.identity());
+  auto set = ParseModelManifest(
+      ManifestText(kClassifier, R"("query": {"score_power": 2, "damping": 1.5}, )"), kPath);
+  REQUIRE(set.ok());
+  CHECK(set->query.score_power == 2.0f);
+  CHECK(set->query.damping == 1.5f);
+  for (const char* bad : {R"("query": {"score_power": 0}, )", R"("query": {"damping": -1}, )",
+                          R"("query": {"damping": "x"}, )"}) {
+    INFO(bad);
+    auto wrong = ParseModelManifest(ManifestText(kClassifier, bad), kPath);
+    CHECK(wrong.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(wrong.status().message(), "query"));
+  }
+}
+
+TEST_CASE("CalibrateTags: a confident object damps cues and regions; score_power reshapes") {
+  auto tag = [](const char* label, float score, float weight, TagRole role) {
+    Tag t;
+    t.label = label;
+    t.score = score;
+    t.weight = weight;
+    t.role = role;
+    return t;
+  };
+  const std::vector<Tag> tags = {
+      tag("hay", 0.9f, 1.0f, TagRole::kObject), tag("barn", 0.4f, 1.0f, TagRole::kObject),
+      tag("field", 0.5f, 0.4f, TagRole::kRegion), tag("sunny", 0.8f, 0.2f, TagRole::kCue),
+      tag("song", 1.0f, 0.5f, TagRole::kText)};
+  std::vector<Tag> same = tags;
+  CalibrateTags(QueryCalibration{}, &same);
+  for (size_t i = 0; i < tags.size(); ++i) CHECK(same[i].weight == tags[i].weight);
+
+  std::vector<Tag> damped = tags;
+  CalibrateTags(QueryCalibration{1.0f, 2.0f}, &damped);
+  CHECK(damped[0].weight == 1.0f);  // objects keep their weight
+  CHECK(damped[1].weight == 1.0f);
+  CHECK(damped[2].weight == Approx(0.4f * 0.01f));  // (1 - 0.9)^2
+  CHECK(damped[3].weight == Approx(0.2f * 0.01f));
+  CHECK(damped[4].weight == 0.5f);  // text hints are the user's words
+  // The query sees score * weight: the hay tag now outweighs every cue.
+  CHECK(damped[0].score * damped[0].weight > 40 * damped[3].score * damped[3].weight);
+
+  std::vector<Tag> sharp = tags;
+  CalibrateTags(QueryCalibration{2.0f, 0.0f}, &sharp);
+  CHECK(sharp[0].score * sharp[0].weight == Approx(0.81f));  // score^2
+  CHECK(sharp[1].score * sharp[1].weight == Approx(0.16f));
+  CHECK(sharp[2].score * sharp[2].weight == Approx(0.4f * 0.25f));
+  CHECK(sharp[3].weight == 0.2f);  // cue scores are rule strengths, not reshaped
+  CHECK(sharp[0].score == 0.9f);   // the score stays the model's confidence
+}
+
 }  // namespace image2song
