@@ -7,9 +7,11 @@ Writes into OUT (a fresh directory):
                     "source": "openmoji@17.0.0:1F30A water wave", "relevant_songs": 12}
   openmoji/*.png   OpenMoji colour SVGs (flat line art) rendered at 224x224 on white
   fluent3d/*.png   the same emoji as Microsoft Fluent Emoji 3D renders, 224x224 on white
-  photos/*         the photos listed in tools/eval/photo_lexicons.tsv
-  ATTRIBUTION.txt  licences of the pictures
-  summary.json     counts (kept, excluded and why)
+  photos/*         the photos listed in tools/eval/photo_lexicons.tsv: copied as they are when
+                   already a JPEG/PNG (as named) of at most MAX_PHOTO_SIDE pixels, else decoded,
+                   flattened on white and area-resized to fit MAX_PHOTO_SIDE, written as JPEG
+  ATTRIBUTION.txt  licences of the pictures, and the source and licence of each photo
+  summary.json     counts (kept, excluded and why; photos per Debian package)
 The first path component of "image" (openmoji, fluent3d, photos) is the picture's subset.
 
 Emoji concepts: openmoji.json entries of GROUPS, minus SKIP_SUBGROUPS and skin-tone variants.
@@ -20,9 +22,14 @@ rank >= MIN_RANK, not in STOPWORDS (category words, colours, function words), in
 MAX_SONG_SHARE of the catalogue's songs, and not a plural of a word already kept. Photo
 lexicons are hand-written (photo_lexicons.tsv) and filtered the same way. A picture is kept
 when at least one catalogue song is relevant to it (relevance.py).
+
+A photo's origin is "package:path" of a file in a cached Debian package, or
+"package:path.rcc!member" for a member of a Qt resource file in it (GCompris ships its
+activities' pictures that way).
 """
 
 import argparse
+import fnmatch
 import glob
 import io
 import json
@@ -32,6 +39,7 @@ import struct
 import subprocess
 import sys
 import tarfile
+import zlib
 
 import cv2
 import numpy as np
@@ -64,6 +72,31 @@ STOPWORDS = {
     "behind", "within", "among", "upon", "across", "toward", "towards", "empty", "simple",
 }
 SIZE = 224
+# Photos larger than this (longest side, pixels) or in another format than their name says are
+# re-encoded as JPEG at this size; smaller JPEG/PNG files are copied byte for byte.
+MAX_PHOTO_SIDE = 1280
+PHOTO_JPEG_QUALITY = 90
+# Licence of the photos of each Debian package, as its copyright file states it (per-file
+# credits, where the package has them, are added to ATTRIBUTION.txt).
+PHOTO_LICENCES = {
+    "python3-skimage": "CC0 / public domain (scikit-image data)",
+    "python3-sklearn": "CC BY 2.0 (see sklearn/datasets/images/README.txt)",
+    "python-matplotlib-data": "public domain (grace_hopper.jpg)",
+    "opencv-doc": "OpenCV sample images, Apache-2.0 / BSD (/usr/share/doc/opencv-doc/copyright)",
+    "scratch": "CC BY-SA 3.0 (Scratch 1.4 media, (c) MIT; /usr/share/doc/scratch/copyright)",
+    "gcompris-qt-data": "CC0 / public domain / CC BY / CC BY-SA, per file (Wikimedia Commons "
+                        "photos credited in each activity's resource README)",
+    "lomiri-wallpapers-16.04": "CC BY 4.0 / CC BY-SA 4.0 / CC0, per file "
+                               "(/usr/share/doc/lomiri-wallpapers-16.04/copyright)",
+    "lxqt-themes": "LGPL-2.1+ (/usr/share/doc/lxqt-themes/copyright, Files: *)",
+    "mate-backgrounds": "GPL-2+ (/usr/share/doc/mate-backgrounds/copyright)",
+    "palapeli-data": "GPL-2+ (/usr/share/doc/palapeli-data/copyright); the puzzles' .desktop "
+                     "files say public domain (bridge, bee, citrus) or GFDL (castle, chameleon)",
+    "scribus-template": "public domain (templates by Riku Leino, "
+                        "/usr/share/doc/scribus-template/copyright)",
+    "plasma-workspace-wallpapers": "GPL-2+ (/usr/share/doc/plasma-workspace-wallpapers/"
+                                   "copyright); each wallpaper's metadata.json says LGPLv3",
+}
 
 
 def load_vocabulary(path):
@@ -154,23 +187,209 @@ def fluent_member(names, hexcode):
     return None
 
 
+def qt_resources(data):
+    """Files of a Qt resource (.rcc) file: {path: bytes}. Format versions 1-3, zlib or none."""
+    magic, version, tree, blobs, names = struct.unpack(">4sIIII", data[:20])
+    if magic != b"qres" or not 1 <= version <= 3:
+        raise SystemExit("not a Qt resource file (version 1-3)")
+    node_size = 14 if version == 1 else 22
+
+    def name(offset):
+        length, = struct.unpack(">H", data[names + offset:names + offset + 2])
+        return data[names + offset + 6:names + offset + 6 + 2 * length].decode("utf-16-be")
+
+    files = {}
+    pending = [(0, "")]
+    while pending:
+        index, prefix = pending.pop()
+        at = tree + index * node_size
+        name_offset, flags = struct.unpack(">IH", data[at:at + 6])
+        path = prefix + name(name_offset) if index else ""
+        if flags & 2:  # directory
+            count, first = struct.unpack(">II", data[at + 6:at + 14])
+            pending.extend((first + i, path + "/" if index else "") for i in range(count))
+            continue
+        offset, = struct.unpack(">I", data[at + 10:at + 14])
+        size, = struct.unpack(">I", data[blobs + offset:blobs + offset + 4])
+        blob = data[blobs + offset + 4:blobs + offset + 4 + size]
+        if flags & 4:
+            raise SystemExit(f"{path}: zstd-compressed Qt resource, not supported")
+        files[path] = zlib.decompress(blob[4:]) if flags & 1 else blob
+    return files
+
+
 class DebFiles:
-    """Files out of the Debian packages cached by tools/assets/setup_assets.sh."""
+    """Files out of the cached Debian packages (tools/assets/setup_assets.sh, eval.lock)."""
 
     def __init__(self, deb_dir):
         self.deb_dir = deb_dir
         self.tars = {}
+        self.versions = {}
+        self.resources = {}
 
-    def read(self, package, path):
+    def _tar(self, package):
         if package not in self.tars:
             debs = sorted(glob.glob(os.path.join(self.deb_dir, f"{package}_*.deb")))
             if not debs:
                 raise SystemExit(f"no {package}_*.deb in {self.deb_dir} "
-                                 "(run tools/assets/setup_assets.sh)")
+                                 "(run tools/assets/setup_assets.sh and make_eval_set.sh)")
             data = subprocess.run(["dpkg-deb", "--fsys-tarfile", debs[-1]], check=True,
                                   stdout=subprocess.PIPE).stdout
             self.tars[package] = tarfile.open(fileobj=io.BytesIO(data))
-        return self.tars[package].extractfile("./" + path.lstrip("/")).read()
+            self.versions[package] = subprocess.run(
+                ["dpkg-deb", "--field", debs[-1], "Version"], check=True,
+                stdout=subprocess.PIPE, text=True).stdout.strip()
+        return self.tars[package]
+
+    def version(self, package):
+        self._tar(package)
+        return self.versions[package]
+
+    def read(self, package, path):
+        """package:path, or package:path.rcc!member for a file inside a Qt resource."""
+        path, _, member = path.partition("!")
+        if not member:
+            return self._tar(package).extractfile("./" + path.lstrip("/")).read()
+        key = (package, path)
+        if key not in self.resources:
+            self.resources[key] = qt_resources(self.read(package, path))
+        if member not in self.resources[key]:
+            raise SystemExit(f"{package}:{path}: no {member}")
+        return self.resources[key][member]
+
+    def exists(self, package, path):
+        try:
+            self._tar(package).getmember("./" + path.lstrip("/"))
+            return True
+        except KeyError:
+            return False
+
+
+def dep5_credit(copyright_text, path):
+    """Copyright and License of the DEP-5 stanza that covers path (the last one whose pattern
+    matches a tail of the path or names its file), or None; a bare "Files: *" stanza says
+    nothing about one photo and is not used."""
+    found = None
+    for stanza in copyright_text.split("\n\n"):
+        fields, key = {}, None
+        for line in stanza.split("\n"):
+            if line[:1] in (" ", "\t") and key:
+                fields[key] += " " + line.strip()
+            elif ":" in line:
+                key, value = line.split(":", 1)
+                fields[key] = value.strip()
+        if "Files" not in fields or "License" not in fields:
+            continue
+        for pattern in fields["Files"].split():
+            if (fnmatch.fnmatchcase(path, "*" + pattern)
+                    or os.path.basename(pattern) == os.path.basename(path)):
+                found = None if pattern == "*" else (
+                    " ".join(fields.get("Copyright", "").split()),
+                    fields["License"].split(" ")[0])
+                break
+    return found
+
+
+def readme_credit(readme_text, filename):
+    """Fields (Copyright, License, Source, Comment) of filename (relative to the README) in a
+    GCompris resource README: blocks of 'Key: value' lines and file names (after 'Files:' or
+    alone on their lines), separated by blank lines; or None."""
+    for block in readme_text.split("\n\n"):
+        fields, files = {}, []
+        for line in block.splitlines():
+            key, sep, value = line.partition(":")
+            key = key.strip()
+            if sep and key in ("Copyright", "License", "Source", "Comment", "Comments", "Files"):
+                if key == "Files":
+                    files += value.split()
+                else:
+                    fields["Comment" if key == "Comments" else key] = value.strip()
+            else:
+                files += line.split()
+        if filename in files:
+            return fields
+    return None
+
+
+def kde_credit(debs, package, path):
+    """Author and licence from KDE metadata beside a picture: a palapeli puzzle's .desktop file,
+    a Plasma wallpaper's metadata.json; or None."""
+    desktop = os.path.splitext(path)[0] + ".desktop"
+    if debs.exists(package, desktop):
+        entry = dict(line.split("=", 1) for line in
+                     debs.read(package, desktop).decode("utf-8").splitlines() if "=" in line)
+        if "X-KDE-PluginInfo-Author" in entry:
+            return (f"{entry['X-KDE-PluginInfo-Author']}, "
+                    f"{entry.get('X-KDE-PluginInfo-License', '?')}"
+                    + (f", {entry['X-KDE-PluginInfo-Website']}"
+                       if entry.get("X-KDE-PluginInfo-Website") else ""))
+    parts = path.split("/")
+    if len(parts) > 3 and parts[-3] == "contents":  # wallpapers/NAME/contents/images/FILE
+        meta = "/".join(parts[:-3]) + "/metadata.json"
+        if debs.exists(package, meta):
+            plugin = json.loads(debs.read(package, meta)).get("KPlugin", {})
+            authors = ", ".join(x.get("Name", "?") for x in plugin.get("Authors", []))
+            return f"{authors or '?'}, {plugin.get('License', '?')}"
+    return None
+
+
+def photo_credit(debs, package, path):
+    """One line: who made the photo and its licence, from the package's own records."""
+    if "!" in path:  # a GCompris resource: the nearest README above it
+        rcc, _, member = path.partition("!")
+        folder = os.path.dirname(member)
+        while folder:
+            try:
+                text = debs.read(package, f"{rcc}!{folder}/README").decode("utf-8")
+            except SystemExit:
+                folder = os.path.dirname(folder)
+                continue
+            fields = readme_credit(text, os.path.relpath(member, folder))
+            if not fields:
+                return None
+            return ", ".join(fields[k] for k in ("Copyright", "License", "Source", "Comment")
+                             if fields.get(k))
+        return None
+    credit = kde_credit(debs, package, path)
+    if credit:
+        return credit
+    copyright_path = f"usr/share/doc/{package}/copyright"
+    if debs.exists(package, copyright_path):
+        found = dep5_credit(debs.read(package, copyright_path).decode("utf-8", "replace"), path)
+        if found and found[0]:
+            holders = found[0] if len(found[0]) <= 120 else found[0][:117] + "..."
+            return f"{holders}, {found[1]}"
+    return None
+
+
+def write_photo(image, dest):
+    """Writes a photo: the bytes as they are when already a JPEG/PNG (matching dest's suffix)
+    within MAX_PHOTO_SIDE, else decoded, flattened on white, resized to fit, as JPEG."""
+    kind = ("jpeg" if image[:3] == b"\xff\xd8\xff" else
+            "png" if image[:8] == b"\x89PNG\r\n\x1a\n" else "other")
+    suffix = os.path.splitext(dest)[1].lower()
+    im = cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_UNCHANGED)
+    if im is None:
+        raise SystemExit(f"{dest}: cannot decode")
+    if (max(im.shape[:2]) <= MAX_PHOTO_SIDE
+            and (kind, suffix) in (("jpeg", ".jpg"), ("jpeg", ".jpeg"), ("png", ".png"))):
+        with open(dest, "wb") as o:
+            o.write(image)
+        return
+    if suffix not in (".jpg", ".jpeg"):
+        raise SystemExit(f"{dest}: a re-encoded photo is a JPEG; name it .jpg")
+    if im.dtype != np.uint8:
+        im = (im / (np.iinfo(im.dtype).max / 255.0) + 0.5).astype(np.uint8)
+    if im.ndim == 3 and im.shape[2] == 4:
+        alpha = im[:, :, 3:4].astype(np.float32) / 255.0
+        im = np.clip(im[:, :, :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha) + 0.5,
+                     0, 255).astype(np.uint8)
+    scale = MAX_PHOTO_SIDE / max(im.shape[:2])
+    if scale < 1:
+        im = cv2.resize(im, (max(1, round(im.shape[1] * scale)),
+                             max(1, round(im.shape[0] * scale))), interpolation=cv2.INTER_AREA)
+    if not cv2.imwrite(dest, im, [cv2.IMWRITE_JPEG_QUALITY, PHOTO_JPEG_QUALITY]):
+        raise SystemExit(f"{dest}: cannot write")
 
 
 def main():
@@ -243,6 +462,9 @@ def main():
     # (b) Photos with hand-written lexicons: from $I2S_CACHE/samples when there, else from
     # the cached Debian package named in the file.
     debs = DebFiles(a.debs)
+    summary["photos_by_package"] = {}
+    photo_credits = []
+    names = set()
     with open(a.photo_lexicons, encoding="utf-8") as f:
         for line_no, line in enumerate(f, 1):
             if not line.strip() or line.startswith("#"):
@@ -251,6 +473,9 @@ def main():
             if len(cols) != 4:
                 raise SystemExit(f"{a.photo_lexicons}:{line_no}: want 4 TAB-separated columns")
             name, words, description, origin = cols
+            if name in names:
+                raise SystemExit(f"{a.photo_lexicons}:{line_no}: {name} listed twice")
+            names.add(name)
             lexicon = []
             for w in words.split(","):
                 if relevance.tokenize(w) != [w] or w not in vocab:
@@ -261,19 +486,29 @@ def main():
                 else:
                     summary["photo_words_dropped"].setdefault(name, []).append(w)
             package, path = origin.split(":", 1)
-            sample = os.path.join(a.samples, name)
-            if os.path.exists(sample):
-                with open(sample, "rb") as i:
-                    image = i.read()
-            else:
-                image = debs.read(package, path)
+            if package not in PHOTO_LICENCES:
+                raise SystemExit(f"{a.photo_lexicons}:{line_no}: no licence for {package} "
+                                 "(PHOTO_LICENCES in make_eval_set.py)")
             n = count_relevant(lexicon, songs)
             if n == 0:
                 summary["photos_no_relevant_song"] += 1
                 continue
+            sample = os.path.join(a.samples, name)
+            if os.path.exists(sample):
+                with open(sample, "rb") as i:
+                    image = i.read()
+                credit = f"{package}:{path} (via $I2S_CACHE/samples)"
+            else:
+                image = debs.read(package, path)
+                credit = f"{package} {debs.version(package)}:{path}"
+                who = photo_credit(debs, package, path)
+                if who:
+                    credit += f"; {who}"
             rel = f"photos/{name}"
-            with open(os.path.join(a.out, rel), "wb") as o:
-                o.write(image)
+            write_photo(image, os.path.join(a.out, rel))
+            summary["photos_by_package"][package] = summary["photos_by_package"].get(package,
+                                                                                     0) + 1
+            photo_credits.append(f"{rel}: {credit}")
             rows.append({"image": rel, "lexicon": lexicon,
                          "source": f"{package}:{name} ({description})", "relevant_songs": n})
 
@@ -297,16 +532,22 @@ def main():
             f"fluent3d/*.png: Microsoft Fluent Emoji 3D ({a.fluent_spec}), MIT License, "
             "https://github.com/microsoft/fluentui-emoji.\n"
             "Both rendered at 224x224 on white; keywords from openmoji.json (Unicode CLDR).\n"
-            "photos/*: scikit-image data (CC0 / public domain), scikit-learn china.jpg and "
-            "flower.jpg (CC BY 2.0, see their README.txt), matplotlib grace_hopper.jpg "
-            "(public domain), OpenCV sample images (Debian opencv-doc; licences in its "
-            "/usr/share/doc/opencv-doc/copyright), from Debian packages.\n")
+            "photos/*: photographs from Debian packages, licences by package:\n")
+        for package in sorted(summary["photos_by_package"]):
+            f.write(f"  {package} ({summary['photos_by_package'][package]} photos): "
+                    f"{PHOTO_LICENCES[package]}\n")
+        f.write("Each photo: package version:path; author, licence and source where the "
+                "package records them.\n")
+        for line in photo_credits:
+            f.write(f"  {line}\n")
     print(f"eval set: {len(rows)} pictures ({summary['openmoji']} openmoji, "
           f"{summary['fluent3d']} fluent3d, {summary['photos']} photos); emoji concepts "
           f"excluded: {summary['emoji_empty_lexicon']} empty lexicon, "
           f"{summary['emoji_no_relevant_song']} without a relevant song, "
           f"{summary['emoji_over_cap']} over the cap of {MAX_CONCEPTS}; photos excluded: "
           f"{summary['photos_no_relevant_song']}")
+    print("photos by package: " + ", ".join(
+        f"{k} {v}" for k, v in sorted(summary["photos_by_package"].items())))
 
 
 if __name__ == "__main__":

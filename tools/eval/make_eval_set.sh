@@ -6,9 +6,10 @@
 #
 # Needs tools/assets/setup_assets.sh to have run (word vectors, sample photos and the Debian packages
 # they come from in the cache), npm (to fetch the pinned emoji packages, tools/eval/eval.lock),
-# rsvg-convert (Debian librsvg2-bin) and python3-opencv; missing packages are installed when
-# root. Pictures, lexicons and the relevance definition: tools/eval/make_eval_set.py and
-# tools/eval/relevance.py.
+# apt-get (the pinned Debian packages with photos, eval.lock "deb" rows: ~256 MB, fetched once
+# into $I2S_CACHE/downloads/debs), rsvg-convert (Debian librsvg2-bin) and python3-opencv;
+# missing packages are installed when root. Pictures, lexicons and the relevance definition:
+# tools/eval/make_eval_set.py, tools/eval/photo_lexicons.tsv and tools/eval/relevance.py.
 #
 # Environment:
 #   I2S_CACHE      cache root (default ~/.cache/image2song)
@@ -36,7 +37,7 @@ FORCE=0
 for a in "$@"; do
   case "$a" in
     --force) FORCE=1 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "unknown option: $a" >&2; exit 2 ;;
   esac
 done
