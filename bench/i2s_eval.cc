@@ -61,9 +61,10 @@ ABSL_FLAG(std::string, bundle, "", "Index bundle. Default: $I2S_CACHE/bundles/de
 ABSL_FLAG(std::string, configs, "",
           "Comma-separated configurations: name=path/to/models.json, or "
           "`random` (seeded uniform random ranking of all songs). Default: "
-          "random, v1=<models>/models_v1.json (else models.json), full="
-          "<models>/models_full.json (else models.json when models_v1.json "
-          "exists), <models> = $I2S_CACHE/models/default.");
+          "random, v1=<models>/models_v1.json (else models.json), default="
+          "<models>/models.json (when models_v1.json exists), full="
+          "<models>/models_full.json (when there), <models> = "
+          "$I2S_CACHE/models/default.");
 ABSL_FLAG(int, limit, 0, "Evaluate only the first N pictures (0 = all).");
 ABSL_FLAG(int, top_k, 10, "Songs ranked per picture: the k of nDCG@k and MRR.");
 ABSL_FLAG(int, random_seeds, 20, "Seeds averaged for the `random` configuration.");
@@ -292,19 +293,19 @@ Summary Summarize(const ConfigResult& r, const std::vector<Picture>& pictures,
   return s;
 }
 
-// random, v1 and the full tagger set as tools/assets/setup_assets.sh lays them out:
-// v1 is models_v1.json when there (else models.json); the full set is
-// models_full.json when there, else models.json when that is not v1.
+// random, v1, the default and the full tagger set as
+// tools/assets/setup_assets.sh lays them out: v1 is models_v1.json when there
+// (else models.json); the default is models.json when that is not v1; the
+// full set is models_full.json when there.
 std::string DefaultConfigs() {
   const std::string models = DefaultModelsPath();
   const std::string dir = models.substr(0, models.rfind('/') + 1);
   std::string v1 = dir + "models_v1.json";
   if (!PathExists(v1)) v1 = models;
   std::string out = absl::StrCat("random,v1=", v1);
+  if (v1 != models) absl::StrAppend(&out, ",default=", models);
   if (PathExists(dir + "models_full.json")) {
     absl::StrAppend(&out, ",full=", dir, "models_full.json");
-  } else if (v1 != models) {
-    absl::StrAppend(&out, ",full=", models);
   }
   return out;
 }
