@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "core/query.h"
+#include "util/dot.h"
 #include "util/status_macros.h"
 
 namespace image2song {
@@ -16,12 +17,6 @@ namespace {
 double MsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
       .count();
-}
-
-float Dot(const float* a, const float* b, int dim) {
-  float s = 0;
-  for (int d = 0; d < dim; ++d) s += a[d] * b[d];
-  return s;
 }
 
 // Scores candidates against the tags; caches word-tag cosines per request.
@@ -44,22 +39,61 @@ class AttentionScorer {
     }
   }
 
+  // The song's attention score alone (no explanation): the same sums as
+  // Score's, over the song's distinct words weighted by their counts (lyrics
+  // repeat: a chorus is one term, not one exp per token).
+  float Attention(absl::Span<const LyricToken> tokens) {
+    const size_t m = active_.size();
+    ++song_stamp_;
+    distinct_.clear();
+    for (const LyricToken& t : tokens) {
+      const size_t offset = Sims(t.word);
+      const size_t slot = offset / m;
+      if (slot >= stamp_.size()) {
+        stamp_.resize(slot + 1, 0);
+        position_.resize(slot + 1, 0);
+      }
+      if (stamp_[slot] != song_stamp_) {
+        stamp_[slot] = song_stamp_;
+        position_[slot] = static_cast<uint32_t>(distinct_.size());
+        distinct_.push_back({offset, 1.0f});
+      } else {
+        distinct_[position_[slot]].second += 1.0f;
+      }
+    }
+    const float inv_t = 1.0f / options_.temperature;
+    float attention = 0;
+    for (size_t j = 0; j < m; ++j) {
+      float best = -2;
+      for (const auto& [offset, count] : distinct_) best = std::max(best, cache_[offset + j]);
+      double z = 0, match = 0;
+      for (const auto& [offset, count] : distinct_) {
+        const float sim = cache_[offset + j];
+        const double a = count * std::exp((sim - best) * inv_t);
+        z += a;
+        match += a * sim;
+      }
+      attention += weights_[j] / total_weight_ * static_cast<float>(match / z);
+    }
+    return attention;
+  }
+
   void Score(SongScore* out, bool explain) {
     absl::Span<const LyricToken> tokens = bundle_.tokens(out->song);
     const size_t m = active_.size();
     out->attention = 0;
     if (tokens.empty() || m == 0) return;
-    std::vector<float> line_mass;
-    if (explain) {
-      line_mass.assign(bundle_.line_count(out->song), 0.0f);
-      out->tags.clear();
-    }
+    // The score comes from Attention() either way (explained songs keep the
+    // score they were ranked by); the per-token pass below explains it.
+    out->attention = Attention(tokens);
+    if (!explain) return;
+    std::vector<float> line_mass(bundle_.line_count(out->song), 0.0f);
+    out->tags.clear();
     // Offsets into cache_ (stable while cache_ grows).
     std::vector<size_t> offset(tokens.size());
     for (size_t i = 0; i < tokens.size(); ++i) offset[i] = Sims(tokens[i].word);
     auto sim = [&](size_t i, size_t j) { return cache_[offset[i] + j]; };
     std::vector<float> alpha(tokens.size());
-    float attention = 0;
     std::vector<std::pair<float, MatchedTagInfo>> matched;
     for (size_t j = 0; j < m; ++j) {
       float best = -2;
@@ -81,18 +115,13 @@ class AttentionScorer {
         match += alpha[i] * sim(i, j);
       }
       const float share = weights_[j] / total_weight_;
-      attention += share * static_cast<float>(match);
-      if (explain) {
-        for (size_t i = 0; i < tokens.size(); ++i) {
-          line_mass[tokens[i].line] += share * alpha[i];
-        }
-        matched.push_back({share * std::max(0.0f, float(match)),
-                           MatchedTagInfo{tags_[active_[j]].label, 0,
-                                          std::string(words_.Word(tokens[best_i].word))}});
+      for (size_t i = 0; i < tokens.size(); ++i) {
+        line_mass[tokens[i].line] += share * alpha[i];
       }
+      matched.push_back({share * std::max(0.0f, float(match)),
+                         MatchedTagInfo{tags_[active_[j]].label, 0,
+                                        std::string(words_.Word(tokens[best_i].word))}});
     }
-    out->attention = attention;
-    if (!explain) return;
     float total = 0;
     for (const auto& mt : matched) total += mt.first;
     std::stable_sort(matched.begin(), matched.end(),
@@ -148,6 +177,11 @@ class AttentionScorer {
   float total_weight_ = 0;
   absl::flat_hash_map<uint32_t, size_t> cache_index_;
   std::vector<float> cache_;  // active_.size() cosines per cached word
+  // Attention(): the distinct words of the song being scored, as (offset in
+  // cache_, count); per cached word, the song that last saw it and where.
+  std::vector<std::pair<size_t, float>> distinct_;
+  std::vector<uint32_t> stamp_, position_;
+  uint32_t song_stamp_ = 0;
 };
 
 }  // namespace
