@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/index/scored_id.h"
 
 namespace faiss {
 struct Index;
@@ -51,11 +52,6 @@ struct SongIndexOptions {
 
 // The index type "auto" picks for `n` songs.
 std::string ChooseIndexType(const SongIndexOptions& options, int64_t n);
-
-struct ScoredId {
-  int64_t id = 0;
-  float score = 0;
-};
 
 class SongIndex {
  public:
