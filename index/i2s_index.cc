@@ -198,11 +198,15 @@ int Run() {
   if (!manifest.ok()) return Fail(manifest.status());
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf(
-      "bundle %s written to %s: %lld songs, %lld skipped, index %s, "
+      "bundle %s written to %s: %lld songs, %lld skipped, index %s + lexical (%.1f MiB), "
       "%d-d (%s), %.1f%% of lyric words in the vocabulary, %.1fs\n",
       manifest->version.c_str(), output.c_str(), static_cast<long long>(manifest->song_count),
-      static_cast<long long>(stats.skipped), manifest->index_type.c_str(), manifest->dim,
-      manifest->embedder_id.c_str(), words_total ? 100.0 * words_known / words_total : 0.0, secs);
+      static_cast<long long>(stats.skipped), manifest->index_type.c_str(),
+      manifest->files.count(kLexicalIndexFile)
+          ? manifest->files.at(kLexicalIndexFile).bytes / 1048576.0
+          : 0.0,
+      manifest->dim, manifest->embedder_id.c_str(),
+      words_total ? 100.0 * words_known / words_total : 0.0, secs);
   return 0;
 }
 

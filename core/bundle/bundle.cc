@@ -28,8 +28,8 @@ namespace {
 using json = nlohmann::json;
 
 constexpr char kTokMagic[8] = {'I', '2', 'S', 'T', 'O', 'K', '0', '1'};
-const char* const kBundleFiles[] = {"songs.faiss", "songs.bin", "columns.bin", "columns.json",
-                                    "tokens.bin"};
+const char* const kBundleFiles[] = {"songs.faiss",  "songs.bin",  "columns.bin",
+                                    "columns.json", "tokens.bin", "lexical.bin"};
 
 absl::Status Errno(absl::string_view what, const std::string& path) {
   return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
@@ -74,10 +74,19 @@ absl::StatusOr<BundleManifest> ManifestFromJson(const std::string& text, const s
   try {
     json j = json::parse(text);
     m.format_version = j.at("format_version").get<int>();
-    if (m.format_version != kBundleFormatVersion) {
+    if (m.format_version < kBundleFormatVersion) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          path, ": bundle format version ", m.format_version, " is older than this build reads (",
+          kBundleFormatVersion,
+          "; format 3 added the lexical index lexical.bin): re-run i2s-index on the catalogue "
+          "to rebuild the bundle"));
+    }
+    if (m.format_version > kBundleFormatVersion) {
       return absl::FailedPreconditionError(
           absl::StrCat(path, ": bundle format version ", m.format_version,
-                       " is not supported (this build reads ", kBundleFormatVersion, ")"));
+                       " is newer than this build reads (", kBundleFormatVersion,
+                       "): serve it with the image2song that wrote it, or rebuild it with this "
+                       "build's i2s-index"));
     }
     m.version = j.at("version").get<std::string>();
     m.created_at = j.value("created_at", "");
@@ -225,6 +234,18 @@ absl::StatusOr<std::unique_ptr<Bundle>> Bundle::Load(const std::string& dir,
 
   tf.DropResidentPages();  // the checks read every token
 
+  // Lexical channel: over the same tokens.
+  ASSIGN_OR_RETURN(bundle->lexical_,
+                   LexicalIndex::Open(JoinPath(dir, kLexicalIndexFile), manifest.song_count,
+                                      manifest.vocabulary_size, options.lexical));
+  for (uint64_t s = 0; s < n; ++s) {
+    if (bundle->lexical_.Length(int64_t(s)) !=
+        bundle->token_offsets_[s + 1] - bundle->token_offsets_[s]) {
+      return absl::DataLossError(absl::StrCat(JoinPath(dir, kLexicalIndexFile), ": song ", s,
+                                              " has another word count than in tokens.bin"));
+    }
+  }
+
   // Index.
   ASSIGN_OR_RETURN(bundle->index_, SongIndex::Load(JoinPath(dir, "songs.faiss"), options.index));
   if (bundle->index_->size() != manifest.song_count || bundle->index_->dim() != manifest.dim) {
@@ -322,6 +343,26 @@ absl::StatusOr<BundleManifest> BundleWriter::Finish() {
     RETURN_IF_ERROR(s);
     RETURN_IF_ERROR(c);
     ::unlink(data_path.c_str());
+  }
+
+  // lexical.bin: the inverted index over the tokens just written.
+  {
+    ASSIGN_OR_RETURN(MappedFile tokens, MappedFile::Open(tokens_path));
+    const LyricToken* all =
+        reinterpret_cast<const LyricToken*>(tokens.data() + 16 + offsets_.size() * 8);
+    const auto start = std::chrono::steady_clock::now();
+    RETURN_IF_ERROR(WriteLexicalIndex(JoinPath(tmp_dir_, kLexicalIndexFile), count_, words_->size(),
+                                      [&](int64_t song, std::vector<uint32_t>* words) {
+                                        for (uint64_t i = offsets_[song]; i < offsets_[song + 1];
+                                             ++i) {
+                                          words->push_back(all[i].word);
+                                        }
+                                      }));
+    I2S_LOG(INFO)
+        << "lexical index written in "
+        << absl::StrFormat(
+               "%.1f s",
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
 
   BundleManifest m;

@@ -8,6 +8,10 @@
 //                  table, memory-mapped (core/bundle/song_store.h)
 //   tokens.bin     per song the lyric word ids (+ line numbers) for attention:
 //                  "I2STOK01" | u64 n | u64 offsets[n+1] | {u32 word, u32 line}*
+//   lexical.bin    the lexical channel: an inverted index over the same word
+//                  ids, BM25-scored, memory-mapped (core/index/lexical_index.h)
+// Format 3 added lexical.bin; a bundle of an older format is refused with a
+// message to re-run i2s-index.
 // BundleWriter writes into a temporary sibling directory and renames it into
 // place, so a reader never sees half a bundle.
 #ifndef IMAGE2SONG_CORE_BUNDLE_BUNDLE_H_
@@ -26,13 +30,14 @@
 #include "core/bundle/catalogue.h"
 #include "core/bundle/embedder.h"
 #include "core/bundle/song_store.h"
+#include "core/index/lexical_index.h"
 #include "core/index/song_index.h"
 #include "core/words/word_vectors.h"
 #include "util/file_util.h"
 
 namespace image2song {
 
-inline constexpr int kBundleFormatVersion = 2;
+inline constexpr int kBundleFormatVersion = 3;
 
 struct FileDigest {
   std::string sha256;
@@ -57,6 +62,8 @@ struct BundleLoadOptions {
   // Verify every file's sha256 against the manifest. Default: true.
   bool verify_checksums = true;
   SongIndexOptions index;
+  // BM25 parameters and the postings budget of the lexical channel.
+  LexicalIndexOptions lexical;
 };
 
 // Thread-safety: immutable after Load(); everything is safe to call
@@ -81,6 +88,8 @@ class Bundle {
   }
   absl::Span<const LyricToken> tokens(int64_t i) const;
   const SongIndex& index() const { return *index_; }
+  // The lexical channel over the songs' attention tokens.
+  const LexicalIndex& lexical() const { return lexical_; }
 
  private:
   Bundle() = default;
@@ -91,6 +100,7 @@ class Bundle {
   const uint64_t* token_offsets_ = nullptr;
   const LyricToken* tokens_ = nullptr;
   std::unique_ptr<SongIndex> index_;
+  LexicalIndex lexical_;
 };
 
 struct BundleWriterOptions {

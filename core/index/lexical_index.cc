@@ -143,9 +143,9 @@ absl::StatusOr<LexicalIndex> LexicalIndex::Open(const std::string& path, int64_t
   if (n != uint64_t(song_count) || song_count >= kMaxSongs) {
     return bad(absl::StrCat("holds ", n, " songs, the manifest says ", song_count));
   }
-  if (vocabulary != uint64_t(vocabulary_size)) {
-    return bad(absl::StrCat("built for a vocabulary of ", vocabulary, " words, the manifest says ",
-                            vocabulary_size));
+  if (vocabulary_size < 0 || vocabulary > uint64_t(vocabulary_size)) {
+    return bad(absl::StrCat("built for a vocabulary of ", vocabulary,
+                            " words, more than the manifest's ", vocabulary_size));
   }
   // Every size below is bounded by the file's before it is multiplied.
   if (terms > vocabulary || terms > f.size() / 16 || bytes > f.size()) {

@@ -61,8 +61,9 @@ struct LexicalTerm {
 class LexicalIndex {
  public:
   // Maps `path` and checks all of it against `song_count` and
-  // `vocabulary_size` (header, table, every posting list decoded: songs
-  // ascending and in range, counts adding up to each song's length); a
+  // `vocabulary_size` (word ids below it; header, table, every posting list
+  // decoded: songs ascending and in range, counts adding up to each song's
+  // length); a
   // damaged or hostile file is DATA_LOSS naming the file, never a crash.
   static absl::StatusOr<LexicalIndex> Open(const std::string& path, int64_t song_count,
                                            int64_t vocabulary_size,

@@ -137,8 +137,9 @@ TEST_CASE("Bundle round trip: BundleWriter then Bundle::Load") {
   CHECK(!m.created_at.empty());
   CHECK(m.common.mean.size() == 16);
   CHECK(Norm(m.common.pc) == Approx(1.0).epsilon(1e-4));
-  CHECK(m.files.size() == 5);
-  for (const char* f : {"songs.faiss", "songs.bin", "columns.bin", "columns.json", "tokens.bin"}) {
+  CHECK(m.files.size() == 6);
+  for (const char* f :
+       {"songs.faiss", "songs.bin", "columns.bin", "columns.json", "tokens.bin", "lexical.bin"}) {
     INFO(f);
     REQUIRE(m.files.count(f) == 1);
     CHECK(m.files.at(f).sha256.size() == 64);
@@ -169,6 +170,7 @@ TEST_CASE("Bundle round trip: BundleWriter then Bundle::Load") {
     CHECK(s.lines == e.lines);
     auto tokens = bundle->tokens(n);
     REQUIRE(tokens.size() == e.tokens.size());
+    CHECK(bundle->lexical().Length(n) == tokens.size());
     for (size_t t = 0; t < tokens.size(); ++t) {
       CHECK(tokens[t].word == e.tokens[t].word);
       CHECK(tokens[t].line == e.tokens[t].line);
@@ -214,6 +216,37 @@ TEST_CASE("Bundle index search with a bitmap filter") {
 
   std::vector<uint8_t> none(2, 0);
   CHECK(SearchIds(*bundle, *words, {"sea"}, 10, &none).empty());
+}
+
+TEST_CASE("Bundle lexical index: a word finds the songs whose lyrics hold it") {
+  auto words = LoadTiny();
+  TempDir tmp;
+  REQUIRE(WriteBundle(tmp.File("b"), *words, TinyCatalogue(), "v").ok());
+  auto bundle = LoadBundle(tmp.File("b"));
+  const LexicalIndex& lexical = bundle->lexical();
+  CHECK(lexical.size() == 14);
+  auto ids_for = [&](const std::string& word, const std::vector<uint8_t>* allowed) {
+    const int32_t id = words->Find(word);
+    REQUIRE(id >= 0);
+    std::vector<std::string> ids;
+    for (const ScoredId& h : lexical.Search({{uint32_t(id), 1.0f}}, 14, allowed)) {
+      ids.push_back(bundle->song(h.id).id);
+    }
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  };
+  // "smoke" is in the lyrics of both fire songs, "frozen" in both snow songs.
+  CHECK(ids_for("smoke", nullptr) == std::vector<std::string>{"fire-01", "fire-02"});
+  CHECK(ids_for("frozen", nullptr) == std::vector<std::string>{"snow-01", "snow-02"});
+  CHECK(ids_for("ocean", nullptr) == std::vector<std::string>{"sea-01"});
+  // Filters: the same bitmap the dense channel gets.
+  Filters german;
+  german.languages = {"de"};
+  int64_t kept = 0;
+  std::vector<uint8_t> allowed = bundle->Select(german, &kept);
+  CHECK(kept == 1);
+  CHECK(ids_for("smoke", &allowed) == std::vector<std::string>{"fire-02"});
+  CHECK(ids_for("frozen", &allowed).empty());
 }
 
 TEST_CASE("Bundle with flat and hnsw indexes") {
@@ -341,6 +374,27 @@ TEST_CASE("Bundle::Load detects damaged files") {
     FlipByte(dir + "/tokens.bin", 20);
     expect_data_loss("tokens.bin");
   }
+  SECTION("a flipped byte in lexical.bin") {
+    // The last posting byte.
+    const std::string path = dir + "/lexical.bin";
+    FlipByte(path, ReadWholeFile(path).size() - 1);
+    expect_data_loss("lexical.bin");
+    // Caught by the structure checks too.
+    std::string data = ReadWholeFile(path);
+    data.back() = char(uint8_t(data.back()) | 0x80);
+    WriteWholeFile(path, data);
+    BundleLoadOptions fast;
+    fast.verify_checksums = false;
+    auto b = Bundle::Load(dir, fast);
+    CHECK(b.status().code() == absl::StatusCode::kDataLoss);
+    CHECK(absl::StrContains(b.status().message(), "lexical.bin"));
+  }
+  SECTION("a missing lexical.bin") {
+    REQUIRE(::unlink((dir + "/lexical.bin").c_str()) == 0);
+    auto b = Bundle::Load(dir, BundleLoadOptions{});
+    CHECK_FALSE(b.ok());
+    CHECK(absl::StrContains(b.status().message(), "lexical.bin"));
+  }
   SECTION("a truncated songs.faiss") {
     std::string data = ReadWholeFile(dir + "/songs.faiss");
     WriteWholeFile(dir + "/songs.faiss", data.substr(0, data.size() - 100));
@@ -383,6 +437,18 @@ TEST_CASE("Bundle::Load checks the manifest") {
     CHECK(b.status().code() == absl::StatusCode::kFailedPrecondition);
     CHECK(absl::StrContains(b.status().message(),
                             "format version " + std::to_string(kBundleFormatVersion + 1)));
+    CHECK(absl::StrContains(b.status().message(), "newer than this build reads"));
+  }
+  SECTION("an older format (2: no lexical index) is refused with what to do") {
+    manifest["format_version"] = 2;
+    manifest["files"].erase("lexical.bin");
+    WriteWholeFile(path, manifest.dump());
+    REQUIRE(::unlink((dir + "/lexical.bin").c_str()) == 0);
+    auto b = Bundle::Load(dir, BundleLoadOptions{});
+    INFO(b.status().ToString());
+    CHECK(b.status().code() == absl::StatusCode::kFailedPrecondition);
+    CHECK(absl::StrContains(b.status().message(), "bundle format version 2 is older"));
+    CHECK(absl::StrContains(b.status().message(), "re-run i2s-index"));
   }
   SECTION("song count disagrees") {
     manifest["song_count"] = 15;

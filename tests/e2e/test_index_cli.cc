@@ -69,8 +69,8 @@ TEST_CASE("i2s-index builds a bundle from the tiny JSONL catalogue") {
   CHECK(absl::StrContains(o.output, "14 songs, 0 skipped"));
   CHECK(absl::StrContains(o.output, "index flat"));
   CHECK(absl::StrContains(o.output, "test-words-16d@1"));
-  for (const char* f :
-       {"manifest.json", "songs.faiss", "songs.bin", "columns.bin", "columns.json", "tokens.bin"}) {
+  for (const char* f : {"manifest.json", "songs.faiss", "songs.bin", "columns.bin", "columns.json",
+                        "tokens.bin", "lexical.bin"}) {
     CHECK(!ReadWholeFile(out + "/" + f).empty());
   }
   CHECK(absl::StrContains(ReadWholeFile(out + "/manifest.json"), "\"version\": \"cli-1\""));
