@@ -83,6 +83,13 @@ ABSL_FLAG(int, folds, 5, "Cross-validation folds of --calibrate.");
 ABSL_FLAG(std::string, calibrated_manifest, "",
           "--calibrate writes the config's models.json with the fitted values here.");
 ABSL_FLAG(bool, optimize_models, true, "As i2s-server --optimize_models.");
+ABSL_FLAG(float, lexical_weight, image2song::RecommendOptions().fusion.lexical_weight,
+          "As i2s-server --lexical_weight (0: dense channel only).");
+ABSL_FLAG(float, fusion_k, image2song::RecommendOptions().fusion.k, "As i2s-server --fusion_k.");
+ABSL_FLAG(int, lexical_candidates, image2song::RecommendOptions().lexical_candidates,
+          "As i2s-server --lexical_candidates.");
+ABSL_FLAG(float, bm25_weight, image2song::RecommendOptions().bm25_weight,
+          "As i2s-server --bm25_weight (0: BM25 only picks candidates).");
 
 namespace image2song {
 namespace {
@@ -417,6 +424,10 @@ absl::StatusOr<ConfigResult> RunModels(const ConfigSpec& spec, const std::vector
   snap.bundle = std::move(bundle);
   RecommendOptions ro;
   ro.top_k = k;
+  ro.fusion.lexical_weight = absl::GetFlag(FLAGS_lexical_weight);
+  ro.fusion.k = absl::GetFlag(FLAGS_fusion_k);
+  ro.lexical_candidates = absl::GetFlag(FLAGS_lexical_candidates);
+  ro.bm25_weight = absl::GetFlag(FLAGS_bm25_weight);
   ConfigResult r;
   r.name = spec.name;
   r.manifest = spec.manifest;

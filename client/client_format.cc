@@ -135,6 +135,27 @@ std::string FormatExplanation(const v1::Explanation& explanation, absl::string_v
                   absl::StrFormat("   (retrieval %.4f, attention %.4f)",
                                   explanation.retrieval_score(), explanation.attention_score()),
                   "\n");
+  // The first-stage channels: where each ranked the song and the lyric
+  // words behind its match.
+  auto words = [](const auto& list, bool counts) {
+    std::vector<std::string> items;
+    for (const v1::ChannelWord& w : list) {
+      std::string item = absl::StrCat(Truncate(OneLine(w.word()), kMaxLabelChars),
+                                      absl::StrFormat(" %.2f", w.score()));
+      if (counts && w.count() > 1) absl::StrAppend(&item, " x", w.count());
+      items.push_back(std::move(item));
+    }
+    return items.empty() ? std::string("-") : absl::StrJoin(items, ", ");
+  };
+  if (explanation.dense_rank() > 0 || explanation.lexical_rank() > 0 ||
+      explanation.dense_words_size() > 0 || explanation.lexical_words_size() > 0) {
+    auto rank = [](int r) { return r > 0 ? absl::StrCat("#", r) : std::string("-"); };
+    absl::StrAppend(&out, indent, "found by: dense ", rank(explanation.dense_rank()), " (",
+                    words(explanation.dense_words(), false), "); lexical ",
+                    rank(explanation.lexical_rank()),
+                    absl::StrFormat(" (BM25 %.2f: ", explanation.lexical_score()),
+                    words(explanation.lexical_words(), true), ")\n");
+  }
   for (const auto& line : explanation.lines()) {
     absl::StrAppend(&out, indent, Weight(line.weight()), "  \"",
                     Truncate(OneLine(line.text()), kMaxLyricChars), "\"",

@@ -7,6 +7,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "core/lexical_query.h"
 #include "core/query.h"
 #include "util/dot.h"
 #include "util/status_macros.h"
@@ -184,6 +185,85 @@ class AttentionScorer {
   uint32_t song_stamp_ = 0;
 };
 
+// BM25 scores of candidate songs for the lexical query, counted from their
+// attention tokens (the words the lexical index holds): exact for every
+// candidate, whichever channel found it and whatever the postings budget
+// left out of the channel's own search.
+class LexicalScorer {
+ public:
+  LexicalScorer(const LexicalIndex& index, const LexicalQuery& query)
+      : index_(index), query_(query), counts_(query.terms.size(), 0) {
+    for (size_t i = 0; i < query.terms.size(); ++i) term_of_[query.terms[i].word] = i;
+  }
+
+  // The song's BM25 score; with `words`, the terms it holds, strongest
+  // first (tags: the labels of `tags` they came from).
+  float Score(int64_t song, absl::Span<const LyricToken> tokens, const WordVectors& vectors,
+              const std::vector<Tag>& tags, std::vector<ChannelWordInfo>* words) {
+    if (term_of_.empty()) return 0;
+    std::vector<size_t> held;
+    for (const LyricToken& t : tokens) {
+      auto it = term_of_.find(t.word);
+      if (it == term_of_.end()) continue;
+      if (counts_[it->second]++ == 0) held.push_back(it->second);
+    }
+    float total = 0;
+    for (size_t i : held) {
+      const LexicalTerm& term = query_.terms[i];
+      const float score = index_.TermScore(term, counts_[i], song);
+      total += score;
+      if (words != nullptr) {
+        ChannelWordInfo w;
+        w.word = std::string(vectors.Word(static_cast<int32_t>(term.word)));
+        w.score = score;
+        w.count = int(counts_[i]);
+        for (size_t tag : query_.tags[i]) w.tags.push_back(tags[tag].label);
+        words->push_back(std::move(w));
+      }
+      counts_[i] = 0;
+    }
+    if (words != nullptr) std::sort(words->begin(), words->end(), Stronger);
+    return total;
+  }
+
+  static bool Stronger(const ChannelWordInfo& a, const ChannelWordInfo& b) {
+    return a.score != b.score ? a.score > b.score : a.word < b.word;
+  }
+
+ private:
+  const LexicalIndex& index_;
+  const LexicalQuery& query_;
+  absl::flat_hash_map<uint32_t, size_t> term_of_;
+  std::vector<uint32_t> counts_;
+};
+
+// The song's lyric words behind the dense channel's match (explained
+// songs): the song vector is the unit SIF-weighted mean of its lyric word
+// vectors (plus title and tags) under the common-component transform, and
+// `query` is orthogonal to the removed component, so a lyric word adds
+// count x SIF weight x (word vector . query), up to a positive factor, to
+// the song's cosine. The 5 strongest, as shares of the positive pulls.
+std::vector<ChannelWordInfo> DenseWords(absl::Span<const LyricToken> tokens,
+                                        const WordVectors& words, const std::vector<float>& query) {
+  constexpr size_t kDenseWords = 5;
+  absl::flat_hash_map<uint32_t, int> counts;
+  for (const LyricToken& t : tokens) ++counts[t.word];
+  std::vector<ChannelWordInfo> out;
+  float positive = 0;
+  for (const auto& [word, count] : counts) {
+    const int32_t id = static_cast<int32_t>(word);
+    const float pull =
+        float(count) * words.SifWeight(id) * Dot(words.Vector(id), query.data(), words.dim());
+    if (pull <= 0) continue;
+    positive += pull;
+    out.push_back(ChannelWordInfo{std::string(words.Word(id)), pull, count, {}});
+  }
+  std::sort(out.begin(), out.end(), LexicalScorer::Stronger);
+  if (out.size() > kDenseWords) out.resize(kDenseWords);
+  for (ChannelWordInfo& w : out) w.score /= positive;
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<Recommendation> RecommendForTags(const Snapshot& snapshot, std::vector<Tag> tags,
@@ -210,28 +290,68 @@ absl::StatusOr<Recommendation> RecommendForTags(const Snapshot& snapshot, std::v
     allowed = &bitmap;
   }
   const int n = std::max(options.candidates, 4 * options.top_k);
-  ASSIGN_OR_RETURN(std::vector<ScoredId> candidates,
+  ASSIGN_OR_RETURN(std::vector<ScoredId> dense,
                    bundle.index().Search(query.data(), n, allowed, kept));
+  // Lexical channel, then fusion; songs only it found get their cosine from
+  // the index.
+  std::vector<ScoredId> lexical;
+  LexicalQuery lexical_query;
+  const bool lexical_brings_candidates = options.fusion.lexical_weight > 0;
+  const bool use_lexical = lexical_brings_candidates || options.bm25_weight > 0;
+  if (use_lexical) {
+    const auto lexical_start = std::chrono::steady_clock::now();
+    lexical_query = BuildLexicalQuery(rec.tags, words);
+    if (lexical_brings_candidates) {
+      const int m = options.lexical_candidates > 0 ? options.lexical_candidates : n;
+      lexical = bundle.lexical().Search(lexical_query.terms, m, allowed);
+    }
+    rec.lexical_ms = MsSince(lexical_start);
+  }
+  std::vector<FusedCandidate> fused = FuseReciprocalRank(dense, lexical, options.fusion, n);
+  std::vector<int64_t> lexical_only;
+  for (const FusedCandidate& c : fused) {
+    if (c.dense_rank == 0) lexical_only.push_back(c.id);
+  }
+  ASSIGN_OR_RETURN(std::vector<float> cosines, bundle.index().Score(query.data(), lexical_only));
   rec.search_ms = MsSince(start);
 
   start = std::chrono::steady_clock::now();
   AttentionScorer scorer(bundle, words, rec.tags, tag_vectors, options);
+  LexicalScorer lexical_scorer(bundle.lexical(), lexical_query);
   std::vector<SongScore> scored;
-  scored.reserve(candidates.size());
-  for (const ScoredId& c : candidates) {
+  scored.reserve(fused.size());
+  size_t next_cosine = 0;
+  float best_bm25 = 0;
+  for (const FusedCandidate& c : fused) {
     SongScore s;
     s.song = c.id;
-    s.retrieval = c.score;
+    s.retrieval = c.dense_rank > 0 ? c.dense_score : cosines[next_cosine++];
+    s.dense_rank = c.dense_rank;
+    s.lexical_rank = c.lexical_rank;
     scorer.Score(&s, /*explain=*/false);
-    s.score = options.retrieval_weight * s.retrieval + (1 - options.retrieval_weight) * s.attention;
+    if (use_lexical) {
+      s.lexical_score =
+          lexical_scorer.Score(s.song, bundle.tokens(s.song), words, rec.tags, nullptr);
+      best_bm25 = std::max(best_bm25, s.lexical_score);
+    }
     scored.push_back(std::move(s));
+  }
+  for (SongScore& s : scored) {
+    s.score = options.retrieval_weight * s.retrieval + (1 - options.retrieval_weight) * s.attention;
+    if (best_bm25 > 0) s.score += options.bm25_weight * s.lexical_score / best_bm25;
   }
   std::sort(scored.begin(), scored.end(), [](const SongScore& a, const SongScore& b) {
     return a.score != b.score ? a.score > b.score : a.song < b.song;
   });
   if (int(scored.size()) > options.top_k) scored.resize(options.top_k);
   if (options.explain) {
-    for (SongScore& s : scored) scorer.Score(&s, /*explain=*/true);
+    for (SongScore& s : scored) {
+      scorer.Score(&s, /*explain=*/true);
+      s.dense_words = DenseWords(bundle.tokens(s.song), words, query);
+      if (use_lexical) {
+        lexical_scorer.Score(s.song, bundle.tokens(s.song), words, rec.tags, &s.lexical_words);
+      }
+    }
   }
   rec.songs = std::move(scored);
   rec.rerank_ms = MsSince(start);

@@ -1,5 +1,8 @@
-// The retrieval pipeline for one image: tags -> query vector -> FAISS
-// candidates (filters applied inside the search) -> tag-attention rerank ->
+// The retrieval pipeline for one image: tags -> query vector -> first stage
+// of two channels, both honouring the filters: dense (FAISS over song
+// vectors) and lexical (BM25 over the lyric words, queried with the tags'
+// weighted words, core/lexical_query.h) -> reciprocal-rank fusion
+// (core/index/fusion.h) to `candidates` songs -> tag-attention rerank ->
 // top_k with explanations.
 //
 // Tag attention (after Image2song, Li et al., ICCV 2017): for tag j with unit
@@ -8,7 +11,10 @@
 //   match_j = sum_i a_ij s_ij   (the lyrics "attend" to what the image shows)
 //   attention = sum_j c_j match_j / sum_j c_j,  c_j = tag score * tagger weight
 //   score = retrieval_weight * cos(query, song) + (1 - retrieval_weight) * attention
-// A lyric line's explanation weight is the attention mass on its tokens.
+//           + bm25_weight * bm25(song) / max bm25 over the candidates
+// (the cosine of a song only the lexical channel found is read from the
+// index; bm25 is the song's BM25 score for the tags' words). A lyric line's
+// explanation weight is the attention mass on its tokens.
 #ifndef IMAGE2SONG_CORE_RECOMMENDER_H_
 #define IMAGE2SONG_CORE_RECOMMENDER_H_
 
@@ -19,6 +25,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "core/bundle/bundle.h"
+#include "core/index/fusion.h"
 #include "core/models/model_set.h"
 #include "core/snapshot.h"
 
@@ -30,10 +37,25 @@ struct RecommendOptions {
   // Fill explanations. Default: false.
   bool explain = false;
   Filters filters;
-  // First-stage candidates (at least 4 * top_k). Default: 200.
+  // First-stage candidates reranked (at least 4 * top_k): the dense channel
+  // returns this many, the fused list is cut to this many. Default: 200.
   int candidates = 200;
+  // Songs the lexical channel returns before fusion; 0: as many as
+  // `candidates`. Default: 0.
+  int lexical_candidates = 0;
+  // Reciprocal-rank fusion of the two channels (k and channel weights);
+  // fusion.lexical_weight = 0: the lexical channel brings no candidates
+  // (with bm25_weight 0 as well the ranking is the dense-only one of bundle
+  // format 2). Defaults: k 60, weights 1.
+  FusionOptions fusion;
   // Weight of the first-stage cosine in the final score. Default: 0.5.
   float retrieval_weight = 0.5f;
+  // Weight of the song's BM25 score for the tags' words, divided by the
+  // best candidate's (so in [0, 1]), added to the final score: exact tag
+  // words in the lyrics count beyond what attention gives them. 0: the
+  // lexical channel only brings candidates. Default: 0.5 (chosen by 5-fold
+  // cross-validation on the eval set, docs/models.md).
+  float bm25_weight = 0.5f;
   // Softmax temperature of tag attention over cosines. Default: 0.1.
   float temperature = 0.1f;
   // Lyric lines per explanation. Default: 3.
@@ -48,6 +70,19 @@ struct MatchedTagInfo {
   std::string lyric_word;
 };
 
+// A lyric word behind one channel's match of a song.
+struct ChannelWordInfo {
+  std::string word;
+  // Dense: the word's share of the song's lyric pull towards the query
+  // (count x SIF weight x word vector . query, over the sum of the positive
+  // ones). Lexical: its BM25 term score (they add up to lexical_score).
+  float score = 0;
+  // Occurrences in the song's lyric words (attention tokens).
+  int count = 0;
+  // Lexical: labels of the tags whose words include it.
+  std::vector<std::string> tags;
+};
+
 struct LineInfo {
   int line = 0;
   std::string text;
@@ -59,16 +94,26 @@ struct SongScore {
   float score = 0;
   float retrieval = 0;
   float attention = 0;
+  // First stage: 1-based rank in each channel (0: not among its songs) and
+  // the song's BM25 score for the tags' words (0 when the lexical channel
+  // is off: fusion.lexical_weight and bm25_weight both 0).
+  int dense_rank = 0;
+  int lexical_rank = 0;
+  float lexical_score = 0;
   std::vector<MatchedTagInfo> tags;  // when explained
   std::vector<LineInfo> lines;       // when explained
+  // When explained: the lyric words behind each channel's match, strongest
+  // first (dense: at most 5; lexical: every tag word in the lyrics).
+  std::vector<ChannelWordInfo> dense_words, lexical_words;
 };
 
 struct Recommendation {
   std::vector<Tag> tags;
   std::vector<SongScore> songs;
   // Milliseconds per stage; forward_ms is the part of model_ms spent in
-  // model forward passes.
-  double model_ms = 0, forward_ms = 0, search_ms = 0, rerank_ms = 0;
+  // model forward passes, lexical_ms the part of search_ms spent in the
+  // lexical channel.
+  double model_ms = 0, forward_ms = 0, search_ms = 0, lexical_ms = 0, rerank_ms = 0;
 };
 
 // Ranks songs for already-computed image tags (no model call).

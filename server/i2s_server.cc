@@ -102,7 +102,30 @@ ABSL_FLAG(std::string, port_file, "",
           "If set, write {\"grpc_port\":N,\"metrics_port\":M,\"http_port\":H} "
           "here once serving (for port 0).");
 ABSL_FLAG(int, candidates, D().service.ranking.candidates,
-          "First-stage FAISS candidates reranked.");
+          "First-stage candidates reranked: the dense (FAISS) channel returns "
+          "this many and the fused list is cut to this many.");
+ABSL_FLAG(int, lexical_candidates, D().service.ranking.lexical_candidates,
+          "Songs the lexical (BM25) channel returns before fusion; 0: as many "
+          "as --candidates.");
+ABSL_FLAG(float, lexical_weight, D().service.ranking.fusion.lexical_weight,
+          "Weight of the lexical channel in the reciprocal-rank fusion (the "
+          "dense channel's is 1); 0: it brings no candidates (--bm25_weight "
+          "still scores the dense ones).");
+ABSL_FLAG(float, fusion_k, D().service.ranking.fusion.k,
+          "Reciprocal-rank fusion constant k: a song at rank r in a channel "
+          "gets weight / (k + r).");
+ABSL_FLAG(float, bm25_weight, D().service.ranking.bm25_weight,
+          "Weight of a song's BM25 score for the tags' words (divided by the "
+          "best candidate's) in the final score; 0: the lexical channel only "
+          "brings candidates.");
+ABSL_FLAG(float, bm25_k1, D().bundle.lexical.k1,
+          "Lexical channel: BM25 term-frequency saturation k1 (0..100).");
+ABSL_FLAG(float, bm25_b, D().bundle.lexical.b,
+          "Lexical channel: BM25 length normalisation b (0..1).");
+ABSL_FLAG(int64_t, lexical_max_postings, D().bundle.lexical.max_postings,
+          "Lexical channel: postings one query may read (strongest terms "
+          "first; a term that would pass the bound is left out); 0: no "
+          "bound.");
 ABSL_FLAG(int, ef_search, D().bundle.index.ef_search,
           "HNSW search beam width (raised to the candidates).");
 ABSL_FLAG(int, ivf_nprobe, D().bundle.index.ivf_nprobe,
@@ -191,6 +214,9 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
   o.bundle.index.ivf_nprobe = GetFlag(FLAGS_ivf_nprobe);
   o.bundle.index.refine_factor = GetFlag(FLAGS_refine_factor);
   o.bundle.index.exact_filter_share = GetFlag(FLAGS_exact_filter_share);
+  o.bundle.lexical.k1 = GetFlag(FLAGS_bm25_k1);
+  o.bundle.lexical.b = GetFlag(FLAGS_bm25_b);
+  o.bundle.lexical.max_postings = GetFlag(FLAGS_lexical_max_postings);
   o.bundle_root = GetFlag(FLAGS_bundle_root);
   o.service.workers = GetFlag(FLAGS_workers);
   o.service.queue_size = GetFlag(FLAGS_queue_size);
@@ -198,6 +224,10 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
   o.service.decode.max_pixels = GetFlag(FLAGS_max_image_pixels);
   o.service.ranking.candidates = GetFlag(FLAGS_candidates);
   o.service.ranking.retrieval_weight = GetFlag(FLAGS_retrieval_weight);
+  o.service.ranking.lexical_candidates = GetFlag(FLAGS_lexical_candidates);
+  o.service.ranking.fusion.lexical_weight = GetFlag(FLAGS_lexical_weight);
+  o.service.ranking.fusion.k = GetFlag(FLAGS_fusion_k);
+  o.service.ranking.bm25_weight = GetFlag(FLAGS_bm25_weight);
   o.service.server_version = I2S_VERSION;
   o.service.max_images = GetFlag(FLAGS_max_images);
   o.service.max_request_image_bytes = GetFlag(FLAGS_max_request_image_bytes);

@@ -24,6 +24,13 @@ void FillTag(const Tag& tag, pb::ImageTag* out) {
   out->set_image_count(tag.image_count);
 }
 
+void FillChannelWord(const ChannelWordInfo& w, pb::ChannelWord* out) {
+  out->set_word(w.word);
+  out->set_score(w.score);
+  out->set_count(w.count);
+  for (const std::string& t : w.tags) out->add_tags(t);
+}
+
 }  // namespace
 
 void FillRecommendResponse(const Recommendation& rec, const Snapshot& snapshot, bool explain,
@@ -49,6 +56,11 @@ void FillRecommendResponse(const Recommendation& rec, const Snapshot& snapshot, 
         mt->set_weight(t.weight);
         mt->set_lyric_word(t.lyric_word);
       }
+      e->set_dense_rank(s.dense_rank);
+      e->set_lexical_rank(s.lexical_rank);
+      e->set_lexical_score(s.lexical_score);
+      for (const ChannelWordInfo& w : s.dense_words) FillChannelWord(w, e->add_dense_words());
+      for (const ChannelWordInfo& w : s.lexical_words) FillChannelWord(w, e->add_lexical_words());
       for (const LineInfo& l : s.lines) {
         pb::LyricLine* ll = e->add_lines();
         ll->set_line_number(l.line);

@@ -31,8 +31,9 @@ struct ServiceOptions {
   int queue_size = 64;
   // Image limits (see DecodeOptions). Default: 16 MiB, 100 MP.
   DecodeOptions decode;
-  // Ranking settings of every Recommend: candidates, retrieval_weight,
-  // temperature, text_weight, explain_lines (RecommendOptions' defaults).
+  // Ranking settings of every Recommend: candidates, lexical_candidates,
+  // fusion (k, channel weights), retrieval_weight, temperature,
+  // text_weight, explain_lines (RecommendOptions' defaults).
   // top_k, explain and filters come from each request.
   RecommendOptions ranking;
   // Images per Recommend (image + images). Default: 16.

@@ -139,6 +139,11 @@ def _print_recommendation(response, out):
         if ex.matched_tags:
             out.write("    because: " + ", ".join(
                 f"{t.label} -> \"{t.lyric_word}\"" for t in ex.matched_tags) + "\n")
+        if ex.dense_words or ex.lexical_words:
+            out.write("    found by: dense " + (f"#{ex.dense_rank}" if ex.dense_rank else "-")
+                      + " (" + (", ".join(w.word for w in ex.dense_words) or "-")
+                      + "); lexical " + (f"#{ex.lexical_rank}" if ex.lexical_rank else "-")
+                      + " (" + (", ".join(w.word for w in ex.lexical_words) or "-") + ")\n")
         for line in ex.lines:
             out.write(f"    | {line.text}\n")
 

@@ -18,7 +18,8 @@ namespace image2song {
 
 struct FusionOptions {
   // The RRF constant k: larger values flatten the rank discount. Default: 60
-  // (the paper's value; 20..100 measured within noise on the eval set).
+  // (the paper's value; k 20 and 100 and lexical weights 0.5 and 2 gave the
+  // same nDCG@10, to 3 decimals, on the eval set over the demo bundle).
   float k = 60;
   // Weight of the dense (FAISS) channel. Default: 1.
   float dense_weight = 1;

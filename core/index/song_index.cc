@@ -377,6 +377,25 @@ std::vector<ScoredId> SongIndex::ScanAllowed(const float* query, int k,
   return top.Take();
 }
 
+absl::StatusOr<std::vector<float>> SongIndex::Score(const float* query,
+                                                    const std::vector<int64_t>& ids) const {
+  std::vector<float> out;
+  out.reserve(ids.size());
+  std::vector<float> v(index_->d);
+  try {
+    for (int64_t id : ids) {
+      if (id < 0 || id >= index_->ntotal) {
+        return absl::InvalidArgumentError(absl::StrCat("song ", id, " is not in the index"));
+      }
+      Vector(id, v.data());
+      out.push_back(Dot(v.data(), query, index_->d));
+    }
+  } catch (const std::exception& e) {
+    return FaissError("reading vectors from the index failed", e);
+  }
+  return out;
+}
+
 std::vector<ScoredId> SongIndex::SearchExact(const float* query, int k) const {
   std::vector<uint8_t> all((index_->ntotal + 7) / 8, 0xff);
   return ScanAllowed(query, k, all);

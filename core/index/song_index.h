@@ -90,6 +90,11 @@ class SongIndex {
   // Vector `id` as stored (exact for flat, hnsw and ivf; decoded from 8 bits
   // for ivfpq).
   void Reconstruct(int64_t id, float* out) const { Vector(id, out); }
+  // Inner products of `query` with the stored vectors of `ids` (what Search
+  // scores them: the 8-bit copies for ivfpq), for songs another channel
+  // found. Ids out of range are INVALID_ARGUMENT.
+  absl::StatusOr<std::vector<float>> Score(const float* query,
+                                           const std::vector<int64_t>& ids) const;
   // Exact top k over the stored vectors (8-bit copies for ivfpq): the
   // ground truth of recall measurements.
   std::vector<ScoredId> SearchExact(const float* query, int k) const;

@@ -49,6 +49,20 @@ v1::RecommendResponse SampleResponse() {
     mt->set_label("ocean");
     mt->set_weight(1.0f);
     mt->set_lyric_word("waves");
+    e->set_dense_rank(rank);
+    e->set_lexical_rank(rank == 1 ? 0 : rank - 1);
+    e->set_lexical_score(rank == 1 ? 0 : 2.5f);
+    v1::ChannelWord* dw = e->add_dense_words();
+    dw->set_word("shore");
+    dw->set_score(0.4f);
+    dw->set_count(1);
+    if (rank > 1) {
+      v1::ChannelWord* lw = e->add_lexical_words();
+      lw->set_word("ocean");
+      lw->set_score(2.5f);
+      lw->set_count(2);
+      lw->add_tags("ocean");
+    }
     v1::LyricLine* line = e->add_lines();
     line->set_line_number(0);
     line->set_text(std::string("Lyric line of ") + s.id);
@@ -164,6 +178,11 @@ TEST_CASE("FormatRecommend with explanations") {
   const std::string out = FormatRecommend("x.png", SampleResponse(), true);
   CHECK(absl::StrContains(out, "matched: ocean 1.000 -> \"waves\""));
   CHECK(absl::StrContains(out, "(retrieval 0.8000, attention 0.7000)"));
+  // Which channel found each song, with the lyric words behind its match.
+  CHECK(absl::StrContains(out, "found by: dense #1 (shore 0.40); lexical - (BM25 0.00: -)"));
+  CHECK(absl::StrContains(out,
+                          "found by: dense #2 (shore 0.40); lexical #1 (BM25 2.50: ocean "
+                          "2.50 x2)"));
   CHECK(absl::StrContains(out, "0.600  \"Lyric line of sea-01\"  (line 0)"));
   // Each explanation follows its own song.
   CHECK(out.find("Lyric line of sea-01") < out.find("Sailor's Boat"));

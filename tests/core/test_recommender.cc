@@ -12,6 +12,7 @@
 
 #include "absl/strings/match.h"
 #include "core/image/image.h"
+#include "core/query.h"
 #include "tests/support/test_util.h"
 #include "util/file_util.h"
 
@@ -84,6 +85,7 @@ RgbImage DecodeAsset(const std::string& name) {
 TEST_CASE("An ocean tag ranks the sea songs first") {
   Snapshot snap = WordsSnapshot();
   RecommendOptions options;
+  options.bm25_weight = 0;  // the score is cosine and attention only (see below for BM25)
   Recommendation rec = Run(snap, {Ocean()}, options);
   REQUIRE(rec.songs.size() == 10);  // default top_k
   std::vector<std::string> ids = Ids(snap, rec);
@@ -205,6 +207,141 @@ TEST_CASE("Filters are applied inside the search") {
     CHECK(rec.songs.empty());
     CHECK(rec.tags.size() == 1);
   }
+}
+
+TEST_CASE("Lexical channel: songs whose lyrics hold the tag words are fused into the candidates") {
+  Snapshot snap = WordsSnapshot();
+  const Bundle& bundle = *snap.bundle;
+  const Tag smoke = MakeTag("smoke", {"smoke"}, 0.8f);
+  std::vector<float> query;
+  std::vector<std::vector<float>> tag_vectors;
+  RecommendOptions options;
+  options.top_k = 14;
+  SECTION("lexical only (dense weight 0): exactly the songs holding the word") {
+    options.fusion.dense_weight = 0;
+    Recommendation rec = Run(snap, {smoke}, options);
+    std::vector<std::string> ids = Ids(snap, rec);
+    std::sort(ids.begin(), ids.end());
+    CHECK(ids == std::vector<std::string>{"fire-01", "fire-02"});
+    REQUIRE(
+        BuildQuery(rec.tags, snap.models->words(), bundle.manifest().common, &query, &tag_vectors));
+    for (const SongScore& s : rec.songs) {
+      CHECK(s.lexical_rank >= 1);
+      CHECK(s.lexical_rank <= 2);
+      CHECK(s.lexical_score > 0);
+      // The cosine comes from the index whichever channel found the song.
+      auto cosine = bundle.index().Score(query.data(), {s.song});
+      REQUIRE(cosine.ok());
+      CHECK(s.retrieval == Approx((*cosine)[0]).margin(1e-5));
+    }
+    CHECK(rec.lexical_ms >= 0);
+    CHECK(rec.lexical_ms <= rec.search_ms);
+  }
+  SECTION("every candidate shown: the final score adds BM25 over the best candidate's") {
+    options.bm25_weight = 0.5f;
+    Recommendation rec = Run(snap, {Ocean(), smoke}, options);
+    REQUIRE(rec.songs.size() == 14);  // all candidates
+    float best = 0;
+    for (const SongScore& s : rec.songs) best = std::max(best, s.lexical_score);
+    REQUIRE(best > 0);
+    int holding = 0;
+    for (const SongScore& s : rec.songs) {
+      CHECK(s.score == Approx(options.retrieval_weight * s.retrieval +
+                              (1 - options.retrieval_weight) * s.attention +
+                              options.bm25_weight * s.lexical_score / best));
+      holding += s.lexical_score > 0;
+    }
+    CHECK(holding == 3);  // sea-01 (sea, ocean, waves), fire-01 and fire-02 (smoke)
+    // sea-01 holds three of the words: the best BM25, and first.
+    CHECK(snap.bundle->song(rec.songs[0].song).id == "sea-01");
+    CHECK(rec.songs[0].lexical_score == best);
+  }
+  SECTION("lexical weight 0 and bm25 weight 0: the dense ranking, as before the lexical channel") {
+    options.fusion.lexical_weight = 0;
+    options.bm25_weight = 0;
+    Recommendation rec = Run(snap, {Ocean(), smoke}, options);
+    REQUIRE(rec.songs.size() == 14);
+    for (const SongScore& s : rec.songs) {
+      CHECK(s.dense_rank >= 1);
+      CHECK(s.lexical_rank == 0);
+      CHECK(s.lexical_score == 0);
+    }
+    CHECK(rec.lexical_ms == 0);
+  }
+  SECTION("both channels honour the filters") {
+    options.fusion.dense_weight = 0;
+    options.filters.exclude_ids = {"fire-01"};
+    CHECK(Ids(snap, Run(snap, {smoke}, options)) == std::vector<std::string>{"fire-02"});
+    options.filters.exclude_ids.clear();
+    options.filters.languages = {"en"};  // fire-02 is "de"
+    CHECK(Ids(snap, Run(snap, {smoke}, options)) == std::vector<std::string>{"fire-01"});
+    options.fusion.dense_weight = 1;
+    for (const std::string& id : Ids(snap, Run(snap, {smoke, Ocean()}, options))) {
+      CHECK(id != "fire-02");
+    }
+  }
+}
+
+TEST_CASE("Explanations name the lyric words each channel matched") {
+  Snapshot snap = WordsSnapshot();
+  const WordVectors& words = snap.models->words();
+  RecommendOptions options;
+  options.explain = true;
+  options.top_k = 14;
+  Recommendation rec = Run(snap, {Ocean(), MakeTag("smoke", {"smoke"}, 0.3f)}, options);
+  REQUIRE(rec.songs.size() == 14);
+  bool saw_sea_01 = false, saw_fire_02 = false;
+  for (const SongScore& s : rec.songs) {
+    const std::string id = snap.bundle->song(s.song).id;
+    INFO(id);
+    CHECK(s.dense_rank >= 1);  // 14 songs: the dense channel returns them all
+    // Dense: the song's words that pull it towards the query, shares in (0, 1].
+    CHECK(s.dense_words.size() <= 5);
+    float share = 0;
+    for (size_t i = 0; i < s.dense_words.size(); ++i) {
+      const ChannelWordInfo& w = s.dense_words[i];
+      CHECK(w.score > 0);
+      CHECK(w.count >= 1);
+      CHECK(words.Find(w.word) >= 0);
+      CHECK(w.tags.empty());
+      if (i > 0) CHECK(w.score <= s.dense_words[i - 1].score);
+      share += w.score;
+    }
+    CHECK(share <= 1.0001f);
+    // Lexical: the tag words found in the lyrics, adding up to the BM25 score.
+    float sum = 0;
+    for (size_t i = 0; i < s.lexical_words.size(); ++i) {
+      const ChannelWordInfo& w = s.lexical_words[i];
+      CHECK(w.score > 0);
+      CHECK(w.count >= 1);
+      REQUIRE(!w.tags.empty());
+      if (i > 0) CHECK(w.score <= s.lexical_words[i - 1].score);
+      sum += w.score;
+    }
+    CHECK(s.lexical_score == Approx(sum));
+    CHECK((s.lexical_rank > 0) == !s.lexical_words.empty());
+    if (id == "sea-01") {
+      saw_sea_01 = true;
+      // "The ocean waves roll on the shore ... of tide and sea".
+      std::vector<std::string> found;
+      for (const ChannelWordInfo& w : s.lexical_words) {
+        found.push_back(w.word);
+        CHECK(w.tags == std::vector<std::string>{"ocean"});
+      }
+      std::sort(found.begin(), found.end());
+      CHECK(found == std::vector<std::string>{"ocean", "sea", "waves"});
+      REQUIRE(!s.dense_words.empty());
+      CHECK(s.dense_words[0].word != "the");
+    }
+    if (id == "fire-02") {
+      saw_fire_02 = true;
+      REQUIRE(s.lexical_words.size() == 1);
+      CHECK(s.lexical_words[0].word == "smoke");
+      CHECK(s.lexical_words[0].tags == std::vector<std::string>{"smoke"});
+    }
+  }
+  CHECK(saw_sea_01);
+  CHECK(saw_fire_02);
 }
 
 TEST_CASE("top_k is respected") {

@@ -82,6 +82,23 @@ TEST_CASE("Recommend ranks the matching songs first, with explanations") {
     REQUIRE(e.lines_size() >= 1);
     CHECK_FALSE(e.lines(0).text().empty());
     CHECK(e.lines(0).weight() > 0);
+    // Which channel found the song, and the lyric words behind each match.
+    CHECK(e.dense_rank() >= 1);
+    CHECK(e.dense_words_size() >= 1);
+    for (const pb::SongMatch& m : resp.matches()) {
+      if (std::string(c.tag) != "ocean" || m.song_id() != "sea-01") continue;
+      // "The ocean waves roll on the shore ... tide and sea": the ocean tag's
+      // words (sea, ocean, waves) are in the lyrics.
+      const pb::Explanation& sea = m.explanation();
+      CHECK(sea.lexical_rank() == 1);
+      CHECK(sea.lexical_score() > 0);
+      REQUIRE(sea.lexical_words_size() == 3);
+      for (const pb::ChannelWord& w : sea.lexical_words()) {
+        CHECK(w.tags_size() == 1);
+        CHECK(w.tags(0) == "ocean");
+        CHECK(w.count() >= 1);
+      }
+    }
     CHECK(resp.index_version() == "test-bundle-1");
     CHECK(resp.model_version() == "tiny_color@1");
   }

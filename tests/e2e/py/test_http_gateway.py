@@ -71,6 +71,9 @@ class HttpGatewayTest(t.ServerTestCase):
                 # explain is on by default over HTTP: the reason is there.
                 self.assertTrue(body["matches"][0]["explanation"]["lines"])
                 self.assertTrue(body["matches"][0]["explanation"]["matched_tags"])
+                # Which channel found the song, and the lyric words behind it.
+                self.assertGreaterEqual(body["matches"][0]["explanation"]["dense_rank"], 1)
+                self.assertTrue(body["matches"][0]["explanation"]["dense_words"])
                 grpc_ids = [m.song_id for m in self.grpc_answer(image).matches]
                 self.assertEqual([m["song_id"] for m in body["matches"]], grpc_ids)
                 self.assertEqual(body["index_version"], "test-bundle-1")
