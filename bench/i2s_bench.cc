@@ -1,7 +1,9 @@
 // i2s-bench: measures one Recommend per stage, in process, with the models
 // and bundle the server would load: decode, model (all taggers), search
-// (query + FAISS), rerank (tag attention + explanations). Prints a table of
-// p50 / p90 / p99 / mean milliseconds per stage.
+// (query, FAISS, lexical channel, fusion; the lexical channel alone also
+// has its row), rerank (tag attention, BM25 of the candidates,
+// explanations). Prints a table of p50 / p90 / p99 / mean milliseconds per
+// stage.
 #include <omp.h>
 
 #include <algorithm>
@@ -41,6 +43,11 @@ ABSL_FLAG(bool, optimize_models, true, "As i2s-server --optimize_models.");
 ABSL_FLAG(bool, parallel_taggers, true, "As i2s-server --parallel_taggers.");
 ABSL_FLAG(bool, batching, false,
           "As i2s-server --batching (one caller: shows the batcher's overhead).");
+ABSL_FLAG(float, lexical_weight, image2song::RecommendOptions().fusion.lexical_weight,
+          "As i2s-server --lexical_weight.");
+ABSL_FLAG(float, bm25_weight, image2song::RecommendOptions().bm25_weight,
+          "As i2s-server --bm25_weight (with --lexical_weight=0 as well: the dense "
+          "channel alone).");
 
 namespace image2song {
 namespace {
@@ -81,7 +88,9 @@ int Run(const std::vector<std::string>& images) {
   RecommendOptions ro;
   ro.top_k = absl::GetFlag(FLAGS_top_k);
   ro.explain = absl::GetFlag(FLAGS_explain);
-  std::vector<double> decode, model, forward, search, rerank, total;
+  ro.fusion.lexical_weight = absl::GetFlag(FLAGS_lexical_weight);
+  ro.bm25_weight = absl::GetFlag(FLAGS_bm25_weight);
+  std::vector<double> decode, model, forward, search, lexical, rerank, total;
   for (const std::string& path : images) {
     auto bytes = ReadFile(path, int64_t{64} << 20);
     if (!bytes.ok()) {
@@ -108,6 +117,7 @@ int Run(const std::vector<std::string>& images) {
       model.push_back(rec->model_ms);
       forward.push_back(rec->forward_ms);
       search.push_back(rec->search_ms);
+      lexical.push_back(rec->lexical_ms);
       rerank.push_back(rec->rerank_ms);
       total.push_back(Ms(t0, t2));
     }
@@ -123,6 +133,7 @@ int Run(const std::vector<std::string>& images) {
   std::printf("%s", Row("model", model).c_str());
   std::printf("%s", Row(" of it fwd", forward).c_str());
   std::printf("%s", Row("search", search).c_str());
+  std::printf("%s", Row(" of it lex", lexical).c_str());
   std::printf("%s", Row("rerank", rerank).c_str());
   std::printf("%s", Row("total", total).c_str());
   const double fmean = Mean(forward), tmean = Mean(total);

@@ -2,9 +2,13 @@
 // disk, load time (with and without checksum verification), resident memory
 // after loading, single-query search latency (top 200, as the recommender
 // asks) without and with a 1 % filter, and recall@10 of the index against an
-// exact scan. Queries are built the way Recommend builds them: tags with the
-// words of random ImageNet labels (imagenet_words.tsv next to the models),
-// embedded with the bundle's common-component transform.
+// exact scan; then the same for the lexical channel (BM25 over lexical.bin)
+// and for the whole fused first stage as Recommend runs it (dense search,
+// lexical search, reciprocal-rank fusion, cosines of the lexical-only songs).
+// Queries are built the way Recommend builds them: tags with the words of
+// random ImageNet labels (imagenet_words.tsv next to the models), embedded
+// with the bundle's common-component transform (dense) and spread over their
+// words (lexical, core/lexical_query.h).
 //
 //   i2s-index-bench --bundle=DIR [--queries=500] [--json]
 #include <sys/resource.h>
@@ -25,6 +29,8 @@
 #include "absl/strings/str_format.h"
 #include "core/bundle/bundle.h"
 #include "core/bundle/embedder.h"
+#include "core/index/fusion.h"
+#include "core/lexical_query.h"
 #include "core/models/label_words.h"
 #include "core/models/model_manifest.h"
 #include "core/query.h"
@@ -38,7 +44,10 @@ ABSL_FLAG(std::string, bundle, "", "Index bundle directory. Required.");
 ABSL_FLAG(std::string, models, "",
           "Model manifest (for the word vectors and imagenet_words.tsv). "
           "Default: $I2S_CACHE/models/default/models.json.");
-ABSL_FLAG(int, queries, 500, "Queries timed (and checked for recall).");
+ABSL_FLAG(int, queries, 500, "Queries timed.");
+ABSL_FLAG(int, recall_queries, 100,
+          "Of them, checked for recall against an exact scan (a scan of 1M songs takes ~2 s; "
+          "0: none).");
 ABSL_FLAG(int, k, image2song::RecommendOptions().candidates,
           "Songs per query (the server's --candidates).");
 ABSL_FLAG(int, ef_search, image2song::SongIndexOptions().ef_search, "As i2s-server --ef_search.");
@@ -46,6 +55,8 @@ ABSL_FLAG(int, ivf_nprobe, image2song::SongIndexOptions().ivf_nprobe,
           "As i2s-server --ivf_nprobe.");
 ABSL_FLAG(int, refine_factor, image2song::SongIndexOptions().refine_factor,
           "As i2s-server --refine_factor.");
+ABSL_FLAG(int64_t, lexical_max_postings, image2song::LexicalIndexOptions().max_postings,
+          "As i2s-server --lexical_max_postings.");
 ABSL_FLAG(bool, json, false, "Print one JSON object instead of a table.");
 
 namespace image2song {
@@ -115,6 +126,7 @@ int Run() {
   fast.index.ef_search = absl::GetFlag(FLAGS_ef_search);
   fast.index.ivf_nprobe = absl::GetFlag(FLAGS_ivf_nprobe);
   fast.index.refine_factor = absl::GetFlag(FLAGS_refine_factor);
+  fast.lexical.max_postings = absl::GetFlag(FLAGS_lexical_max_postings);
   BundleLoadOptions verified = fast;
   verified.verify_checksums = true;
   auto start = Clock::now();
@@ -143,6 +155,7 @@ int Run() {
   const int nq = absl::GetFlag(FLAGS_queries);
   const int k = absl::GetFlag(FLAGS_k);
   std::vector<std::vector<float>> queries;
+  std::vector<LexicalQuery> lexical_queries;
   while (int(queries.size()) < nq) {
     std::vector<Tag> tags;
     const int nt = 1 + int(rng() % 4);
@@ -155,7 +168,10 @@ int Run() {
     }
     std::vector<float> q;
     std::vector<std::vector<float>> tv;
-    if (BuildQuery(tags, words, b.manifest().common, &q, &tv)) queries.push_back(q);
+    if (BuildQuery(tags, words, b.manifest().common, &q, &tv)) {
+      queries.push_back(q);
+      lexical_queries.push_back(BuildLexicalQuery(tags, words));
+    }
   }
   // A 1 % filter: every 100th song.
   std::vector<uint8_t> one_percent((n + 7) / 8, 0);
@@ -189,7 +205,7 @@ int Run() {
   const Rss serving = RssMiB();  // after the timed searches, before the scans
   // Recall@10 against an exact scan (of the first 100 queries: a scan of a
   // large bundle takes a while).
-  const int nr = std::min(nq, 100);
+  const int nr = std::max(0, std::min(nq, absl::GetFlag(FLAGS_recall_queries)));
   double recall = 0;
   std::vector<double> lat_exact;
   for (int i = 0; i < nr; ++i) {
@@ -204,7 +220,72 @@ int Run() {
     }
     recall += exact.empty() ? 1.0 : double(hit) / exact.size();
   }
-  recall /= nr;
+  recall = nr > 0 ? recall / nr : 0;
+
+  // The lexical channel: the same tags as BM25 queries.
+  const LexicalIndex& lex = b.lexical();
+  const Rss before_lexical = RssMiB();
+  for (int i = 0; i < std::min(nq, 20); ++i) (void)lex.Search(lexical_queries[i].terms, k, nullptr);
+  std::vector<double> lat_lex, lat_lex_filtered, postings;
+  int64_t lex_empty = 0, over_budget = 0, lex_not_allowed = 0, lex_filtered_hits = 0;
+  for (int i = 0; i < nq; ++i) {
+    double read = 0;
+    for (const LexicalTerm& t : lexical_queries[i].terms) read += lex.DocumentFrequency(t.word);
+    postings.push_back(read);
+    over_budget += lex.options().max_postings > 0 && read > lex.options().max_postings;
+    start = Clock::now();
+    std::vector<ScoredId> r = lex.Search(lexical_queries[i].terms, k, nullptr);
+    lat_lex.push_back(Ms(start));
+    lex_empty += r.empty();
+  }
+  for (int i = 0; i < nq; ++i) {
+    start = Clock::now();
+    std::vector<ScoredId> r = lex.Search(lexical_queries[i].terms, k, &one_percent);
+    lat_lex_filtered.push_back(Ms(start));
+    for (const ScoredId& h : r) lex_not_allowed += !(one_percent[h.id >> 3] & (1u << (h.id & 7)));
+    lex_filtered_hits += int64_t(r.size());
+  }
+  const Rss after_lexical = RssMiB();
+
+  // The fused first stage, as Recommend runs it.
+  auto first_stage = [&](int i, const std::vector<uint8_t>* allowed, int64_t allowed_count) {
+    auto dense = b.index().Search(queries[i].data(), k, allowed, allowed_count);
+    std::vector<ScoredId> lexical = lex.Search(lexical_queries[i].terms, k, allowed);
+    std::vector<FusedCandidate> fused = FuseReciprocalRank(
+        dense.ok() ? *dense : std::vector<ScoredId>{}, lexical, RecommendOptions().fusion, k);
+    std::vector<int64_t> lexical_only;
+    for (const FusedCandidate& c : fused) {
+      if (c.dense_rank == 0) lexical_only.push_back(c.id);
+    }
+    (void)b.index().Score(queries[i].data(), lexical_only);
+    return lexical_only.size();
+  };
+  std::vector<double> lat_fused, lat_fused_filtered;
+  double lexical_only_share = 0;
+  for (int i = 0; i < nq; ++i) {
+    start = Clock::now();
+    const size_t only = first_stage(i, nullptr, -1);
+    lat_fused.push_back(Ms(start));
+    lexical_only_share += double(only) / k / nq;
+  }
+  for (int i = 0; i < nq; ++i) {
+    start = Clock::now();
+    (void)first_stage(i, &one_percent, kept);
+    lat_fused_filtered.push_back(Ms(start));
+  }
+  // Opening lexical.bin alone (mapping + the full structure check).
+  start = Clock::now();
+  auto reopened = LexicalIndex::Open(JoinPath(dir, kLexicalIndexFile), n,
+                                     b.manifest().vocabulary_size, LexicalIndexOptions{});
+  const double lexical_load_ms = Ms(start);
+  if (!reopened.ok()) {
+    std::cerr << "i2s-index-bench: " << reopened.status() << "\n";
+    return 1;
+  }
+  int64_t lexical_disk = 0;
+  if (auto it = b.manifest().files.find(kLexicalIndexFile); it != b.manifest().files.end()) {
+    lexical_disk = it->second.bytes;
+  }
 
   json out = {
       {"bundle", dir},
@@ -231,6 +312,28 @@ int Run() {
       {"filtered_1pct_short_results", filtered_short},
       {"exact_scan_p50_ms", Percentile(lat_exact, 0.5)},
       {"recall_at_10", recall},
+      {"lexical_disk_mib", lexical_disk / 1048576.0},
+      {"lexical_terms", lex.term_count()},
+      {"lexical_load_ms", lexical_load_ms},
+      {"lexical_postings_mib", lex.postings_bytes() / 1048576.0},
+      {"lexical_rss_mib", after_lexical.total - before_lexical.total},
+      {"lexical_rss_anon_mib", after_lexical.anon - before_lexical.anon},
+      {"lexical_rss_file_mib", after_lexical.file - before_lexical.file},
+      {"lexical_postings_per_query_mean", Mean(postings)},
+      {"lexical_postings_per_query_p99", Percentile(postings, 0.99)},
+      {"lexical_queries_over_budget", over_budget},
+      {"lexical_queries_without_songs", lex_empty},
+      {"lexical_p50_ms", Percentile(lat_lex, 0.5)},
+      {"lexical_p99_ms", Percentile(lat_lex, 0.99)},
+      {"lexical_filtered_1pct_p50_ms", Percentile(lat_lex_filtered, 0.5)},
+      {"lexical_filtered_1pct_p99_ms", Percentile(lat_lex_filtered, 0.99)},
+      {"lexical_filtered_1pct_songs_per_query", double(lex_filtered_hits) / nq},
+      {"lexical_filtered_1pct_not_allowed", lex_not_allowed},
+      {"fused_p50_ms", Percentile(lat_fused, 0.5)},
+      {"fused_p99_ms", Percentile(lat_fused, 0.99)},
+      {"fused_filtered_1pct_p50_ms", Percentile(lat_fused_filtered, 0.5)},
+      {"fused_filtered_1pct_p99_ms", Percentile(lat_fused_filtered, 0.99)},
+      {"fused_lexical_only_share", lexical_only_share},
   };
   if (absl::GetFlag(FLAGS_json)) {
     std::cout << out.dump(1) << "\n";
@@ -246,12 +349,32 @@ int Run() {
       "| search top %d, p50 / p99 | %.2f / %.2f ms |\n"
       "| search with a 1 %% filter, p50 / p99 (short results) | %.2f / %.2f ms (%d) |\n"
       "| exact scan, p50 | %.1f ms |\n"
-      "| recall@10 vs exact (%d queries) | %.3f |\n",
+      "| recall@10 vs exact (%d queries) | %.3f |\n"
+      "| lexical.bin on disk (postings) | %.1f MiB (%.1f MiB, %d words) |\n"
+      "| lexical.bin load (map + full check; part of the load above) | %.0f ms |\n"
+      "| lexical: resident memory after its searches (heap + mapped pages) | %.0f MiB "
+      "(%.0f + %.0f) |\n"
+      "| lexical: postings per query, mean / p99 (over the %d budget: %d queries) | %.0f / %.0f "
+      "|\n"
+      "| lexical search top %d, p50 / p99 | %.2f / %.2f ms |\n"
+      "| lexical search with a 1 %% filter, p50 / p99 (songs a query, outside the filter) | "
+      "%.2f / %.2f ms (%.1f, %d) |\n"
+      "| fused first stage (dense + lexical + RRF + cosines), p50 / p99 | %.2f / %.2f ms |\n"
+      "| fused first stage with a 1 %% filter, p50 / p99 | %.2f / %.2f ms |\n"
+      "| fused candidates only the lexical channel found | %.1f %% |\n",
       dir, b.manifest().version, n, dim, b.index().Describe(), disk / 1048576.0, load_ms,
       load_verified_ms, loaded.total, serving.total, serving.total - before.total,
       serving.anon - before.anon, serving.file - before.file, k, Percentile(lat, 0.5),
       Percentile(lat, 0.99), Percentile(lat_filtered, 0.5), Percentile(lat_filtered, 0.99),
-      filtered_short, Percentile(lat_exact, 0.5), nr, recall);
+      filtered_short, Percentile(lat_exact, 0.5), nr, recall, lexical_disk / 1048576.0,
+      lex.postings_bytes() / 1048576.0, lex.term_count(), lexical_load_ms,
+      after_lexical.total - before_lexical.total, after_lexical.anon - before_lexical.anon,
+      after_lexical.file - before_lexical.file, lex.options().max_postings, over_budget,
+      Mean(postings), Percentile(postings, 0.99), k, Percentile(lat_lex, 0.5),
+      Percentile(lat_lex, 0.99), Percentile(lat_lex_filtered, 0.5),
+      Percentile(lat_lex_filtered, 0.99), double(lex_filtered_hits) / nq, lex_not_allowed,
+      Percentile(lat_fused, 0.5), Percentile(lat_fused, 0.99), Percentile(lat_fused_filtered, 0.5),
+      Percentile(lat_fused_filtered, 0.99), 100 * lexical_only_share);
   return 0;
 }
 

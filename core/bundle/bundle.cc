@@ -353,6 +353,9 @@ absl::StatusOr<BundleManifest> BundleWriter::Finish() {
     const auto start = std::chrono::steady_clock::now();
     RETURN_IF_ERROR(WriteLexicalIndex(JoinPath(tmp_dir_, kLexicalIndexFile), count_, words_->size(),
                                       [&](int64_t song, std::vector<uint32_t>* words) {
+                                        // Each pass reads the whole file: keep few pages
+                                        // resident.
+                                        if (song % 65536 == 0) tokens.DropResidentPages();
                                         for (uint64_t i = offsets_[song]; i < offsets_[song + 1];
                                              ++i) {
                                           words->push_back(all[i].word);

@@ -74,6 +74,41 @@ bool DecodePostings(const uint8_t* p, const uint8_t* end, int64_t n, F&& f) {
   return true;
 }
 
+// Reads a posting list a block at a time (songs and counts into arrays),
+// so that the accumulation loop issues its random score and length loads
+// together instead of one after each branchy varint. Stops at the first
+// malformed posting (Open() has checked every list).
+class PostingCursor {
+ public:
+  PostingCursor(const uint8_t* p, const uint8_t* end, int64_t n) : p_(p), end_(end), n_(n) {}
+  int Next(uint32_t* songs, uint32_t* counts, int max) {
+    int got = 0;
+    while (got < max && p_ < end_) {
+      uint64_t code = 0, extra = 0;
+      if (!GetVarint(&p_, end_, &code)) break;
+      const uint64_t delta = code >> 1;
+      if (delta >= uint64_t(n_ - prev_ - 1)) break;
+      prev_ += 1 + int64_t(delta);
+      uint32_t count = 1;
+      if (code & 1) {
+        if (!GetVarint(&p_, end_, &extra) || extra > kMaxLength - 2) break;
+        count = uint32_t(extra) + 2;
+      }
+      songs[got] = uint32_t(prev_);
+      counts[got] = count;
+      ++got;
+    }
+    if (got < max) p_ = end_;  // done (or malformed: stop)
+    return got;
+  }
+
+ private:
+  const uint8_t* p_;
+  const uint8_t* end_;
+  int64_t n_;
+  int64_t prev_ = -1;
+};
+
 // Keeps the k best (score, id) pairs; ties go to the lower id.
 class TopK {
  public:
@@ -275,17 +310,33 @@ std::vector<ScoredId> LexicalIndex::Search(absl::Span<const LexicalTerm> terms, 
     if (read + df_[p.term] > budget) continue;
     read += df_[p.term];
     const float w = p.weight;
-    DecodePostings(
-        postings_ + offsets_[p.term], postings_ + offsets_[p.term + 1], n_,
-        [&](int64_t song, uint32_t count) {
-          if (bits != nullptr && (song >= bit_songs || !(bits[song >> 3] & (1u << (song & 7))))) {
-            return;
+    PostingCursor cursor(postings_ + offsets_[p.term], postings_ + offsets_[p.term + 1], n_);
+    constexpr int kBlock = 64;
+    uint32_t songs[kBlock], counts[kBlock];
+    while (int got = cursor.Next(songs, counts, kBlock)) {
+      if (bits != nullptr) {  // keep the allowed songs
+        int kept = 0;
+        for (int j = 0; j < got; ++j) {
+          const uint32_t song = songs[j];
+          if (song < bit_songs && (bits[song >> 3] & (1u << (song & 7)))) {
+            songs[kept] = song;
+            counts[kept++] = counts[j];
           }
-          const float tf = float(count);
-          const float s = w * tf / (tf + c0 + c1 * float(lengths_[song]));
-          if (score[song] == 0) touched.push_back(uint32_t(song));
-          score[song] += s;
-        });
+        }
+        got = kept;
+      }
+      for (int j = 0; j < got; ++j) {
+        __builtin_prefetch(&lengths_[songs[j]]);
+        __builtin_prefetch(&score[songs[j]], 1);
+      }
+      for (int j = 0; j < got; ++j) {
+        const uint32_t song = songs[j];
+        const float tf = float(counts[j]);
+        const float s = w * tf / (tf + c0 + c1 * float(lengths_[song]));
+        if (score[song] == 0) touched.push_back(song);
+        score[song] += s;
+      }
+    }
   }
   TopK top(k);
   for (uint32_t song : touched) {

@@ -12,7 +12,7 @@
 //   A word's postings are the songs holding it in ascending order, each a
 //   LEB128 varint of ((song - previous song - 1) << 1 | (count > 1)), then,
 //   when count > 1, a varint of count - 2 (the first song's "previous" is
-//   -1). At 1M songs this is ~1.5 bytes a posting.
+//   -1). At 1M songs this is 1.7 bytes a posting.
 //
 // Score of song d for query terms t with weights q_t (BM25, Robertson et al.;
 // idf as Lucene's, always positive):
