@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -220,6 +221,23 @@ TEST_CASE("i2s-index --changes updates a bundle without re-embedding unchanged s
   REQUIRE(hits.ok());
   REQUIRE(hits->size() == 1);
   CHECK(a.id((*hits)[0].id) == "sea-02");
+  // The lexical index is rebuilt over the new song set: the updated and the
+  // added songs' words find them, the deleted song's do not.
+  auto words = WordVectors::Load(Assets() + "/words.i2sv", "test-words-16d@1");
+  REQUIRE(words.ok());
+  auto lexical_ids = [&](const char* word) {
+    const int32_t id = (*words)->Find(word);
+    REQUIRE(id >= 0);
+    std::vector<std::string> ids;
+    for (const ScoredId& h : a.lexical().Search({{uint32_t(id), 1.0f}}, 20, nullptr)) {
+      ids.emplace_back(a.id(h.id));
+    }
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  };
+  CHECK(lexical_ids("flame") == std::vector<std::string>{"fire-02", "sea-02"});
+  CHECK(lexical_ids("snow") == std::vector<std::string>{"new-01", "snow-01", "snow-02"});
+  CHECK(lexical_ids("leaves") == std::vector<std::string>{"forest-01"});
 }
 
 TEST_CASE("A deletion record outside a change file is refused") {
