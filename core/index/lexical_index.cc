@@ -109,34 +109,6 @@ class PostingCursor {
   int64_t prev_ = -1;
 };
 
-// Keeps the k best (score, id) pairs; ties go to the lower id.
-class TopK {
- public:
-  explicit TopK(int k) : k_(k) { heap_.reserve(k + 1); }
-  void Push(int64_t id, float score) {
-    if (int(heap_.size()) < k_) {
-      heap_.push_back({id, score});
-      std::push_heap(heap_.begin(), heap_.end(), Better);
-    } else if (k_ > 0 && Better({id, score}, heap_.front())) {
-      std::pop_heap(heap_.begin(), heap_.end(), Better);
-      heap_.back() = {id, score};
-      std::push_heap(heap_.begin(), heap_.end(), Better);
-    }
-  }
-  std::vector<ScoredId> Take() {
-    std::sort_heap(heap_.begin(), heap_.end(), Better);
-    return std::move(heap_);
-  }
-
- private:
-  // "a ranks before b": the heap keeps the worst on top.
-  static bool Better(const ScoredId& a, const ScoredId& b) {
-    return a.score != b.score ? a.score > b.score : a.id < b.id;
-  }
-  int k_;
-  std::vector<ScoredId> heap_;
-};
-
 // Per-thread score accumulators: one float per song (zero between
 // searches) and the songs touched by the current search.
 struct Scratch {

@@ -52,33 +52,20 @@ const faiss::IndexIVF* Ivf(const faiss::Index* index, const std::string& type) {
   return nullptr;
 }
 
-// Keeps the k best (score, id) pairs; ties go to the lower id.
-class TopK {
- public:
-  explicit TopK(int k) : k_(k) { heap_.reserve(k + 1); }
-  void Push(int64_t id, float score) {
-    if (int(heap_.size()) < k_) {
-      heap_.push_back({id, score});
-      std::push_heap(heap_.begin(), heap_.end(), Worse);
-    } else if (k_ > 0 && Worse({id, score}, heap_.front())) {
-      std::pop_heap(heap_.begin(), heap_.end(), Worse);
-      heap_.back() = {id, score};
-      std::push_heap(heap_.begin(), heap_.end(), Worse);
+// Calls fn(id) for every id < n whose bit is set in `allowed`, in order.
+template <typename Fn>
+void ForEachAllowed(const std::vector<uint8_t>& allowed, int64_t n, Fn fn) {
+  const int64_t bytes = std::min<int64_t>(int64_t(allowed.size()), (n + 7) / 8);
+  for (int64_t byte = 0; byte < bytes; ++byte) {
+    uint8_t bits = allowed[byte];
+    while (bits != 0) {
+      const int64_t id = byte * 8 + __builtin_ctz(bits);
+      bits &= uint8_t(bits - 1);
+      if (id >= n) return;
+      fn(id);
     }
   }
-  std::vector<ScoredId> Take() {
-    std::sort_heap(heap_.begin(), heap_.end(), Worse);
-    return std::move(heap_);
-  }
-
- private:
-  // "a ranks before b": the heap keeps the worst on top.
-  static bool Worse(const ScoredId& a, const ScoredId& b) {
-    return a.score != b.score ? a.score > b.score : a.id < b.id;
-  }
-  int k_;
-  std::vector<ScoredId> heap_;
-};
+}
 
 // FAISS parallelises a single query with OpenMP in places; on the request
 // path every worker thread searches alone (under contention the OpenMP
@@ -324,7 +311,6 @@ std::vector<ScoredId> SongIndex::ScanAllowed(const float* query, int k,
   }
   TopK top(k);
   std::vector<float> buf(dim);
-  const int64_t bytes = std::min<int64_t>(int64_t(allowed.size()), (n + 7) / 8);
   // IVF-PQ: the allowed songs' 8-bit copies, decoded in batches. Decoding
   // one vector at a time (reconstruct) enters an OpenMP region per song in
   // FAISS's ScalarQuantizer::decode: ~2.3 us a song, 8 ms for a 1 % filter
@@ -349,31 +335,19 @@ std::vector<ScoredId> SongIndex::ScanAllowed(const float* query, int k,
       }
       ids.clear();
     };
-    for (int64_t byte = 0; byte < bytes; ++byte) {
-      uint8_t bits = allowed[byte];
-      while (bits != 0) {
-        const int64_t id = byte * 8 + __builtin_ctz(bits);
-        bits &= uint8_t(bits - 1);
-        if (id >= n) break;
-        std::copy_n(sq->codes.data() + id * code_size, code_size,
-                    codes.data() + ids.size() * code_size);
-        ids.push_back(id);
-        if (int(ids.size()) == kBatch) flush();
-      }
-    }
+    ForEachAllowed(allowed, n, [&](int64_t id) {
+      std::copy_n(sq->codes.data() + id * code_size, code_size,
+                  codes.data() + ids.size() * code_size);
+      ids.push_back(id);
+      if (int(ids.size()) == kBatch) flush();
+    });
     flush();
     return top.Take();
   }
-  for (int64_t byte = 0; byte < bytes; ++byte) {
-    uint8_t bits = allowed[byte];
-    while (bits != 0) {
-      const int64_t id = byte * 8 + __builtin_ctz(bits);
-      bits &= uint8_t(bits - 1);
-      if (id >= n) break;
-      const float* v = xb ? xb + id * dim : (Vector(id, buf.data()), buf.data());
-      top.Push(id, Dot(v, query, dim));
-    }
-  }
+  ForEachAllowed(allowed, n, [&](int64_t id) {
+    const float* v = xb ? xb + id * dim : (Vector(id, buf.data()), buf.data());
+    top.Push(id, Dot(v, query, dim));
+  });
   return top.Take();
 }
 
