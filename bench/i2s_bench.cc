@@ -45,6 +45,8 @@ ABSL_FLAG(bool, batching, false,
           "As i2s-server --batching (one caller: shows the batcher's overhead).");
 ABSL_FLAG(float, lexical_weight, image2song::RecommendOptions().fusion.lexical_weight,
           "As i2s-server --lexical_weight.");
+ABSL_FLAG(float, lexical_min_term_share, image2song::LexicalIndexOptions().min_term_share,
+          "As i2s-server --lexical_min_term_share.");
 ABSL_FLAG(float, bm25_weight, image2song::RecommendOptions().bm25_weight,
           "As i2s-server --bm25_weight (with --lexical_weight=0 as well: the dense "
           "channel alone).");
@@ -77,6 +79,7 @@ int Run(const std::vector<std::string>& images) {
     SetTorchThreads(threads, 0);
     omp_set_num_threads(threads);
   };
+  so.bundle.lexical.min_term_share = absl::GetFlag(FLAGS_lexical_min_term_share);
   so.bundle_dir =
       absl::GetFlag(FLAGS_bundle).empty() ? DefaultBundleDir() : absl::GetFlag(FLAGS_bundle);
   auto snapshot = LoadSnapshot(so);

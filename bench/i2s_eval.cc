@@ -88,6 +88,8 @@ ABSL_FLAG(float, lexical_weight, image2song::RecommendOptions().fusion.lexical_w
 ABSL_FLAG(float, fusion_k, image2song::RecommendOptions().fusion.k, "As i2s-server --fusion_k.");
 ABSL_FLAG(int, lexical_candidates, image2song::RecommendOptions().lexical_candidates,
           "As i2s-server --lexical_candidates.");
+ABSL_FLAG(float, lexical_min_term_share, image2song::LexicalIndexOptions().min_term_share,
+          "As i2s-server --lexical_min_term_share.");
 ABSL_FLAG(float, bm25_weight, image2song::RecommendOptions().bm25_weight,
           "As i2s-server --bm25_weight (0: BM25 only picks candidates).");
 
@@ -645,7 +647,9 @@ int Run() {
   if (!all.ok()) return Fail(all.status());
   const std::string bundle_dir =
       absl::GetFlag(FLAGS_bundle).empty() ? DefaultBundleDir() : absl::GetFlag(FLAGS_bundle);
-  auto loaded = Bundle::Load(bundle_dir, BundleLoadOptions{});
+  BundleLoadOptions load_options;
+  load_options.lexical.min_term_share = absl::GetFlag(FLAGS_lexical_min_term_share);
+  auto loaded = Bundle::Load(bundle_dir, load_options);
   if (!loaded.ok()) return Fail(loaded.status());
   std::shared_ptr<const Bundle> bundle = std::move(*loaded);
 

@@ -122,6 +122,10 @@ ABSL_FLAG(float, bm25_k1, D().bundle.lexical.k1,
           "Lexical channel: BM25 term-frequency saturation k1 (0..100).");
 ABSL_FLAG(float, bm25_b, D().bundle.lexical.b,
           "Lexical channel: BM25 length normalisation b (0..1).");
+ABSL_FLAG(float, lexical_min_term_share, D().bundle.lexical.min_term_share,
+          "Lexical channel: query words whose weight x idf is under this share "
+          "of the strongest word's are left out of its search (still counted in "
+          "the candidates' BM25); 0: none.");
 ABSL_FLAG(int64_t, lexical_max_postings, D().bundle.lexical.max_postings,
           "Lexical channel: postings one query may read (strongest terms "
           "first; a term that would pass the bound is left out); 0: no "
@@ -217,6 +221,7 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
   o.bundle.lexical.k1 = GetFlag(FLAGS_bm25_k1);
   o.bundle.lexical.b = GetFlag(FLAGS_bm25_b);
   o.bundle.lexical.max_postings = GetFlag(FLAGS_lexical_max_postings);
+  o.bundle.lexical.min_term_share = GetFlag(FLAGS_lexical_min_term_share);
   o.bundle_root = GetFlag(FLAGS_bundle_root);
   o.service.workers = GetFlag(FLAGS_workers);
   o.service.queue_size = GetFlag(FLAGS_queue_size);

@@ -129,10 +129,11 @@ absl::StatusOr<LexicalIndex> LexicalIndex::Open(const std::string& path, int64_t
                                                 int64_t vocabulary_size,
                                                 const LexicalIndexOptions& options) {
   if (!(options.k1 >= 0 && options.k1 <= 100) || !(options.b >= 0 && options.b <= 1) ||
-      options.max_postings < 0) {
+      options.max_postings < 0 || !(options.min_term_share >= 0 && options.min_term_share <= 1)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("BM25 options out of range: k1 ", options.k1, " (0..100), b ", options.b,
-                     " (0..1), max_postings ", options.max_postings, " (>= 0)"));
+        absl::StrCat("lexical options out of range: k1 ", options.k1, " (0..100), b ", options.b,
+                     " (0..1), max_postings ", options.max_postings, " (>= 0), min_term_share ",
+                     options.min_term_share, " (0..1)"));
   }
   auto bad = [&path](absl::string_view what) {
     return absl::DataLossError(absl::StrCat(path, ": ", what));
@@ -242,7 +243,11 @@ float LexicalIndex::TermScore(const LexicalTerm& term, uint32_t count, int64_t s
 }
 
 std::vector<ScoredId> LexicalIndex::Search(absl::Span<const LexicalTerm> terms, int k,
-                                           const std::vector<uint8_t>* allowed) const {
+                                           const std::vector<uint8_t>* allowed,
+                                           LexicalSearchStats* stats) const {
+  LexicalSearchStats unused;
+  if (stats == nullptr) stats = &unused;
+  *stats = LexicalSearchStats{};
   if (k <= 0 || n_ == 0) return {};
   // Merge repeated words; keep known words of positive weight.
   struct Planned {
@@ -269,18 +274,30 @@ std::vector<ScoredId> LexicalIndex::Search(absl::Span<const LexicalTerm> terms, 
     return a.weight != b.weight ? a.weight > b.weight : a.term < b.term;
   });
   const int64_t budget = options_.max_postings > 0 ? options_.max_postings : INT64_MAX;
+  // A term adds at most its weight (tf / (tf + norm) < 1): leave out those
+  // under min_term_share of the strongest.
+  const float floor = plan.empty() ? 0.0f : plan[0].weight * options_.min_term_share;
   int64_t read = 0;
   Scratch& scratch = ThreadScratch(n_);
   float* score = scratch.score.data();
   std::vector<uint32_t>& touched = scratch.touched;
-  touched.clear();
+  size_t used = 0;  // touched[0, used): the songs scored so far
   const float c0 = options_.k1 * (1 - options_.b);
   const float c1 = float(options_.k1 * options_.b / avg_length_);
   const uint8_t* bits = allowed != nullptr ? allowed->data() : nullptr;
   const int64_t bit_songs = allowed != nullptr ? int64_t(allowed->size()) * 8 : 0;
-  for (const Planned& p : plan) {
-    if (read + df_[p.term] > budget) continue;
+  for (size_t i = 0; i < plan.size(); ++i) {
+    const Planned& p = plan[i];
+    if (p.weight < floor) {
+      stats->skipped += int(plan.size() - i);
+      break;
+    }
+    if (read + df_[p.term] > budget) {
+      ++stats->skipped;
+      continue;
+    }
     read += df_[p.term];
+    ++stats->terms;
     const float w = p.weight;
     PostingCursor cursor(postings_ + offsets_[p.term], postings_ + offsets_[p.term + 1], n_);
     constexpr int kBlock = 64;
@@ -301,21 +318,26 @@ std::vector<ScoredId> LexicalIndex::Search(absl::Span<const LexicalTerm> terms, 
         __builtin_prefetch(&lengths_[songs[j]]);
         __builtin_prefetch(&score[songs[j]], 1);
       }
+      if (touched.size() < used + kBlock) touched.resize(used + kBlock);
+      uint32_t* first = touched.data();
       for (int j = 0; j < got; ++j) {
         const uint32_t song = songs[j];
         const float tf = float(counts[j]);
         const float s = w * tf / (tf + c0 + c1 * float(lengths_[song]));
-        if (score[song] == 0) touched.push_back(song);
-        score[song] += s;
+        const float old = score[song];
+        first[used] = song;  // kept only when this is the song's first posting
+        used += old == 0;
+        score[song] = old + s;
       }
     }
   }
+  stats->postings = read;
   TopK top(k);
-  for (uint32_t song : touched) {
+  for (size_t i = 0; i < used; ++i) {
+    const uint32_t song = touched[i];
     top.Push(song, score[song]);
     score[song] = 0;
   }
-  touched.clear();
   return top.Take();
 }
 

@@ -169,6 +169,7 @@ TEST_CASE("LexicalIndex: search equals brute-force BM25 on a random catalogue") 
   LexicalIndexOptions options;
   options.k1 = 1.5f;
   options.b = 0.6f;
+  options.min_term_share = 0;  // every term: exact BM25
   LexicalIndex x = Open(path, songs, kVocabulary, options);
   std::mt19937 rng(11);
   for (int q = 0; q < 30; ++q) {
@@ -238,8 +239,36 @@ TEST_CASE("LexicalIndex: the postings budget leaves out the commonest terms") {
   // Word 2 (2 postings, rare: strongest) fits; word 1 (100) would not.
   CHECK(Ids(bounded.Search({{1, 1.0f}, {2, 1.0f}}, 10, nullptr)) == std::vector<int64_t>{0, 1});
   CHECK(bounded.Search({{1, 1.0f}}, 10, nullptr).empty());
-  LexicalIndex unbounded = Open(path, songs, 3, LexicalIndexOptions{0, 0, 0});
+  LexicalIndexOptions none;
+  none.max_postings = 0;
+  LexicalIndex unbounded = Open(path, songs, 3, none);
   CHECK(unbounded.Search({{1, 1.0f}}, 200, nullptr).size() == 100);
+}
+
+TEST_CASE("LexicalIndex: terms far weaker than the strongest are left out") {
+  TempDir tmp;
+  const std::string path = tmp.File("lexical.bin");
+  // Word 1 in songs 0..49, word 2 in songs 50 and 51.
+  Songs songs(100);
+  for (int i = 0; i < 50; ++i) songs[size_t(i)] = {1};
+  songs[50] = {2};
+  songs[51] = {2};
+  REQUIRE(Write(path, songs, 3).ok());
+  LexicalIndexOptions options;
+  options.min_term_share = 0.1f;
+  LexicalIndex x = Open(path, songs, 3, options);
+  // idf(2) / idf(1) = ln(1 + 98.5 / 2.5) / ln(1 + 50.5 / 50.5) = 5.4: weights 1 : 1 keep both.
+  CHECK(x.Search({{1, 1.0f}, {2, 1.0f}}, 200, nullptr).size() == 52);
+  // Word 1 at weight 0.01 adds at most 0.01 / 5.4 of what word 2 does: left out.
+  CHECK(Ids(x.Search({{1, 0.01f}, {2, 1.0f}}, 200, nullptr)) == std::vector<int64_t>{50, 51});
+  // Alone it is the strongest term.
+  CHECK(x.Search({{1, 0.01f}}, 200, nullptr).size() == 50);
+  options.min_term_share = 0;
+  LexicalIndex all = Open(path, songs, 3, options);
+  CHECK(all.Search({{1, 0.01f}, {2, 1.0f}}, 200, nullptr).size() == 52);
+  options.min_term_share = 2;
+  CHECK(LexicalIndex::Open(path, 100, 3, options).status().code() ==
+        absl::StatusCode::kInvalidArgument);
 }
 
 TEST_CASE("LexicalIndex: writer limits and edge cases") {
