@@ -264,28 +264,30 @@ TEST_CASE("i2s-eval: bad inputs fail with a message", "[tiny]") {
   CHECK(rc == 2);
 }
 
+// A fresh demo bundle in `tmp`, so that the current indexer is measured; the
+// cached demo bundle when the clone has no ../shared next to it.
+std::string FreshDemoBundle(const testing::TempDir& tmp) {
+  if (!PathExists(DemoCatalogue())) return DefaultBundleDir();
+  std::string out;
+  const int rc = testing::RunCommand(
+      {testing::RequiredEnv("I2S_INDEX_BIN"), "--quiet", "--catalogue=" + DemoCatalogue(),
+       "--models=" + DefaultModelsPath(), "--output=" + tmp.File("bundle")},
+      &out);
+  INFO(out);
+  REQUIRE(rc == 0);
+  return tmp.File("bundle");
+}
+
 TEST_CASE("i2s-eval: v1 and the full tagger set rank lyrics above their floors", "[models]") {
   testing::TempDir tmp;
   const std::string cache = DefaultCacheDir();
-  // A fresh demo bundle, so that the current indexer is measured; the cached
-  // demo bundle when the clone has no ../shared next to it.
-  std::string bundle = DefaultBundleDir();
-  if (PathExists(DemoCatalogue())) {
-    std::string out;
-    REQUIRE(testing::RunCommand(
-                {testing::RequiredEnv("I2S_INDEX_BIN"), "--quiet", "--catalogue=" + DemoCatalogue(),
-                 "--models=" + DefaultModelsPath(), "--output=" + tmp.File("bundle")},
-                &out) == 0);
-    bundle = tmp.File("bundle");
-  }
-  // v1 is models_v1.json once the full set is the default models.json.
+  const std::string bundle = FreshDemoBundle(tmp);
+  // v1 is models_v1.json when there; models.json is then the default.
   const std::string dir = JoinPath(cache, "models/default");
   std::string v1_path = JoinPath(dir, "models_v1.json");
   if (!PathExists(v1_path)) v1_path = DefaultModelsPath();
   std::string full = JoinPath(dir, "models_full.json");
-  if (!PathExists(full)) {
-    full = v1_path != DefaultModelsPath() ? DefaultModelsPath() : "";
-  }
+  if (!PathExists(full)) full.clear();
   std::string configs = "random,v1=" + v1_path;
   const bool with_default = v1_path != DefaultModelsPath();
   if (with_default) configs += ",default=" + DefaultModelsPath();
@@ -328,15 +330,7 @@ TEST_CASE("i2s-eval: v1 and the full tagger set rank lyrics above their floors",
 TEST_CASE("i2s-eval: the lexical channel lifts the default models on the photos", "[models]") {
   testing::TempDir tmp;
   const std::string cache = DefaultCacheDir();
-  std::string bundle = DefaultBundleDir();
-  if (PathExists(DemoCatalogue())) {
-    std::string out;
-    REQUIRE(testing::RunCommand(
-                {testing::RequiredEnv("I2S_INDEX_BIN"), "--quiet", "--catalogue=" + DemoCatalogue(),
-                 "--models=" + DefaultModelsPath(), "--output=" + tmp.File("bundle")},
-                &out) == 0);
-    bundle = tmp.File("bundle");
-  }
+  const std::string bundle = FreshDemoBundle(tmp);
   const std::vector<std::string> common = {"--eval=" + JoinPath(cache, "eval/eval.jsonl"),
                                            "--bundle=" + bundle,
                                            "--configs=default=" + DefaultModelsPath()};
