@@ -38,15 +38,28 @@ class AttentionScorer {
         total_weight_ += c;
       }
     }
+    const int dim = words.dim();
+    columns_stride_ = static_cast<int>((active_.size() + 7) / 8 * 8);
+    tag_columns_.assign(size_t(dim) * columns_stride_, 0.0f);
+    for (size_t j = 0; j < vectors_.size(); ++j) {
+      for (int k = 0; k < dim; ++k)
+        tag_columns_[size_t(k) * columns_stride_ + j] = (*vectors_[j])[k];
+    }
+    cache_index_.reserve(4096);
   }
 
   // The song's attention score alone (no explanation): the same sums as
   // Score's, over the song's distinct words weighted by their counts (lyrics
-  // repeat: a chorus is one term, not one exp per token).
+  // repeat: a chorus is one term, not one exp per token). The softmax is
+  // shift-invariant, so each word's exp((s - 1) / temperature) and its
+  // product with s are computed once per request (Sims) instead of once per
+  // song and tag with the song's best cosine as the shift; a song whose sums
+  // underflow (a tiny temperature) is scored the exact way instead.
   float Attention(absl::Span<const LyricToken> tokens) {
     const size_t m = active_.size();
     ++song_stamp_;
-    distinct_.clear();
+    distinct_offsets_.clear();
+    distinct_counts_.clear();
     for (const LyricToken& t : tokens) {
       const size_t offset = Sims(t.word);
       const size_t slot = offset / m;
@@ -56,25 +69,22 @@ class AttentionScorer {
       }
       if (stamp_[slot] != song_stamp_) {
         stamp_[slot] = song_stamp_;
-        position_[slot] = static_cast<uint32_t>(distinct_.size());
-        distinct_.push_back({offset, 1.0f});
+        position_[slot] = static_cast<uint32_t>(distinct_offsets_.size());
+        distinct_offsets_.push_back(offset);
+        distinct_counts_.push_back(1.0f);
       } else {
-        distinct_[position_[slot]].second += 1.0f;
+        distinct_counts_[position_[slot]] += 1.0f;
       }
     }
-    const float inv_t = 1.0f / options_.temperature;
+    z_.assign(m, 0.0f);
+    match_.assign(m, 0.0f);
+    AddWeightedRows(exp_cache_.data(), weighted_cache_.data(), distinct_offsets_.data(),
+                    distinct_counts_.data(), distinct_offsets_.size(), static_cast<int>(m),
+                    z_.data(), match_.data());
     float attention = 0;
     for (size_t j = 0; j < m; ++j) {
-      float best = -2;
-      for (const auto& [offset, count] : distinct_) best = std::max(best, cache_[offset + j]);
-      double z = 0, match = 0;
-      for (const auto& [offset, count] : distinct_) {
-        const float sim = cache_[offset + j];
-        const double a = count * std::exp((sim - best) * inv_t);
-        z += a;
-        match += a * sim;
-      }
-      attention += weights_[j] / total_weight_ * static_cast<float>(match / z);
+      if (!(z_[j] > 1e-30f) || !std::isfinite(z_[j])) return AttentionExact();
+      attention += weights_[j] / total_weight_ * (match_[j] / z_[j]);
     }
     return attention;
   }
@@ -154,15 +164,44 @@ class AttentionScorer {
   }
 
  private:
-  // Offset in cache_ of the cosines of `word` with every active tag.
+  // Attention()'s sums the plain way (the song's best cosine as the softmax
+  // shift, double sums) over the distinct words Attention() collected.
+  float AttentionExact() const {
+    const size_t m = active_.size();
+    const float inv_t = 1.0f / options_.temperature;
+    float attention = 0;
+    for (size_t j = 0; j < m; ++j) {
+      float best = -2;
+      for (size_t offset : distinct_offsets_) best = std::max(best, cache_[offset + j]);
+      double z = 0, match = 0;
+      for (size_t r = 0; r < distinct_offsets_.size(); ++r) {
+        const float sim = cache_[distinct_offsets_[r] + j];
+        const double a = distinct_counts_[r] * std::exp((sim - best) * inv_t);
+        z += a;
+        match += a * sim;
+      }
+      attention += weights_[j] / total_weight_ * static_cast<float>(match / z);
+    }
+    return attention;
+  }
+
+  // Offset in cache_ (and exp_cache_, weighted_cache_) of the cosines of
+  // `word` with every active tag.
   size_t Sims(uint32_t word) {
     auto [it, inserted] = cache_index_.try_emplace(word, cache_.size());
     if (inserted) {
       const size_t m = active_.size();
-      cache_.resize(cache_.size() + m);
-      const float* u = words_.UnitVector(static_cast<int32_t>(word));
+      const size_t offset = it->second;
+      cache_.resize(offset + m);
+      exp_cache_.resize(offset + m);
+      weighted_cache_.resize(offset + m);
+      DotColumns(words_.UnitVector(static_cast<int32_t>(word)), tag_columns_.data(), words_.dim(),
+                 static_cast<int>(m), columns_stride_, &cache_[offset]);
+      const float inv_t = 1.0f / options_.temperature;
       for (size_t j = 0; j < m; ++j) {
-        cache_[it->second + j] = Dot(u, vectors_[j]->data(), words_.dim());
+        const float sim = cache_[offset + j];
+        exp_cache_[offset + j] = std::exp((sim - 1.0f) * inv_t);
+        weighted_cache_[offset + j] = exp_cache_[offset + j] * sim;
       }
     }
     return it->second;
@@ -176,11 +215,19 @@ class AttentionScorer {
   std::vector<float> weights_;
   std::vector<const std::vector<float>*> vectors_;
   float total_weight_ = 0;
+  // The active tags' vectors as the columns of a dim x columns_stride_
+  // matrix (DotColumns).
+  std::vector<float> tag_columns_;
+  int columns_stride_ = 0;
   absl::flat_hash_map<uint32_t, size_t> cache_index_;
-  std::vector<float> cache_;  // active_.size() cosines per cached word
-  // Attention(): the distinct words of the song being scored, as (offset in
+  std::vector<float> cache_;           // active_.size() cosines per cached word
+  std::vector<float> exp_cache_;       // exp((cosine - 1) / temperature)
+  std::vector<float> weighted_cache_;  // exp_cache_ x cosine
+  // Attention(): the distinct words of the song being scored (offset in
   // cache_, count); per cached word, the song that last saw it and where.
-  std::vector<std::pair<size_t, float>> distinct_;
+  std::vector<size_t> distinct_offsets_;
+  std::vector<float> distinct_counts_;
+  std::vector<float> z_, match_;
   std::vector<uint32_t> stamp_, position_;
   uint32_t song_stamp_ = 0;
 };

@@ -19,6 +19,30 @@ float DotScalar(const float* a, const float* b, int n) {
   return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
 
+void DotColumnsScalar(const float* x, const float* columns, int dim, int count, int stride,
+                      float* out) {
+  for (int j = 0; j < count; ++j) out[j] = 0;
+  for (int k = 0; k < dim; ++k) {
+    const float xk = x[k];
+    const float* row = columns + size_t(k) * stride;
+    for (int j = 0; j < count; ++j) out[j] += xk * row[j];
+  }
+}
+
+void AddWeightedRowsScalar(const float* a, const float* b, const size_t* offsets,
+                           const float* weights, size_t rows, int width, float* sum_a,
+                           float* sum_b) {
+  for (size_t r = 0; r < rows; ++r) {
+    const float w = weights[r];
+    const float* ra = a + offsets[r];
+    const float* rb = b + offsets[r];
+    for (int j = 0; j < width; ++j) {
+      sum_a[j] += w * ra[j];
+      sum_b[j] += w * rb[j];
+    }
+  }
+}
+
 #if defined(__x86_64__)
 __attribute__((target("avx2,fma"))) float DotAvx2(const float* a, const float* b, int n) {
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
@@ -37,14 +61,93 @@ __attribute__((target("avx2,fma"))) float DotAvx2(const float* a, const float* b
   return r;
 }
 
-using DotFn = float (*)(const float*, const float*, int);
-DotFn Choose() {
+__attribute__((target("avx2,fma"))) void DotColumnsAvx2(const float* x, const float* columns,
+                                                        int dim, int count, int stride,
+                                                        float* out) {
+  int j = 0;
+  // Four accumulators (32 columns) per pass over x.
+  for (; j + 32 <= count; j += 32) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int k = 0; k < dim; ++k) {
+      const __m256 xk = _mm256_set1_ps(x[k]);
+      const float* row = columns + size_t(k) * stride + j;
+      a0 = _mm256_fmadd_ps(xk, _mm256_loadu_ps(row), a0);
+      a1 = _mm256_fmadd_ps(xk, _mm256_loadu_ps(row + 8), a1);
+      a2 = _mm256_fmadd_ps(xk, _mm256_loadu_ps(row + 16), a2);
+      a3 = _mm256_fmadd_ps(xk, _mm256_loadu_ps(row + 24), a3);
+    }
+    _mm256_storeu_ps(out + j, a0);
+    _mm256_storeu_ps(out + j + 8, a1);
+    _mm256_storeu_ps(out + j + 16, a2);
+    _mm256_storeu_ps(out + j + 24, a3);
+  }
+  // Whole blocks of 8 columns, the last one possibly past `count` (the
+  // padding a stride of a multiple of 8 holds) and stored partly.
+  for (; j < count; j += 8) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+    int k = 0;
+    for (; k + 2 <= dim; k += 2) {
+      const float* row = columns + size_t(k) * stride + j;
+      a0 = _mm256_fmadd_ps(_mm256_set1_ps(x[k]), _mm256_loadu_ps(row), a0);
+      a1 = _mm256_fmadd_ps(_mm256_set1_ps(x[k + 1]), _mm256_loadu_ps(row + stride), a1);
+    }
+    if (k < dim) {
+      a0 = _mm256_fmadd_ps(_mm256_set1_ps(x[k]), _mm256_loadu_ps(columns + size_t(k) * stride + j),
+                           a0);
+    }
+    alignas(32) float block[8];
+    _mm256_store_ps(block, _mm256_add_ps(a0, a1));
+    for (int t = 0; t < 8 && j + t < count; ++t) out[j + t] = block[t];
+  }
+}
+
+__attribute__((target("avx2,fma"))) void AddWeightedRowsAvx2(const float* a, const float* b,
+                                                             const size_t* offsets,
+                                                             const float* weights, size_t rows,
+                                                             int width, float* sum_a,
+                                                             float* sum_b) {
+  int j = 0;
+  for (; j + 8 <= width; j += 8) {
+    __m256 sa = _mm256_loadu_ps(sum_a + j), sb = _mm256_loadu_ps(sum_b + j);
+    for (size_t r = 0; r < rows; ++r) {
+      const __m256 w = _mm256_set1_ps(weights[r]);
+      sa = _mm256_fmadd_ps(w, _mm256_loadu_ps(a + offsets[r] + j), sa);
+      sb = _mm256_fmadd_ps(w, _mm256_loadu_ps(b + offsets[r] + j), sb);
+    }
+    _mm256_storeu_ps(sum_a + j, sa);
+    _mm256_storeu_ps(sum_b + j, sb);
+  }
+  if (j < width) {
+    for (size_t r = 0; r < rows; ++r) {
+      const float w = weights[r];
+      for (int t = j; t < width; ++t) {
+        sum_a[t] += w * a[offsets[r] + t];
+        sum_b[t] += w * b[offsets[r] + t];
+      }
+    }
+  }
+}
+
+bool HasAvx2() {
   __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? DotAvx2 : DotScalar;
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 #else
+bool HasAvx2() { return false; }
+#endif
+
 using DotFn = float (*)(const float*, const float*, int);
+using DotColumnsFn = void (*)(const float*, const float*, int, int, int, float*);
+using AddWeightedRowsFn = void (*)(const float*, const float*, const size_t*, const float*, size_t,
+                                   int, float*, float*);
+#if defined(__x86_64__)
+DotFn Choose() { return HasAvx2() ? DotAvx2 : DotScalar; }
+DotColumnsFn ChooseColumns() { return HasAvx2() ? DotColumnsAvx2 : DotColumnsScalar; }
+AddWeightedRowsFn ChooseRows() { return HasAvx2() ? AddWeightedRowsAvx2 : AddWeightedRowsScalar; }
+#else
 DotFn Choose() { return DotScalar; }
+DotColumnsFn ChooseColumns() { return DotColumnsScalar; }
+AddWeightedRowsFn ChooseRows() { return AddWeightedRowsScalar; }
 #endif
 
 }  // namespace
@@ -52,6 +155,18 @@ DotFn Choose() { return DotScalar; }
 float Dot(const float* a, const float* b, int n) {
   static const DotFn dot = Choose();
   return dot(a, b, n);
+}
+
+void DotColumns(const float* x, const float* columns, int dim, int count, int stride, float* out) {
+  static const DotColumnsFn fn = ChooseColumns();
+  if (stride % 8 != 0) return DotColumnsScalar(x, columns, dim, count, stride, out);
+  fn(x, columns, dim, count, stride, out);
+}
+
+void AddWeightedRows(const float* a, const float* b, const size_t* offsets, const float* weights,
+                     size_t rows, int width, float* sum_a, float* sum_b) {
+  static const AddWeightedRowsFn fn = ChooseRows();
+  fn(a, b, offsets, weights, rows, width, sum_a, sum_b);
 }
 
 }  // namespace image2song

@@ -2,12 +2,27 @@
 #ifndef IMAGE2SONG_UTIL_DOT_H_
 #define IMAGE2SONG_UTIL_DOT_H_
 
+#include <cstddef>
+
 namespace image2song {
 
 // sum_i a[i] * b[i]. Uses AVX2 + FMA when the CPU has them (chosen once at
 // run time; the build targets plain x86-64), else eight independent scalar
 // sums. The two differ in the last bits (FMA rounds once per product).
 float Dot(const float* a, const float* b, int n);
+
+// One vector against many: out[j] = sum_k x[k] * columns[k * stride + j]
+// for j < count, with the vectors stored as the columns of a dim x stride
+// row-major matrix (stride >= count; the AVX2 path needs a multiple of 8,
+// and reads the padding columns). Same dispatch as Dot.
+void DotColumns(const float* x, const float* columns, int dim, int count, int stride, float* out);
+
+// Weighted sums of rows of two tables that share a layout:
+//   sum_a[j] += sum_r weights[r] * a[offsets[r] + j],
+//   sum_b[j] += sum_r weights[r] * b[offsets[r] + j]   for j < width.
+// Same dispatch as Dot.
+void AddWeightedRows(const float* a, const float* b, const size_t* offsets, const float* weights,
+                     size_t rows, int width, float* sum_a, float* sum_b);
 
 }  // namespace image2song
 

@@ -402,6 +402,61 @@ TEST_CASE("Recommendations are deterministic") {
   }
 }
 
+// The attention term computed here the plain way, token by token: per
+// active tag, the softmax over the song's tokens of cosine / temperature
+// (shifted by the best cosine), the attended cosine, weighted by the tag's
+// share of score x weight.
+double DirectAttention(const Snapshot& snap, const std::vector<Tag>& tags, int64_t song,
+                       float temperature) {
+  const WordVectors& words = snap.models->words();
+  std::vector<float> query;
+  std::vector<std::vector<float>> tag_vectors;
+  REQUIRE(BuildQuery(tags, words, snap.bundle->manifest().common, &query, &tag_vectors));
+  double total_weight = 0, attention = 0;
+  for (size_t j = 0; j < tags.size(); ++j) {
+    const double c = tags[j].score * tags[j].weight;
+    bool known = false;
+    for (float x : tag_vectors[j]) known |= x != 0;
+    if (!known || c <= 0) continue;
+    total_weight += c;
+    std::vector<double> sims;
+    for (const LyricToken& t : snap.bundle->tokens(song)) {
+      double s = 0;
+      const float* u = words.UnitVector(static_cast<int32_t>(t.word));
+      for (int k = 0; k < words.dim(); ++k) s += double(u[k]) * tag_vectors[j][k];
+      sims.push_back(s);
+    }
+    const double best = *std::max_element(sims.begin(), sims.end());
+    double z = 0, match = 0;
+    for (double s : sims) {
+      const double a = std::exp((s - best) / temperature);
+      z += a;
+      match += a * s;
+    }
+    attention += c * match / z;
+  }
+  return attention / total_weight;
+}
+
+TEST_CASE("Attention is the softmax of word-tag cosines, at any temperature") {
+  Snapshot snap = WordsSnapshot();
+  // 0.001: exp((cosine - 1) / temperature) underflows, and the scorer falls
+  // back to shifting by each song's best cosine.
+  for (float temperature : {0.5f, 0.1f, 0.02f, 0.001f}) {
+    RecommendOptions options;
+    options.temperature = temperature;
+    options.top_k = 20;
+    Recommendation rec = Run(snap, {Ocean(), Fire()}, options);
+    REQUIRE(rec.songs.size() >= 5);
+    for (const SongScore& s : rec.songs) {
+      INFO("temperature " << temperature << " song " << snap.bundle->song(s.song).id);
+      REQUIRE(std::isfinite(s.attention));
+      CHECK(s.attention ==
+            Approx(DirectAttention(snap, rec.tags, s.song, temperature)).margin(1e-4));
+    }
+  }
+}
+
 TEST_CASE("Recommend tags a decoded image and ranks its songs") {
   Snapshot snap{LoadModels(/*words_only=*/false), LoadBundle(RequiredEnv("I2S_TEST_BUNDLE"))};
   REQUIRE(CheckCompatible(*snap.models, *snap.bundle).ok());
