@@ -103,7 +103,7 @@ int Run(const std::vector<std::string>& images) {
     const int n = absl::GetFlag(FLAGS_warmup) + absl::GetFlag(FLAGS_iterations);
     for (int i = 0; i < n; ++i) {
       auto t0 = Clock::now();
-      auto image = DecodeImage(*bytes, DecodeOptions{});
+      auto image = DecodeImage(*bytes, DecodeOptionsFor(*snap.models));
       auto t1 = Clock::now();
       if (!image.ok()) {
         std::cerr << "i2s-bench: " << path << ": " << image.status() << "\n";

@@ -439,7 +439,7 @@ absl::StatusOr<ConfigResult> RunModels(const ConfigSpec& spec, const std::vector
   if (!pictures.empty()) {
     auto bytes = ReadFile(pictures[0].path, int64_t{64} << 20);
     if (bytes.ok()) {
-      auto image = DecodeImage(*bytes, DecodeOptions{});
+      auto image = DecodeImage(*bytes, DecodeOptionsFor(*snap.models));
       if (image.ok()) (void)Recommend(snap, *image, ro);
     }
   }
@@ -447,7 +447,7 @@ absl::StatusOr<ConfigResult> RunModels(const ConfigSpec& spec, const std::vector
     auto bytes = ReadFile(p.path, int64_t{64} << 20);
     if (!bytes.ok()) return bytes.status();
     auto t0 = Clock::now();
-    auto image = DecodeImage(*bytes, DecodeOptions{});
+    auto image = DecodeImage(*bytes, DecodeOptionsFor(*snap.models));
     if (!image.ok()) {
       return WithContext(p.path, image.status());
     }
@@ -519,7 +519,7 @@ absl::Status RunCalibration(const ConfigSpec& spec, const std::vector<Picture>& 
   std::vector<std::vector<Tag>> tags;
   for (const Picture* p : pictures) {
     ASSIGN_OR_RETURN(std::string bytes, ReadFile(p->path, int64_t{64} << 20));
-    ASSIGN_OR_RETURN(RgbImage image, DecodeImage(bytes, DecodeOptions{}));
+    ASSIGN_OR_RETURN(RgbImage image, DecodeImage(bytes, DecodeOptionsFor(*snap.models)));
     ASSIGN_OR_RETURN(ImageTags t, snap.models->TagImage(image));
     tags.push_back(std::move(t.tags));
   }

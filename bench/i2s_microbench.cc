@@ -42,7 +42,8 @@ namespace {
 
 struct Fixture {
   std::shared_ptr<const Snapshot> snapshot;
-  RgbImage photo;  // decoded sample photo at the working size
+  DecodeOptions decode;  // the default models' working size, as the server
+  RgbImage photo;        // decoded sample photo at the working size
   std::vector<std::pair<std::string, std::string>> encoded;  // name, bytes
   std::vector<Tag> tags;
   std::vector<float> query;
@@ -68,7 +69,8 @@ absl::Status Setup() {
   DecodeOptions full;
   full.working_size = 1 << 20;  // no reduction: the source for scaling
   ASSIGN_OR_RETURN(RgbImage source, DecodeImage(bytes, full));
-  ASSIGN_OR_RETURN(fixture->photo, DecodeImage(bytes, DecodeOptions{}));
+  fixture->decode = DecodeOptionsFor(*fixture->snapshot->models);
+  ASSIGN_OR_RETURN(fixture->photo, DecodeImage(bytes, fixture->decode));
   for (const auto& [name, w, h, ext] : std::vector<std::tuple<std::string, int, int, std::string>>{
            {"jpeg_0.3MP", 640, 480, ".jpg"},
            {"jpeg_1MP", 1152, 864, ".jpg"},
@@ -104,7 +106,7 @@ absl::Status Setup() {
 void BM_Decode(benchmark::State& state, int which) {
   const std::string& bytes = fixture->encoded[which].second;
   for (auto _ : state) {
-    auto image = DecodeImage(bytes, DecodeOptions{});
+    auto image = DecodeImage(bytes, fixture->decode);
     if (!image.ok()) state.SkipWithError(std::string(image.status().message()).c_str());
     benchmark::DoNotOptimize(image);
   }

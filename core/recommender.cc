@@ -61,7 +61,7 @@ class AttentionScorer {
     distinct_offsets_.clear();
     distinct_counts_.clear();
     for (const LyricToken& t : tokens) {
-      const size_t offset = Sims(t.word);
+      const size_t offset = Slot(t.word);
       const size_t slot = offset / m;
       if (slot >= stamp_.size()) {
         stamp_.resize(slot + 1, 0);
@@ -76,6 +76,7 @@ class AttentionScorer {
         distinct_counts_[position_[slot]] += 1.0f;
       }
     }
+    FillFresh();
     z_.assign(m, 0.0f);
     match_.assign(m, 0.0f);
     AddWeightedRows(exp_cache_.data(), weighted_cache_.data(), distinct_offsets_.data(),
@@ -188,23 +189,42 @@ class AttentionScorer {
   // Offset in cache_ (and exp_cache_, weighted_cache_) of the cosines of
   // `word` with every active tag.
   size_t Sims(uint32_t word) {
+    const size_t offset = Slot(word);
+    FillFresh();
+    return offset;
+  }
+
+  // Sims' offset, without the cosines yet for a word not seen before
+  // (FillFresh computes them).
+  size_t Slot(uint32_t word) {
     auto [it, inserted] = cache_index_.try_emplace(word, cache_.size());
     if (inserted) {
       const size_t m = active_.size();
-      const size_t offset = it->second;
-      cache_.resize(offset + m);
-      exp_cache_.resize(offset + m);
-      weighted_cache_.resize(offset + m);
-      DotColumns(words_.UnitVector(static_cast<int32_t>(word)), tag_columns_.data(), words_.dim(),
-                 static_cast<int>(m), columns_stride_, &cache_[offset]);
-      const float inv_t = 1.0f / options_.temperature;
-      for (size_t j = 0; j < m; ++j) {
-        const float sim = cache_[offset + j];
-        exp_cache_[offset + j] = std::exp((sim - 1.0f) * inv_t);
-        weighted_cache_[offset + j] = exp_cache_[offset + j] * sim;
-      }
+      cache_.resize(cache_.size() + m);
+      fresh_.push_back(word);
     }
     return it->second;
+  }
+
+  // The cosines (and softmax terms) of the words Slot added since the last
+  // call, in one DotColumns call (it fetches the vectors ahead: they come
+  // from a table too big for the cache, in no order a prefetcher can guess).
+  void FillFresh() {
+    if (fresh_.empty()) return;
+    const size_t m = active_.size();
+    const size_t first = cache_.size() - fresh_.size() * m;
+    fresh_vectors_.clear();
+    for (uint32_t w : fresh_) fresh_vectors_.push_back(words_.UnitVector(static_cast<int32_t>(w)));
+    DotColumns(fresh_vectors_.data(), fresh_vectors_.size(), tag_columns_.data(), words_.dim(),
+               static_cast<int>(m), columns_stride_, &cache_[first]);
+    exp_cache_.resize(cache_.size());
+    weighted_cache_.resize(cache_.size());
+    const float inv_t = 1.0f / options_.temperature;
+    for (size_t k = first; k < cache_.size(); ++k) {
+      exp_cache_[k] = std::exp((cache_[k] - 1.0f) * inv_t);
+      weighted_cache_[k] = exp_cache_[k] * cache_[k];
+    }
+    fresh_.clear();
   }
 
   const Bundle& bundle_;
@@ -223,6 +243,8 @@ class AttentionScorer {
   std::vector<float> cache_;           // active_.size() cosines per cached word
   std::vector<float> exp_cache_;       // exp((cosine - 1) / temperature)
   std::vector<float> weighted_cache_;  // exp_cache_ x cosine
+  std::vector<uint32_t> fresh_;        // words given a slot, not yet filled
+  std::vector<const float*> fresh_vectors_;
   // Attention(): the distinct words of the song being scored (offset in
   // cache_, count); per cached word, the song that last saw it and where.
   std::vector<size_t> distinct_offsets_;

@@ -170,7 +170,10 @@ absl::Status SongRecommenderService::RunRecommend(grpc::CallbackServerContext* c
   RETURN_IF_ERROR(CallGone(*context, "while the request was queued"));
   std::shared_ptr<const Snapshot> snap = snapshot();
   auto t0 = Clock::now();
-  ASSIGN_OR_RETURN(std::vector<RgbImage> images, DecodeRequestImages(request, options_.decode));
+  // Decoded no larger than this snapshot's models need (JPEG: with DCT
+  // scaling, the cheapest way to shrink a photo).
+  ASSIGN_OR_RETURN(std::vector<RgbImage> images,
+                   DecodeRequestImages(request, DecodeOptionsFor(*snap->models, options_.decode)));
   metrics_->ObserveStage("decode", SecondsSince(t0));
   // Decoding a big image takes a while: look again before the models run.
   RETURN_IF_ERROR(CallGone(*context, "before the models ran"));

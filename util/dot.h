@@ -11,11 +11,14 @@ namespace image2song {
 // sums. The two differ in the last bits (FMA rounds once per product).
 float Dot(const float* a, const float* b, int n);
 
-// One vector against many: out[j] = sum_k x[k] * columns[k * stride + j]
-// for j < count, with the vectors stored as the columns of a dim x stride
-// row-major matrix (stride >= count; the AVX2 path needs a multiple of 8,
-// and reads the padding columns). Same dispatch as Dot.
-void DotColumns(const float* x, const float* columns, int dim, int count, int stride, float* out);
+// Many vectors against many: out[i * count + j] = sum_k xs[i][k] *
+// columns[k * stride + j] for i < n, j < count, with the second set stored
+// as the columns of a dim x stride row-major matrix (stride >= count; the
+// AVX2 path needs a multiple of 8, and reads the padding columns). The AVX2
+// path takes the xs four at a time and prefetches the next four (they may
+// lie anywhere in a big table). Same dispatch as Dot.
+void DotColumns(const float* const* xs, size_t n, const float* columns, int dim, int count,
+                int stride, float* out);
 
 // Weighted sums of rows of two tables that share a layout:
 //   sum_a[j] += sum_r weights[r] * a[offsets[r] + j],

@@ -315,7 +315,7 @@ absl::StatusOr<RgbImage> DecodeImage(absl::string_view bytes, const DecodeOption
   try {
     cv::Mat working = rgb;
     int shorter = std::min(rgb.cols, rgb.rows);
-    if (shorter > options.working_size * 5 / 4) {
+    if (shorter >= options.working_size * 2) {
       double scale = double(options.working_size) / shorter;
       cv::resize(rgb, working,
                  cv::Size(std::max(1, int(rgb.cols * scale + 0.5)),

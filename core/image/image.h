@@ -32,9 +32,13 @@ struct DecodeOptions {
   // Pixel-count limit checked on the header before decoding (decompression
   // bombs). Default: 100 megapixels.
   int64_t max_pixels = 100'000'000;
-  // The decoded image is reduced (JPEG: decoded at 1/2, 1/4 or 1/8 scale;
-  // others: area-resized) so that its shorter side is about this many pixels
-  // but never less. Default: 448 (twice a 224 px model input).
+  // The decoded image is reduced so that its shorter side is at least this
+  // many pixels and less than twice as many: a JPEG is decoded at 1/2, 1/4
+  // or 1/8 scale (DCT scaling) where that keeps the side at least this big;
+  // an image still at least twice as big is then area-resized to this size.
+  // The taggers resize it once more, to their inputs. Default: 448; the
+  // server and the benchmarks use their model set's (ModelSet::
+  // working_size: 224 for the default models).
   int working_size = 448;
 };
 

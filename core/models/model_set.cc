@@ -126,6 +126,7 @@ ModelSet::ModelSet(std::unique_ptr<WordVectors> words, std::vector<std::unique_p
     if (t->info().execution != "none") ++with_model;
   }
   version_ = absl::StrJoin(parts, ",");
+  for (const auto& t : taggers_) working_size_ = std::max(working_size_, t->working_size());
   if (parallel_taggers && with_model > 1 && tagger_threads > 0) {
     // Each thread runs twice every model tagger that can be handed to it
     // (all but the manifest's first model tagger, which always runs on the
@@ -318,6 +319,11 @@ std::vector<Tag> ModelSet::TagText(absl::string_view text, float weight, int max
     tags.push_back(std::move(t));
   }
   return tags;
+}
+
+DecodeOptions DecodeOptionsFor(const ModelSet& models, DecodeOptions base) {
+  if (models.working_size() > 0) base.working_size = models.working_size();
+  return base;
 }
 
 }  // namespace image2song

@@ -96,6 +96,10 @@ class ModelSet {
   // How TagImage turns scores into query weights (the manifest's "query";
   // i2s-eval --calibrate sets others to fit them).
   const QueryCalibration& calibration() const { return calibration_; }
+  // The largest of the taggers' working sizes (Tagger::working_size): the
+  // DecodeOptions::working_size to decode images for this set at; 0 when
+  // it has no image taggers.
+  int working_size() const { return working_size_; }
   void set_calibration(const QueryCalibration& c) { calibration_ = c; }
 
   // Runs every tagger; tags from all taggers, by score * weight, strongest
@@ -115,10 +119,15 @@ class ModelSet {
   std::unique_ptr<WordVectors> words_;
   std::vector<std::unique_ptr<Tagger>> taggers_;
   std::string version_;
+  int working_size_ = 0;
   QueryCalibration calibration_;
   // Set with parallel_taggers and more than one model tagger.
   std::unique_ptr<TaggerThreads> threads_;
 };
+
+// `base` with the working size of `models` (when it has image taggers):
+// how the server, the benchmarks and the eval decode images for a set.
+DecodeOptions DecodeOptionsFor(const ModelSet& models, DecodeOptions base = {});
 
 }  // namespace image2song
 

@@ -114,6 +114,11 @@ class Tagger {
     ImageFacts facts(image);
     return Run(image, facts);
   }
+  // The shorter image side, in pixels, at which this tagger sees its input
+  // at full resolution (a 224 px classifier: 224; one that also classifies
+  // half-size crops: 448). Images are decoded no larger than the largest of
+  // a model set's (DecodeOptions::working_size). 0: any size.
+  virtual int working_size() const { return 0; }
 };
 
 }  // namespace image2song

@@ -43,6 +43,9 @@ class ModelTagger : public Tagger {
     skip_ = SkipMask(spec_, labels_.size());
   }
   const TaggerInfo& info() const override { return spec_.info; }
+  int working_size() const override {
+    return std::max(spec_.info.input_width, spec_.info.input_height);
+  }
 
  protected:
   TaggerSpec spec_;
@@ -69,6 +72,17 @@ class ClassifierTagger : public ModelTagger {
       const float m = (1 - spec_.center) / 2;
       crops_.push_back(CropBox{m, m, 1 - m, 1 - m});
     }
+  }
+
+  // Crop regions are each resized to the input: the smallest crop sets the
+  // size (a 2x2 grid: twice the input). Regions from the feature map need
+  // only the input.
+  int working_size() const override {
+    float smallest = 1;
+    if (!spec_.regions_from_features) {
+      for (const CropBox& c : crops_) smallest = std::min({smallest, c.x1 - c.x0, c.y1 - c.y0});
+    }
+    return static_cast<int>(std::ceil(ModelTagger::working_size() / smallest));
   }
 
   absl::StatusOr<ImageTags> Run(const RgbImage& image, ImageFacts& facts) const override {
@@ -258,6 +272,8 @@ class CueTagger : public Tagger {
   }
 
   const TaggerInfo& info() const override { return spec_.info; }
+  // ColourFeatures works on a thumbnail at most 128 px on its longer side.
+  int working_size() const override { return 128; }
 
   absl::StatusOr<ImageTags> Run(const RgbImage& image, ImageFacts& /*facts*/) const override {
     // ColourFeatures finds the backdrop itself: it needs the mask, not only

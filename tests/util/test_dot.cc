@@ -28,23 +28,33 @@ TEST_CASE("Dot matches a double-precision sum") {
   }
 }
 
-TEST_CASE("DotColumns gives each column's dot product") {
+TEST_CASE("DotColumns gives each vector's dot product with each column") {
   std::mt19937 rng(2);
   for (int dim : {1, 2, 3, 100, 101}) {
     for (int count : {1, 5, 8, 9, 31, 32, 33, 70}) {
       // A padded stride (the AVX2 path) and an unpadded one (the scalar path).
       for (int stride : {(count + 7) / 8 * 8, count}) {
-        const std::vector<float> x = Random(dim, &rng);
-        const std::vector<float> columns = Random(size_t(dim) * stride, &rng);
-        std::vector<float> out(count + 1, 123.0f);
-        DotColumns(x.data(), columns.data(), dim, count, stride, out.data());
-        for (int j = 0; j < count; ++j) {
-          double want = 0;
-          for (int k = 0; k < dim; ++k) want += double(x[k]) * columns[size_t(k) * stride + j];
-          INFO("dim " << dim << " count " << count << " stride " << stride << " column " << j);
-          CHECK(out[j] == Approx(want).margin(1e-4));
+        // 1..9 vectors: groups of four and the rest.
+        for (size_t n : {size_t{1}, size_t{3}, size_t{4}, size_t{9}}) {
+          const std::vector<float> table = Random(n * dim, &rng);
+          std::vector<const float*> xs;
+          for (size_t i = 0; i < n; ++i) xs.push_back(table.data() + i * dim);
+          const std::vector<float> columns = Random(size_t(dim) * stride, &rng);
+          std::vector<float> out(n * count + 1, 123.0f);
+          DotColumns(xs.data(), n, columns.data(), dim, count, stride, out.data());
+          for (size_t i = 0; i < n; ++i) {
+            for (int j = 0; j < count; ++j) {
+              double want = 0;
+              for (int k = 0; k < dim; ++k) {
+                want += double(xs[i][k]) * columns[size_t(k) * stride + j];
+              }
+              INFO("dim " << dim << " count " << count << " stride " << stride << " vector " << i
+                          << " column " << j);
+              CHECK(out[i * count + j] == Approx(want).margin(1e-4));
+            }
+          }
+          CHECK(out[n * count] == 123.0f);  // nothing written past the last row
         }
-        CHECK(out[count] == 123.0f);  // nothing written past count
       }
     }
   }
