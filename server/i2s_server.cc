@@ -181,6 +181,9 @@ ABSL_FLAG(std::string, tls_client_ca_file, "",
 ABSL_FLAG(std::string, bundle_root, "",
           "Admin.LoadBundle paths are relative to this directory and may not "
           "leave it. Default: the parent directory of --bundle.");
+ABSL_FLAG(int, bundle_wait_ms, D().bundle_wait_ms,
+          "At start, how long to wait for --bundle to appear (e.g. while an "
+          "index job still writes it); 0 = fail at once.");
 ABSL_FLAG(int, shutdown_grace_ms, D().shutdown_grace_ms,
           "On SIGTERM/SIGINT, how long in-flight requests may take to finish.");
 ABSL_FLAG(int, malloc_trim_interval_ms, D().malloc_trim_interval_ms,
@@ -223,6 +226,7 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
   o.bundle.lexical.max_postings = GetFlag(FLAGS_lexical_max_postings);
   o.bundle.lexical.min_term_share = GetFlag(FLAGS_lexical_min_term_share);
   o.bundle_root = GetFlag(FLAGS_bundle_root);
+  o.bundle_wait_ms = GetFlag(FLAGS_bundle_wait_ms);
   o.service.workers = GetFlag(FLAGS_workers);
   o.service.queue_size = GetFlag(FLAGS_queue_size);
   o.service.decode.max_bytes = GetFlag(FLAGS_max_image_bytes);

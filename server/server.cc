@@ -3,6 +3,8 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <utility>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
@@ -37,6 +39,24 @@ Server::~Server() { Shutdown(std::chrono::milliseconds(0)); }
 
 int Server::metrics_port() const { return metrics_->port(); }
 int Server::http_port() const { return http_ != nullptr ? http_->port() : 0; }
+
+namespace {
+
+// Waits up to `wait_ms` for `dir`/manifest.json (logged once); the load
+// that follows reports a bundle still missing.
+void WaitForBundle(const std::string& dir, int wait_ms) {
+  const std::string manifest = JoinPath(dir, "manifest.json");
+  if (wait_ms <= 0 || PathExists(manifest)) return;
+  I2S_LOG(INFO) << "waiting up to " << wait_ms / 1000.0 << " s for bundle " << dir
+                << " (no manifest.json yet)";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  while (!PathExists(manifest) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  if (PathExists(manifest)) I2S_LOG(INFO) << "bundle " << dir << " is there";
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(ServerOptions options) {
   if (options.models_path.empty()) options.models_path = DefaultModelsPath();
@@ -74,6 +94,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(ServerOptions opti
   so.models.tagger_threads = o.service.workers;  // one per request running at once
   so.bundle_dir = o.bundle_dir;
   so.bundle = o.bundle;
+  WaitForBundle(o.bundle_dir, o.bundle_wait_ms);
   ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> snapshot, LoadSnapshot(so));
 
   auto credentials = MakeServerCredentials(o.tls);

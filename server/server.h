@@ -56,6 +56,10 @@ struct ServerOptions {
   BundleLoadOptions bundle;
   // Admin.LoadBundle paths resolve under this; empty: the bundle's parent.
   std::string bundle_root;
+  // At start, how long to wait for bundle_dir to appear (its manifest.json:
+  // i2s-index publishes a bundle by renaming a finished directory), e.g.
+  // while a Compose index job is still writing it. 0: fail at once.
+  int bundle_wait_ms = 0;
   // Bearer token of the Admin service; empty: no Admin service.
   std::string admin_token;
 

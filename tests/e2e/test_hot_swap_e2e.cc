@@ -166,5 +166,61 @@ TEST_CASE("Bundles swap under load with zero failed requests and bad ones are re
   CHECK(absl::StrContains(metrics, "i2s_bundle_info{version=\"v3\"} 1"));
 }
 
+TEST_CASE("With --bundle_wait_ms the server waits for a bundle an index job is still writing") {
+  TempDir dir;
+  const std::string bundle = dir.File("current");
+  const std::string log = dir.File("server.log");
+  const std::string ports = dir.File("ports.json");
+  testing::ChildProcess server(
+      {RequiredEnv("I2S_SERVER_BIN"), "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0",
+       "--http_listen=", "--models=" + RequiredEnv("I2S_TEST_ASSETS") + "/models.json",
+       "--bundle=" + bundle, "--bundle_wait_ms=60000", "--port_file=" + ports},
+      log);
+  // The index job publishes the bundle once the server is waiting for it.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!absl::StrContains(ReadWholeFile(log), "waiting up to 60 s for bundle " + bundle)) {
+    INFO(ReadWholeFile(log));
+    REQUIRE(server.Running());
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  CHECK(server.Running());  // still waiting, not failed
+  IndexTiny(bundle, "late-1");
+  int grpc_port = 0, metrics_port = 0;
+  while (!testing::ParsePorts(ReadWholeFile(ports), &grpc_port, &metrics_port)) {
+    INFO(ReadWholeFile(log));
+    REQUIRE(server.Running());
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(absl::StrContains(ReadWholeFile(log), "bundle " + bundle + " is there"));
+  auto stub = pb::SongRecommender::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", grpc_port), grpc::InsecureChannelCredentials()));
+  pb::RecommendRequest req;
+  req.set_image(Image("blue.png"));
+  req.set_top_k(3);
+  pb::RecommendResponse resp;
+  auto ctx = Context();
+  grpc::Status st = stub->Recommend(ctx.get(), req, &resp);
+  INFO(st.error_message());
+  REQUIRE(st.ok());
+  CHECK(resp.matches_size() == 3);
+  CHECK(resp.index_version() == "late-1");
+  CHECK(server.Stop(SIGTERM, 20000) == 0);
+}
+
+TEST_CASE("Without --bundle_wait_ms a missing bundle stops the server at once, naming it") {
+  TempDir dir;
+  const std::string missing = dir.File("not-yet");
+  std::string output;
+  const int rc = testing::RunCommand(
+      {RequiredEnv("I2S_SERVER_BIN"), "--listen=127.0.0.1:0", "--metrics_listen=", "--http_listen=",
+       "--models=" + RequiredEnv("I2S_TEST_ASSETS") + "/models.json", "--bundle=" + missing},
+      &output);
+  CHECK(rc != 0);
+  CHECK(absl::StrContains(output, missing));
+}
+
 }  // namespace
 }  // namespace image2song
