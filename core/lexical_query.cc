@@ -71,8 +71,8 @@ size_t AddCooccurringWords(const CooccurrenceTable& table, const WordVectors& wo
     tag.cooccurring_words.clear();
     have.clear();
     for (const std::string& w : tag.words) have.insert(words.Find(w));
-    const size_t core = tag.core_words >= 0 ? std::min(tag.words.size(), size_t(tag.core_words))
-                                            : tag.words.size();
+    const size_t core =
+        tag.core_words >= 0 ? std::min(tag.words.size(), size_t(tag.core_words)) : tag.words.size();
     for (size_t k = 0; k < core; ++k) {
       const int32_t id = words.Find(tag.words[k]);
       if (id == WordVectors::kNoWord || id < stopword_rank) continue;

@@ -255,8 +255,9 @@ absl::StatusOr<std::unique_ptr<Bundle>> Bundle::Load(const std::string& dir,
 
   // Words used together (optional).
   if (manifest.files.count(kCooccurrenceFile)) {
-    ASSIGN_OR_RETURN(bundle->cooccurrence_, CooccurrenceTable::Open(JoinPath(dir, kCooccurrenceFile),
-                                                                    manifest.vocabulary_size));
+    ASSIGN_OR_RETURN(
+        bundle->cooccurrence_,
+        CooccurrenceTable::Open(JoinPath(dir, kCooccurrenceFile), manifest.vocabulary_size));
     bundle->has_cooccurrence_ = true;
   }
 
@@ -391,15 +392,14 @@ absl::StatusOr<BundleManifest> BundleWriter::Finish() {
         reinterpret_cast<const uint32_t*>(tokens.data() + 16 + offsets_.size() * 8);
     I2S_LOG(INFO) << "co-occurrence: counting words used together by "
                   << (options_.cooccurrence.unit == CooccurrenceUnit::kLine ? "line" : "song");
-    ASSIGN_OR_RETURN(
-        CooccurrenceStats stats,
-        WriteCooccurrence(JoinPath(tmp_dir_, kCooccurrenceFile), count_, words_->size(),
-                          [&](int64_t song) {
-                            return absl::Span<const uint32_t>(all + 2 * offsets_[song],
-                                                              2 * (offsets_[song + 1] -
-                                                                   offsets_[song]));
-                          },
-                          options_.cooccurrence));
+    ASSIGN_OR_RETURN(CooccurrenceStats stats,
+                     WriteCooccurrence(
+                         JoinPath(tmp_dir_, kCooccurrenceFile), count_, words_->size(),
+                         [&](int64_t song) {
+                           return absl::Span<const uint32_t>(
+                               all + 2 * offsets_[song], 2 * (offsets_[song + 1] - offsets_[song]));
+                         },
+                         options_.cooccurrence));
     files.push_back(kCooccurrenceFile);
     I2S_LOG(INFO) << "co-occurrence table written in "
                   << absl::StrFormat("%.1f s: %d words, %d neighbours, %d tokens read",

@@ -114,10 +114,10 @@ absl::StatusOr<CooccurrenceStats> WriteCooccurrence(
   if (options.neighbours < 1 || options.min_count < 1 || options.max_songs_per_word < 0 ||
       vocabulary_size <= 0 || vocabulary_size > (int64_t{1} << 32) || song_count < 0 ||
       song_count >= (int64_t{1} << 32)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "co-occurrence options out of range: neighbours ", options.neighbours,
-        " (>= 1), min_count ", options.min_count, " (>= 1), max_songs_per_word ",
-        options.max_songs_per_word, " (>= 0)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("co-occurrence options out of range: neighbours ", options.neighbours,
+                     " (>= 1), min_count ", options.min_count, " (>= 1), max_songs_per_word ",
+                     options.max_songs_per_word, " (>= 0)"));
   }
   const auto start = std::chrono::steady_clock::now();
   auto seconds = [&start] {
@@ -155,8 +155,8 @@ absl::StatusOr<CooccurrenceStats> WriteCooccurrence(
 
   // Pass 2: each word's songs, an evenly spaced sample of at most
   // max_songs_per_word of them.
-  const uint64_t cap = options.max_songs_per_word > 0 ? uint64_t(options.max_songs_per_word)
-                                                      : UINT64_MAX;
+  const uint64_t cap =
+      options.max_songs_per_word > 0 ? uint64_t(options.max_songs_per_word) : UINT64_MAX;
   std::vector<uint64_t> begin(V + 1, 0);
   for (size_t w = 0; w < V; ++w) begin[w + 1] = begin[w] + std::min<uint64_t>(df_song[w], cap);
   std::vector<uint32_t> songs(begin[V]);

@@ -68,10 +68,10 @@ struct CooccurrenceNeighbour {
 static_assert(sizeof(CooccurrenceNeighbour) == 12, "file layout");
 
 struct CooccurrenceStats {
-  int64_t words = 0;       // words with neighbours
-  int64_t neighbours = 0;  // stored
-  int64_t units = 0;       // songs or lines
-  int64_t tokens_read = 0; // tokens scanned for the counts
+  int64_t words = 0;        // words with neighbours
+  int64_t neighbours = 0;   // stored
+  int64_t units = 0;        // songs or lines
+  int64_t tokens_read = 0;  // tokens scanned for the counts
   double seconds = 0;
 };
 

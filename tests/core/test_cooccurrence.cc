@@ -70,8 +70,7 @@ TEST_CASE("Co-occurrence by song: normalised PMI with known counts") {
   TempDir tmp;
   // 6 songs; df: 1:4, 2:3, 3:2, 4:2, 5:1. Pairs: (1,2) 3 songs, (1,3),
   // (2,3), (1,4), (2,4), (3,4) one each.
-  const std::vector<Song> songs = {{{1, 2, 3}}, {{1, 2, 2}}, {{1, 2, 4}},
-                                   {{3, 4}},    {{5}},       {{1}}};
+  const std::vector<Song> songs = {{{1, 2, 3}}, {{1, 2, 2}}, {{1, 2, 4}}, {{3, 4}}, {{5}}, {{1}}};
   CooccurrenceOptions o;
   o.min_count = 2;
   CooccurrenceTable t = Build(tmp.File("a.bin"), songs, 8, o);
@@ -216,11 +215,11 @@ TEST_CASE("CooccurrenceTable::Open refuses damaged files, naming them") {
     CHECK(t.status().code() == absl::StatusCode::kDataLoss);
     CHECK(absl::StrContains(t.status().message(), "cooccur.bin"));
   };
-  expect_refused(good.substr(0, good.size() - 4));   // truncated
-  expect_refused(good + std::string(12, '\0'));      // extra neighbour bytes
-  expect_refused(good.substr(0, 20));                // cut header
-  expect_refused("I2SLEX01" + good.substr(8));       // another file's magic
-  expect_refused(good, 9);                           // another vocabulary
+  expect_refused(good.substr(0, good.size() - 4));  // truncated
+  expect_refused(good + std::string(12, '\0'));     // extra neighbour bytes
+  expect_refused(good.substr(0, 20));               // cut header
+  expect_refused("I2SLEX01" + good.substr(8));      // another file's magic
+  expect_refused(good, 9);                          // another vocabulary
   // Every single flipped byte is refused or still a valid table (a flip in
   // a score's low bits can keep it in range), never a crash.
   int refused = 0;

@@ -14,8 +14,8 @@ namespace image2song {
 namespace {
 
 using ::image2song::testing::LoadTiny;
-using ::image2song::testing::TempDir;
 using ::image2song::testing::MakeTag;
+using ::image2song::testing::TempDir;
 
 // The term of `word`, or null.
 const LexicalTerm* TermOf(const LexicalQuery& q, const WordVectors& words, const char* word,
@@ -40,9 +40,14 @@ CooccurrenceTable SeaTable(const WordVectors& words, const std::string& path) {
   const uint32_t sea = id("sea"), ship = id("ship"), waves = id("waves"), sail = id("sail"),
                  fire = id("fire"), smoke = id("smoke"), snow = id("snow");
   // Songs as word lists (one line each).
-  const std::vector<std::vector<uint32_t>> songs = {
-      {sea, ship, waves, sail}, {sea, ship, waves, sail}, {sea, ship, waves}, {sail, snow},
-      {fire, smoke},            {fire, smoke},            {fire, smoke},      {snow}};
+  const std::vector<std::vector<uint32_t>> songs = {{sea, ship, waves, sail},
+                                                    {sea, ship, waves, sail},
+                                                    {sea, ship, waves},
+                                                    {sail, snow},
+                                                    {fire, smoke},
+                                                    {fire, smoke},
+                                                    {fire, smoke},
+                                                    {snow}};
   std::vector<std::vector<uint32_t>> tokens;
   for (const auto& s : songs) {
     tokens.emplace_back();
