@@ -53,7 +53,9 @@ absl::StatusOr<CooccurrenceTable> CooccurrenceTable::Open(const std::string& pat
   std::memcpy(&n, f.data() + 32, 8);
   std::memcpy(&unit, f.data() + 40, 4);
   std::memcpy(&min_count, f.data() + 44, 4);
-  if (v != uint64_t(vocabulary_size)) {
+  // A larger bundle vocabulary is CheckCompatible's to judge (the word
+  // ids below are checked against the file's own, smaller one).
+  if (v > uint64_t(vocabulary_size)) {
     return bad(absl::StrCat("written for a vocabulary of ", v, " words, the bundle has ",
                             vocabulary_size));
   }

@@ -77,7 +77,8 @@ struct CooccurrenceStats {
 
 class CooccurrenceTable {
  public:
-  // Maps `path` and checks all of it against `vocabulary_size`: header,
+  // Maps `path` and checks all of it against `vocabulary_size` (the file's
+  // own vocabulary may not be larger): header,
   // sizes against the file before any multiplication, word ids ascending and
   // in range, offsets, every neighbour (in range, not the word itself,
   // scores finite in (0, 1] and descending, counts >= the min count). A

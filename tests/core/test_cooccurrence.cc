@@ -219,7 +219,7 @@ TEST_CASE("CooccurrenceTable::Open refuses damaged files, naming them") {
   expect_refused(good + std::string(12, '\0'));     // extra neighbour bytes
   expect_refused(good.substr(0, 20));               // cut header
   expect_refused("I2SLEX01" + good.substr(8));      // another file's magic
-  expect_refused(good, 9);                          // another vocabulary
+  expect_refused(good, 7);                          // a smaller vocabulary
   // Every single flipped byte is refused or still a valid table (a flip in
   // a score's low bits can keep it in range), never a crash.
   int refused = 0;
