@@ -50,6 +50,14 @@ ABSL_FLAG(float, lexical_min_term_share, image2song::LexicalIndexOptions().min_t
 ABSL_FLAG(float, bm25_weight, image2song::RecommendOptions().bm25_weight,
           "As i2s-server --bm25_weight (with --lexical_weight=0 as well: the dense "
           "channel alone).");
+ABSL_FLAG(float, cooccurrence_weight, image2song::RecommendOptions().cooccurrence_weight,
+          "As i2s-server --cooccurrence_weight (0: no co-occurrence expansion in "
+          "the lexical query).");
+ABSL_FLAG(float, cooccurrence_dense_weight,
+          image2song::RecommendOptions().cooccurrence_dense_weight,
+          "As i2s-server --cooccurrence_dense_weight.");
+ABSL_FLAG(int, cooccurrence_words, image2song::RecommendOptions().cooccurrence_words,
+          "As i2s-server --cooccurrence_words.");
 
 namespace image2song {
 namespace {
@@ -93,6 +101,9 @@ int Run(const std::vector<std::string>& images) {
   ro.explain = absl::GetFlag(FLAGS_explain);
   ro.fusion.lexical_weight = absl::GetFlag(FLAGS_lexical_weight);
   ro.bm25_weight = absl::GetFlag(FLAGS_bm25_weight);
+  ro.cooccurrence_weight = absl::GetFlag(FLAGS_cooccurrence_weight);
+  ro.cooccurrence_dense_weight = absl::GetFlag(FLAGS_cooccurrence_dense_weight);
+  ro.cooccurrence_words = absl::GetFlag(FLAGS_cooccurrence_words);
   std::vector<double> decode, model, forward, search, lexical, rerank, total;
   for (const std::string& path : images) {
     auto bytes = ReadFile(path, int64_t{64} << 20);

@@ -93,6 +93,15 @@ ABSL_FLAG(float, lexical_min_term_share, image2song::LexicalIndexOptions().min_t
 ABSL_FLAG(float, bm25_weight, image2song::RecommendOptions().bm25_weight,
           "As i2s-server --bm25_weight (0: BM25 only picks candidates).");
 
+ABSL_FLAG(float, cooccurrence_weight, image2song::RecommendOptions().cooccurrence_weight,
+          "As i2s-server --cooccurrence_weight (0: no co-occurrence expansion in "
+          "the lexical query).");
+ABSL_FLAG(float, cooccurrence_dense_weight,
+          image2song::RecommendOptions().cooccurrence_dense_weight,
+          "As i2s-server --cooccurrence_dense_weight.");
+ABSL_FLAG(int, cooccurrence_words, image2song::RecommendOptions().cooccurrence_words,
+          "As i2s-server --cooccurrence_words.");
+
 namespace image2song {
 namespace {
 
@@ -430,6 +439,9 @@ absl::StatusOr<ConfigResult> RunModels(const ConfigSpec& spec, const std::vector
   ro.fusion.k = absl::GetFlag(FLAGS_fusion_k);
   ro.lexical_candidates = absl::GetFlag(FLAGS_lexical_candidates);
   ro.bm25_weight = absl::GetFlag(FLAGS_bm25_weight);
+  ro.cooccurrence_weight = absl::GetFlag(FLAGS_cooccurrence_weight);
+  ro.cooccurrence_dense_weight = absl::GetFlag(FLAGS_cooccurrence_dense_weight);
+  ro.cooccurrence_words = absl::GetFlag(FLAGS_cooccurrence_words);
   ConfigResult r;
   r.name = spec.name;
   r.manifest = spec.manifest;

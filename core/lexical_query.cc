@@ -5,10 +5,12 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 
 namespace image2song {
 
-LexicalQuery BuildLexicalQuery(const std::vector<Tag>& tags, const WordVectors& words) {
+LexicalQuery BuildLexicalQuery(const std::vector<Tag>& tags, const WordVectors& words,
+                               float cooccurrence_weight) {
   const int32_t stopword_rank = StopwordRank(words);
   absl::flat_hash_map<int32_t, size_t> at;  // word id -> term
   LexicalQuery q;
@@ -25,6 +27,13 @@ LexicalQuery BuildLexicalQuery(const std::vector<Tag>& tags, const WordVectors& 
       const float ww = tag.core_words >= 0 && int(k) >= tag.core_words ? 0.5f : 1.0f;
       known.push_back({id, ww});
       total += ww;
+    }
+    if (cooccurrence_weight > 0 && total > 0) {
+      for (const std::string& word : tag.cooccurring_words) {
+        const int32_t id = words.Find(word);
+        if (id == WordVectors::kNoWord || id < stopword_rank) continue;
+        known.push_back({id, cooccurrence_weight});  // not in `total`
+      }
     }
     for (const auto& [id, ww] : known) {
       auto [it, inserted] = at.try_emplace(id, q.terms.size());
@@ -50,6 +59,35 @@ LexicalQuery BuildLexicalQuery(const std::vector<Tag>& tags, const WordVectors& 
     sorted.tags.push_back(std::move(q.tags[i]));
   }
   return sorted;
+}
+
+size_t AddCooccurringWords(const CooccurrenceTable& table, const WordVectors& words, int per_word,
+                           std::vector<Tag>* tags) {
+  if (per_word <= 0) return 0;
+  const int32_t stopword_rank = StopwordRank(words);
+  size_t added = 0;
+  absl::flat_hash_set<int32_t> have;
+  for (Tag& tag : *tags) {
+    tag.cooccurring_words.clear();
+    have.clear();
+    for (const std::string& w : tag.words) have.insert(words.Find(w));
+    const size_t core =
+        tag.core_words >= 0 ? std::min(tag.words.size(), size_t(tag.core_words)) : tag.words.size();
+    for (size_t k = 0; k < core; ++k) {
+      const int32_t id = words.Find(tag.words[k]);
+      if (id == WordVectors::kNoWord || id < stopword_rank) continue;
+      int taken = 0;
+      for (const CooccurrenceNeighbour& n : table.Neighbours(uint32_t(id))) {
+        if (taken == per_word) break;
+        const int32_t nid = int32_t(n.word);
+        if (nid < stopword_rank || nid >= words.size() || !have.insert(nid).second) continue;
+        tag.cooccurring_words.emplace_back(words.Word(nid));
+        ++taken;
+        ++added;
+      }
+    }
+  }
+  return added;
 }
 
 }  // namespace image2song

@@ -4,7 +4,7 @@ namespace image2song {
 
 bool BuildQuery(const std::vector<Tag>& tags, const WordVectors& words,
                 const CommonComponent& common, std::vector<float>* query,
-                std::vector<std::vector<float>>* tag_vectors) {
+                std::vector<std::vector<float>>* tag_vectors, float cooccurrence_weight) {
   const int dim = words.dim();
   query->assign(dim, 0.0f);
   tag_vectors->assign(tags.size(), std::vector<float>(dim, 0.0f));
@@ -23,6 +23,14 @@ bool BuildQuery(const std::vector<Tag>& tags, const WordVectors& words,
       for (int d = 0; d < dim; ++d) tv[d] += ww * u[d];
     }
     if (!known) continue;
+    if (cooccurrence_weight > 0) {
+      for (const std::string& word : tags[i].cooccurring_words) {
+        const int32_t id = words.Find(word);
+        if (id == WordVectors::kNoWord) continue;
+        const float* u = words.UnitVector(id);
+        for (int d = 0; d < dim; ++d) tv[d] += cooccurrence_weight * u[d];
+      }
+    }
     any = true;
     Normalize(tv.data(), dim);
     float w = tags[i].score * tags[i].weight;

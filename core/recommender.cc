@@ -347,7 +347,12 @@ absl::StatusOr<Recommendation> RecommendForTags(const Snapshot& snapshot, std::v
   auto start = std::chrono::steady_clock::now();
   std::vector<float> query;
   std::vector<std::vector<float>> tag_vectors;
-  if (!BuildQuery(rec.tags, words, bundle.manifest().common, &query, &tag_vectors)) {
+  if ((options.cooccurrence_weight > 0 || options.cooccurrence_dense_weight > 0) &&
+      bundle.cooccurrence() != nullptr) {
+    AddCooccurringWords(*bundle.cooccurrence(), words, options.cooccurrence_words, &rec.tags);
+  }
+  if (!BuildQuery(rec.tags, words, bundle.manifest().common, &query, &tag_vectors,
+                  options.cooccurrence_dense_weight)) {
     return rec;  // nothing recognisable in the image: no songs
   }
   std::vector<uint8_t> bitmap;
@@ -369,7 +374,7 @@ absl::StatusOr<Recommendation> RecommendForTags(const Snapshot& snapshot, std::v
   const bool use_lexical = lexical_brings_candidates || options.bm25_weight > 0;
   if (use_lexical) {
     const auto lexical_start = std::chrono::steady_clock::now();
-    lexical_query = BuildLexicalQuery(rec.tags, words);
+    lexical_query = BuildLexicalQuery(rec.tags, words, options.cooccurrence_weight);
     if (lexical_brings_candidates) {
       const int m = options.lexical_candidates > 0 ? options.lexical_candidates : n;
       lexical = bundle.lexical().Search(lexical_query.terms, m, allowed);

@@ -59,6 +59,17 @@ ABSL_FLAG(int, ef_construction, W().index.ef_construction, "HNSW build beam widt
 ABSL_FLAG(int, ivf_nlist, W().index.ivf_nlist, "IVF lists (0: 4 * sqrt(songs)).");
 ABSL_FLAG(int, pq_m, W().index.pq_m, "IVF-PQ sub-vectors, dividing the dimension (0: dim / 4).");
 ABSL_FLAG(int64_t, train_size, W().train_size, "Songs sampled to train IVF indexes.");
+ABSL_FLAG(int, cooccurrence_neighbours, W().cooccurrence.neighbours,
+          "Words kept per lyric word in cooccur.bin, the words lyrics use together "
+          "(normalised PMI; i2s-server --cooccurrence_weight expands tag words with "
+          "them). 0: no cooccur.bin.");
+ABSL_FLAG(std::string, cooccurrence_unit, "song",
+          "What counts as used together for cooccur.bin: song or line.");
+ABSL_FLAG(int, cooccurrence_min_count, W().cooccurrence.min_count,
+          "Songs (or lines) a pair of words must share to be kept in cooccur.bin.");
+ABSL_FLAG(int64_t, cooccurrence_max_songs, W().cooccurrence.max_songs_per_word,
+          "Songs read per word for cooccur.bin (an evenly spaced sample of those "
+          "holding it; bounds the time of frequent words). 0: all.");
 ABSL_FLAG(std::string, changes, "",
           "Incremental build: a JSONL change file (records to add or replace "
           "by id; {\"id\": ..., \"deleted\": true} to remove) applied to "
@@ -140,6 +151,15 @@ int Run() {
   wo.index.ivf_nlist = absl::GetFlag(FLAGS_ivf_nlist);
   wo.index.pq_m = absl::GetFlag(FLAGS_pq_m);
   wo.train_size = absl::GetFlag(FLAGS_train_size);
+  wo.cooccurrence.neighbours = absl::GetFlag(FLAGS_cooccurrence_neighbours);
+  wo.cooccurrence.min_count = absl::GetFlag(FLAGS_cooccurrence_min_count);
+  wo.cooccurrence.max_songs_per_word = absl::GetFlag(FLAGS_cooccurrence_max_songs);
+  const std::string unit = absl::GetFlag(FLAGS_cooccurrence_unit);
+  if (unit != "song" && unit != "line") {
+    std::cerr << "i2s-index: --cooccurrence_unit must be song or line\n";
+    return 2;
+  }
+  wo.cooccurrence.unit = unit == "line" ? CooccurrenceUnit::kLine : CooccurrenceUnit::kSong;
   auto writer = BundleWriter::Create(wo, &words);
   if (!writer.ok()) return Fail(writer.status());
 
@@ -198,12 +218,16 @@ int Run() {
   if (!manifest.ok()) return Fail(manifest.status());
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf(
-      "bundle %s written to %s: %lld songs, %lld skipped, index %s + lexical (%.1f MiB), "
+      "bundle %s written to %s: %lld songs, %lld skipped, index %s + lexical (%.1f MiB) + "
+      "co-occurrence (%.2f MiB), "
       "%d-d (%s), %.1f%% of lyric words in the vocabulary, %.1fs\n",
       manifest->version.c_str(), output.c_str(), static_cast<long long>(manifest->song_count),
       static_cast<long long>(stats.skipped), manifest->index_type.c_str(),
       manifest->files.count(kLexicalIndexFile)
           ? manifest->files.at(kLexicalIndexFile).bytes / 1048576.0
+          : 0.0,
+      manifest->files.count(kCooccurrenceFile)
+          ? manifest->files.at(kCooccurrenceFile).bytes / 1048576.0
           : 0.0,
       manifest->dim, manifest->embedder_id.c_str(),
       words_total ? 100.0 * words_known / words_total : 0.0, secs);

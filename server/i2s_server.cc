@@ -118,6 +118,16 @@ ABSL_FLAG(float, bm25_weight, D().service.ranking.bm25_weight,
           "Weight of a song's BM25 score for the tags' words (divided by the "
           "best candidate's) in the final score; 0: the lexical channel only "
           "brings candidates.");
+ABSL_FLAG(float, cooccurrence_weight, D().service.ranking.cooccurrence_weight,
+          "Weight, relative to a core word's 1, of the words the catalogue's lyrics "
+          "use with each tag's words (the bundle's cooccur.bin, normalised PMI) in "
+          "the lexical query; 0: no such expansion.");
+ABSL_FLAG(float, cooccurrence_dense_weight, D().service.ranking.cooccurrence_dense_weight,
+          "As --cooccurrence_weight, in the dense query and the tag vectors of "
+          "attention; 0: none.");
+ABSL_FLAG(int, cooccurrence_words, D().service.ranking.cooccurrence_words,
+          "Co-occurring words taken per core word of a tag (with "
+          "--cooccurrence_weight or --cooccurrence_dense_weight).");
 ABSL_FLAG(float, bm25_k1, D().bundle.lexical.k1,
           "Lexical channel: BM25 term-frequency saturation k1 (0..100).");
 ABSL_FLAG(float, bm25_b, D().bundle.lexical.b,
@@ -237,6 +247,9 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
   o.service.ranking.fusion.lexical_weight = GetFlag(FLAGS_lexical_weight);
   o.service.ranking.fusion.k = GetFlag(FLAGS_fusion_k);
   o.service.ranking.bm25_weight = GetFlag(FLAGS_bm25_weight);
+  o.service.ranking.cooccurrence_weight = GetFlag(FLAGS_cooccurrence_weight);
+  o.service.ranking.cooccurrence_dense_weight = GetFlag(FLAGS_cooccurrence_dense_weight);
+  o.service.ranking.cooccurrence_words = GetFlag(FLAGS_cooccurrence_words);
   o.service.server_version = I2S_VERSION;
   o.service.max_images = GetFlag(FLAGS_max_images);
   o.service.max_request_image_bytes = GetFlag(FLAGS_max_request_image_bytes);

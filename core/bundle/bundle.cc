@@ -30,6 +30,9 @@ using json = nlohmann::json;
 constexpr char kTokMagic[8] = {'I', '2', 'S', 'T', 'O', 'K', '0', '1'};
 const char* const kBundleFiles[] = {"songs.faiss",  "songs.bin",  "columns.bin",
                                     "columns.json", "tokens.bin", "lexical.bin"};
+// Files a bundle may have; checked like the others when the manifest lists
+// them.
+const char* const kOptionalBundleFiles[] = {kCooccurrenceFile};
 
 absl::Status Errno(absl::string_view what, const std::string& path) {
   return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
@@ -167,7 +170,11 @@ absl::StatusOr<std::unique_ptr<Bundle>> Bundle::Load(const std::string& dir,
   const std::string manifest_path = JoinPath(dir, "manifest.json");
   ASSIGN_OR_RETURN(std::string text, ReadFile(manifest_path, int64_t{16} << 20));
   ASSIGN_OR_RETURN(BundleManifest manifest, ManifestFromJson(text, manifest_path));
-  for (const char* name : kBundleFiles) {
+  std::vector<const char*> present(std::begin(kBundleFiles), std::end(kBundleFiles));
+  for (const char* name : kOptionalBundleFiles) {
+    if (manifest.files.count(name)) present.push_back(name);
+  }
+  for (const char* name : present) {
     auto it = manifest.files.find(name);
     if (it == manifest.files.end()) {
       return absl::DataLossError(absl::StrCat(manifest_path, " does not list ", name));
@@ -246,6 +253,14 @@ absl::StatusOr<std::unique_ptr<Bundle>> Bundle::Load(const std::string& dir,
     }
   }
 
+  // Words used together (optional).
+  if (manifest.files.count(kCooccurrenceFile)) {
+    ASSIGN_OR_RETURN(
+        bundle->cooccurrence_,
+        CooccurrenceTable::Open(JoinPath(dir, kCooccurrenceFile), manifest.vocabulary_size));
+    bundle->has_cooccurrence_ = true;
+  }
+
   // Index.
   ASSIGN_OR_RETURN(bundle->index_, SongIndex::Load(JoinPath(dir, "songs.faiss"), options.index));
   if (bundle->index_->size() != manifest.song_count || bundle->index_->dim() != manifest.dim) {
@@ -322,6 +337,7 @@ absl::StatusOr<BundleManifest> BundleWriter::Finish() {
   RETURN_IF_ERROR(songs_.Finish());
   RETURN_IF_ERROR(CloseSynced(&tokens_, data_path));
 
+  std::vector<const char*> files(std::begin(kBundleFiles), std::end(kBundleFiles));
   // tokens.bin = header + offsets + the streamed token data.
   {
     std::FILE* out = std::fopen(tokens_path.c_str(), "wb");
@@ -366,6 +382,29 @@ absl::StatusOr<BundleManifest> BundleWriter::Finish() {
         << absl::StrFormat(
                "%.1f s",
                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+
+  // cooccur.bin: the words lyrics use together, from the same tokens.
+  static_assert(sizeof(LyricToken) == 8, "tokens are (word, line) u32 pairs");
+  if (options_.cooccurrence.neighbours > 0) {
+    ASSIGN_OR_RETURN(MappedFile tokens, MappedFile::Open(tokens_path));
+    const uint32_t* all =
+        reinterpret_cast<const uint32_t*>(tokens.data() + 16 + offsets_.size() * 8);
+    I2S_LOG(INFO) << "co-occurrence: counting words used together by "
+                  << (options_.cooccurrence.unit == CooccurrenceUnit::kLine ? "line" : "song");
+    ASSIGN_OR_RETURN(CooccurrenceStats stats,
+                     WriteCooccurrence(
+                         JoinPath(tmp_dir_, kCooccurrenceFile), count_, words_->size(),
+                         [&](int64_t song) {
+                           return absl::Span<const uint32_t>(
+                               all + 2 * offsets_[song], 2 * (offsets_[song + 1] - offsets_[song]));
+                         },
+                         options_.cooccurrence));
+    files.push_back(kCooccurrenceFile);
+    I2S_LOG(INFO) << "co-occurrence table written in "
+                  << absl::StrFormat("%.1f s: %d words, %d neighbours, %d tokens read",
+                                     stats.seconds, stats.words, stats.neighbours,
+                                     stats.tokens_read);
   }
 
   BundleManifest m;
@@ -445,7 +484,7 @@ absl::StatusOr<BundleManifest> BundleWriter::Finish() {
   RETURN_IF_ERROR(index->Save(JoinPath(tmp_dir_, "songs.faiss")));
 
   std::string content_sha;
-  for (const char* name : kBundleFiles) {
+  for (const char* name : files) {
     const std::string path = JoinPath(tmp_dir_, name);
     ASSIGN_OR_RETURN(std::string sha, Sha256File(path));
     ASSIGN_OR_RETURN(int64_t bytes, FileSize(path));

@@ -10,6 +10,10 @@
 //                  "I2STOK01" | u64 n | u64 offsets[n+1] | {u32 word, u32 line}*
 //   lexical.bin    the lexical channel: an inverted index over the same word
 //                  ids, BM25-scored, memory-mapped (core/index/lexical_index.h)
+//   cooccur.bin    optional: per lyric word the words lyrics use with it
+//                  (normalised PMI, core/index/cooccurrence.h); a bundle
+//                  without it (format 3 before it, or built with
+//                  --cooccurrence_neighbours=0) loads and expands nothing
 // Format 3 added lexical.bin; a bundle of an older format is refused with a
 // message to re-run i2s-index.
 // BundleWriter writes into a temporary sibling directory and renames it into
@@ -30,6 +34,7 @@
 #include "core/bundle/catalogue.h"
 #include "core/bundle/embedder.h"
 #include "core/bundle/song_store.h"
+#include "core/index/cooccurrence.h"
 #include "core/index/lexical_index.h"
 #include "core/index/song_index.h"
 #include "core/words/word_vectors.h"
@@ -90,6 +95,11 @@ class Bundle {
   const SongIndex& index() const { return *index_; }
   // The lexical channel over the songs' attention tokens.
   const LexicalIndex& lexical() const { return lexical_; }
+  // The words lyrics use together (cooccur.bin), or null when the bundle
+  // has none.
+  const CooccurrenceTable* cooccurrence() const {
+    return has_cooccurrence_ ? &cooccurrence_ : nullptr;
+  }
 
  private:
   Bundle() = default;
@@ -101,6 +111,8 @@ class Bundle {
   const LyricToken* tokens_ = nullptr;
   std::unique_ptr<SongIndex> index_;
   LexicalIndex lexical_;
+  CooccurrenceTable cooccurrence_;
+  bool has_cooccurrence_ = false;
 };
 
 struct BundleWriterOptions {
@@ -116,6 +128,8 @@ struct BundleWriterOptions {
   // transformed); an IVF index reuses `trained_like`'s lists and codebooks.
   const CommonComponent* fixed_common = nullptr;
   const SongIndex* trained_like = nullptr;
+  // cooccur.bin (neighbours 0: none).
+  CooccurrenceOptions cooccurrence;
 };
 
 // Streams songs into a new bundle. Not thread-safe.

@@ -36,6 +36,11 @@ struct Tag {
   // word expansions and count half in the query (-1: all are core).
   std::vector<std::string> words;
   int core_words = -1;
+  // Words the catalogue's lyrics use with the core words (the bundle's
+  // cooccur.bin, filled by Recommend when RecommendOptions::
+  // cooccurrence_weight or cooccurrence_dense_weight is > 0); they count
+  // at that weight in the query, relative to a core word's 1.
+  std::vector<std::string> cooccurring_words;
   // Which image of a multi-image request the tag (and box) comes from, and
   // in how many of the images it was found.
   int image_index = 0;

@@ -53,8 +53,10 @@ std::vector<SongRecord> TinyCatalogue() {
 absl::StatusOr<BundleManifest> WriteBundle(const std::string& dir, const WordVectors& words,
                                            const std::vector<SongRecord>& records,
                                            const std::string& version,
-                                           const std::string& index_type = "auto") {
+                                           const std::string& index_type = "auto",
+                                           const CooccurrenceOptions& cooccurrence = {}) {
   BundleWriterOptions options;
+  options.cooccurrence = cooccurrence;
   options.output_dir = dir;
   options.version = version;
   options.index.type = index_type;
@@ -137,7 +139,7 @@ TEST_CASE("Bundle round trip: BundleWriter then Bundle::Load") {
   CHECK(!m.created_at.empty());
   CHECK(m.common.mean.size() == 16);
   CHECK(Norm(m.common.pc) == Approx(1.0).epsilon(1e-4));
-  CHECK(m.files.size() == 6);
+  CHECK(m.files.size() == 7);  // with cooccur.bin
   for (const char* f :
        {"songs.faiss", "songs.bin", "columns.bin", "columns.json", "tokens.bin", "lexical.bin"}) {
     INFO(f);
@@ -345,6 +347,58 @@ TEST_CASE("BundleWriter failures leave nothing behind") {
           absl::StatusCode::kInvalidArgument);
   }
   CHECK(ListDir(tmp.path()).empty());
+}
+
+TEST_CASE("Bundle co-occurrence table: written, checked, optional") {
+  auto words = LoadTiny();
+  TempDir tmp;
+  const std::string dir = tmp.File("b");
+  CooccurrenceOptions o;
+  o.min_count = 2;  // the tiny catalogue has two songs per theme
+  auto m = WriteBundle(dir, *words, TinyCatalogue(), "v", "auto", o);
+  REQUIRE(m.ok());
+  REQUIRE(m->files.count(kCooccurrenceFile) == 1);
+  {
+    auto bundle = LoadBundle(dir);
+    const CooccurrenceTable* table = bundle->cooccurrence();
+    REQUIRE(table != nullptr);
+    CHECK(table->units() == 14);
+    CHECK(table->word_count() > 0);
+    // "smoke" is in both fire songs, and only there: its best neighbours are
+    // words only those two songs say (npmi 1, 2 songs).
+    auto smoke = table->Neighbours(uint32_t(words->Find("smoke")));
+    REQUIRE_FALSE(smoke.empty());
+    CHECK(smoke[0].npmi == Approx(1.0f));
+    CHECK(smoke[0].count == 2);
+  }
+  SECTION("a damaged cooccur.bin is refused, naming it") {
+    const std::string path = dir + "/" + kCooccurrenceFile;
+    std::string data = ReadWholeFile(path);
+    data[9] ^= 0x01;  // the vocabulary size
+    WriteWholeFile(path, data);
+    auto b = Bundle::Load(dir, BundleLoadOptions{});
+    CHECK(b.status().code() == absl::StatusCode::kDataLoss);
+    CHECK(absl::StrContains(b.status().message(), kCooccurrenceFile));
+    BundleLoadOptions fast;  // the structure checks catch it too
+    fast.verify_checksums = false;
+    b = Bundle::Load(dir, fast);
+    CHECK(b.status().code() == absl::StatusCode::kDataLoss);
+    CHECK(absl::StrContains(b.status().message(), kCooccurrenceFile));
+  }
+  SECTION("listed but missing is an error") {
+    REQUIRE(::unlink((dir + "/" + kCooccurrenceFile).c_str()) == 0);
+    auto b = Bundle::Load(dir, BundleLoadOptions{});
+    CHECK_FALSE(b.ok());
+    CHECK(absl::StrContains(b.status().message(), kCooccurrenceFile));
+  }
+  SECTION("a bundle without it (older, or --cooccurrence_neighbours=0) loads, expanding nothing") {
+    o.neighbours = 0;
+    auto m0 = WriteBundle(dir, *words, TinyCatalogue(), "v0", "auto", o);
+    REQUIRE(m0.ok());
+    CHECK(m0->files.count(kCooccurrenceFile) == 0);
+    auto bundle = LoadBundle(dir);
+    CHECK(bundle->cooccurrence() == nullptr);
+  }
 }
 
 TEST_CASE("Bundle::Load detects damaged files") {

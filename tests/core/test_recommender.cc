@@ -492,8 +492,8 @@ TEST_CASE("CheckCompatible refuses a bundle built with other word vectors") {
 
   // A copy of the bundle whose manifest names other vectors.
   TempDir tmp;
-  for (const char* f :
-       {"songs.faiss", "songs.bin", "columns.bin", "columns.json", "tokens.bin", "lexical.bin"}) {
+  for (const char* f : {"songs.faiss", "songs.bin", "columns.bin", "columns.json", "tokens.bin",
+                        "lexical.bin", "cooccur.bin"}) {
     WriteWholeFile(tmp.File(f), ReadWholeFile(original + "/" + f));
   }
   nlohmann::json manifest = nlohmann::json::parse(ReadWholeFile(original + "/manifest.json"));
