@@ -17,6 +17,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "bench/ranking_flags.h"
 #include "core/bundle/bundle.h"
 #include "core/image/image.h"
 #include "core/models/image_model.h"
@@ -43,21 +44,6 @@ ABSL_FLAG(bool, optimize_models, true, "As i2s-server --optimize_models.");
 ABSL_FLAG(bool, parallel_taggers, true, "As i2s-server --parallel_taggers.");
 ABSL_FLAG(bool, batching, false,
           "As i2s-server --batching (one caller: shows the batcher's overhead).");
-ABSL_FLAG(float, lexical_weight, image2song::RecommendOptions().fusion.lexical_weight,
-          "As i2s-server --lexical_weight.");
-ABSL_FLAG(float, lexical_min_term_share, image2song::LexicalIndexOptions().min_term_share,
-          "As i2s-server --lexical_min_term_share.");
-ABSL_FLAG(float, bm25_weight, image2song::RecommendOptions().bm25_weight,
-          "As i2s-server --bm25_weight (with --lexical_weight=0 as well: the dense "
-          "channel alone).");
-ABSL_FLAG(float, cooccurrence_weight, image2song::RecommendOptions().cooccurrence_weight,
-          "As i2s-server --cooccurrence_weight (0: no co-occurrence expansion in "
-          "the lexical query).");
-ABSL_FLAG(float, cooccurrence_dense_weight,
-          image2song::RecommendOptions().cooccurrence_dense_weight,
-          "As i2s-server --cooccurrence_dense_weight.");
-ABSL_FLAG(int, cooccurrence_words, image2song::RecommendOptions().cooccurrence_words,
-          "As i2s-server --cooccurrence_words.");
 
 namespace image2song {
 namespace {
@@ -87,7 +73,7 @@ int Run(const std::vector<std::string>& images) {
     SetTorchThreads(threads, 0);
     omp_set_num_threads(threads);
   };
-  so.bundle.lexical.min_term_share = absl::GetFlag(FLAGS_lexical_min_term_share);
+  so.bundle.lexical.min_term_share = LexicalMinTermShareFlag();
   so.bundle_dir =
       absl::GetFlag(FLAGS_bundle).empty() ? DefaultBundleDir() : absl::GetFlag(FLAGS_bundle);
   auto snapshot = LoadSnapshot(so);
@@ -99,11 +85,7 @@ int Run(const std::vector<std::string>& images) {
   RecommendOptions ro;
   ro.top_k = absl::GetFlag(FLAGS_top_k);
   ro.explain = absl::GetFlag(FLAGS_explain);
-  ro.fusion.lexical_weight = absl::GetFlag(FLAGS_lexical_weight);
-  ro.bm25_weight = absl::GetFlag(FLAGS_bm25_weight);
-  ro.cooccurrence_weight = absl::GetFlag(FLAGS_cooccurrence_weight);
-  ro.cooccurrence_dense_weight = absl::GetFlag(FLAGS_cooccurrence_dense_weight);
-  ro.cooccurrence_words = absl::GetFlag(FLAGS_cooccurrence_words);
+  ApplyRankingFlags(&ro);
   std::vector<double> decode, model, forward, search, lexical, rerank, total;
   for (const std::string& path : images) {
     auto bytes = ReadFile(path, int64_t{64} << 20);

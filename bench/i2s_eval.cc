@@ -40,6 +40,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "bench/ranking_flags.h"
 #include "core/bundle/bundle.h"
 #include "core/image/image.h"
 #include "core/models/image_model.h"
@@ -83,24 +84,9 @@ ABSL_FLAG(int, folds, 5, "Cross-validation folds of --calibrate.");
 ABSL_FLAG(std::string, calibrated_manifest, "",
           "--calibrate writes the config's models.json with the fitted values here.");
 ABSL_FLAG(bool, optimize_models, true, "As i2s-server --optimize_models.");
-ABSL_FLAG(float, lexical_weight, image2song::RecommendOptions().fusion.lexical_weight,
-          "As i2s-server --lexical_weight (0: dense channel only).");
 ABSL_FLAG(float, fusion_k, image2song::RecommendOptions().fusion.k, "As i2s-server --fusion_k.");
 ABSL_FLAG(int, lexical_candidates, image2song::RecommendOptions().lexical_candidates,
           "As i2s-server --lexical_candidates.");
-ABSL_FLAG(float, lexical_min_term_share, image2song::LexicalIndexOptions().min_term_share,
-          "As i2s-server --lexical_min_term_share.");
-ABSL_FLAG(float, bm25_weight, image2song::RecommendOptions().bm25_weight,
-          "As i2s-server --bm25_weight (0: BM25 only picks candidates).");
-
-ABSL_FLAG(float, cooccurrence_weight, image2song::RecommendOptions().cooccurrence_weight,
-          "As i2s-server --cooccurrence_weight (0: no co-occurrence expansion in "
-          "the lexical query).");
-ABSL_FLAG(float, cooccurrence_dense_weight,
-          image2song::RecommendOptions().cooccurrence_dense_weight,
-          "As i2s-server --cooccurrence_dense_weight.");
-ABSL_FLAG(int, cooccurrence_words, image2song::RecommendOptions().cooccurrence_words,
-          "As i2s-server --cooccurrence_words.");
 
 namespace image2song {
 namespace {
@@ -435,13 +421,9 @@ absl::StatusOr<ConfigResult> RunModels(const ConfigSpec& spec, const std::vector
   snap.bundle = std::move(bundle);
   RecommendOptions ro;
   ro.top_k = k;
-  ro.fusion.lexical_weight = absl::GetFlag(FLAGS_lexical_weight);
+  ApplyRankingFlags(&ro);
   ro.fusion.k = absl::GetFlag(FLAGS_fusion_k);
   ro.lexical_candidates = absl::GetFlag(FLAGS_lexical_candidates);
-  ro.bm25_weight = absl::GetFlag(FLAGS_bm25_weight);
-  ro.cooccurrence_weight = absl::GetFlag(FLAGS_cooccurrence_weight);
-  ro.cooccurrence_dense_weight = absl::GetFlag(FLAGS_cooccurrence_dense_weight);
-  ro.cooccurrence_words = absl::GetFlag(FLAGS_cooccurrence_words);
   ConfigResult r;
   r.name = spec.name;
   r.manifest = spec.manifest;
@@ -660,7 +642,7 @@ int Run() {
   const std::string bundle_dir =
       absl::GetFlag(FLAGS_bundle).empty() ? DefaultBundleDir() : absl::GetFlag(FLAGS_bundle);
   BundleLoadOptions load_options;
-  load_options.lexical.min_term_share = absl::GetFlag(FLAGS_lexical_min_term_share);
+  load_options.lexical.min_term_share = LexicalMinTermShareFlag();
   auto loaded = Bundle::Load(bundle_dir, load_options);
   if (!loaded.ok()) return Fail(loaded.status());
   std::shared_ptr<const Bundle> bundle = std::move(*loaded);

@@ -60,11 +60,11 @@ double PlainBackground(const cv::Mat& rgb, cv::Mat* background) {
   return cv::countNonZero(*background) / double(rgb.rows * rgb.cols);
 }
 
-// A copy of `image` at most 128 pixels on its longer side (a view when it is
+// A copy of `image` at most kColourThumbnailSide pixels on its longer side (a view when it is
 // already that small).
 cv::Mat Thumbnail(const RgbImage& image) {
   cv::Mat rgb(image.height, image.width, CV_8UC3, const_cast<uint8_t*>(image.pixels.data()));
-  const double scale = 128.0 / std::max(image.width, image.height);
+  const double scale = double(kColourThumbnailSide) / std::max(image.width, image.height);
   if (scale >= 1) return rgb;
   // An explicit size of at least 1x1: with a scale factor, OpenCV rounds the
   // short side of a 1x300 or 10000x10 image to 0 and throws.

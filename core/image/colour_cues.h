@@ -22,6 +22,10 @@
 
 namespace image2song {
 
+// The colour features work on a thumbnail at most this many pixels on its
+// longer side.
+inline constexpr int kColourThumbnailSide = 128;
+
 // Features in [0, 1]: brightness (mean V), saturation (mean S), dark_share
 // (V < 0.2), bright_share (V > 0.85), warm_share (saturated red..yellow),
 // cold_share (saturated cyan..blue), sky_share (blue or bright-grey pixels in

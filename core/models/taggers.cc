@@ -272,8 +272,8 @@ class CueTagger : public Tagger {
   }
 
   const TaggerInfo& info() const override { return spec_.info; }
-  // ColourFeatures works on a thumbnail at most 128 px on its longer side.
-  int working_size() const override { return 128; }
+  // ColourFeatures works on a thumbnail (kColourThumbnailSide).
+  int working_size() const override { return kColourThumbnailSide; }
 
   absl::StatusOr<ImageTags> Run(const RgbImage& image, ImageFacts& /*facts*/) const override {
     // ColourFeatures finds the backdrop itself: it needs the mask, not only

@@ -1,0 +1,34 @@
+#include "bench/ranking_flags.h"
+
+#include "absl/flags/flag.h"
+#include "core/index/lexical_index.h"
+
+ABSL_FLAG(float, lexical_weight, image2song::RecommendOptions().fusion.lexical_weight,
+          "As i2s-server --lexical_weight (0: dense channel only).");
+ABSL_FLAG(float, lexical_min_term_share, image2song::LexicalIndexOptions().min_term_share,
+          "As i2s-server --lexical_min_term_share.");
+ABSL_FLAG(float, bm25_weight, image2song::RecommendOptions().bm25_weight,
+          "As i2s-server --bm25_weight (0: BM25 only picks candidates; with "
+          "--lexical_weight=0 as well: the dense channel alone).");
+ABSL_FLAG(float, cooccurrence_weight, image2song::RecommendOptions().cooccurrence_weight,
+          "As i2s-server --cooccurrence_weight (0: no co-occurrence expansion in "
+          "the lexical query).");
+ABSL_FLAG(float, cooccurrence_dense_weight,
+          image2song::RecommendOptions().cooccurrence_dense_weight,
+          "As i2s-server --cooccurrence_dense_weight.");
+ABSL_FLAG(int, cooccurrence_words, image2song::RecommendOptions().cooccurrence_words,
+          "As i2s-server --cooccurrence_words.");
+
+namespace image2song {
+
+void ApplyRankingFlags(RecommendOptions* options) {
+  options->fusion.lexical_weight = absl::GetFlag(FLAGS_lexical_weight);
+  options->bm25_weight = absl::GetFlag(FLAGS_bm25_weight);
+  options->cooccurrence_weight = absl::GetFlag(FLAGS_cooccurrence_weight);
+  options->cooccurrence_dense_weight = absl::GetFlag(FLAGS_cooccurrence_dense_weight);
+  options->cooccurrence_words = absl::GetFlag(FLAGS_cooccurrence_words);
+}
+
+float LexicalMinTermShareFlag() { return absl::GetFlag(FLAGS_lexical_min_term_share); }
+
+}  // namespace image2song
