@@ -84,9 +84,6 @@ ABSL_FLAG(int, folds, 5, "Cross-validation folds of --calibrate.");
 ABSL_FLAG(std::string, calibrated_manifest, "",
           "--calibrate writes the config's models.json with the fitted values here.");
 ABSL_FLAG(bool, optimize_models, true, "As i2s-server --optimize_models.");
-ABSL_FLAG(float, fusion_k, image2song::RecommendOptions().fusion.k, "As i2s-server --fusion_k.");
-ABSL_FLAG(int, lexical_candidates, image2song::RecommendOptions().lexical_candidates,
-          "As i2s-server --lexical_candidates.");
 
 namespace image2song {
 namespace {
@@ -422,8 +419,6 @@ absl::StatusOr<ConfigResult> RunModels(const ConfigSpec& spec, const std::vector
   RecommendOptions ro;
   ro.top_k = k;
   ApplyRankingFlags(&ro);
-  ro.fusion.k = absl::GetFlag(FLAGS_fusion_k);
-  ro.lexical_candidates = absl::GetFlag(FLAGS_lexical_candidates);
   ConfigResult r;
   r.name = spec.name;
   r.manifest = spec.manifest;
@@ -519,8 +514,8 @@ absl::Status RunCalibration(const ConfigSpec& spec, const std::vector<Picture>& 
   }
   std::vector<Calibration> grid;
   for (float power : {0.5f, 1.0f, 2.0f, 3.0f}) {
-    for (float damping : {0.0f, 1.0f, 2.0f, 4.0f}) {
-      for (float cues : {0.5f, 1.0f, 2.0f}) {
+    for (float damping : {0.0f, 0.25f, 0.5f, 1.0f, 2.0f, 4.0f}) {
+      for (float cues : {0.5f, 1.0f, 2.0f, 3.0f, 4.0f, 6.0f}) {
         for (float regions : {0.5f, 1.0f, 2.0f}) {
           grid.push_back(Calibration{{power, damping}, cues, regions});
         }
@@ -533,6 +528,7 @@ absl::Status RunCalibration(const ConfigSpec& spec, const std::vector<Picture>& 
   RecommendOptions ro;
   ro.top_k = k;
   ro.explain = false;
+  ApplyRankingFlags(&ro);
   std::vector<std::vector<double>> ndcg(grid.size(), std::vector<double>(pictures.size()));
   const auto t0 = Clock::now();
   for (size_t g = 0; g < grid.size(); ++g) {

@@ -19,9 +19,18 @@ ABSL_FLAG(float, cooccurrence_dense_weight,
 ABSL_FLAG(int, cooccurrence_words, image2song::RecommendOptions().cooccurrence_words,
           "As i2s-server --cooccurrence_words.");
 
+ABSL_FLAG(int, candidates, image2song::RecommendOptions().candidates,
+          "As i2s-server --candidates (first-stage candidates reranked).");
+ABSL_FLAG(int, lexical_candidates, image2song::RecommendOptions().lexical_candidates,
+          "As i2s-server --lexical_candidates.");
+ABSL_FLAG(float, fusion_k, image2song::RecommendOptions().fusion.k, "As i2s-server --fusion_k.");
+
 namespace image2song {
 
 void ApplyRankingFlags(RecommendOptions* options) {
+  options->candidates = absl::GetFlag(FLAGS_candidates);
+  options->lexical_candidates = absl::GetFlag(FLAGS_lexical_candidates);
+  options->fusion.k = absl::GetFlag(FLAGS_fusion_k);
   options->fusion.lexical_weight = absl::GetFlag(FLAGS_lexical_weight);
   options->bm25_weight = absl::GetFlag(FLAGS_bm25_weight);
   options->cooccurrence_weight = absl::GetFlag(FLAGS_cooccurrence_weight);

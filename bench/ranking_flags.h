@@ -1,6 +1,6 @@
 // The ranking flags i2s-bench and i2s-eval share with i2s-server (same
-// names, same defaults): the lexical channel, BM25 in the score and the
-// co-occurrence expansion.
+// names, same defaults): the candidates reranked, the lexical channel and
+// fusion, BM25 in the score and the co-occurrence expansion.
 #ifndef IMAGE2SONG_BENCH_RANKING_FLAGS_H_
 #define IMAGE2SONG_BENCH_RANKING_FLAGS_H_
 
@@ -8,9 +8,11 @@
 
 namespace image2song {
 
-// Sets the options' fusion.lexical_weight, bm25_weight and cooccurrence_*
-// from --lexical_weight, --bm25_weight, --cooccurrence_weight,
-// --cooccurrence_dense_weight and --cooccurrence_words.
+// Sets the options' candidates, lexical_candidates, fusion.k,
+// fusion.lexical_weight, bm25_weight and cooccurrence_* from the flags of
+// the same names (--candidates, --lexical_candidates, --fusion_k,
+// --lexical_weight, --bm25_weight, --cooccurrence_weight,
+// --cooccurrence_dense_weight, --cooccurrence_words).
 void ApplyRankingFlags(RecommendOptions* options);
 
 // --lexical_min_term_share (a bundle load option: LexicalIndexOptions).
