@@ -12,6 +12,8 @@ PKGS=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libtorch-dev libfaiss-dev libopencv-dev libwebp-dev libjpeg62-turbo-dev libpng-dev libabsl-dev prometheus-cpp-dev
   nlohmann-json3-dev libssl-dev catch2 libbenchmark-dev nghttp2-client openssl
+  # NFKC normalisation for the sentence encoder's tokenizer (core/text)
+  libicu-dev
   # test images in odd formats (tests/testdata/make_test_assets.py)
   python3-pil
   # fuzzing (tools/dev/fuzz.sh)

