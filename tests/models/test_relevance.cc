@@ -40,6 +40,8 @@ constexpr int kMinPictures = 500;
 constexpr double kV1NdcgFloor = 0.135;
 constexpr double kDefaultNdcgFloor = 0.146;
 constexpr double kFullNdcgFloor = 0.152;
+// How far the default may fall below v1 on one subset (float noise only).
+constexpr double kSubsetSlack = 0.0005;
 
 // As tools/eval/make_eval_set.sh: $I2S_SHARED, else <source>/../shared.
 std::string DemoCatalogue() {
@@ -323,7 +325,19 @@ TEST_CASE("i2s-eval: v1 and the full tagger set rank lyrics above their floors",
     CHECK(f["subsets"]["photos"]["ndcg_at_k"].get<double>() >
           v1["subsets"]["photos"]["ndcg_at_k"].get<double>());
   };
-  if (with_default) check_set("default", kDefaultNdcgFloor);
+  if (with_default) {
+    check_set("default", kDefaultNdcgFloor);
+    // Issue 15: the default is not below v1 on any subset (photos and each
+    // emoji set). Measured 2026-12-06: fluent3d 0.0683 vs 0.0676 is the
+    // narrowest; kSubsetSlack absorbs float differences between machines.
+    const json& d = Config(r, "default");
+    for (const auto& [subset, v] : v1["subsets"].items()) {
+      INFO(subset);
+      REQUIRE(d["subsets"].contains(subset));
+      CHECK(d["subsets"][subset]["ndcg_at_k"].get<double>() >=
+            v["ndcg_at_k"].get<double>() - kSubsetSlack);
+    }
+  }
   if (!full.empty()) check_set("full", kFullNdcgFloor);
 }
 
