@@ -19,6 +19,16 @@ float DotScalar(const float* a, const float* b, int n) {
   return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
 
+float DotU8Scalar(const float* w, const unsigned char* c, int n) {
+  float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int k = 0; k < 8; ++k) s[k] += w[i + k] * float(c[i + k]);
+  }
+  for (; i < n; ++i) s[0] += w[i] * float(c[i]);
+  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
 void DotColumnsScalar(const float* x, const float* columns, int dim, int count, int stride,
                       float* out) {
   for (int j = 0; j < count; ++j) out[j] = 0;
@@ -51,6 +61,28 @@ void AddWeightedRowsScalar(const float* a, const float* b, const size_t* offsets
 }
 
 #if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) float DotU8Avx2(const float* w, const unsigned char* c, int n) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  int i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(c + i));
+    const __m256 lo = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes));
+    const __m256 hi = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(bytes, 8)));
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), lo, acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), hi, acc1);
+  }
+  for (; i + 8 <= n; i += 8) {
+    const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(c + i));
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes)),
+                           acc0);
+  }
+  alignas(32) float s[8];
+  _mm256_store_ps(s, _mm256_add_ps(acc0, acc1));
+  float r = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+  for (; i < n; ++i) r += w[i] * float(c[i]);
+  return r;
+}
+
 __attribute__((target("avx2,fma"))) float DotAvx2(const float* a, const float* b, int n) {
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   int i = 0;
@@ -191,15 +223,18 @@ bool HasAvx2() { return false; }
 #endif
 
 using DotFn = float (*)(const float*, const float*, int);
+using DotU8Fn = float (*)(const float*, const unsigned char*, int);
 using DotColumnsFn = void (*)(const float* const*, size_t, const float*, int, int, int, float*);
 using AddWeightedRowsFn = void (*)(const float*, const float*, const size_t*, const float*, size_t,
                                    int, float*, float*);
 #if defined(__x86_64__)
 DotFn Choose() { return HasAvx2() ? DotAvx2 : DotScalar; }
+DotU8Fn ChooseU8() { return HasAvx2() ? DotU8Avx2 : DotU8Scalar; }
 DotColumnsFn ChooseColumns() { return HasAvx2() ? DotColumnsBatchAvx2 : DotColumnsBatchScalar; }
 AddWeightedRowsFn ChooseRows() { return HasAvx2() ? AddWeightedRowsAvx2 : AddWeightedRowsScalar; }
 #else
 DotFn Choose() { return DotScalar; }
+DotU8Fn ChooseU8() { return DotU8Scalar; }
 DotColumnsFn ChooseColumns() { return DotColumnsBatchScalar; }
 AddWeightedRowsFn ChooseRows() { return AddWeightedRowsScalar; }
 #endif
@@ -209,6 +244,11 @@ AddWeightedRowsFn ChooseRows() { return AddWeightedRowsScalar; }
 float Dot(const float* a, const float* b, int n) {
   static const DotFn dot = Choose();
   return dot(a, b, n);
+}
+
+float DotU8(const float* w, const unsigned char* c, int n) {
+  static const DotU8Fn fn = ChooseU8();
+  return fn(w, c, n);
 }
 
 void DotColumns(const float* const* xs, size_t n, const float* columns, int dim, int count,

@@ -11,6 +11,10 @@ namespace image2song {
 // sums. The two differ in the last bits (FMA rounds once per product).
 float Dot(const float* a, const float* b, int n);
 
+// sum_i w[i] * c[i] for bytes c (8-bit codes scored without decoding them).
+// Same dispatch as Dot.
+float DotU8(const float* w, const unsigned char* c, int n);
+
 // Many vectors against many: out[i * count + j] = sum_k xs[i][k] *
 // columns[k * stride + j] for i < n, j < count, with the second set stored
 // as the columns of a dim x stride row-major matrix (stride >= count; the

@@ -116,6 +116,29 @@ TEST_CASE("Every index type: recall, save/load, a 1 % filter still fills top_k")
       // ivfpq re-scores from 8-bit codes: near-ties may swap.
       CHECK(Overlap(*got, want) >= (std::string(type) == "ivfpq" ? 0.9 : 1.0));
     }
+    // Scores equal the dot product with the stored (for ivfpq: decoded 8-bit)
+    // vectors: ivfpq scores its codes without decoding them.
+    {
+      const float* query = queries.data();
+      std::vector<int64_t> ids = {0, 1, 4999, 12345, n - 1};
+      auto scores = (*index)->Score(query, ids);
+      REQUIRE(scores.ok());
+      std::vector<float> v(dim);
+      for (size_t i = 0; i < ids.size(); ++i) {
+        (*index)->Reconstruct(ids[i], v.data());
+        double want = 0;
+        for (int d = 0; d < dim; ++d) want += double(v[d]) * query[d];
+        CHECK((*scores)[i] == Approx(want).margin(1e-5));
+      }
+      auto top = (*index)->Search(query, 5, nullptr);
+      REQUIRE(top.ok());
+      for (const ScoredId& t : *top) {
+        (*index)->Reconstruct(t.id, v.data());
+        double want = 0;
+        for (int d = 0; d < dim; ++d) want += double(v[d]) * query[d];
+        CHECK(t.score == Approx(want).margin(1e-5));
+      }
+    }
     // An empty filter gives no songs, not an error.
     std::vector<uint8_t> none((n + 7) / 8, 0);
     auto empty = (*index)->Search(queries.data(), k, &none, 0);

@@ -28,6 +28,19 @@ TEST_CASE("Dot matches a double-precision sum") {
   }
 }
 
+TEST_CASE("DotU8 matches a double-precision sum over bytes 0..255") {
+  std::mt19937 rng(2);
+  for (int n : {0, 1, 7, 8, 15, 16, 17, 24, 100, 300}) {
+    const std::vector<float> w = Random(n, &rng);
+    std::vector<unsigned char> c(n);
+    for (int i = 0; i < n; ++i) c[i] = static_cast<unsigned char>(rng() % 256);
+    if (n > 0) c[0] = 255;  // the top byte must not read as negative
+    double want = 0;
+    for (int i = 0; i < n; ++i) want += double(w[i]) * c[i];
+    CHECK(DotU8(w.data(), c.data(), n) == Approx(want).margin(1e-3));
+  }
+}
+
 TEST_CASE("DotColumns gives each vector's dot product with each column") {
   std::mt19937 rng(2);
   for (int dim : {1, 2, 3, 100, 101}) {
