@@ -3,12 +3,14 @@
 // the manifest itself.
 #include "core/models/model_manifest.h"
 
+#include <cmath>
 #include <string>
 
 #include <catch2/catch.hpp>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "tests/support/test_util.h"
 
 namespace image2song {
 namespace {
@@ -123,6 +125,30 @@ TEST_CASE("ParseModelManifest reads the query calibration and checks its range")
     CHECK(wrong.status().code() == absl::StatusCode::kInvalidArgument);
     CHECK(absl::StrContains(wrong.status().message(), "query"));
   }
+}
+
+TEST_CASE("The shipped models.json carries the calibration i2s-eval --calibrate fitted") {
+  // tools/assets/models.json, installed as the default manifest: the values
+  // fitted by 5-fold cross-validation on the eval photos (docs/models.md,
+  // "Calibration"); a change to them must come with a new fit.
+  const std::string path = testing::RequiredEnv("I2S_SOURCE_DIR") + "/tools/assets/models.json";
+  auto manifest = ReadModelManifest(path);
+  INFO(manifest.status().ToString());
+  REQUIRE(manifest.ok());
+  CHECK(manifest->query.score_power == 0.5f);
+  CHECK(manifest->query.damping == 0.25f);
+  REQUIRE(manifest->taggers.size() == 2);
+  const TaggerSpec& classifier = manifest->taggers[0];
+  CHECK(classifier.info.kind == "classifier");
+  CHECK(classifier.regions_from_features);
+  CHECK(classifier.region_weight == 0.2f);
+  const TaggerSpec& cues = manifest->taggers[1];
+  CHECK(cues.info.kind == "cues");
+  CHECK(cues.info.weight == 0.8f);
+  // At the default's damping a confident object (0.99) keeps a third of its
+  // cues' weight, a doubtful one (0.3) most of it.
+  CHECK(std::pow(1 - 0.99, manifest->query.damping) == Approx(0.316).margin(0.001));
+  CHECK(std::pow(1 - 0.3, manifest->query.damping) == Approx(0.915).margin(0.001));
 }
 
 TEST_CASE("CalibrateTags: a confident object damps cues and regions; score_power reshapes") {
