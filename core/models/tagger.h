@@ -3,6 +3,7 @@
 #ifndef IMAGE2SONG_CORE_MODELS_TAGGER_H_
 #define IMAGE2SONG_CORE_MODELS_TAGGER_H_
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -91,13 +92,17 @@ struct TaggerInfo {
 class ImageFacts {
  public:
   explicit ImageFacts(const RgbImage& image) : image_(image) {}
-  // colour_cues.h BackdropShare(image).
+  // colour_cues.h ColourFeatures(image), computed once for all taggers (the
+  // cue tagger's rules and every tagger's backdrop gate use the same
+  // thumbnail and backdrop mask).
+  const std::map<std::string, float>& colour_features();
+  // colour_cues.h BackdropShare(image): colour_features()["background_share"].
   float backdrop_share();
 
  private:
   const RgbImage& image_;
   std::once_flag once_;
-  float backdrop_share_ = -1;
+  std::map<std::string, float> colour_features_;
 };
 
 // What taggers found in an image, and the milliseconds of model forward

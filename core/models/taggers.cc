@@ -275,12 +275,10 @@ class CueTagger : public Tagger {
   // ColourFeatures works on a thumbnail (kColourThumbnailSide).
   int working_size() const override { return kColourThumbnailSide; }
 
-  absl::StatusOr<ImageTags> Run(const RgbImage& image, ImageFacts& /*facts*/) const override {
-    // ColourFeatures finds the backdrop itself: it needs the mask, not only
-    // its share.
+  absl::StatusOr<ImageTags> Run(const RgbImage& /*image*/, ImageFacts& facts) const override {
     ImageTags result;
     std::vector<Tag>& tags = result.tags;
-    for (const CueMatch& m : MatchCueRules(rules_, ColourFeatures(image))) {
+    for (const CueMatch& m : MatchCueRules(rules_, facts.colour_features())) {
       Tag t;
       t.label = m.rule->tag;
       t.score = m.score;
@@ -368,9 +366,11 @@ absl::StatusOr<std::unique_ptr<Tagger>> MakeTagger(TaggerSpec spec, const WordVe
   return std::make_unique<DetectorTagger>(std::move(spec), std::move(labels), std::move(model));
 }
 
-float ImageFacts::backdrop_share() {
-  std::call_once(once_, [this] { backdrop_share_ = BackdropShare(image_); });
-  return backdrop_share_;
+const std::map<std::string, float>& ImageFacts::colour_features() {
+  std::call_once(once_, [this] { colour_features_ = ColourFeatures(image_); });
+  return colour_features_;
 }
+
+float ImageFacts::backdrop_share() { return colour_features().at("background_share"); }
 
 }  // namespace image2song
