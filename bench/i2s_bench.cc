@@ -67,6 +67,7 @@ int Run(const std::vector<std::string>& images) {
   so.models.manifest_path =
       absl::GetFlag(FLAGS_models).empty() ? DefaultModelsPath() : absl::GetFlag(FLAGS_models);
   so.models.optimize = absl::GetFlag(FLAGS_optimize_models);
+  so.models.sentence_encoder = SentenceEncoderWanted();
   so.models.parallel_taggers = absl::GetFlag(FLAGS_parallel_taggers);
   so.models.batching = absl::GetFlag(FLAGS_batching);
   so.models.on_thread_start = [threads] {
