@@ -67,6 +67,7 @@ int Run(const std::vector<std::string>& images) {
   so.models.manifest_path =
       absl::GetFlag(FLAGS_models).empty() ? DefaultModelsPath() : absl::GetFlag(FLAGS_models);
   so.models.optimize = absl::GetFlag(FLAGS_optimize_models);
+  so.models.sentence_encoder = SentenceEncoderWanted();
   so.models.parallel_taggers = absl::GetFlag(FLAGS_parallel_taggers);
   so.models.batching = absl::GetFlag(FLAGS_batching);
   so.models.on_thread_start = [threads] {
@@ -86,7 +87,7 @@ int Run(const std::vector<std::string>& images) {
   ro.top_k = absl::GetFlag(FLAGS_top_k);
   ro.explain = absl::GetFlag(FLAGS_explain);
   ApplyRankingFlags(&ro);
-  std::vector<double> decode, model, forward, search, lexical, rerank, total;
+  std::vector<double> decode, model, forward, search, lexical, rerank, sentence, total;
   for (const std::string& path : images) {
     auto bytes = ReadFile(path, int64_t{64} << 20);
     if (!bytes.ok()) {
@@ -115,6 +116,7 @@ int Run(const std::vector<std::string>& images) {
       search.push_back(rec->search_ms);
       lexical.push_back(rec->lexical_ms);
       rerank.push_back(rec->rerank_ms);
+      sentence.push_back(rec->sentence_ms);
       total.push_back(Ms(t0, t2));
     }
   }
@@ -131,6 +133,7 @@ int Run(const std::vector<std::string>& images) {
   std::printf("%s", Row("search", search).c_str());
   std::printf("%s", Row(" of it lex", lexical).c_str());
   std::printf("%s", Row("rerank", rerank).c_str());
+  std::printf("%s", Row(" of it sent", sentence).c_str());
   std::printf("%s", Row("total", total).c_str());
   const double fmean = Mean(forward), tmean = Mean(total);
   std::printf("\noutside model forward passes: %.1f%% of the total (means)\n",

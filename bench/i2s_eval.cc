@@ -406,6 +406,7 @@ absl::StatusOr<ConfigResult> RunModels(const ConfigSpec& spec, const std::vector
   ModelSetOptions mo;
   mo.manifest_path = spec.manifest;
   mo.optimize = absl::GetFlag(FLAGS_optimize_models);
+  mo.sentence_encoder = SentenceEncoderWanted();
   auto models = ModelSet::Load(mo);
   if (!models.ok()) {
     return WithContext(absl::StrCat("config ", spec.name), models.status());
@@ -498,6 +499,7 @@ absl::Status RunCalibration(const ConfigSpec& spec, const std::vector<Picture>& 
   ModelSetOptions mo;
   mo.manifest_path = spec.manifest;
   mo.optimize = absl::GetFlag(FLAGS_optimize_models);
+  mo.sentence_encoder = SentenceEncoderWanted();
   ASSIGN_OR_RETURN(auto models, ModelSet::Load(mo));
   RETURN_IF_ERROR(CheckCompatible(*models, *bundle));
   const QueryCalibration fitted_before = models->calibration();

@@ -19,6 +19,14 @@ ABSL_FLAG(float, cooccurrence_dense_weight,
 ABSL_FLAG(int, cooccurrence_words, image2song::RecommendOptions().cooccurrence_words,
           "As i2s-server --cooccurrence_words.");
 
+ABSL_FLAG(float, sentence_weight, image2song::RecommendOptions().sentence_weight,
+          "As i2s-server --sentence_weight (0: word vectors only; the models' "
+          "sentence encoder is loaded only when > 0).");
+ABSL_FLAG(float, sentence_temperature, image2song::RecommendOptions().sentence_temperature,
+          "As i2s-server --sentence_temperature.");
+ABSL_FLAG(int, sentence_tags, image2song::RecommendOptions().sentence_tags,
+          "As i2s-server --sentence_tags.");
+
 ABSL_FLAG(int, candidates, image2song::RecommendOptions().candidates,
           "As i2s-server --candidates (first-stage candidates reranked).");
 ABSL_FLAG(int, lexical_candidates, image2song::RecommendOptions().lexical_candidates,
@@ -36,7 +44,12 @@ void ApplyRankingFlags(RecommendOptions* options) {
   options->cooccurrence_weight = absl::GetFlag(FLAGS_cooccurrence_weight);
   options->cooccurrence_dense_weight = absl::GetFlag(FLAGS_cooccurrence_dense_weight);
   options->cooccurrence_words = absl::GetFlag(FLAGS_cooccurrence_words);
+  options->sentence_weight = absl::GetFlag(FLAGS_sentence_weight);
+  options->sentence_temperature = absl::GetFlag(FLAGS_sentence_temperature);
+  options->sentence_tags = absl::GetFlag(FLAGS_sentence_tags);
 }
+
+bool SentenceEncoderWanted() { return absl::GetFlag(FLAGS_sentence_weight) > 0; }
 
 float LexicalMinTermShareFlag() { return absl::GetFlag(FLAGS_lexical_min_term_share); }
 

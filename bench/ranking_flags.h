@@ -12,8 +12,13 @@ namespace image2song {
 // fusion.lexical_weight, bm25_weight and cooccurrence_* from the flags of
 // the same names (--candidates, --lexical_candidates, --fusion_k,
 // --lexical_weight, --bm25_weight, --cooccurrence_weight,
-// --cooccurrence_dense_weight, --cooccurrence_words).
+// --cooccurrence_dense_weight, --cooccurrence_words) and sentence_*
+// (--sentence_weight, --sentence_temperature, --sentence_tags).
 void ApplyRankingFlags(RecommendOptions* options);
+
+// Whether the ranking flags use the models' sentence encoder
+// (ModelSetOptions::sentence_encoder): --sentence_weight > 0.
+bool SentenceEncoderWanted();
 
 // --lexical_min_term_share (a bundle load option: LexicalIndexOptions).
 float LexicalMinTermShareFlag();

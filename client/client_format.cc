@@ -159,7 +159,12 @@ std::string FormatExplanation(const v1::Explanation& explanation, absl::string_v
   for (const auto& line : explanation.lines()) {
     absl::StrAppend(&out, indent, Weight(line.weight()), "  \"",
                     Truncate(OneLine(line.text()), kMaxLyricChars), "\"",
-                    absl::StrFormat("  (line %d)", line.line_number()), "\n");
+                    absl::StrFormat("  (line %d", line.line_number()),
+                    line.sentence_tag().empty()
+                        ? std::string()
+                        : absl::StrFormat("; sentence %.2f ~ %s", line.sentence_similarity(),
+                                          Truncate(OneLine(line.sentence_tag()), kMaxLabelChars)),
+                    ")\n");
   }
   return out;
 }

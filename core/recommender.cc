@@ -90,16 +90,19 @@ class AttentionScorer {
     return attention;
   }
 
-  void Score(SongScore* out, bool explain) {
+  // With `line_mass` (explained songs): the tags matched and each lyric
+  // line's share of the attention mass (line_count entries; all 0 when the
+  // song has no attention tokens).
+  void Score(SongScore* out, std::vector<float>* line_mass = nullptr) {
     absl::Span<const LyricToken> tokens = bundle_.tokens(out->song);
     const size_t m = active_.size();
     out->attention = 0;
+    if (line_mass != nullptr) line_mass->assign(bundle_.line_count(out->song), 0.0f);
     if (tokens.empty() || m == 0) return;
     // The score comes from Attention() either way (explained songs keep the
     // score they were ranked by); the per-token pass below explains it.
     out->attention = Attention(tokens);
-    if (!explain) return;
-    std::vector<float> line_mass(bundle_.line_count(out->song), 0.0f);
+    if (line_mass == nullptr) return;
     out->tags.clear();
     // Offsets into cache_ (stable while cache_ grows).
     std::vector<size_t> offset(tokens.size());
@@ -128,7 +131,7 @@ class AttentionScorer {
       }
       const float share = weights_[j] / total_weight_;
       for (size_t i = 0; i < tokens.size(); ++i) {
-        line_mass[tokens[i].line] += share * alpha[i];
+        (*line_mass)[tokens[i].line] += share * alpha[i];
       }
       matched.push_back({share * std::max(0.0f, float(match)),
                          MatchedTagInfo{tags_[active_[j]].label, 0,
@@ -141,26 +144,6 @@ class AttentionScorer {
     for (auto& mt : matched) {
       mt.second.weight = total > 0 ? mt.first / total : 0;
       out->tags.push_back(std::move(mt.second));
-    }
-    // A repeated line (a chorus) counts once, at its first position, with
-    // the mass of all its repeats.
-    const SongMeta& song = bundle_.song(out->song);
-    absl::flat_hash_map<absl::string_view, int> first_of;
-    for (int i = 0; i < int(line_mass.size()); ++i) {
-      auto [it, inserted] = first_of.try_emplace(song.lines[i], i);
-      if (!inserted) {
-        line_mass[it->second] += line_mass[i];
-        line_mass[i] = 0;
-      }
-    }
-    std::vector<int> order(line_mass.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = int(i);
-    std::stable_sort(order.begin(), order.end(),
-                     [&](int a, int b) { return line_mass[a] > line_mass[b]; });
-    out->lines.clear();
-    for (int k = 0; k < int(order.size()) && k < options_.explain_lines; ++k) {
-      if (line_mass[order[k]] <= 0) break;
-      out->lines.push_back(LineInfo{order[k], song.lines[order[k]], line_mass[order[k]]});
     }
   }
 
@@ -253,6 +236,152 @@ class AttentionScorer {
   std::vector<uint32_t> stamp_, position_;
   uint32_t song_stamp_ = 0;
 };
+
+// Sentence attention (issue 16): the tags' phrase vectors attend over a
+// candidate's lyric-line sentence vectors (recommender.h). Tags of one label
+// are merged (their weights add up) and the `sentence_tags` strongest kept.
+class SentenceScorer {
+ public:
+  // Null when there is nothing to attend with (no tag of positive weight).
+  static absl::StatusOr<std::unique_ptr<SentenceScorer>> Create(const TagPhrases& phrases,
+                                                                const SentenceVectors& sentences,
+                                                                const std::vector<Tag>& tags,
+                                                                const RecommendOptions& options) {
+    std::vector<std::string> labels;
+    std::vector<float> weights;
+    absl::flat_hash_map<std::string, size_t> at;
+    for (const Tag& t : tags) {
+      const float c = t.score * t.weight;
+      if (!(c > 0)) continue;
+      auto [it, inserted] = at.try_emplace(t.label, labels.size());
+      if (inserted) {
+        labels.push_back(t.label);
+        weights.push_back(0);
+      }
+      weights[it->second] += c;
+    }
+    std::vector<size_t> order(labels.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return weights[a] > weights[b]; });
+    if (int(order.size()) > options.sentence_tags) order.resize(std::max(0, options.sentence_tags));
+    if (order.empty()) return nullptr;
+    std::unique_ptr<SentenceScorer> s(new SentenceScorer(sentences, options));
+    for (size_t i : order) {
+      s->labels_.push_back(labels[i]);
+      s->weights_.push_back(weights[i]);
+      s->total_weight_ += weights[i];
+    }
+    ASSIGN_OR_RETURN(std::vector<float> vectors, phrases.Vectors(s->labels_));
+    const int dim = sentences.dim();
+    const size_t m = s->labels_.size();
+    s->stride_ = static_cast<int>((m + 7) / 8 * 8);
+    s->columns_.assign(size_t(dim) * s->stride_, 0.0f);
+    for (size_t j = 0; j < m; ++j) {
+      for (int k = 0; k < dim; ++k) s->columns_[size_t(k) * s->stride_ + j] = vectors[j * dim + k];
+    }
+    return s;
+  }
+
+  // The song's sentence attention; with `line_mass` and `best` (explained
+  // songs), each line's share of the attention mass and its best cosine
+  // with a tag's phrase (and which tag).
+  float Score(int64_t song, std::vector<float>* line_mass = nullptr,
+              std::vector<std::pair<float, int>>* best = nullptr) {
+    const int64_t n = sentences_.lines(song);
+    const size_t m = labels_.size();
+    const int dim = sentences_.dim();
+    if (line_mass != nullptr) line_mass->assign(size_t(n), 0.0f);
+    if (best != nullptr) best->assign(size_t(n), {-2.0f, 0});
+    if (n == 0) return 0;
+    lines_.resize(size_t(n) * dim);
+    sentences_.Lines(song, lines_.data());
+    rows_.clear();
+    for (int64_t i = 0; i < n; ++i) rows_.push_back(&lines_[size_t(i) * dim]);
+    sims_.resize(size_t(n) * m);
+    DotColumns(rows_.data(), rows_.size(), columns_.data(), dim, int(m), stride_, sims_.data());
+    const float inv_t = 1.0f / options_.sentence_temperature;
+    float score = 0;
+    for (size_t j = 0; j < m; ++j) {
+      float top = -2;
+      for (int64_t i = 0; i < n; ++i) top = std::max(top, sims_[size_t(i) * m + j]);
+      double z = 0, match = 0;
+      alpha_.resize(size_t(n));
+      for (int64_t i = 0; i < n; ++i) {
+        const float u = sims_[size_t(i) * m + j];
+        alpha_[i] = std::exp((u - top) * inv_t);
+        z += alpha_[i];
+        match += alpha_[i] * u;
+      }
+      const float share = weights_[j] / total_weight_;
+      score += share * static_cast<float>(match / z);
+      if (line_mass != nullptr) {
+        for (int64_t i = 0; i < n; ++i) (*line_mass)[i] += share * float(alpha_[i] / z);
+      }
+      if (best != nullptr) {
+        for (int64_t i = 0; i < n; ++i) {
+          if (sims_[size_t(i) * m + j] > (*best)[i].first) {
+            (*best)[i] = {sims_[size_t(i) * m + j], int(j)};
+          }
+        }
+      }
+    }
+    return score;
+  }
+
+  const std::string& label(int j) const { return labels_[j]; }
+
+ private:
+  SentenceScorer(const SentenceVectors& sentences, const RecommendOptions& options)
+      : sentences_(sentences), options_(options) {}
+
+  const SentenceVectors& sentences_;
+  const RecommendOptions& options_;
+  std::vector<std::string> labels_;
+  std::vector<float> weights_;
+  float total_weight_ = 0;
+  std::vector<float> columns_;  // phrase vectors as the columns of dim x stride_
+  int stride_ = 0;
+  std::vector<float> lines_, sims_;
+  std::vector<double> alpha_;
+  std::vector<const float*> rows_;
+};
+
+// The explanation's lyric lines: the strongest by attention mass; a
+// repeated line (a chorus) counts once, at its first position, with the
+// mass of all its repeats. `best` (optional): per line the best sentence
+// cosine and the tag index in `scorer`.
+std::vector<LineInfo> PickLines(const SongMeta& song, std::vector<float> line_mass,
+                                const std::vector<std::pair<float, int>>* best,
+                                const SentenceScorer* scorer, int explain_lines) {
+  absl::flat_hash_map<absl::string_view, int> first_of;
+  for (int i = 0; i < int(line_mass.size()); ++i) {
+    auto [it, inserted] = first_of.try_emplace(song.lines[i], i);
+    if (!inserted) {
+      line_mass[it->second] += line_mass[i];
+      line_mass[i] = 0;
+    }
+  }
+  std::vector<int> order(line_mass.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = int(i);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int a, int b) { return line_mass[a] > line_mass[b]; });
+  std::vector<LineInfo> lines;
+  for (int k = 0; k < int(order.size()) && k < explain_lines; ++k) {
+    const int i = order[k];
+    if (line_mass[i] <= 0) break;
+    LineInfo info;
+    info.line = i;
+    info.text = song.lines[i];
+    info.weight = line_mass[i];
+    if (best != nullptr && scorer != nullptr && size_t(i) < best->size()) {
+      info.sentence_similarity = (*best)[i].first;
+      info.sentence_tag = scorer->label((*best)[i].second);
+    }
+    lines.push_back(std::move(info));
+  }
+  return lines;
+}
 
 // BM25 scores of candidate songs for the lexical query, counted from their
 // attention tokens (the words the lexical index holds): exact for every
@@ -390,6 +519,18 @@ absl::StatusOr<Recommendation> RecommendForTags(const Snapshot& snapshot, std::v
   rec.search_ms = MsSince(start);
 
   start = std::chrono::steady_clock::now();
+  // Sentence attention when asked for and both sides have sentence vectors
+  // of the same encoder (CheckCompatible refuses other encoders).
+  std::unique_ptr<SentenceScorer> sentence_scorer;
+  const TagPhrases* phrases = snapshot.models->phrases();
+  if (options.sentence_weight > 0 && phrases != nullptr && bundle.sentences() != nullptr &&
+      phrases->dim() == bundle.sentences()->dim()) {
+    const auto sentence_start = std::chrono::steady_clock::now();
+    ASSIGN_OR_RETURN(sentence_scorer,
+                     SentenceScorer::Create(*phrases, *bundle.sentences(), rec.tags, options));
+    rec.sentence_ms += MsSince(sentence_start);
+  }
+  const float sentence_weight = sentence_scorer != nullptr ? options.sentence_weight : 0.0f;
   AttentionScorer scorer(bundle, words, rec.tags, tag_vectors, options);
   LexicalScorer lexical_scorer(bundle.lexical(), lexical_query);
   std::vector<SongScore> scored;
@@ -402,7 +543,12 @@ absl::StatusOr<Recommendation> RecommendForTags(const Snapshot& snapshot, std::v
     s.retrieval = c.dense_rank > 0 ? c.dense_score : cosines[next_cosine++];
     s.dense_rank = c.dense_rank;
     s.lexical_rank = c.lexical_rank;
-    scorer.Score(&s, /*explain=*/false);
+    scorer.Score(&s);
+    if (sentence_scorer != nullptr) {
+      const auto sentence_start = std::chrono::steady_clock::now();
+      s.sentence = sentence_scorer->Score(s.song);
+      rec.sentence_ms += MsSince(sentence_start);
+    }
     if (use_lexical) {
       s.lexical_score =
           lexical_scorer.Score(s.song, bundle.tokens(s.song), words, rec.tags, nullptr);
@@ -411,7 +557,8 @@ absl::StatusOr<Recommendation> RecommendForTags(const Snapshot& snapshot, std::v
     scored.push_back(std::move(s));
   }
   for (SongScore& s : scored) {
-    s.score = options.retrieval_weight * s.retrieval + (1 - options.retrieval_weight) * s.attention;
+    const float attention = (1 - sentence_weight) * s.attention + sentence_weight * s.sentence;
+    s.score = options.retrieval_weight * s.retrieval + (1 - options.retrieval_weight) * attention;
     if (best_bm25 > 0) s.score += options.bm25_weight * s.lexical_score / best_bm25;
   }
   std::sort(scored.begin(), scored.end(), [](const SongScore& a, const SongScore& b) {
@@ -419,8 +566,21 @@ absl::StatusOr<Recommendation> RecommendForTags(const Snapshot& snapshot, std::v
   });
   if (int(scored.size()) > options.top_k) scored.resize(options.top_k);
   if (options.explain) {
+    std::vector<float> line_mass, sentence_mass;
+    std::vector<std::pair<float, int>> best;
     for (SongScore& s : scored) {
-      scorer.Score(&s, /*explain=*/true);
+      scorer.Score(&s, &line_mass);
+      if (sentence_scorer != nullptr) {
+        const auto sentence_start = std::chrono::steady_clock::now();
+        sentence_scorer->Score(s.song, &sentence_mass, &best);
+        for (size_t i = 0; i < line_mass.size() && i < sentence_mass.size(); ++i) {
+          line_mass[i] = (1 - sentence_weight) * line_mass[i] + sentence_weight * sentence_mass[i];
+        }
+        rec.sentence_ms += MsSince(sentence_start);
+      }
+      s.lines =
+          PickLines(bundle.song(s.song), line_mass, sentence_scorer != nullptr ? &best : nullptr,
+                    sentence_scorer.get(), options.explain_lines);
       s.dense_words = DenseWords(bundle.tokens(s.song), words, query);
       if (use_lexical) {
         lexical_scorer.Score(s.song, bundle.tokens(s.song), words, rec.tags, &s.lexical_words);

@@ -12,6 +12,15 @@
 //   attention = sum_j c_j match_j / sum_j c_j,  c_j = tag score * tagger weight
 //   score = retrieval_weight * cos(query, song) + (1 - retrieval_weight) * attention
 //           + bm25_weight * bm25(song) / max bm25 over the candidates
+// With sentence_weight w > 0, a bundle with sentence vectors (sentences.bin)
+// and models with a sentence encoder (issue 16), `attention` becomes
+// (1 - w) * attention + w * sentence, where sentence is the same attention
+// with the tags' phrase vectors p_k (core/models/tag_phrases.h; tags of one
+// label merged, the `sentence_tags` strongest) over the song's lyric-line
+// sentence vectors l_i:
+//   u_ik = cos(l_i, p_k),  b_ik = softmax_i(u_ik / sentence_temperature),
+//   sentence = sum_k c_k sum_i b_ik u_ik / sum_k c_k
+// and a line's explanation weight mixes both attentions' mass by w.
 // (the cosine of a song only the lexical channel found is read from the
 // index; bm25 is the song's BM25 score for the tags' words). A lyric line's
 // explanation weight is the attention mass on its tokens.
@@ -73,6 +82,18 @@ struct RecommendOptions {
   int explain_lines = 3;
   // Weight of text-hint tags in the query. Default: 0.7.
   float text_weight = 0.7f;
+  // Share of the sentence-vector attention in the attention score (0: word
+  // vectors only, today's ranking; 1: sentence vectors only). Needs a bundle
+  // with sentences.bin and models with a sentence encoder; otherwise 0.
+  // Default: 0. Weight 1 at temperature 0.01 ranks better on the eval
+  // (photos nDCG@10 0.324 -> 0.338, 5-fold held out) but costs ~3-5 ms a
+  // request and a bundle with sentences.bin (docs/models.md).
+  float sentence_weight = 0.0f;
+  // Softmax temperature of the sentence attention over lines. Default: 0.01
+  // (5-fold cross-validation on the eval's photos picked it in every fold).
+  float sentence_temperature = 0.01f;
+  // Distinct tag labels whose phrases attend (the strongest). Default: 8.
+  int sentence_tags = 8;
 };
 
 struct MatchedTagInfo {
@@ -98,6 +119,10 @@ struct LineInfo {
   int line = 0;
   std::string text;
   float weight = 0;
+  // With sentence attention: the line's best cosine with a tag's phrase
+  // vector and that tag's label (empty: not computed).
+  float sentence_similarity = 0;
+  std::string sentence_tag;
 };
 
 struct SongScore {
@@ -105,6 +130,8 @@ struct SongScore {
   float score = 0;
   float retrieval = 0;
   float attention = 0;
+  // Sentence-vector attention (0 when sentence_weight is 0 or unavailable).
+  float sentence = 0;
   // First stage: 1-based rank in each channel (0: not among its songs) and
   // the song's BM25 score for the tags' words (0 when the lexical channel
   // is off: fusion.lexical_weight and bm25_weight both 0).
@@ -125,6 +152,9 @@ struct Recommendation {
   // model forward passes, lexical_ms the part of search_ms spent in the
   // lexical channel.
   double model_ms = 0, forward_ms = 0, search_ms = 0, lexical_ms = 0, rerank_ms = 0;
+  // The part of rerank_ms spent on sentence attention (phrase vectors,
+  // line vectors, explanations); 0 when it is off.
+  double sentence_ms = 0;
 };
 
 // Ranks songs for already-computed image tags (no model call).

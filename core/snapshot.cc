@@ -28,6 +28,16 @@ absl::Status CheckCompatible(const ModelSet& models, const Bundle& bundle) {
         m.vocabulary_size, " words) but the models use '", models.words().id(), "' (",
         models.words().dim(), "-d, ", models.words().size(), " words); rebuild the bundle"));
   }
+  // Sentence vectors are optional on either side; when both have them they
+  // must come from the same encoder.
+  const TagPhrases* phrases = models.phrases();
+  if (phrases != nullptr && bundle.sentences() != nullptr &&
+      (m.sentence_encoder_id != phrases->id() || m.sentence_dim != phrases->dim())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "bundle ", m.version, " has sentence vectors of encoder '", m.sentence_encoder_id, "' (",
+        m.sentence_dim, "-d) but the models' sentence encoder is '", phrases->id(), "' (",
+        phrases->dim(), "-d); rebuild the bundle with i2s-index --sentence_vectors"));
+  }
   return absl::OkStatus();
 }
 

@@ -20,7 +20,9 @@ struct Snapshot {
 };
 
 // Fails (FAILED_PRECONDITION) when the bundle was built with other word
-// vectors than the models use.
+// vectors than the models use, or when both have sentence vectors from
+// different encoders (either side without them is fine: no sentence
+// attention).
 absl::Status CheckCompatible(const ModelSet& models, const Bundle& bundle);
 
 struct SnapshotOptions {

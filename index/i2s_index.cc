@@ -1,12 +1,15 @@
 // i2s-index: turns a song catalogue (JSONL or CSV) into an index bundle.
+#include <malloc.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -14,10 +17,13 @@
 #include "core/bundle/bundle_update.h"
 #include "core/bundle/catalogue.h"
 #include "core/bundle/embedder.h"
+#include "core/models/image_model.h"
 #include "core/models/model_manifest.h"
+#include "core/text/sentence_encoder.h"
 #include "util/cli.h"
 #include "util/file_util.h"
 #include "util/log.h"
+#include "util/status_macros.h"
 
 #ifndef I2S_VERSION
 #define I2S_VERSION "dev"
@@ -80,6 +86,11 @@ ABSL_FLAG(std::string, base, "",
 ABSL_FLAG(int64_t, max_record_bytes, image2song::CatalogueOptions().max_record_bytes,
           "Longest accepted catalogue record in bytes.");
 ABSL_FLAG(bool, quiet, false, "No progress lines.");
+ABSL_FLAG(bool, sentence_vectors, false,
+          "Embed every lyric line with the sentence encoder that --models names "
+          "(its \"sentence_encoder\" entry) into sentences.bin, for i2s-server "
+          "--sentence_weight (~470 lines/s per core; docs/indexing.md).");
+ABSL_FLAG(int, sentence_threads, 2, "LibTorch threads for --sentence_vectors.");
 
 namespace image2song {
 namespace {
@@ -113,10 +124,14 @@ int RunUpdate(const WordVectors& words) {
   return 0;
 }
 
-// The word vectors of --models (only they: the indexer runs no image model).
+std::string ModelsPath() {
+  return absl::GetFlag(FLAGS_models).empty() ? DefaultModelsPath() : absl::GetFlag(FLAGS_models);
+}
+
+// The word vectors of --models (the indexer runs no image model; with
+// --sentence_vectors, its sentence encoder).
 absl::StatusOr<std::unique_ptr<WordVectors>> LoadWords() {
-  return LoadManifestWordVectors(absl::GetFlag(FLAGS_models).empty() ? DefaultModelsPath()
-                                                                     : absl::GetFlag(FLAGS_models));
+  return LoadManifestWordVectors(ModelsPath());
 }
 
 int Run() {
@@ -160,8 +175,72 @@ int Run() {
     return 2;
   }
   wo.cooccurrence.unit = unit == "line" ? CooccurrenceUnit::kLine : CooccurrenceUnit::kSong;
+  // Sentence vectors: the lines of a few thousand songs are embedded at a
+  // time (distinct lines of a song once), in batches grouped by length.
+  std::unique_ptr<SentenceEncoder> encoder;
+  if (absl::GetFlag(FLAGS_sentence_vectors)) {
+    auto models = ReadModelManifest(ModelsPath());
+    if (!models.ok()) return Fail(models.status());
+    const SentenceEncoderSpec& spec = models->sentence_encoder;
+    if (spec.model_path.empty()) {
+      std::cerr << "i2s-index: --sentence_vectors: " << models->path
+                << " names no sentence_encoder\n";
+      return 2;
+    }
+    // glibc maps and unmaps each large activation afresh by default (a fifth
+    // of the encoder's time at batch 64: docs/models.md).
+    ::mallopt(M_MMAP_THRESHOLD, 256 << 20);
+    ::mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    SetTorchThreads(absl::GetFlag(FLAGS_sentence_threads), 1);
+    SentenceEncoderOptions eo;
+    eo.model_path = spec.model_path;
+    eo.vocab_path = spec.vocab_path;
+    auto created = SentenceEncoder::Create(eo);
+    if (!created.ok()) return Fail(created.status());
+    encoder = std::move(*created);
+    wo.sentence_dim = encoder->dim();
+    wo.sentence_encoder_id = spec.id;
+  }
   auto writer = BundleWriter::Create(wo, &words);
   if (!writer.ok()) return Fail(writer.status());
+  struct Pending {
+    SongRecord record;
+    EmbeddedSong song;
+  };
+  std::vector<Pending> pending;
+  size_t pending_lines = 0;
+  int64_t lines_embedded = 0, lines_total = 0;
+  double encode_seconds = 0;
+  auto flush = [&]() -> absl::Status {
+    if (pending.empty()) return absl::OkStatus();
+    std::vector<std::string> distinct;
+    std::vector<std::vector<size_t>> rows(pending.size());
+    for (size_t p = 0; p < pending.size(); ++p) {
+      absl::flat_hash_map<absl::string_view, size_t> seen;
+      for (const std::string& line : pending[p].song.lines) {
+        auto [it, inserted] = seen.try_emplace(line, distinct.size());
+        if (inserted) distinct.push_back(line);
+        rows[p].push_back(it->second);
+      }
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    ASSIGN_OR_RETURN(std::vector<float> vectors, encoder->Encode(distinct));
+    encode_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    lines_embedded += int64_t(distinct.size());
+    const int dim = encoder->dim();
+    std::vector<float> song_lines;
+    for (size_t p = 0; p < pending.size(); ++p) {
+      lines_total += int64_t(rows[p].size());
+      song_lines.resize(rows[p].size() * dim + 1);
+      for (size_t i = 0; i < rows[p].size(); ++i) {
+        std::copy_n(&vectors[rows[p][i] * dim], dim, &song_lines[i * dim]);
+      }
+      RETURN_IF_ERROR((*writer)->Add(pending[p].record, pending[p].song, song_lines.data()));
+    }
+    pending.clear();
+    pending_lines = 0;
+    return absl::OkStatus();
+  };
 
   CatalogueOptions co;
   co.skip_invalid = absl::GetFlag(FLAGS_skip_invalid);
@@ -187,6 +266,11 @@ int Run() {
         "embedded %d songs (%.1f%% of the file, %.0f songs/s, ETA %.0fs, "
         "%d skipped)",
         (*writer)->count(), 100 * frac, rate, final ? 0.0 : eta, stats.skipped);
+    if (encoder != nullptr) {
+      absl::StrAppend(&line,
+                      absl::StrFormat(", %d lines as sentences (%.0f lines/s)", lines_embedded,
+                                      encode_seconds > 0 ? lines_embedded / encode_seconds : 0.0));
+    }
     if (tty) {
       std::fprintf(stderr, "\r%s%s", line.c_str(), final ? "\n" : "");
     } else {
@@ -199,7 +283,14 @@ int Run() {
         EmbeddedSong song = embedder.Embed(record);
         words_total += song.words_total;
         words_known += song.words_known;
-        absl::Status s = (*writer)->Add(record, song);
+        absl::Status s;
+        if (encoder == nullptr) {
+          s = (*writer)->Add(record, song);
+        } else {
+          pending_lines += song.lines.size();
+          pending.push_back(Pending{std::move(record), std::move(song)});
+          if (pending_lines >= 4096) s = flush();
+        }
         auto now = std::chrono::steady_clock::now();
         if (!quiet && now - last > std::chrono::seconds(tty ? 1 : 5)) {
           last = now;
@@ -208,8 +299,16 @@ int Run() {
         return s;
       },
       &stats);
+  if (status.ok() && encoder != nullptr) status = flush();
   if (!status.ok()) return Fail(status);
   if (!quiet) progress(true);
+  if (encoder != nullptr) {
+    std::fprintf(stderr,
+                 "sentence vectors: %lld lines (%lld distinct within their song) embedded in "
+                 "%.1f s, %.0f lines/s\n",
+                 static_cast<long long>(lines_total), static_cast<long long>(lines_embedded),
+                 encode_seconds, encode_seconds > 0 ? lines_embedded / encode_seconds : 0.0);
+  }
   for (const std::string& reason : stats.skip_reasons) {
     std::cerr << "skipped: " << reason << "\n";
   }
@@ -219,7 +318,7 @@ int Run() {
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf(
       "bundle %s written to %s: %lld songs, %lld skipped, index %s + lexical (%.1f MiB) + "
-      "co-occurrence (%.2f MiB), "
+      "co-occurrence (%.2f MiB) + sentence vectors (%.1f MiB), "
       "%d-d (%s), %.1f%% of lyric words in the vocabulary, %.1fs\n",
       manifest->version.c_str(), output.c_str(), static_cast<long long>(manifest->song_count),
       static_cast<long long>(stats.skipped), manifest->index_type.c_str(),
@@ -228,6 +327,9 @@ int Run() {
           : 0.0,
       manifest->files.count(kCooccurrenceFile)
           ? manifest->files.at(kCooccurrenceFile).bytes / 1048576.0
+          : 0.0,
+      manifest->files.count(kSentenceVectorsFile)
+          ? manifest->files.at(kSentenceVectorsFile).bytes / 1048576.0
           : 0.0,
       manifest->dim, manifest->embedder_id.c_str(),
       words_total ? 100.0 * words_known / words_total : 0.0, secs);

@@ -128,6 +128,17 @@ ABSL_FLAG(float, cooccurrence_dense_weight, D().service.ranking.cooccurrence_den
 ABSL_FLAG(int, cooccurrence_words, D().service.ranking.cooccurrence_words,
           "Co-occurring words taken per core word of a tag (with "
           "--cooccurrence_weight or --cooccurrence_dense_weight).");
+ABSL_FLAG(float, sentence_weight, D().service.ranking.sentence_weight,
+          "Share of sentence-vector attention (the tags' phrase vectors over the "
+          "lyric lines' sentence vectors) in the attention score: needs a models.json "
+          "with a sentence_encoder and a bundle built with i2s-index "
+          "--sentence_vectors; 0: word vectors only (the encoder is not loaded); 1: "
+          "sentence vectors only.");
+ABSL_FLAG(float, sentence_temperature, D().service.ranking.sentence_temperature,
+          "Softmax temperature of the sentence attention over a song's lines.");
+ABSL_FLAG(int, sentence_tags, D().service.ranking.sentence_tags,
+          "Distinct tag labels whose phrase vectors attend over the lines (the "
+          "strongest).");
 ABSL_FLAG(float, bm25_k1, D().bundle.lexical.k1,
           "Lexical channel: BM25 term-frequency saturation k1 (0..100).");
 ABSL_FLAG(float, bm25_b, D().bundle.lexical.b,
@@ -250,6 +261,9 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
   o.service.ranking.cooccurrence_weight = GetFlag(FLAGS_cooccurrence_weight);
   o.service.ranking.cooccurrence_dense_weight = GetFlag(FLAGS_cooccurrence_dense_weight);
   o.service.ranking.cooccurrence_words = GetFlag(FLAGS_cooccurrence_words);
+  o.service.ranking.sentence_weight = GetFlag(FLAGS_sentence_weight);
+  o.service.ranking.sentence_temperature = GetFlag(FLAGS_sentence_temperature);
+  o.service.ranking.sentence_tags = GetFlag(FLAGS_sentence_tags);
   o.service.server_version = I2S_VERSION;
   o.service.max_images = GetFlag(FLAGS_max_images);
   o.service.max_request_image_bytes = GetFlag(FLAGS_max_request_image_bytes);

@@ -66,6 +66,8 @@ void FillRecommendResponse(const Recommendation& rec, const Snapshot& snapshot, 
         ll->set_line_number(l.line);
         ll->set_text(l.text);
         ll->set_weight(l.weight);
+        ll->set_sentence_similarity(l.sentence_similarity);
+        ll->set_sentence_tag(l.sentence_tag);
       }
     }
   }

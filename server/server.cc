@@ -92,6 +92,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(ServerOptions opti
     omp_set_num_threads(torch_threads);
   };
   so.models.tagger_threads = o.service.workers;  // one per request running at once
+  // The sentence encoder only serves sentence attention.
+  so.models.sentence_encoder = o.service.ranking.sentence_weight > 0;
   so.bundle_dir = o.bundle_dir;
   so.bundle = o.bundle;
   WaitForBundle(o.bundle_dir, o.bundle_wait_ms);

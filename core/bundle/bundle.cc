@@ -32,7 +32,7 @@ const char* const kBundleFiles[] = {"songs.faiss",  "songs.bin",  "columns.bin",
                                     "columns.json", "tokens.bin", "lexical.bin"};
 // Files a bundle may have; checked like the others when the manifest lists
 // them.
-const char* const kOptionalBundleFiles[] = {kCooccurrenceFile};
+const char* const kOptionalBundleFiles[] = {kCooccurrenceFile, kSentenceVectorsFile};
 
 absl::Status Errno(absl::string_view what, const std::string& path) {
   return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
@@ -60,7 +60,7 @@ json ManifestToJson(const BundleManifest& m) {
   for (const auto& [name, d] : m.files) {
     files[name] = {{"sha256", d.sha256}, {"bytes", d.bytes}};
   }
-  return json{
+  json out{
       {"format_version", m.format_version},
       {"version", m.version},
       {"created_at", m.created_at},
@@ -70,6 +70,10 @@ json ManifestToJson(const BundleManifest& m) {
       {"index_type", m.index_type},
       {"common_component", {{"mean", m.common.mean}, {"pc", m.common.pc}}},
       {"files", files}};
+  if (m.sentence_dim > 0) {
+    out["sentence_encoder"] = {{"id", m.sentence_encoder_id}, {"dim", m.sentence_dim}};
+  }
+  return out;
 }
 
 absl::StatusOr<BundleManifest> ManifestFromJson(const std::string& text, const std::string& path) {
@@ -101,6 +105,10 @@ absl::StatusOr<BundleManifest> ManifestFromJson(const std::string& text, const s
     m.index_type = j.at("index_type").get<std::string>();
     m.common.mean = j.at("common_component").at("mean").get<std::vector<float>>();
     m.common.pc = j.at("common_component").at("pc").get<std::vector<float>>();
+    if (j.contains("sentence_encoder")) {
+      m.sentence_encoder_id = j.at("sentence_encoder").at("id").get<std::string>();
+      m.sentence_dim = j.at("sentence_encoder").at("dim").get<int>();
+    }
     for (const auto& [name, d] : j.at("files").items()) {
       m.files[name] = FileDigest{d.at("sha256").get<std::string>(), d.at("bytes").get<int64_t>()};
     }
@@ -109,6 +117,10 @@ absl::StatusOr<BundleManifest> ManifestFromJson(const std::string& text, const s
   }
   if (m.dim <= 0 || int(m.common.mean.size()) != m.dim || int(m.common.pc.size()) != m.dim) {
     return absl::DataLossError(absl::StrCat(path, ": common component does not match dimension"));
+  }
+  if ((m.sentence_dim > 0) != (m.files.count(kSentenceVectorsFile) > 0)) {
+    return absl::DataLossError(
+        absl::StrCat(path, ": sentence_encoder and ", kSentenceVectorsFile, " go together"));
   }
   return m;
 }
@@ -261,6 +273,20 @@ absl::StatusOr<std::unique_ptr<Bundle>> Bundle::Load(const std::string& dir,
     bundle->has_cooccurrence_ = true;
   }
 
+  // Sentence vectors of the lyric lines (optional).
+  if (manifest.files.count(kSentenceVectorsFile)) {
+    const SongStore& store = bundle->store_;
+    ASSIGN_OR_RETURN(bundle->sentences_,
+                     SentenceVectors::Open(JoinPath(dir, kSentenceVectorsFile), manifest.song_count,
+                                           [&store](int64_t s) { return store.LineCount(s); }));
+    if (bundle->sentences_.dim() != manifest.sentence_dim) {
+      return absl::DataLossError(absl::StrCat(JoinPath(dir, kSentenceVectorsFile), ": dimension ",
+                                              bundle->sentences_.dim(), "; the manifest says ",
+                                              manifest.sentence_dim));
+    }
+    bundle->has_sentences_ = true;
+  }
+
   // Index.
   ASSIGN_OR_RETURN(bundle->index_, SongIndex::Load(JoinPath(dir, "songs.faiss"), options.index));
   if (bundle->index_->size() != manifest.song_count || bundle->index_->dim() != manifest.dim) {
@@ -304,6 +330,12 @@ absl::StatusOr<std::unique_ptr<BundleWriter>> BundleWriter::Create(
   if (w->tokens_ == nullptr || w->vectors_ == nullptr) {
     return Errno("cannot create files in", w->tmp_dir_);
   }
+  if (options.sentence_dim > 0) {
+    ASSIGN_OR_RETURN(SentenceVectorWriter sentences,
+                     SentenceVectorWriter::Create(JoinPath(w->tmp_dir_, kSentenceVectorsFile),
+                                                  options.sentence_dim));
+    w->sentences_ = std::make_unique<SentenceVectorWriter>(std::move(sentences));
+  }
   return w;
 }
 
@@ -313,9 +345,18 @@ BundleWriter::~BundleWriter() {
   if (!finished_ && !tmp_dir_.empty()) RemoveTree(tmp_dir_);
 }
 
-absl::Status BundleWriter::Add(const SongRecord& r, const EmbeddedSong& song) {
+absl::Status BundleWriter::Add(const SongRecord& r, const EmbeddedSong& song,
+                               const float* line_vectors) {
   if (int(song.vector.size()) != words_->dim()) {
     return absl::InvalidArgumentError("song vector has the wrong dimension");
+  }
+  if ((sentences_ != nullptr) != (line_vectors != nullptr)) {
+    return absl::InvalidArgumentError(
+        sentences_ != nullptr ? "the bundle has sentence vectors: line vectors missing"
+                              : "line vectors given to a bundle without sentence vectors");
+  }
+  if (sentences_ != nullptr) {
+    RETURN_IF_ERROR(sentences_->AddSong(line_vectors, int64_t(song.lines.size())));
   }
   RETURN_IF_ERROR(songs_.Add(r, song.lines));
   RETURN_IF_ERROR(WriteAll(tokens_, song.tokens.data(), song.tokens.size() * sizeof(LyricToken),
@@ -408,6 +449,13 @@ absl::StatusOr<BundleManifest> BundleWriter::Finish() {
   }
 
   BundleManifest m;
+  if (sentences_ != nullptr) {
+    RETURN_IF_ERROR(sentences_->Finish());
+    sentences_.reset();
+    files.push_back(kSentenceVectorsFile);
+    m.sentence_encoder_id = options_.sentence_encoder_id;
+    m.sentence_dim = options_.sentence_dim;
+  }
   // Song vectors: memory-mapped from the streamed file, so a catalogue of
   // millions needs no copy in memory; the common component is fitted on an
   // evenly spread sample and removed chunk by chunk as the index is filled.

@@ -14,6 +14,10 @@
 //                  (normalised PMI, core/index/cooccurrence.h); a bundle
 //                  without it (format 3 before it, or built with
 //                  --cooccurrence_neighbours=0) loads and expands nothing
+//   sentences.bin  optional: per lyric line and per song a sentence vector
+//                  (8-bit, core/index/sentence_vectors.h), written by
+//                  i2s-index --sentence_vectors; the manifest then names the
+//                  encoder ("sentence_encoder": {"id", "dim"})
 // Format 3 added lexical.bin; a bundle of an older format is refused with a
 // message to re-run i2s-index.
 // BundleWriter writes into a temporary sibling directory and renames it into
@@ -36,6 +40,7 @@
 #include "core/bundle/song_store.h"
 #include "core/index/cooccurrence.h"
 #include "core/index/lexical_index.h"
+#include "core/index/sentence_vectors.h"
 #include "core/index/song_index.h"
 #include "core/words/word_vectors.h"
 #include "util/file_util.h"
@@ -60,6 +65,9 @@ struct BundleManifest {
   std::string index_type;
   int64_t skipped_records = 0;
   CommonComponent common;
+  // The sentence encoder of sentences.bin (dim 0: the bundle has none).
+  std::string sentence_encoder_id;
+  int sentence_dim = 0;
   std::map<std::string, FileDigest> files;
 };
 
@@ -100,6 +108,9 @@ class Bundle {
   const CooccurrenceTable* cooccurrence() const {
     return has_cooccurrence_ ? &cooccurrence_ : nullptr;
   }
+  // The lyric lines' and songs' sentence vectors (sentences.bin), or null
+  // when the bundle has none.
+  const SentenceVectors* sentences() const { return has_sentences_ ? &sentences_ : nullptr; }
 
  private:
   Bundle() = default;
@@ -113,6 +124,8 @@ class Bundle {
   LexicalIndex lexical_;
   CooccurrenceTable cooccurrence_;
   bool has_cooccurrence_ = false;
+  SentenceVectors sentences_;
+  bool has_sentences_ = false;
 };
 
 struct BundleWriterOptions {
@@ -130,6 +143,10 @@ struct BundleWriterOptions {
   const SongIndex* trained_like = nullptr;
   // cooccur.bin (neighbours 0: none).
   CooccurrenceOptions cooccurrence;
+  // sentences.bin: the dimension of the line vectors given to Add() (0: no
+  // file) and the encoder's id, recorded in the manifest. Default: none.
+  int sentence_dim = 0;
+  std::string sentence_encoder_id;
 };
 
 // Streams songs into a new bundle. Not thread-safe.
@@ -139,7 +156,10 @@ class BundleWriter {
                                                               const WordVectors* words);
   ~BundleWriter();  // removes the temporary directory unless Finish()ed
 
-  absl::Status Add(const SongRecord& record, const EmbeddedSong& song);
+  // `line_vectors`: with sentence_dim > 0, song.lines.size() x sentence_dim
+  // floats (unit vectors, one per lyric line); otherwise null.
+  absl::Status Add(const SongRecord& record, const EmbeddedSong& song,
+                   const float* line_vectors = nullptr);
   int64_t count() const { return count_; }
   void set_skipped_records(int64_t n) { skipped_ = n; }
   // Fits the common component, builds and writes the index, the manifest,
@@ -154,6 +174,7 @@ class BundleWriter {
   SongStoreWriter songs_;
   std::FILE* tokens_ = nullptr;
   std::FILE* vectors_ = nullptr;  // raw song vectors, streamed to vectors.f32
+  std::unique_ptr<SentenceVectorWriter> sentences_;
   std::vector<uint64_t> offsets_{0};
   int64_t count_ = 0;
   int64_t skipped_ = 0;

@@ -56,6 +56,14 @@ absl::StatusOr<BundleUpdateStats> UpdateBundle(const BundleUpdateOptions& option
   wo.fixed_common = &bm.common;
   wo.trained_like = &base->index();
   ASSIGN_OR_RETURN(auto writer, BundleWriter::Create(wo, &words));
+  if (base->sentences() != nullptr) {
+    // Kept songs' line vectors could be copied, but new lines need the
+    // encoder, which updates do not load (not done).
+    I2S_LOG(WARNING) << "update of " << bm.version << ": the new bundle has no "
+                     << kSentenceVectorsFile
+                     << " (incremental updates do not embed lines; rebuild with "
+                        "i2s-index --sentence_vectors)";
+  }
 
   // Unchanged songs, in base order, without re-embedding.
   const int dim = bm.dim;

@@ -148,6 +148,23 @@ absl::StatusOr<ModelManifest> ParseModelManifest(absl::string_view text, const s
         absl::StrCat("model manifest ", path,
                      ": query.score_power must be in (0, 8], query.damping in [0, 16]"));
   }
+  if (manifest.contains("sentence_encoder")) {
+    try {
+      const json& e = manifest.at("sentence_encoder");
+      m.sentence_encoder.model_path = Resolve(dir, e.at("file").get<std::string>());
+      m.sentence_encoder.vocab_path = Resolve(dir, e.at("vocab").get<std::string>());
+      m.sentence_encoder.id = e.at("id").get<std::string>();
+      m.sentence_encoder.phrase = e.value("phrase", std::string("{label}"));
+    } catch (const std::exception& e) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "model manifest ", path, ": sentence_encoder (file, vocab, id): ", e.what()));
+    }
+    if (m.sentence_encoder.id.empty() ||
+        m.sentence_encoder.phrase.find("{label}") == std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "model manifest ", path, ": sentence_encoder needs an id and a phrase holding {label}"));
+    }
+  }
   if (manifest.contains("taggers")) {
     if (!manifest["taggers"].is_array()) {
       return absl::InvalidArgumentError(

@@ -52,6 +52,19 @@ struct TaggerSpec {
   std::string rules;
 };
 
+// The manifest's optional "sentence_encoder" (issue 16):
+//   {"file": "use_lite.pt", "vocab": "use_vocab.txt", "id": "use-lite@...",
+//    "phrase": "{label}"}
+// A tag's phrase is "phrase" with {label} replaced by its label; Recommend
+// attends with the phrases' vectors over the lyric lines' (a bundle built
+// by i2s-index --sentence_vectors with the same encoder id).
+struct SentenceEncoderSpec {
+  std::string model_path;  // resolved; empty: the manifest names none
+  std::string vocab_path;  // resolved
+  std::string id;
+  std::string phrase = "{label}";
+};
+
 struct ModelManifest {
   std::string path;               // the manifest file
   std::string word_vectors_file;  // resolved
@@ -59,6 +72,7 @@ struct ModelManifest {
   LabelWordOptions expand_words;
   QueryCalibration query;           // "query": {"score_power": p, "damping": d}
   std::vector<TaggerSpec> taggers;  // names are distinct
+  SentenceEncoderSpec sentence_encoder;
 };
 
 // Parses `text`, the manifest at `path` (relative file names resolve against

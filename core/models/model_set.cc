@@ -163,12 +163,18 @@ absl::StatusOr<std::unique_ptr<ModelSet>> ModelSet::Load(const ModelSetOptions& 
   ASSIGN_OR_RETURN(ModelManifest manifest, ReadModelManifest(options.manifest_path));
   ASSIGN_OR_RETURN(auto words, LoadManifestWordVectors(manifest));
   std::vector<std::unique_ptr<Tagger>> taggers;
+  std::vector<std::string> labels;  // of the label files, for the phrase vectors
   if (!options.words_only) {
     if (manifest.taggers.empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat("model manifest ", manifest.path, " lists no taggers"));
     }
     for (TaggerSpec& spec : manifest.taggers) {
+      if (!spec.labels.empty() && !manifest.sentence_encoder.model_path.empty() &&
+          options.sentence_encoder) {
+        ASSIGN_OR_RETURN(std::vector<LabelEntry> entries, LoadLabelFile(spec.labels));
+        for (const LabelEntry& e : entries) labels.push_back(e.label);
+      }
       ASSIGN_OR_RETURN(auto tagger,
                        MakeTagger(std::move(spec), *words, manifest.expand_words, options));
       taggers.push_back(std::move(tagger));
@@ -178,6 +184,19 @@ absl::StatusOr<std::unique_ptr<ModelSet>> ModelSet::Load(const ModelSetOptions& 
       std::make_unique<ModelSet>(std::move(words), std::move(taggers), options.parallel_taggers,
                                  options.on_thread_start, options.tagger_threads);
   set->set_calibration(manifest.query);
+  if (!options.words_only && options.sentence_encoder &&
+      !manifest.sentence_encoder.model_path.empty()) {
+    const auto start = std::chrono::steady_clock::now();
+    auto phrases = TagPhrases::Load(manifest.sentence_encoder, labels);
+    if (!phrases.ok()) return WithContext("sentence encoder", phrases.status());
+    I2S_LOG(INFO) << "sentence encoder " << manifest.sentence_encoder.id << ": "
+                  << (*phrases)->cached() << " label phrases embedded in "
+                  << std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::steady_clock::now() - start)
+                         .count()
+                  << " ms";
+    set->set_phrases(std::move(*phrases));
+  }
   if (!manifest.query.identity()) {
     I2S_LOG(INFO) << "query calibration: score_power " << manifest.query.score_power << ", damping "
                   << manifest.query.damping;

@@ -18,7 +18,13 @@
 //       "input": {...}, "labels": "coco_words.tsv",
 //       "top_k": 10, "min_score": 0.3, "weight": 1.0, "max_backdrop": 0.2},
 //      {"name": "colour", "kind": "cues", "rules": "colour_cues.json",
-//       "weight": 0.5}]}
+//       "weight": 0.5}],
+//    "sentence_encoder": {"file": "use_lite.pt", "vocab": "use_vocab.txt",
+//                         "id": "use-lite@...", "phrase": "{label}"}}
+//
+// The optional "sentence_encoder" (model_manifest.h SentenceEncoderSpec)
+// gives tags phrase vectors (tag_phrases.h) for attention over a bundle's
+// lyric-line sentence vectors; it is loaded unless words_only.
 //
 // Relative paths are relative to the manifest's directory. Models take
 // float32 NCHW RGB input normalised as (pixel - mean) / std.
@@ -54,6 +60,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/models/tag_phrases.h"
 #include "core/models/tagger.h"
 #include "core/models/taggers.h"
 #include "core/words/word_vectors.h"
@@ -76,6 +83,10 @@ struct ModelSetOptions : TaggerLoadOptions {
   // Tagger threads for parallel_taggers (the server sets its worker count).
   // Default: 2.
   int tagger_threads = 2;
+  // Load the manifest's sentence encoder, if it names one (its label
+  // phrases are embedded at load: ~1,000 ImageNet labels take ~2 s on one
+  // core). Default: true.
+  bool sentence_encoder = true;
 };
 
 class TaggerThreads;
@@ -101,6 +112,10 @@ class ModelSet {
   // it has no image taggers.
   int working_size() const { return working_size_; }
   void set_calibration(const QueryCalibration& c) { calibration_ = c; }
+  // The tags' phrase vectors, or null when the manifest names no sentence
+  // encoder (or it was not loaded).
+  const TagPhrases* phrases() const { return phrases_.get(); }
+  void set_phrases(std::unique_ptr<TagPhrases> p) { phrases_ = std::move(p); }
 
   // Runs every tagger; tags from all taggers, by score * weight, strongest
   // first, and the forward-pass time (taggers on parallel threads overlap).
@@ -121,6 +136,7 @@ class ModelSet {
   std::string version_;
   int working_size_ = 0;
   QueryCalibration calibration_;
+  std::unique_ptr<TagPhrases> phrases_;
   // Set with parallel_taggers and more than one model tagger.
   std::unique_ptr<TaggerThreads> threads_;
 };

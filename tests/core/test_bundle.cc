@@ -401,6 +401,134 @@ TEST_CASE("Bundle co-occurrence table: written, checked, optional") {
   }
 }
 
+// A unit vector of `dim` for line `line` of song `song` (two non-zero
+// values, so songs differ and means are not unit).
+std::vector<float> LineVector(int dim, size_t song, size_t line) {
+  std::vector<float> v(size_t(dim), 0.0f);
+  v[(song + line) % dim] = 0.8f;
+  v[(song + 2 * line + 1) % dim] += 0.6f;
+  const float n = Norm(v);
+  for (float& x : v) x /= n;
+  return v;
+}
+
+// Writes the tiny catalogue with 4-d sentence vectors (LineVector).
+absl::StatusOr<BundleManifest> WriteSentenceBundle(const std::string& dir,
+                                                   const WordVectors& words) {
+  BundleWriterOptions options;
+  options.output_dir = dir;
+  options.version = "sentences";
+  options.sentence_dim = 4;
+  options.sentence_encoder_id = "test-encoder@1";
+  auto writer = BundleWriter::Create(options, &words);
+  if (!writer.ok()) return writer.status();
+  SongEmbedder embedder(&words);
+  const std::vector<SongRecord> records = TinyCatalogue();
+  for (size_t s = 0; s < records.size(); ++s) {
+    EmbeddedSong song = embedder.Embed(records[s]);
+    std::vector<float> lines;
+    for (size_t i = 0; i < song.lines.size(); ++i) {
+      const std::vector<float> v = LineVector(4, s, i);
+      lines.insert(lines.end(), v.begin(), v.end());
+    }
+    lines.resize(lines.size() + 1);  // never null
+    absl::Status st = (*writer)->Add(records[s], song, lines.data());
+    if (!st.ok()) return st;
+  }
+  return (*writer)->Finish();
+}
+
+TEST_CASE("Bundle sentence vectors: written, checked, optional") {
+  auto words = LoadTiny();
+  TempDir tmp;
+  const std::string dir = tmp.File("b");
+  auto m = WriteSentenceBundle(dir, *words);
+  INFO(m.status().ToString());
+  REQUIRE(m.ok());
+  REQUIRE(m->files.count(kSentenceVectorsFile) == 1);
+  CHECK(m->sentence_dim == 4);
+  {
+    auto bundle = LoadBundle(dir);
+    CHECK(bundle->manifest().sentence_encoder_id == "test-encoder@1");
+    CHECK(bundle->manifest().sentence_dim == 4);
+    const SentenceVectors* sv = bundle->sentences();
+    REQUIRE(sv != nullptr);
+    CHECK(sv->dim() == 4);
+    CHECK(sv->song_count() == 14);
+    int64_t total = 0;
+    for (int64_t s = 0; s < bundle->size(); ++s) {
+      REQUIRE(sv->lines(s) == int64_t(bundle->line_count(s)));
+      total += sv->lines(s);
+      std::vector<float> mean(4, 0.0f), got(4), song(4);
+      for (int64_t i = 0; i < sv->lines(s); ++i) {
+        const std::vector<float> want = LineVector(4, size_t(s), size_t(i));
+        sv->Line(s, i, got.data());
+        for (int k = 0; k < 4; ++k) {
+          CHECK(got[k] == Approx(want[k]).margin(0.005));  // 8 bits
+          mean[k] += want[k];
+        }
+      }
+      const float n = Norm(mean);
+      sv->Song(s, song.data());
+      for (int k = 0; k < 4; ++k) CHECK(song[k] == Approx(mean[k] / n).margin(0.005));
+    }
+    CHECK(sv->line_count() == total);
+  }
+  SECTION("a damaged sentences.bin is refused, naming it; no byte crashes the load") {
+    const std::string path = dir + "/" + kSentenceVectorsFile;
+    const std::string data = ReadWholeFile(path);
+    std::string bad = data;
+    bad[8] ^= 0x01;  // the dimension
+    WriteWholeFile(path, bad);
+    auto b = Bundle::Load(dir, BundleLoadOptions{});
+    CHECK(b.status().code() == absl::StatusCode::kDataLoss);
+    CHECK(absl::StrContains(b.status().message(), kSentenceVectorsFile));
+    BundleLoadOptions fast;  // the structure checks catch it too
+    fast.verify_checksums = false;
+    b = Bundle::Load(dir, fast);
+    CHECK(b.status().code() == absl::StatusCode::kDataLoss);
+    CHECK(absl::StrContains(b.status().message(), kSentenceVectorsFile));
+    int refused = 0;
+    for (size_t i = 0; i < data.size(); ++i) {
+      bad = data;
+      bad[i] ^= 0x5a;
+      WriteWholeFile(path, bad);
+      b = Bundle::Load(dir, fast);
+      if (!b.ok()) {
+        ++refused;
+        CHECK(b.status().code() == absl::StatusCode::kDataLoss);
+      }
+    }
+    CHECK(refused > 0);
+    WriteWholeFile(path, data.substr(0, data.size() - 8));  // truncated
+    b = Bundle::Load(dir, fast);
+    CHECK(b.status().code() == absl::StatusCode::kDataLoss);
+  }
+  SECTION("line vectors are required by a bundle with sentence vectors, refused by one without") {
+    BundleWriterOptions options;
+    options.output_dir = tmp.File("c");
+    options.sentence_dim = 4;
+    auto writer = BundleWriter::Create(options, words.get());
+    REQUIRE(writer.ok());
+    const SongRecord r = TinyCatalogue()[0];
+    SongEmbedder embedder(words.get());
+    CHECK((*writer)->Add(r, embedder.Embed(r)).code() == absl::StatusCode::kInvalidArgument);
+    options.sentence_dim = 0;
+    auto plain = BundleWriter::Create(options, words.get());
+    REQUIRE(plain.ok());
+    const float v[4] = {1, 0, 0, 0};
+    CHECK((*plain)->Add(r, embedder.Embed(r), v).code() == absl::StatusCode::kInvalidArgument);
+  }
+  SECTION("a bundle without it loads, without sentence vectors") {
+    auto m0 = WriteBundle(dir, *words, TinyCatalogue(), "v0");
+    REQUIRE(m0.ok());
+    CHECK(m0->files.count(kSentenceVectorsFile) == 0);
+    auto bundle = LoadBundle(dir);
+    CHECK(bundle->sentences() == nullptr);
+    CHECK(bundle->manifest().sentence_dim == 0);
+  }
+}
+
 TEST_CASE("Bundle::Load detects damaged files") {
   auto words = LoadTiny();
   TempDir tmp;

@@ -535,4 +535,158 @@ TEST_CASE("CheckCompatible refuses word vectors the bundle was not built with") 
   CHECK(absl::StrContains(s.message(), "in-memory@1"));
 }
 
+// ---------------------------------------------------- sentence attention
+
+namespace {
+
+std::shared_ptr<const ModelSet> LoadSentenceModels(const std::string& manifest) {
+  ModelSetOptions options;
+  options.manifest_path = manifest;
+  auto models = ModelSet::Load(options);
+  INFO(models.status().ToString());
+  REQUIRE(models.ok());
+  REQUIRE((*models)->phrases() != nullptr);
+  return std::shared_ptr<const ModelSet>(std::move(*models));
+}
+
+// models_sentence.json (the tiny sentence encoder) with the bundle built by
+// i2s-index --sentence_vectors.
+Snapshot SentenceSnapshot() {
+  return Snapshot{LoadSentenceModels(RequiredEnv("I2S_TEST_ASSETS") + "/models_sentence.json"),
+                  LoadBundle(RequiredEnv("I2S_TEST_ASSETS") + "/bundle_sentences")};
+}
+
+// The sentence attention of `song` for one tag, the plain way.
+float DirectSentence(const Snapshot& snap, const std::string& label, int64_t song,
+                     float temperature) {
+  auto phrase = snap.models->phrases()->Vectors({label});
+  REQUIRE(phrase.ok());
+  const SentenceVectors& sv = *snap.bundle->sentences();
+  std::vector<float> line(sv.dim());
+  std::vector<double> sims;
+  for (int64_t i = 0; i < sv.lines(song); ++i) {
+    sv.Line(song, i, line.data());
+    double dot = 0;
+    for (int k = 0; k < sv.dim(); ++k) dot += double(line[k]) * (*phrase)[k];
+    sims.push_back(dot);
+  }
+  if (sims.empty()) return 0;
+  const double top = *std::max_element(sims.begin(), sims.end());
+  double z = 0, match = 0;
+  for (double u : sims) {
+    const double a = std::exp((u - top) / temperature);
+    z += a;
+    match += a * u;
+  }
+  return float(match / z);
+}
+
+int RankOf(const Snapshot& snap, const Recommendation& rec, const std::string& id) {
+  const std::vector<std::string> ids = Ids(snap, rec);
+  return int(std::find(ids.begin(), ids.end(), id) - ids.begin());
+}
+
+}  // namespace
+
+TEST_CASE("Sentence attention: bundle and models load with it, weight 0 ranks as without") {
+  Snapshot plain = WordsSnapshot();
+  Snapshot with = SentenceSnapshot();
+  REQUIRE(with.bundle->sentences() != nullptr);
+  CHECK(with.bundle->manifest().sentence_encoder_id == "tiny-use@1");
+  CHECK(with.bundle->sentences()->dim() == with.models->phrases()->dim());
+  CHECK(CheckCompatible(*with.models, *with.bundle).ok());
+  // The ImageNet-style label file's phrases are embedded at load.
+  CHECK(with.models->phrases()->cached() >= 4);
+  RecommendOptions options;
+  options.top_k = 14;
+  const Recommendation a = Run(plain, {Ocean(), Fire()}, options);
+  const Recommendation b = Run(with, {Ocean(), Fire()}, options);
+  CHECK(Ids(plain, a) == Ids(with, b));
+  REQUIRE(a.songs.size() == b.songs.size());
+  for (size_t i = 0; i < a.songs.size(); ++i) {
+    CHECK(a.songs[i].score == Approx(b.songs[i].score).margin(1e-5));
+    CHECK(b.songs[i].sentence == 0);
+  }
+  CHECK(b.sentence_ms == 0);
+}
+
+TEST_CASE("Sentence attention ranks by the tags' phrases over the lyric lines") {
+  Snapshot snap = SentenceSnapshot();
+  RecommendOptions options;
+  options.top_k = 14;
+  options.retrieval_weight = 0;
+  options.bm25_weight = 0;
+  options.sentence_weight = 1;
+  const Recommendation rec = Run(snap, {Ocean()}, options);
+  REQUIRE(rec.songs.size() == 14);
+  for (size_t i = 0; i < rec.songs.size(); ++i) {
+    const SongScore& s = rec.songs[i];
+    INFO("song " << snap.bundle->song(s.song).id);
+    CHECK(s.sentence ==
+          Approx(DirectSentence(snap, "ocean", s.song, options.sentence_temperature)).margin(2e-4));
+    CHECK(s.score == Approx(s.sentence).margin(1e-6));  // sentence attention only
+    if (i > 0) CHECK(rec.songs[i - 1].score >= s.score);
+  }
+  CHECK(Ids(snap, rec)[0].rfind("sea-", 0) == 0);
+  // The tiny encoder puts "river" near the sea words, the word vectors among
+  // the fillers: "The river is frozen" moves up with sentence attention.
+  RecommendOptions words_only = options;
+  words_only.sentence_weight = 0;
+  const Recommendation before = Run(snap, {Ocean()}, words_only);
+  CHECK(RankOf(snap, rec, "snow-02") < RankOf(snap, before, "snow-02"));
+  // Half and half lies between.
+  RecommendOptions half = options;
+  half.sentence_weight = 0.5f;
+  const Recommendation mixed = Run(snap, {Ocean()}, half);
+  for (const SongScore& s : mixed.songs) {
+    CHECK(s.score == Approx(0.5f * s.attention + 0.5f * s.sentence).margin(1e-6));
+  }
+}
+
+TEST_CASE("Sentence attention explanations name the lines and their similarity") {
+  Snapshot snap = SentenceSnapshot();
+  RecommendOptions options;
+  options.top_k = 3;
+  options.explain = true;
+  options.sentence_weight = 1;
+  const Recommendation rec = Run(snap, {Ocean(), Fire()}, options);
+  REQUIRE(!rec.songs.empty());
+  CHECK(rec.sentence_ms > 0);
+  const SongScore& top = rec.songs[0];
+  REQUIRE(!top.lines.empty());
+  const SongMeta meta = snap.bundle->song(top.song);
+  for (const LineInfo& l : top.lines) {
+    CHECK(l.text == meta.lines[l.line]);
+    CHECK((l.sentence_tag == "ocean" || l.sentence_tag == "fire"));
+    CHECK(l.sentence_similarity > -1.0f);
+    CHECK(l.sentence_similarity <= 1.0f);
+  }
+  CHECK(top.lines[0].sentence_tag == "ocean");
+  CHECK(top.lines[0].sentence_similarity > 0.5f);
+  options.sentence_weight = 0;
+  const Recommendation plain = Run(snap, {Ocean(), Fire()}, options);
+  REQUIRE(!plain.songs[0].lines.empty());
+  CHECK(plain.songs[0].lines[0].sentence_tag.empty());
+}
+
+TEST_CASE("CheckCompatible refuses sentence vectors of another encoder") {
+  const std::string assets = RequiredEnv("I2S_TEST_ASSETS");
+  nlohmann::json manifest = nlohmann::json::parse(ReadWholeFile(assets + "/models_sentence.json"));
+  manifest["word_vectors"]["file"] = assets + "/words.i2sv";
+  manifest["taggers"][0]["file"] = assets + "/tiny_color.pt";
+  manifest["taggers"][0]["labels"] = assets + "/labels.tsv";
+  manifest["sentence_encoder"]["file"] = assets + "/tiny_use.pt";
+  manifest["sentence_encoder"]["vocab"] = assets + "/tiny_use_vocab.txt";
+  manifest["sentence_encoder"]["id"] = "another-encoder@2";
+  TempDir tmp;
+  WriteWholeFile(tmp.File("models.json"), manifest.dump());
+  auto models = LoadSentenceModels(tmp.File("models.json"));
+  auto bundle = LoadBundle(assets + "/bundle_sentences");
+  const absl::Status s = CheckCompatible(*models, *bundle);
+  CHECK(s.code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(absl::StrContains(s.message(), "another-encoder@2"));
+  // A bundle without sentence vectors fits them (no sentence attention).
+  CHECK(CheckCompatible(*models, *LoadBundle(RequiredEnv("I2S_TEST_BUNDLE"))).ok());
+}
+
 }  // namespace image2song

@@ -21,6 +21,12 @@ exercises the real code paths (TorchScript loading, FAISS, gRPC) in seconds:
                  words, plus stopwords and filler words (I2SWVEC1 format)
   catalogue.jsonl  14 songs; one theme song per cluster and filler songs
   catalogue.csv    the same songs as CSV
+  tiny_use.pt, tiny_use_vocab.txt  a tiny "sentence encoder" in the contract
+                 of use_lite.pt (core/text/sentence_encoder.h): piece ids
+                 [B,T] padded with -1 -> unit [B,8] (the mean of piece vectors;
+                 cluster words near their cluster, and "river" near the sea
+                 words, where the word vectors put it among the fillers)
+  models_sentence.json  models.json plus the tiny sentence encoder
   images/        blue.png red.jpg green.webp white.bmp gray.png split.png
                  (left blue, right red) dark.png big_blue.jpg
 
@@ -194,6 +200,59 @@ def write_model(out):
         os.path.join(out, "tiny_color_cam.pt"))
 
 
+def write_sentence_encoder(out):
+    """tiny_use.pt + tiny_use_vocab.txt (see the module docstring)."""
+    import re
+    import torch
+
+    marker = "\u2581"
+    words = set()
+    for song in SONGS:
+        words.update(re.findall(r"[A-Za-z']+", song[-1] + " " + song[1]))
+    words.update(["ocean", "fire", "forest", "snowfield", "warm", "cold", "green",
+                  "night", "water", "sky", "sunny", "colourful", "bright", "dark"])
+    pieces = [("\ufffd", 0.0), ("<s>", 0.0), ("</s>", 0.0), ("extra_token_id_1", 0.0),
+              ("extra_token_id_2", 0.0), ("extra_token_id_3", 0.0), (marker, -10.0)]
+    pieces += [(marker + w, -1.0) for w in sorted(words)]
+    pieces += [(chr(c), -10.0) for c in range(33, 127)]
+    rng = np.random.RandomState(11)
+    dim = 8
+    centres = {name: 2.0 * rng.normal(size=dim) for name in CLUSTERS}
+    cluster_of = {w: name for name, members in CLUSTERS.items() for w in members}
+    cluster_of.update({"river": "sea", "snowfield": "snow"})
+    table = []
+    for piece, _ in pieces:
+        w = piece[len(marker):].lower() if piece.startswith(marker) else ""
+        if w in cluster_of:
+            table.append(centres[cluster_of[w]] + 0.3 * rng.normal(size=dim))
+        elif w in STOPWORDS or not w:
+            table.append(0.05 * rng.normal(size=dim))
+        else:
+            table.append(rng.normal(size=dim))
+
+    class TinyUse(torch.nn.Module):
+        def __init__(self, table, bias):
+            super().__init__()
+            self.table = torch.nn.Parameter(table, requires_grad=False)
+            self.bias = torch.nn.Parameter(bias, requires_grad=False)
+
+        def forward(self, ids):
+            mask = (ids >= 0).to(torch.float32).unsqueeze(-1)
+            e = self.table[ids.clamp(min=0)] * mask
+            return torch.nn.functional.normalize(e.sum(1) + self.bias, dim=1)
+
+    module = torch.jit.script(TinyUse(torch.tensor(np.array(table), dtype=torch.float32),
+                                      torch.tensor(0.01 * rng.normal(size=dim),
+                                                   dtype=torch.float32)))
+    meta = {"vocab_size": len(pieces), "max_len": 128, "dim": dim}
+    module.save(os.path.join(out, "tiny_use.pt"),
+                _extra_files={"i2s_meta.json": json.dumps(meta)})
+    with open(os.path.join(out, "tiny_use_vocab.txt"), "w", encoding="utf-8") as f:
+        f.write("# i2s-sentencepiece-vocab 1\n")
+        for piece, score in pieces:
+            f.write(f"{score!r}\t{piece}\n")
+
+
 def write_odd_images(out):
     """Images in the forms a public service meets (images/odd/): CMYK and
     grayscale and progressive JPEG, an EXIF-rotated JPEG, 16-bit and palette
@@ -334,6 +393,7 @@ def main():
     write_model(out)
     write_certs(out)
     write_odd_images(out)
+    write_sentence_encoder(out)
     manifest = {
         "word_vectors": {"file": "words.i2sv", "id": "test-words-16d@1"},
         "taggers": [{
@@ -372,6 +432,11 @@ def main():
     cam["taggers"][0]["regions"]["from"] = "features"
     with open(os.path.join(out, "models_cam.json"), "w") as f:
         json.dump(cam, f, indent=2)
+    sentence = json.loads(json.dumps(manifest))
+    sentence["sentence_encoder"] = {"file": "tiny_use.pt", "vocab": "tiny_use_vocab.txt",
+                                    "id": "tiny-use@1"}
+    with open(os.path.join(out, "models_sentence.json"), "w") as f:
+        json.dump(sentence, f, indent=2)
     manifest["taggers"][0]["file"] = "slow_color.pt"
     with open(os.path.join(out, "models_slow.json"), "w") as f:
         json.dump(manifest, f, indent=2)
