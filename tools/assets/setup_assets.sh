@@ -9,7 +9,8 @@
 #   I2S_PYTHON  Python with torch/numpy/flatbuffers/cv2 (default /usr/bin/python3, Debian's)
 #
 # Result: $I2S_CACHE/models/default/{models.json, mobilenet_v2.pt, imagenet_labels.txt,
-#         imagenet_words.tsv, glove100.i2sv, centernet.pt, coco_words.tsv} and
+#         imagenet_words.tsv, glove100.i2sv, centernet.pt, coco_words.tsv, faces.pt,
+#         emotion.pt, emotion_words.tsv, models_faces.json} and
 #         $I2S_CACHE/samples/{*.jpg,*.png,expected.tsv}; TF.js reference runtime in $I2S_CACHE/node.
 # Pinned sources and sha256s: tools/assets/assets.lock.  See tools/assets/README.md.
 set -euo pipefail
@@ -306,10 +307,13 @@ while IFS=$'\t' read -r _ name want spec sha1 _; do
     mv "$f" "$dst"; rm -rf "$tmpd"
     info "$name: sha256 + npm sha1 ok ($(stat -c %s "$dst") bytes)"
   fi
-  # only what the detector needs: model, label order, decoder source, node bundle, licence
+  # only what the detectors need: models, label order, decoder sources, node bundle, licence
   HUMAN_DIR="$DL/${name%.tgz}"
   HUMAN_FILES=(models/centernet.json models/centernet.bin src/object/labels.ts
                src/object/centernet.ts dist/human.node-wasm.js LICENSE package.json)
+  # the face detector and expression classifier (tools/assets/convert_faces.py)
+  HUMAN_FILES+=(models/blazeface.json models/blazeface.bin models/emotion.json models/emotion.bin
+                src/face/blazeface.ts src/face/facemeshutil.ts src/gear/emotion.ts)
   k="$(echo "$want ${HUMAN_FILES[*]}" | sha256sum | cut -d' ' -f1)"
   if fresh human "$k" "${HUMAN_FILES[@]/#/$HUMAN_DIR/}"; then
     info "extracted: $HUMAN_DIR"
@@ -400,11 +404,96 @@ else
 fi
 done_step
 
+# ---------------------------------------------------------------------------------------------
+# Faces and their expression: BlazeFace (MediaPipe, Apache-2.0) and the FER2013 mini-Xception
+# (oarriaga/face_classification) from npm @vladmandic/human -> faces.pt, emotion.pt, checked
+# against TF.js itself (tools/assets/check_faces_parity.py). models_faces.json: the default
+# models plus the gated "faces" tagger (not the default).
+step "[faces 1/2] convert BlazeFace + emotion TF.js -> $MODELS/{faces,emotion}.pt + emotion_words.tsv"
+k="$(key_of "$HUMAN_DIR/models/blazeface.json" "$HUMAN_DIR/models/blazeface.bin" \
+            "$HUMAN_DIR/models/emotion.json" "$HUMAN_DIR/models/emotion.bin" \
+            "$TOOLS/convert_faces.py" "$TOOLS/convert_centernet.py" \
+            "$TOOLS/data/emotion_words.tsv" "$MODELS/glove100.i2sv")"
+FMETA="$STAMPS/faces"
+if fresh faces "$k" "$MODELS/faces.pt" "$MODELS/emotion.pt" "$MODELS/emotion_words.tsv" \
+         "$FMETA.faces.meta.json" "$FMETA.emotion.meta.json"; then
+  info "up to date"
+else
+  checks=()
+  for f in "$SAMPLES/grace_hopper.jpg" "$CACHE"/eval/photos/{astronaut.png,messi5.jpg,gcompris-mariachi.jpg}; do
+    [ -f "$f" ] && checks+=("$f")
+  done
+  "$PY" "$TOOLS/convert_faces.py" "$HUMAN_DIR/models" "$MODELS" --meta-json "$FMETA" \
+    --words "$TOOLS/data/emotion_words.tsv" --glove "$MODELS/glove100.i2sv" \
+    --check-images "${checks[@]}" 2>&1 | grep -v 'libpng warning' | sed 's/^/    /'
+  [ "${PIPESTATUS[0]}" = 0 ] || die "face model conversion failed"
+  cp "$TOOLS/data/emotion_words.tsv" "$MODELS/emotion_words.tsv"
+  stamp faces "$k"
+fi
+# models_faces.json from its template: the faces tagger's input sizes must agree with the
+# converted models; gate labels that no earlier tagger has are reported
+"$PY" - "$TOOLS/models_faces.json" "$FMETA" "$MODELS" <<'EOF'
+import json, os, sys
+tpl_path, meta, models = sys.argv[1:]
+tpl = json.load(open(tpl_path))
+f = next(t for t in tpl["taggers"] if t["kind"] == "faces")
+def floats(v):
+    return [float(x) for x in (v if isinstance(v, list) else [v])]
+for entry, what in ((f, "faces"), (f["emotion"], "emotion")):
+    mi = json.load(open(f"{meta}.{what}.meta.json"))["input"]
+    for key in ("width", "height", "mean", "std"):
+        if floats(entry["input"][key]) != floats(mi[key]):
+            sys.exit(f"{tpl_path}: {what} input.{key} {entry['input'][key]} != converted {mi[key]}")
+known = set()
+for t in tpl["taggers"]:
+    if t is f:
+        break
+    if "labels" in t:
+        known.update(ln.split("\t")[1] for ln in open(os.path.join(models, t["labels"])) if "\t" in ln)
+unknown = [lab for lab in f.get("when", {}).get("labels_any", []) if lab not in known]
+if unknown:
+    print(f"    note: gate labels no earlier tagger of {os.path.basename(tpl_path)} has: {unknown}")
+json.dump(tpl, open(os.path.join(models, "models_faces.json"), "w"), indent=1)
+EOF
+info "models_faces.json written (the default models + the gated faces tagger)"
+done_step
+
+step "[faces 2/2] faces parity vs TF.js (tools/assets/check_faces_parity.py)"
+if [ "$SKIP_CHECK" = 1 ]; then
+  info "skipped (--skip-check)"
+else
+  photos_key="$(ls "$SAMPLES"/*.jpg "$CACHE"/eval/photos/*.{jpg,png} 2>/dev/null | xargs -r sha256sum | sha256sum | cut -d' ' -f1)"
+  k="$(key_of "$MODELS/faces.pt" "$MODELS/emotion.pt" "$HUMAN_DIR/models/blazeface.json" \
+              "$TOOLS/check_faces_parity.py" "$TOOLS/parity/faces_tfjs.mjs" \
+              "$TOOLS/convert_faces.py" "$TOOLS/parity/package-lock.json")-$photos_key"
+  if fresh faces_parity "$k" "$STAMPS/faces.parity.txt"; then
+    info "passed before with these inputs ($STAMPS/faces.parity.txt); --force reruns"
+  else
+    command -v node >/dev/null || need_pkgs "the TF.js parity check" nodejs
+    set +e
+    I2S_CACHE="$CACHE" "$PY" "$TOOLS/check_faces_parity.py" --human-dir "$HUMAN_DIR" \
+      --tfjs-prefix "$NODE_PREFIX" --models "$MODELS" 2>&1 \
+      | grep -v 'libpng warning' | tee "$STAMPS/faces.parity.txt.part" | sed 's/^/    /'
+    rc=${PIPESTATUS[0]}
+    set -e
+    case "$rc" in
+      0) mv "$STAMPS/faces.parity.txt.part" "$STAMPS/faces.parity.txt"; stamp faces_parity "$k" ;;
+      77) rm -f "$STAMPS/faces.parity.txt.part"; warn "faces parity check skipped (assets missing)" ;;
+      *) die "faces parity check failed (exit $rc)" ;;
+    esac
+  fi
+fi
+done_step
+
 echo
 echo "==> summary ($((SECONDS - T_START))s)"
 (cd "$MODELS" && for f in models.json models_full.json models_v1.json colour_cues.json mobilenet_v2.pt \
                           imagenet_labels.txt imagenet_words.tsv glove100.i2sv \
                           centernet.pt coco_words.tsv; do
+  [ -s "$f" ] || die "missing output $MODELS/$f"
+  printf '    %-22s %10s bytes  sha256 %s\n' "$f" "$(stat -c %s "$f")" "$(sha "$f" | cut -c1-16)"
+done)
+(cd "$MODELS" && for f in faces.pt emotion.pt emotion_words.tsv models_faces.json; do
   [ -s "$f" ] || die "missing output $MODELS/$f"
   printf '    %-22s %10s bytes  sha256 %s\n' "$f" "$(stat -c %s "$f")" "$(sha "$f" | cut -c1-16)"
 done)
