@@ -32,7 +32,8 @@ exercises the real code paths (TorchScript loading, FAISS, gRPC) in seconds:
   catalogue.jsonl  14 songs; one theme song per cluster and filler songs
   catalogue.csv    the same songs as CSV
   images/        blue.png red.jpg green.webp white.bmp gray.png split.png
-                 (left blue, right red) dark.png big_blue.jpg
+                 (left blue, right red) dark.png big_blue.jpg face.png (a red
+                 square "face" on grey)
 
 usage: make_test_assets.py OUT_DIR
 """
@@ -377,6 +378,10 @@ def write_images(out):
     cv2.imwrite(os.path.join(out, "split.png"), split)
     # Nearly black: the colour cues call it night.
     cv2.imwrite(os.path.join(out, "dark.png"), solid((12, 10, 8)))
+    # A grey picture with a red square "face" for the tiny face detector.
+    face = np.full((96, 128, 3), 128, np.uint8)
+    face[24:56, 40:72] = (20, 20, 230)
+    cv2.imwrite(os.path.join(out, "face.png"), face)
     # A larger JPEG to exercise reduced decoding.
     cv2.imwrite(os.path.join(out, "big_blue.jpg"),
                 solid((230, 40, 20), h=1200, w=1600))
