@@ -372,6 +372,7 @@ class FacesTagger : public ModelTagger {
       if (!(score >= spec_.min_score)) continue;
       const float* b = out[0].data.data() + 4 * i;
       const float x0 = b[0] * iw, y0 = b[1] * ih, x1 = b[2] * iw, y1 = b[3] * ih;
+      if (!std::isfinite(x0 + y0 + x1 + y1)) continue;
       const float bw = std::fabs(x1 - x0), bh = std::fabs(y1 - y0);
       if (std::max(bw, bh) < spec_.face_min_size * shorter) continue;
       // human: enlargeBox(scale) then squarifyBox (side = the larger side, rounded ends).
