@@ -27,6 +27,28 @@ void ReadTriple(const json& j, const char* key, float out[3]) {
   std::copy(v.begin(), v.end(), out);
 }
 
+void ParseGate(const json& w, TaggerGate* gate) {
+  if (!w.is_object()) throw std::runtime_error("when must be an object");
+  for (const auto& [key, _] : w.items()) {
+    if (key != "labels_any" && key != "min_score" && key != "or_top_score_below") {
+      throw std::runtime_error(absl::StrCat("when.", key,
+                                            " is unknown (known: labels_any, min_score, "
+                                            "or_top_score_below)"));
+    }
+  }
+  gate->gated = true;
+  gate->labels_any = w.value("labels_any", std::vector<std::string>{});
+  gate->min_score = w.value("min_score", 0.0f);
+  gate->top_score_below = w.value("or_top_score_below", 0.0f);
+  if (!(gate->min_score >= 0 && gate->min_score <= 1) ||
+      !(gate->top_score_below >= 0 && gate->top_score_below <= 1)) {
+    throw std::runtime_error("when.min_score and when.or_top_score_below must be in [0, 1]");
+  }
+  if (gate->labels_any.empty() && gate->top_score_below == 0) {
+    throw std::runtime_error("when needs labels_any or or_top_score_below");
+  }
+}
+
 absl::StatusOr<TaggerSpec> ParseTagger(const json& j, const std::string& where,
                                        const std::string& dir) {
   TaggerSpec s;
@@ -38,6 +60,7 @@ absl::StatusOr<TaggerSpec> ParseTagger(const json& j, const std::string& where,
     s.info.max_backdrop = j.value("max_backdrop", 1.0f);
     s.top_k = j.value("top_k", 5);
     s.min_score = j.value("min_score", 0.03f);
+    if (j.contains("when")) ParseGate(j.at("when"), &s.info.gate);
     if (s.info.kind == "cues") {
       s.rules = Resolve(dir, j.at("rules").get<std::string>());
     } else {
@@ -65,6 +88,26 @@ absl::StatusOr<TaggerSpec> ParseTagger(const json& j, const std::string& where,
           }
         }
       }
+      if (s.info.kind == "faces") {
+        s.face_min_size = j.value("min_size", s.face_min_size);
+        s.face_box_scale = j.value("box_scale", s.face_box_scale);
+        if (!(s.face_min_size >= 0 && s.face_min_size <= 1) ||
+            !(s.face_box_scale >= 1 && s.face_box_scale <= 4)) {
+          throw std::runtime_error("min_size must be in [0, 1] and box_scale in [1, 4]");
+        }
+        const json& e = j.at("emotion");
+        s.emotion_file = e.at("file").get<std::string>();
+        s.emotion_path = Resolve(dir, s.emotion_file);
+        const json& ein = e.at("input");
+        s.emotion_width = ein.at("width").get<int>();
+        s.emotion_height = ein.at("height").get<int>();
+        ReadTriple(ein, "mean", s.emotion_mean);
+        ReadTriple(ein, "std", s.emotion_std);
+        for (float f : s.emotion_std) {
+          if (!(f > 0)) throw std::runtime_error("emotion.input.std must be > 0");
+        }
+        s.emotion_min_score = e.value("min_score", s.emotion_min_score);
+      }
       if (j.contains("regions")) {
         const json& r = j.at("regions");
         s.grid = r.value("grid", 2);
@@ -88,10 +131,11 @@ absl::StatusOr<TaggerSpec> ParseTagger(const json& j, const std::string& where,
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(where, ": bad tagger entry: ", e.what()));
   }
-  if (s.info.kind != "classifier" && s.info.kind != "detector" && s.info.kind != "cues") {
-    return absl::InvalidArgumentError(absl::StrCat(where, ": tagger '", s.info.name,
-                                                   "' has unsupported kind '", s.info.kind,
-                                                   "' (supported: classifier, detector, cues)"));
+  if (s.info.kind != "classifier" && s.info.kind != "detector" && s.info.kind != "cues" &&
+      s.info.kind != "faces") {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": tagger '", s.info.name, "' has unsupported kind '", s.info.kind,
+                     "' (supported: classifier, detector, faces, cues)"));
   }
   if (s.top_k < 1 || s.top_k > 100) {
     return absl::InvalidArgumentError(
@@ -182,6 +226,19 @@ absl::StatusOr<ModelManifest> ParseModelManifest(absl::string_view text, const s
     }
   }
   return m;
+}
+
+bool GateOpen(const TaggerGate& gate, const std::vector<Tag>& earlier) {
+  if (!gate.gated) return true;
+  float best_object = 0;
+  for (const Tag& t : earlier) {
+    if (t.role == TagRole::kObject) best_object = std::max(best_object, t.score);
+    if (t.score >= gate.min_score && std::find(gate.labels_any.begin(), gate.labels_any.end(),
+                                               t.label) != gate.labels_any.end()) {
+      return true;
+    }
+  }
+  return best_object < gate.top_score_below;
 }
 
 void CalibrateTags(const QueryCalibration& calibration, std::vector<Tag>* tags) {

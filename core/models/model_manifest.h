@@ -50,6 +50,21 @@ struct TaggerSpec {
   int max_batch = 0;
   // cues: the rules file
   std::string rules;
+  // faces: the detector's boxes (score >= min_score, at most top_k faces)
+  // are enlarged box_scale times about their centre and squared in image
+  // pixels, as human does; a face whose detected box's larger side is under
+  // face_min_size of the image's shorter side is left out. Each face's crop
+  // goes through the expression classifier "emotion": {"file", "input",
+  // "min_score"}; its labels of at least emotion_min_score become tags.
+  float face_min_size = 0.05f;
+  float face_box_scale = 1.4f;
+  std::string emotion_file;  // as the manifest names it
+  std::string emotion_path;  // resolved
+  int emotion_width = 64;
+  int emotion_height = 64;
+  float emotion_mean[3] = {0, 0, 0};
+  float emotion_std[3] = {255, 255, 255};
+  float emotion_min_score = 0.3f;
 };
 
 // The manifest's optional "sentence_encoder" (issue 16):

@@ -123,7 +123,7 @@ ModelSet::ModelSet(std::unique_ptr<WordVectors> words, std::vector<std::unique_p
   int with_model = 0;
   for (const auto& t : taggers_) {
     parts.push_back(absl::StrCat(t->info().name, "@", t->info().version));
-    if (t->info().execution != "none") ++with_model;
+    if (t->info().execution != "none" && !t->info().gate.gated) ++with_model;
   }
   version_ = absl::StrJoin(parts, ",");
   for (const auto& t : taggers_) working_size_ = std::max(working_size_, t->working_size());
@@ -136,7 +136,8 @@ ModelSet::ModelSet(std::unique_ptr<WordVectors> words, std::vector<std::unique_p
       const RgbImage image = WarmUpImage();
       bool first_model = true;
       for (const auto& t : taggers_) {
-        if (t->info().execution == "none") continue;
+        // Gated taggers always run on the caller's thread.
+        if (t->info().execution == "none" || t->info().gate.gated) continue;
         if (first_model) {
           first_model = false;
           continue;
@@ -213,20 +214,22 @@ absl::StatusOr<ImageTags> ModelSet::TagImage(const RgbImage& image) const {
       continue;
     }
     run.push_back(tagger.get());
-    if (tagger->info().execution != "none") ++with_model;
+    if (tagger->info().execution != "none" && !tagger->info().gate.gated) ++with_model;
   }
-  // With parallel_taggers, every model tagger but the first goes to a
-  // tagger thread; the rest run here. Results keep the manifest's order.
+  // With parallel_taggers, every ungated model tagger but the first goes to
+  // a tagger thread; the rest run here. Gated taggers run after all of them,
+  // here, in the manifest's order (TaggerGate). Results keep the manifest's
+  // order.
   std::vector<bool> on_thread(run.size(), false);
   if (threads_ != nullptr && with_model > 1) {
     bool first_model = true;
     for (size_t i = 0; i < run.size(); ++i) {
-      if (run[i]->info().execution == "none") continue;
+      if (run[i]->info().execution == "none" || run[i]->info().gate.gated) continue;
       on_thread[i] = !first_model;
       first_model = false;
     }
   }
-  std::vector<absl::StatusOr<ImageTags>> results(run.size());
+  std::vector<absl::StatusOr<ImageTags>> results(run.size(), ImageTags{});
   std::mutex mu;
   std::condition_variable done;
   int pending = 0;
@@ -249,11 +252,20 @@ absl::StatusOr<ImageTags> ModelSet::TagImage(const RgbImage& image) const {
     }
   }
   for (size_t i = 0; i < run.size(); ++i) {
-    if (!on_thread[i]) results[i] = RunTagger(*run[i], image, facts);
+    if (!on_thread[i] && !run[i]->info().gate.gated) results[i] = RunTagger(*run[i], image, facts);
   }
   {
     std::unique_lock<std::mutex> lock(mu);
     done.wait(lock, [&] { return pending == 0; });
+  }
+  for (size_t i = 0; i < run.size(); ++i) {
+    if (!run[i]->info().gate.gated) continue;
+    std::vector<Tag> earlier;
+    for (size_t j = 0; j < i; ++j) {
+      if (!results[j].ok()) return results[j].status();
+      earlier.insert(earlier.end(), results[j]->tags.begin(), results[j]->tags.end());
+    }
+    if (GateOpen(run[i]->info().gate, earlier)) results[i] = RunTagger(*run[i], image, facts);
   }
   // Forward passes on other threads overlap this thread's: the image spent
   // max(here, each thread's) in forward passes.

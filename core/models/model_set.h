@@ -18,7 +18,13 @@
 //       "input": {...}, "labels": "coco_words.tsv",
 //       "top_k": 10, "min_score": 0.3, "weight": 1.0, "max_backdrop": 0.2},
 //      {"name": "colour", "kind": "cues", "rules": "colour_cues.json",
-//       "weight": 0.5}],
+//       "weight": 0.5},
+//      {"name": "faces", "kind": "faces", "file": "faces.pt",
+//       "input": {...}, "labels": "emotion_words.tsv",
+//       "emotion": {"file": "emotion.pt", "input": {...}, "min_score": 0.4},
+//       "top_k": 3, "min_score": 0.75, "min_size": 0.05, "box_scale": 1.4,
+//       "when": {"labels_any": ["suit", ...], "min_score": 0.1,
+//                "or_top_score_below": 0.3}}],
 //    "sentence_encoder": {"file": "use_lite.pt", "vocab": "use_vocab.txt",
 //                         "id": "use-lite@...", "phrase": "{label}"}}
 //
@@ -43,7 +49,15 @@
 //  - detector: outputs (boxes [B,K,4] as normalised x_min, y_min, x_max,
 //    y_max; scores [B,K]; classes [B,K] label indices); the best box per
 //    label becomes a tag.
+//  - faces: a face detector (outputs as a detector's, e.g. BlazeFace from
+//    tools/assets/convert_faces.py) and an expression classifier run on each
+//    face's crop (taggers.cc FacesTagger): each face's expressions over
+//    emotion.min_score become tags ("smiling face") with the face's box.
 //  - cues: colour_cues.h rules, no model.
+// Any tagger with "when" runs only when the taggers listed before it gave
+// one of its labels_any (at min_score) or no object tag over
+// or_top_score_below (tagger.h TaggerGate); gated taggers run after the
+// others, on the caller's thread.
 // Any tagger with "max_backdrop" < 1 is skipped on images whose plain
 // backdrop covers more than that share (a detector of scenes on an icon).
 // Label files and "expand_words": label_words.h. The manifest is parsed by

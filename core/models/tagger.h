@@ -66,6 +66,22 @@ struct QueryCalibration {
 };
 void CalibrateTags(const QueryCalibration& calibration, std::vector<Tag>* tags);
 
+// When a tagger runs (models.json "when"; absent: always). A gated tagger
+// runs after the ungated ones, on the tags of the taggers listed before it
+// in the manifest: when one of them is a label of `labels_any` with a score
+// of at least `min_score`, or when their best object tag (TagRole::kObject;
+// none: 0) scores below `top_score_below` (0: no such condition). Lets an
+// expensive tagger run only where it pays (faces on pictures of people).
+struct TaggerGate {
+  bool gated = false;
+  std::vector<std::string> labels_any;
+  float min_score = 0;
+  float top_score_below = 0;
+};
+// Whether `gate` lets its tagger run after `earlier` (the tags of the
+// taggers listed before it). Always true for an ungated tagger.
+bool GateOpen(const TaggerGate& gate, const std::vector<Tag>& earlier);
+
 struct TaggerInfo {
   std::string name;
   std::string version;
@@ -84,6 +100,7 @@ struct TaggerInfo {
   // Dynamic batching (batching_model.h) on, and its largest batch.
   bool batching = false;
   int max_batch = 0;
+  TaggerGate gate;
 };
 
 // Values of one image that several taggers use, computed once on first use

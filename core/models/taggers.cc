@@ -262,6 +262,167 @@ class DetectorTagger : public ModelTagger {
   }
 };
 
+// human's emotion input for one face (src/face/facemeshutil.ts cutAndResize,
+// gear/emotion.ts): the square box (image pixels, may reach past the image)
+// is cut out with tf.image.cropAndResize to crop x crop (bilinear, zero
+// outside the image), which tf.image.resizeBilinear (align_corners=false)
+// then takes to width x height; both steps are sampled here directly from
+// the image. Writes planar CHW (value - mean[c]) / std[c].
+void SampleFaceCrop(const RgbImage& image, const float box[4], int crop, int width, int height,
+                    const float mean[3], const float std[3], float* out) {
+  const int ih = image.height, iw = image.width;
+  // cropAndResize: crop-grid row k samples the image at y0n (H-1) + k (y1n - y0n) (H-1) /
+  // (crop-1), the box normalised by the image size.
+  auto grid = [crop](float lo_px, float hi_px, int size, int k) {
+    const double lo = double(lo_px) / size, hi = double(hi_px) / size;
+    return crop > 1 ? lo * (size - 1) + k * (hi - lo) * (size - 1) / (crop - 1)
+                    : 0.5 * (lo + hi) * (size - 1);
+  };
+  // resizeBilinear (legacy): output row r reads crop-grid row r * crop / height.
+  struct Tap {
+    double pos[2];  // image coordinate of the two crop-grid samples
+    float frac;     // weight of the second
+  };
+  auto taps = [&](float lo_px, float hi_px, int size, int out_size) {
+    std::vector<Tap> t(out_size);
+    const double ratio = double(crop) / out_size;
+    for (int r = 0; r < out_size; ++r) {
+      const double src = ratio * r;
+      const int a = static_cast<int>(std::floor(src));
+      const int b = std::min(crop - 1, static_cast<int>(std::ceil(src)));
+      t[r] = Tap{{grid(lo_px, hi_px, size, a), grid(lo_px, hi_px, size, b)}, float(src - a)};
+    }
+    return t;
+  };
+  const std::vector<Tap> ys = taps(box[1], box[3], ih, height);
+  const std::vector<Tap> xs = taps(box[0], box[2], iw, width);
+  // One cropAndResize sample (3 channels), zero outside the image.
+  auto sample = [&](double y, double x, float v[3]) {
+    if (y < 0 || y > ih - 1 || x < 0 || x > iw - 1) {
+      v[0] = v[1] = v[2] = 0;
+      return;
+    }
+    const int t = static_cast<int>(std::floor(y)), b = static_cast<int>(std::ceil(y));
+    const int l = static_cast<int>(std::floor(x)), r = static_cast<int>(std::ceil(x));
+    const float fy = float(y - t), fx = float(x - l);
+    const uint8_t* p = image.pixels.data();
+    for (int c = 0; c < 3; ++c) {
+      const float tl = p[(size_t(t) * iw + l) * 3 + c], tr = p[(size_t(t) * iw + r) * 3 + c];
+      const float bl = p[(size_t(b) * iw + l) * 3 + c], br = p[(size_t(b) * iw + r) * 3 + c];
+      const float top = tl + (tr - tl) * fx, bottom = bl + (br - bl) * fx;
+      v[c] = top + (bottom - top) * fy;
+    }
+  };
+  const size_t plane = size_t(width) * height;
+  for (int y = 0; y < height; ++y) {
+    for (int x = 0; x < width; ++x) {
+      float q[2][2][3];  // [row tap][col tap][channel]
+      for (int a = 0; a < 2; ++a) {
+        for (int b = 0; b < 2; ++b) sample(ys[y].pos[a], xs[x].pos[b], q[a][b]);
+      }
+      for (int c = 0; c < 3; ++c) {
+        const float top = q[0][0][c] + (q[0][1][c] - q[0][0][c]) * xs[x].frac;
+        const float bottom = q[1][0][c] + (q[1][1][c] - q[1][0][c]) * xs[x].frac;
+        const float v = top + (bottom - top) * ys[y].frac;
+        out[c * plane + size_t(y) * width + x] = (v - mean[c]) / std[c];
+      }
+    }
+  }
+}
+
+// Faces and their expression: a face detector (outputs boxes [1,K,4]
+// normalised x0,y0,x1,y1, scores [1,K] sorted, suppressed ones 0; e.g.
+// BlazeFace, tools/assets/convert_faces.py) on the whole image, then an
+// expression classifier (label probabilities) on each face's crop. Each
+// label of a face at emotion_min_score or more becomes a tag: score = face
+// score x label probability, box = the face's square box; one tag per label
+// (its best face), as the detector keeps the best box per label.
+class FacesTagger : public ModelTagger {
+ public:
+  FacesTagger(TaggerSpec spec, std::vector<LabelEntry> labels, std::unique_ptr<ImageModel> model,
+              std::unique_ptr<ImageModel> emotion)
+      : ModelTagger(std::move(spec), std::move(labels), std::move(model)),
+        emotion_(std::move(emotion)) {}
+
+  // Faces are cropped from the picture as the set decodes it: a gated
+  // tagger that runs on few pictures does not raise every picture's decode
+  // size (ModelSet::working_size).
+  int working_size() const override { return 0; }
+
+  absl::StatusOr<ImageTags> Run(const RgbImage& image, ImageFacts& /*facts*/) const override {
+    const int w = spec_.info.input_width, h = spec_.info.input_height;
+    std::vector<float> input(size_t(3) * w * h);
+    PreprocessToChw(image, CropBox{}, w, h, spec_.mean, spec_.std, input.data());
+    ImageTags result;
+    ASSIGN_OR_RETURN(std::vector<ModelOutput> out,
+                     model_->Run(input.data(), 1, &result.forward_ms));
+    if (out.size() < 2 || out[0].data.size() != out[1].data.size() * 4) {
+      return absl::InternalError(absl::StrCat(
+          spec_.info.name, ": face detector must return (boxes [1,K,4], scores [1,K], ...)"));
+    }
+    struct Face {
+      float score;
+      float box[4];  // image pixels, enlarged and square
+    };
+    std::vector<Face> faces;
+    const float iw = float(image.width), ih = float(image.height);
+    const float shorter = std::min(iw, ih);
+    for (size_t i = 0; i < out[1].data.size() && int(faces.size()) < spec_.top_k; ++i) {
+      const float score = out[1].data[i];
+      if (!(score >= spec_.min_score)) continue;
+      const float* b = out[0].data.data() + 4 * i;
+      const float x0 = b[0] * iw, y0 = b[1] * ih, x1 = b[2] * iw, y1 = b[3] * ih;
+      if (!std::isfinite(x0 + y0 + x1 + y1)) continue;
+      const float bw = std::fabs(x1 - x0), bh = std::fabs(y1 - y0);
+      if (std::max(bw, bh) < spec_.face_min_size * shorter) continue;
+      // human: enlargeBox(scale) then squarifyBox (side = the larger side, rounded ends).
+      const float cx = x0 + (x1 - x0) / 2, cy = y0 + (y1 - y0) / 2;
+      const float half = std::max(bw, bh) * spec_.face_box_scale / 2;
+      auto round = [](float v) { return std::floor(v + 0.5f); };  // JavaScript's Math.round
+      faces.push_back(
+          Face{score, {round(cx - half), round(cy - half), round(cx + half), round(cy + half)}});
+    }
+    if (faces.empty()) return result;
+    const int ew = spec_.emotion_width, eh = spec_.emotion_height;
+    std::vector<float> crop(size_t(3) * ew * eh);
+    std::vector<Tag>& tags = result.tags;
+    for (const Face& f : faces) {
+      SampleFaceCrop(image, f.box, w, ew, eh, spec_.emotion_mean, spec_.emotion_std, crop.data());
+      ASSIGN_OR_RETURN(std::vector<ModelOutput> probs,
+                       emotion_->Run(crop.data(), 1, &result.forward_ms));
+      if (probs.empty() || probs[0].data.size() != labels_.size()) {
+        return absl::InternalError(absl::StrCat(spec_.info.name, ": expression model returns ",
+                                                probs.empty() ? 0 : probs[0].data.size(),
+                                                " scores for ", labels_.size(), " labels"));
+      }
+      for (size_t k = 0; k < labels_.size(); ++k) {
+        const float p = probs[0].data[k];
+        if (skip_[k] || !(p >= spec_.emotion_min_score)) continue;
+        const float score = f.score * p;
+        auto seen = std::find_if(tags.begin(), tags.end(),
+                                 [&](const Tag& t) { return t.label == labels_[k].label; });
+        if (seen != tags.end() && seen->score >= score) continue;
+        Tag t = MakeTag(spec_, labels_[k], score);
+        t.has_box = true;
+        t.box =
+            CropBox{std::clamp(f.box[0] / iw, 0.0f, 1.0f), std::clamp(f.box[1] / ih, 0.0f, 1.0f),
+                    std::clamp(f.box[2] / iw, 0.0f, 1.0f), std::clamp(f.box[3] / ih, 0.0f, 1.0f)};
+        if (seen != tags.end()) {
+          *seen = std::move(t);
+        } else {
+          tags.push_back(std::move(t));
+        }
+      }
+    }
+    std::stable_sort(tags.begin(), tags.end(),
+                     [](const Tag& a, const Tag& b) { return a.score > b.score; });
+    return result;
+  }
+
+ private:
+  std::unique_ptr<ImageModel> emotion_;
+};
+
 // Light and colour cues: no model.
 class CueTagger : public Tagger {
  public:
@@ -362,6 +523,19 @@ absl::StatusOr<std::unique_ptr<Tagger>> MakeTagger(TaggerSpec spec, const WordVe
                             : "");
   if (spec.info.kind == "classifier") {
     return std::make_unique<ClassifierTagger>(std::move(spec), std::move(labels), std::move(model));
+  }
+  if (spec.info.kind == "faces") {
+    ImageModelOptions eo;
+    eo.path = spec.emotion_path;
+    eo.input_width = spec.emotion_width;
+    eo.input_height = spec.emotion_height;
+    eo.optimize = options.optimize;
+    ASSIGN_OR_RETURN(auto emotion, ImageModel::Load(eo));
+    I2S_LOG(INFO) << "loaded tagger " << spec.info.name << "'s expression model ("
+                  << spec.emotion_width << "x" << spec.emotion_height << ", "
+                  << emotion->execution() << ") from " << eo.path;
+    return std::make_unique<FacesTagger>(std::move(spec), std::move(labels), std::move(model),
+                                         std::move(emotion));
   }
   return std::make_unique<DetectorTagger>(std::move(spec), std::move(labels), std::move(model));
 }

@@ -2,6 +2,8 @@
 //  - classifier: label scores for the whole image and, with "regions", for
 //    grid cells and a centre crop in the same forward pass;
 //  - detector: boxes, scores and classes; the best box per label;
+//  - faces: a face detector, then an expression classifier on each face's
+//    crop; each face's expressions as tags with the face's box;
 //  - cues: colour and light rules (colour_cues.h), no model.
 #ifndef IMAGE2SONG_CORE_MODELS_TAGGERS_H_
 #define IMAGE2SONG_CORE_MODELS_TAGGERS_H_

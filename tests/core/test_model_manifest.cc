@@ -187,4 +187,95 @@ TEST_CASE("CalibrateTags: a confident object damps cues and regions; score_power
   CHECK(sharp[0].score == 0.9f);   // the score stays the model's confidence
 }
 
+TEST_CASE("ParseModelManifest reads a faces tagger with its expression model") {
+  const std::string faces =
+      R"({"name": "faces", "kind": "faces", "file": "faces.pt", "labels": "emotion_words.tsv",
+          "input": {"width": 256, "height": 256, "mean": [127.5, 127.5, 127.5],
+                    "std": [127.5, 127.5, 127.5]},
+          "emotion": {"file": "emotion.pt", "input": {"width": 64, "height": 64,
+                      "std": [255, 255, 255]}, "min_score": 0.4},
+          "top_k": 3, "min_score": 0.75, "min_size": 0.08})";
+  auto m = ParseModelManifest(ManifestText(faces), kPath);
+  INFO(m.status().ToString());
+  REQUIRE(m.ok());
+  const TaggerSpec& s = m->taggers[0];
+  CHECK(s.info.kind == "faces");
+  CHECK(s.model_path == "/srv/models/faces.pt");
+  CHECK(s.emotion_file == "emotion.pt");
+  CHECK(s.emotion_path == "/srv/models/emotion.pt");
+  CHECK(s.emotion_width == 64);
+  CHECK(s.emotion_std[2] == 255.0f);
+  CHECK(s.emotion_mean[0] == 0.0f);
+  CHECK(s.emotion_min_score == 0.4f);
+  CHECK(s.min_score == 0.75f);
+  CHECK(s.face_min_size == 0.08f);
+  CHECK(s.face_box_scale == 1.4f);  // human's enlargeBox factor: the default
+  CHECK_FALSE(s.info.gate.gated);
+
+  // Without its expression model, or with an impossible box scale: refused.
+  std::string no_emotion = faces;
+  no_emotion.replace(no_emotion.find(R"("emotion")"), std::string(R"("emotion")").size(),
+                     R"("feelings")");
+  auto bad = ParseModelManifest(ManifestText(no_emotion), kPath);
+  CHECK(bad.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(absl::StrContains(bad.status().message(), "emotion"));
+  std::string scale = faces;
+  scale.insert(scale.size() - 1, R"(, "box_scale": 0.5)");
+  bad = ParseModelManifest(ManifestText(scale), kPath);
+  CHECK(absl::StrContains(bad.status().message(), "box_scale"));
+}
+
+TEST_CASE("ParseModelManifest reads a tagger's gate (\"when\") and refuses a bad one") {
+  auto entry = [](const std::string& when) {
+    return ManifestText(absl::StrCat(R"({"name": "d", "kind": "detector", "file": "d.pt",
+        "labels": "l.tsv", "input": {"width": 8, "height": 8}, "when": )",
+                                     when, "}"));
+  };
+  auto m = ParseModelManifest(
+      entry(R"({"labels_any": ["suit", "person"], "min_score": 0.1, "or_top_score_below": 0.3})"),
+      kPath);
+  INFO(m.status().ToString());
+  REQUIRE(m.ok());
+  const TaggerGate& g = m->taggers[0].info.gate;
+  CHECK(g.gated);
+  CHECK(g.labels_any == std::vector<std::string>{"suit", "person"});
+  CHECK(g.min_score == 0.1f);
+  CHECK(g.top_score_below == 0.3f);
+  for (const char* bad : {R"({})", R"({"labels_any": []})", R"({"labels_any": ["a"], "x": 1})",
+                          R"({"or_top_score_below": 1.5})", R"(["suit"])"}) {
+    INFO(bad);
+    auto r = ParseModelManifest(entry(bad), kPath);
+    CHECK(r.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(r.status().message(), "when"));
+  }
+}
+
+TEST_CASE("GateOpen: a listed label at min_score, or a weak best object") {
+  auto tag = [](const std::string& label, float score, TagRole role = TagRole::kObject) {
+    Tag t;
+    t.label = label;
+    t.score = score;
+    t.role = role;
+    return t;
+  };
+  TaggerGate always;
+  CHECK(GateOpen(always, {}));  // ungated
+  TaggerGate g;
+  g.gated = true;
+  g.labels_any = {"suit", "person"};
+  g.min_score = 0.2f;
+  CHECK(GateOpen(g, {tag("cat", 0.9f), tag("suit", 0.25f)}));
+  CHECK_FALSE(GateOpen(g, {tag("cat", 0.9f), tag("suit", 0.15f)}));  // under min_score
+  CHECK_FALSE(GateOpen(g, {tag("Suit", 0.9f)}));                     // labels are exact
+  CHECK_FALSE(GateOpen(g, {}));  // nothing before it, no or_top_score_below
+  CHECK(GateOpen(g, {tag("person", 0.3f, TagRole::kRegion)}));  // any role names a label
+  g.top_score_below = 0.3f;
+  CHECK(GateOpen(g, {}));  // no object tag: best 0
+  CHECK(GateOpen(g, {tag("cat", 0.25f)}));
+  CHECK_FALSE(GateOpen(g, {tag("cat", 0.35f)}));
+  // Only object tags count as the best score: a strong cue or region does not close it.
+  CHECK(GateOpen(g, {tag("cat", 0.2f), tag("sunny", 0.9f, TagRole::kCue),
+                     tag("cat", 0.8f, TagRole::kRegion)}));
+}
+
 }  // namespace image2song

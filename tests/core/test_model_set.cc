@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <map>
 #include <mutex>
 #include <random>
@@ -626,6 +627,177 @@ TEST_CASE("ImageModel runs the TorchScript model") {
     auto model = ImageModel::Load(options);
     CHECK(model.status().code() == absl::StatusCode::kInvalidArgument);
     CHECK(absl::StrContains(model.status().message(), "cannot load TorchScript model"));
+  }
+}
+
+}  // namespace image2song
+
+namespace image2song {
+namespace {
+
+// A 128x96 grey picture with a square "face" of colour (r, g, b): side 32 at
+// (40, 24). The tiny face detector finds saturated pixels.
+RgbImage FacePicture(uint8_t r, uint8_t g, uint8_t b, bool face = true) {
+  RgbImage image;
+  image.width = 128;
+  image.height = 96;
+  image.pixels.assign(size_t(128) * 96 * 3, 128);
+  for (int y = 24; face && y < 56; ++y) {
+    for (int x = 40; x < 72; ++x) {
+      uint8_t* p = &image.pixels[(size_t(y) * 128 + x) * 3];
+      p[0] = r;
+      p[1] = g;
+      p[2] = b;
+    }
+  }
+  return image;
+}
+
+// A tagger that returns fixed tags (source: its name), with a gate, and
+// counts its runs.
+class FixedTagger : public Tagger {
+ public:
+  FixedTagger(std::string name, std::vector<Tag> tags, TaggerGate gate = {})
+      : tags_(std::move(tags)) {
+    info_.name = std::move(name);
+    info_.execution = "plain";  // a model tagger
+    info_.gate = std::move(gate);
+    for (Tag& t : tags_) t.source = info_.name;
+  }
+  const TaggerInfo& info() const override { return info_; }
+  absl::StatusOr<ImageTags> Run(const RgbImage&, ImageFacts&) const override {
+    ++runs_;
+    ImageTags out;
+    out.tags = tags_;
+    out.forward_ms = 1;
+    return out;
+  }
+  int runs() const { return runs_; }
+
+ private:
+  TaggerInfo info_;
+  std::vector<Tag> tags_;
+  mutable std::atomic<int> runs_{0};
+};
+
+Tag ObjectTag(const std::string& label, float score) {
+  Tag t;
+  t.label = label;
+  t.score = score;
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("The faces tagger tags each face's expression with its square box") {
+  auto models = LoadManifest(Assets() + "/models_faces.json");
+  INFO(models.status().ToString());
+  REQUIRE(models.ok());
+  const TaggerInfo& info = (*models)->taggers()[0]->info();
+  CHECK(info.kind == "faces");
+  CHECK(info.label_count == 7);
+  CHECK(info.input_width == 32);
+  CHECK((*models)->working_size() == 0);  // it does not raise the set's decode size
+
+  struct Case {
+    RgbImage image;
+    const char* label;
+    std::vector<std::string> words;
+  };
+  for (const Case& c : {Case{FacePicture(230, 20, 20), "smiling face", {"love", "heart", "dance"}},
+                        Case{FacePicture(20, 20, 230), "sad face", {"rain", "cold"}}}) {
+    INFO(c.label);
+    auto tags = (*models)->TagImage(c.image);
+    INFO(tags.status().ToString());
+    REQUIRE(tags.ok());
+    // The detector's second box (5 % of the picture, score 0.8) is under
+    // min_size (0.1 of the shorter side): one face, one label over 0.4.
+    REQUIRE(tags->tags.size() == 1);
+    const Tag& t = tags->tags[0];
+    CHECK(t.label == c.label);
+    CHECK(t.words == c.words);
+    CHECK(t.source == "faces");
+    CHECK(t.weight == 0.5f);
+    CHECK(t.role == TagRole::kObject);
+    CHECK(t.score > 0.9f * 0.6f);  // face score 0.9 x expression probability
+    CHECK(t.score <= 0.9f);
+    // The face (40..72 x 24..57 after the detector's 32 px grid) enlarged
+    // 1.4x and squared in pixels: side ~46 px about its centre (56, 40.5).
+    REQUIRE(t.has_box);
+    CHECK(std::abs((t.box.x0 + t.box.x1) / 2 * 128 - 56) <= 1.0f);
+    CHECK(std::abs((t.box.y0 + t.box.y1) / 2 * 96 - 40.5f) <= 1.0f);
+    CHECK(std::abs((t.box.x1 - t.box.x0) * 128 - 46) <= 1.0f);
+    CHECK(std::abs((t.box.y1 - t.box.y0) * 96 - 46) <= 1.5f);  // ends rounded apart
+  }
+  // No face: nothing (the small box is under min_size).
+  auto none = (*models)->TagImage(FacePicture(0, 0, 0, /*face=*/false));
+  REQUIRE(none.ok());
+  CHECK(none->tags.empty());
+
+  // min_size 0 keeps the small box: its grey crop is "face" (neutral).
+  TempDir tmp;
+  std::string manifest = ReadWholeFile(Assets() + "/models_faces.json");
+  manifest = Replace(manifest, R"("min_size": 0.1)", R"("min_size": 0)");
+  for (const char* file : {"tiny_faces.pt", "tiny_emotion.pt", "face_words.tsv", "words.i2sv"}) {
+    WriteWholeFile(tmp.File(file), ReadWholeFile(Assets() + "/" + file));
+  }
+  WriteWholeFile(tmp.File("models.json"), manifest);
+  auto small = LoadManifest(tmp.File("models.json"));
+  INFO(small.status().ToString());
+  REQUIRE(small.ok());
+  auto grey = (*small)->TagImage(FacePicture(0, 0, 0, /*face=*/false));
+  REQUIRE(grey.ok());
+  REQUIRE(grey->tags.size() == 1);
+  CHECK(grey->tags[0].label == "face");
+  CHECK(grey->tags[0].words == std::vector<std::string>{"friend"});
+  CHECK(grey->tags[0].score == Approx(0.8f * 0.69f).epsilon(0.05));
+  // (0.9, 0.9)-(0.95, 0.95) of 128x96, enlarged 1.4x and squared: 114..123 x 84..93.
+  CHECK(grey->tags[0].box.x0 * 128 == Approx(114));
+  CHECK(grey->tags[0].box.y1 * 96 == Approx(93));
+}
+
+TEST_CASE("A gated tagger runs after the others, only when the taggers before it open its gate") {
+  RgbImage image = FacePicture(230, 20, 20);
+  TaggerGate gate;
+  gate.gated = true;
+  gate.labels_any = {"suit"};
+  gate.min_score = 0.2f;
+  struct Case {
+    std::vector<Tag> before;  // the first tagger's tags
+    float top_score_below;
+    bool runs;
+  };
+  for (const Case& c :
+       {Case{{ObjectTag("suit", 0.5f)}, 0, true},
+        Case{{ObjectTag("cat", 0.9f), ObjectTag("suit", 0.1f)}, 0, false},
+        Case{{ObjectTag("cat", 0.9f)}, 0.3f, false}, Case{{ObjectTag("cat", 0.25f)}, 0.3f, true},
+        Case{{}, 0.3f, true}, Case{{}, 0, false}}) {
+    for (bool parallel : {false, true}) {
+      INFO("first tagger's tags: " << c.before.size() << ", or_top_score_below "
+                                   << c.top_score_below << ", parallel " << parallel);
+      gate.top_score_below = c.top_score_below;
+      std::vector<std::unique_ptr<Tagger>> taggers;
+      taggers.push_back(std::make_unique<FixedTagger>("scene", c.before));
+      taggers.push_back(
+          std::make_unique<FixedTagger>("faces", std::vector<Tag>{ObjectTag("face", 0.7f)}, gate));
+      // Listed after the gated tagger: its "suit" does not open the gate.
+      taggers.push_back(
+          std::make_unique<FixedTagger>("later", std::vector<Tag>{ObjectTag("suit", 0.9f)}));
+      auto* faces = static_cast<FixedTagger*>(taggers[1].get());
+      auto words = WordVectors::FromData({"a"}, {1.0f, 0.0f}, 2, "w@1");
+      REQUIRE(words.ok());
+      ModelSet models(std::move(*words), std::move(taggers), parallel, nullptr, 2);
+      CHECK(faces->runs() == 0);  // a gated tagger is not warmed on tagger threads
+      auto tags = models.TagImage(image);
+      INFO(tags.status().ToString());
+      REQUIRE(tags.ok());
+      CHECK(faces->runs() == (c.runs ? 1 : 0));
+      const bool has_face = std::any_of(tags->tags.begin(), tags->tags.end(),
+                                        [](const Tag& t) { return t.source == "faces"; });
+      CHECK(has_face == c.runs);
+      CHECK(tags->tags.size() == c.before.size() + 1 + (c.runs ? 1 : 0));
+      CHECK(tags->forward_ms >= (c.runs ? 2 : 1));
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 // End-to-end tests (label e2e): the real i2s-server binary on port 0 with the tiny
 // generated models and bundle (tests/support/server_fixture.h), called over gRPC.
 // The API: ranking with explanations and filters, GetSong/GetInfo, health,
-// reflection, /metrics, i2s-client, the full tagger set.
+// reflection, /metrics, i2s-client, the full tagger set, the faces tagger.
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -380,6 +380,27 @@ TEST_CASE("Full tagger set: region boxes, colour cues, several images, text") {
     for (int i = 0; i < 4; ++i) req.add_images(std::string(15 << 20, 'x'));
     expect(req, "the images total");
   }
+}
+
+TEST_CASE("Faces tagger: a face's expression as a tag with its box") {
+  TestServer server({}, "models_faces.json");
+  pb::GetInfoResponse info;
+  auto ctx = Context();
+  REQUIRE(server.stub().GetInfo(ctx.get(), pb::GetInfoRequest(), &info).ok());
+  REQUIRE(info.models_size() == 1);
+  CHECK(info.models(0).kind() == "faces");
+  CHECK(info.models(0).file() == "tiny_faces.pt");
+
+  pb::RecommendRequest req;
+  req.set_image(Image("face.png"));  // a red square "face" (40..72 x 24..56) on grey
+  pb::RecommendResponse resp;
+  REQUIRE(Recommend(server, req, &resp).ok());
+  const pb::ImageTag* smile = FindTag(resp, "smiling face", true);
+  REQUIRE(smile != nullptr);
+  CHECK(smile->source() == "faces");
+  CHECK(smile->box().x_min() < 40.0f / 128);  // the face, enlarged 1.4x and squared
+  CHECK(smile->box().x_max() > 72.0f / 128);
+  CHECK(resp.matches_size() > 0);  // its words (love, heart, dance) find songs
 }
 
 }  // namespace

