@@ -48,6 +48,16 @@ class ModelTagger : public Tagger {
   }
 
  protected:
+  // One forward pass on the whole image at the model's input size; the
+  // pass's milliseconds are added to *forward_ms.
+  absl::StatusOr<std::vector<ModelOutput>> RunWhole(const RgbImage& image,
+                                                    double* forward_ms) const {
+    const int w = spec_.info.input_width, h = spec_.info.input_height;
+    std::vector<float> input(size_t(3) * w * h);
+    PreprocessToChw(image, CropBox{}, w, h, spec_.mean, spec_.std, input.data());
+    return model_->Run(input.data(), 1, forward_ms);
+  }
+
   TaggerSpec spec_;
   std::vector<LabelEntry> labels_;
   std::vector<bool> skip_;
@@ -227,12 +237,8 @@ class DetectorTagger : public ModelTagger {
   using ModelTagger::ModelTagger;
 
   absl::StatusOr<ImageTags> Run(const RgbImage& image, ImageFacts& /*facts*/) const override {
-    const int w = spec_.info.input_width, h = spec_.info.input_height;
-    std::vector<float> input(size_t(3) * w * h);
-    PreprocessToChw(image, CropBox{}, w, h, spec_.mean, spec_.std, input.data());
     ImageTags result;
-    ASSIGN_OR_RETURN(std::vector<ModelOutput> out,
-                     model_->Run(input.data(), 1, &result.forward_ms));
+    ASSIGN_OR_RETURN(std::vector<ModelOutput> out, RunWhole(image, &result.forward_ms));
     if (out.size() < 3 || out[0].data.size() != out[1].data.size() * 4 ||
         out[1].data.size() != out[2].data.size()) {
       return absl::InternalError(absl::StrCat(spec_.info.name,
@@ -350,12 +356,8 @@ class FacesTagger : public ModelTagger {
   int working_size() const override { return 0; }
 
   absl::StatusOr<ImageTags> Run(const RgbImage& image, ImageFacts& /*facts*/) const override {
-    const int w = spec_.info.input_width, h = spec_.info.input_height;
-    std::vector<float> input(size_t(3) * w * h);
-    PreprocessToChw(image, CropBox{}, w, h, spec_.mean, spec_.std, input.data());
     ImageTags result;
-    ASSIGN_OR_RETURN(std::vector<ModelOutput> out,
-                     model_->Run(input.data(), 1, &result.forward_ms));
+    ASSIGN_OR_RETURN(std::vector<ModelOutput> out, RunWhole(image, &result.forward_ms));
     if (out.size() < 2 || out[0].data.size() != out[1].data.size() * 4) {
       return absl::InternalError(absl::StrCat(
           spec_.info.name, ": face detector must return (boxes [1,K,4], scores [1,K], ...)"));
@@ -387,7 +389,8 @@ class FacesTagger : public ModelTagger {
     std::vector<float> crop(size_t(3) * ew * eh);
     std::vector<Tag>& tags = result.tags;
     for (const Face& f : faces) {
-      SampleFaceCrop(image, f.box, w, ew, eh, spec_.emotion_mean, spec_.emotion_std, crop.data());
+      SampleFaceCrop(image, f.box, spec_.info.input_width, ew, eh, spec_.emotion_mean,
+                     spec_.emotion_std, crop.data());
       ASSIGN_OR_RETURN(std::vector<ModelOutput> probs,
                        emotion_->Run(crop.data(), 1, &result.forward_ms));
       if (probs.empty() || probs[0].data.size() != labels_.size()) {

@@ -375,7 +375,7 @@ if [ "$SKIP_CHECK" = 1 ]; then
 else
   samples_key="$(ls "$SAMPLES"/*.jpg "$SAMPLES"/*.png 2>/dev/null | xargs -r sha256sum | sha256sum | cut -d' ' -f1)"
   k="$(key_of "$MODELS/centernet.pt" "$HUMAN_DIR/models/centernet.json" \
-              "$TOOLS/check_centernet_parity.py" "$TOOLS/parity/centernet_tfjs.mjs" \
+              "$TOOLS/check_centernet_parity.py" "$TOOLS/parity/centernet_tfjs.mjs" "$TOOLS/parity/tfjs_files.mjs" \
               "$TOOLS/convert_centernet.py" "$TOOLS/parity/package-lock.json")-$samples_key"
   if fresh parity "$k" "$STAMPS/centernet.parity.txt"; then
     info "passed before with these inputs ($STAMPS/centernet.parity.txt); --force reruns"
@@ -524,7 +524,7 @@ if [ "$SKIP_CHECK" = 1 ]; then
 else
   photos_key="$(ls "$SAMPLES"/*.jpg "$CACHE"/eval/photos/*.{jpg,png} 2>/dev/null | xargs -r sha256sum | sha256sum | cut -d' ' -f1)"
   k="$(key_of "$MODELS/faces.pt" "$MODELS/emotion.pt" "$HUMAN_DIR/models/blazeface.json" \
-              "$TOOLS/check_faces_parity.py" "$TOOLS/parity/faces_tfjs.mjs" \
+              "$TOOLS/check_faces_parity.py" "$TOOLS/parity/faces_tfjs.mjs" "$TOOLS/parity/tfjs_files.mjs" \
               "$TOOLS/convert_faces.py" "$TOOLS/parity/package-lock.json")-$photos_key"
   if fresh faces_parity "$k" "$STAMPS/faces.parity.txt"; then
     info "passed before with these inputs ($STAMPS/faces.parity.txt); --force reruns"

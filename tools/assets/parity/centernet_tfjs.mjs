@@ -25,6 +25,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { loadGraphModelFromFiles as loadFiles, writeF32 } from './tfjs_files.mjs';
 
 function args() {
   const a = { 'min-confidence': 0.2, iou: 0.4, 'max-detected': 10 };
@@ -44,6 +45,7 @@ process.env.NODE_PATH = path.join(prefix, 'node_modules');
 const require = createRequire(path.join(prefix, 'package.json'));
 require('module').Module._initPaths();
 const tf = require('@tensorflow/tfjs');
+const loadGraphModelFromFiles = (jsonPath) => loadFiles(tf, jsonPath);
 await tf.setBackend('cpu');
 await tf.ready();
 
@@ -51,28 +53,6 @@ const humanDir = path.resolve(A.human);
 const modelJson = path.join(humanDir, 'models', 'centernet.json');
 const labels = [...fs.readFileSync(path.join(humanDir, 'src', 'object', 'labels.ts'), 'utf8')
   .matchAll(/class:\s*(\d+),\s*label:\s*'([^']*)'/g)].map((m) => ({ class: +m[1], label: m[2] }));
-
-function loadGraphModelFromFiles(jsonPath) {
-  const mj = JSON.parse(fs.readFileSync(jsonPath, 'utf8'));
-  const specs = [];
-  const bufs = [];
-  for (const g of mj.weightsManifest) {
-    specs.push(...g.weights);
-    for (const p of g.paths) bufs.push(fs.readFileSync(path.join(path.dirname(jsonPath), p)));
-  }
-  const all = Buffer.concat(bufs);
-  const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength);
-  return tf.loadGraphModel(tf.io.fromMemory({
-    modelTopology: mj.modelTopology, weightSpecs: specs, weightData,
-    format: mj.format, generatedBy: mj.generatedBy, convertedBy: mj.convertedBy,
-    signature: mj.signature, userDefinedMetadata: mj.userDefinedMetadata,
-  }));
-}
-
-function writeF32(file, t) {
-  const d = t.dataSync();
-  fs.writeFileSync(file, Buffer.from(d.buffer, d.byteOffset, d.byteLength));
-}
 
 // human 3.3.6 src/object/centernet.ts process(), verbatim logic (outputShape = [width, height])
 async function humanProcess(res, outputShape, inputSize, cfg) {

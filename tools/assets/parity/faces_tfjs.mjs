@@ -31,6 +31,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { loadGraphModelFromFiles as loadFiles, writeF32 } from './tfjs_files.mjs';
 
 function args() {
   const a = { 'min-confidence': 0.2, iou: 0.1, 'max-detected': 10, scale: 1.4 };
@@ -49,33 +50,12 @@ process.env.NODE_PATH = path.join(prefix, 'node_modules');
 const require = createRequire(path.join(prefix, 'package.json'));
 require('module').Module._initPaths();
 const tf = require('@tensorflow/tfjs');
+const loadGraphModelFromFiles = (jsonPath) => loadFiles(tf, jsonPath);
 await tf.setBackend('cpu');
 await tf.ready();
 
 const humanDir = path.resolve(A.human);
 const EMOTIONS = ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'];
-
-function loadGraphModelFromFiles(jsonPath) {
-  const mj = JSON.parse(fs.readFileSync(jsonPath, 'utf8'));
-  const specs = [];
-  const bufs = [];
-  for (const g of mj.weightsManifest) {
-    specs.push(...g.weights);
-    for (const p of g.paths) bufs.push(fs.readFileSync(path.join(path.dirname(jsonPath), p)));
-  }
-  const all = Buffer.concat(bufs);
-  const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength);
-  return tf.loadGraphModel(tf.io.fromMemory({
-    modelTopology: mj.modelTopology, weightSpecs: specs, weightData,
-    format: mj.format, generatedBy: mj.generatedBy, convertedBy: mj.convertedBy,
-    signature: mj.signature, userDefinedMetadata: mj.userDefinedMetadata,
-  }));
-}
-
-function writeF32(file, t) {
-  const d = t.dataSync();
-  fs.writeFileSync(file, Buffer.from(d.buffer, d.byteOffset, d.byteLength));
-}
 
 // human 3.3.6 src/face/facemeshutil.ts generateAnchors (BlazeFace branch)
 function generateAnchors(inputSize) {
