@@ -522,7 +522,7 @@ step "[14/14] faces parity vs TF.js (tools/assets/check_faces_parity.py)"
 if [ "$SKIP_CHECK" = 1 ]; then
   info "skipped (--skip-check)"
 else
-  photos_key="$(ls "$SAMPLES"/*.jpg "$CACHE"/eval/photos/*.{jpg,png} 2>/dev/null | xargs -r sha256sum | sha256sum | cut -d' ' -f1)"
+  photos_key="$({ ls "$SAMPLES"/*.jpg "$CACHE"/eval/photos/*.{jpg,png} 2>/dev/null || true; } | xargs -r sha256sum | sha256sum | cut -d' ' -f1)"
   k="$(key_of "$MODELS/faces.pt" "$MODELS/emotion.pt" "$HUMAN_DIR/models/blazeface.json" \
               "$TOOLS/check_faces_parity.py" "$TOOLS/parity/faces_tfjs.mjs" "$TOOLS/parity/tfjs_files.mjs" \
               "$TOOLS/convert_faces.py" "$TOOLS/parity/package-lock.json")-$photos_key"
