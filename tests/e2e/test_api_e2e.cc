@@ -1,7 +1,8 @@
 // End-to-end tests (label e2e): the real i2s-server binary on port 0 with the tiny
 // generated models and bundle (tests/support/server_fixture.h), called over gRPC.
 // The API: ranking with explanations and filters, GetSong/GetInfo, health,
-// reflection, /metrics, i2s-client, the full tagger set, the faces tagger.
+// reflection, /metrics, i2s-client, the full tagger set, the faces tagger,
+// sentence attention.
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -401,6 +402,41 @@ TEST_CASE("Faces tagger: a face's expression as a tag with its box") {
   CHECK(smile->box().x_min() < 40.0f / 128);  // the face, enlarged 1.4x and squared
   CHECK(smile->box().x_max() > 72.0f / 128);
   CHECK(resp.matches_size() > 0);  // its words (love, heart, dance) find songs
+}
+
+TEST_CASE("Sentence attention over gRPC: explanations name lines with their sentence match") {
+  // The tiny sentence encoder (models_sentence.json) and the test catalogue
+  // indexed with --sentence_vectors (bundle_sentences, a CTest fixture).
+  const std::string bundle = RequiredEnv("I2S_TEST_ASSETS") + "/bundle_sentences";
+  pb::RecommendRequest req;
+  req.set_image(Image("blue.png"));
+  req.set_top_k(5);
+  req.set_explain(true);
+  {
+    TestServer server({"--bundle=" + bundle, "--sentence_weight=1"}, "models_sentence.json");
+    pb::RecommendResponse resp;
+    REQUIRE(Recommend(server, req, &resp).ok());
+    REQUIRE(resp.matches_size() == 5);
+    CHECK(resp.tags(0).label() == "ocean");
+    const pb::Explanation& e = resp.matches(0).explanation();
+    REQUIRE(e.lines_size() >= 1);
+    CHECK_FALSE(e.lines(0).text().empty());
+    CHECK(e.lines(0).sentence_similarity() != 0.0f);
+    CHECK(e.lines(0).sentence_tag() == "ocean");
+  }
+  {
+    // Weight 0 (the default): the same bundle, no sentence part.
+    TestServer server({"--bundle=" + bundle}, "models_sentence.json");
+    pb::RecommendResponse resp;
+    REQUIRE(Recommend(server, req, &resp).ok());
+    REQUIRE(resp.matches_size() == 5);
+    for (const pb::SongMatch& m : resp.matches()) {
+      for (const pb::LyricLine& l : m.explanation().lines()) {
+        CHECK(l.sentence_similarity() == 0.0f);
+        CHECK(l.sentence_tag().empty());
+      }
+    }
+  }
 }
 
 }  // namespace
