@@ -77,13 +77,6 @@ cv::Mat Thumbnail(const RgbImage& image) {
 
 }  // namespace
 
-float BackdropShare(const RgbImage& image) {
-  if (image.width <= 0 || image.height <= 0) return 0;
-  cv::Mat background;
-  const double share = PlainBackground(Thumbnail(image), &background);
-  return share < 0.95 ? float(share) : 0.0f;
-}
-
 std::map<std::string, float> ColourFeatures(const RgbImage& image) {
   std::map<std::string, float> f;
   for (const char* name : kFeatures) f[name] = 0;

@@ -38,9 +38,6 @@ inline constexpr int kColourThumbnailSide = 128;
 // describe the subject only.
 std::map<std::string, float> ColourFeatures(const RgbImage& image);
 
-// ColourFeatures(image)["background_share"] alone.
-float BackdropShare(const RgbImage& image);
-
 struct CueRule {
   std::string tag;
   std::vector<std::string> words;

@@ -44,7 +44,7 @@
 //    `head` method (tools/assets/convert_tflite.py writes both). A region
 //    label that beats the whole image's score by min_gain becomes a tag with
 //    its box and weight * regions.weight. Images with a plain
-//    backdrop (icons, product shots: colour_cues.h BackdropShare) over
+//    backdrop (icons, product shots: colour_cues.h ColourFeatures' background_share) over
 //    max_backdrop (default 1 = never) are classified whole only.
 //  - detector: outputs (boxes [B,K,4] as normalised x_min, y_min, x_max,
 //    y_max; scores [B,K]; classes [B,K] label indices); the best box per

@@ -94,7 +94,7 @@ struct TaggerInfo {
   std::string execution;
   float weight = 1;
   std::string file;
-  // Skipped on images whose plain backdrop (colour_cues.h BackdropShare)
+  // Skipped on images whose plain backdrop (colour_cues.h ColourFeatures' background_share)
   // covers more than this share: scene models on icons and product shots.
   float max_backdrop = 1;
   // Dynamic batching (batching_model.h) on, and its largest batch.
@@ -113,7 +113,8 @@ class ImageFacts {
   // cue tagger's rules and every tagger's backdrop gate use the same
   // thumbnail and backdrop mask).
   const std::map<std::string, float>& colour_features();
-  // colour_cues.h BackdropShare(image): colour_features()["background_share"].
+  // colour_features()["background_share"]: the share of a plain backdrop
+  // (0 for photos and for images plain all over).
   float backdrop_share();
 
  private:

@@ -633,9 +633,9 @@ TEST_CASE("Every aspect ratio decodes, is analysed and preprocessed") {
       REQUIRE(d.ok());
       CHECK(d->width >= 1);
       CHECK(d->height >= 1);
-      const float share = BackdropShare(*d);
-      CHECK((share >= 0 && share <= 1));
       std::map<std::string, float> f = ColourFeatures(*d);
+      const float share = f.at("background_share");
+      CHECK((share >= 0 && share <= 1));
       for (const auto& [name, v] : f) CHECK(std::isfinite(v));
       for (const CropBox& box : boxes) {
         for (auto [mw, mh] : {std::pair<int, int>{32, 32}, {224, 160}, {1, 1}}) {
