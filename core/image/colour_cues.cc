@@ -9,6 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/image/resize.h"
 #include "util/file_util.h"
 #include "util/status_macros.h"
 
@@ -70,9 +71,7 @@ cv::Mat Thumbnail(const RgbImage& image) {
   // short side of a 1x300 or 10000x10 image to 0 and throws.
   const cv::Size size(std::max(1, int(image.width * scale + 0.5)),
                       std::max(1, int(image.height * scale + 0.5)));
-  cv::Mat small;
-  cv::resize(rgb, small, size, 0, 0, cv::INTER_AREA);
-  return small;
+  return ResizeTo(rgb, size);
 }
 
 }  // namespace

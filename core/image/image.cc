@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/image/image_codecs.h"
+#include "core/image/resize.h"
 #include "util/status_macros.h"
 
 namespace image2song {
@@ -317,10 +318,8 @@ absl::StatusOr<RgbImage> DecodeImage(absl::string_view bytes, const DecodeOption
     int shorter = std::min(rgb.cols, rgb.rows);
     if (shorter >= options.working_size * 2) {
       double scale = double(options.working_size) / shorter;
-      cv::resize(rgb, working,
-                 cv::Size(std::max(1, int(rgb.cols * scale + 0.5)),
-                          std::max(1, int(rgb.rows * scale + 0.5))),
-                 0, 0, cv::INTER_AREA);
+      working = ResizeTo(rgb, cv::Size(std::max(1, int(rgb.cols * scale + 0.5)),
+                                       std::max(1, int(rgb.rows * scale + 0.5))));
     }
     out.width = working.cols;
     out.height = working.rows;
@@ -341,10 +340,7 @@ void PreprocessToChw(const RgbImage& image, const CropBox& box, int width, int h
   int x1 = std::clamp(int(box.x1 * image.width + 0.5f), x0 + 1, image.width);
   int y1 = std::clamp(int(box.y1 * image.height + 0.5f), y0 + 1, image.height);
   cv::Mat crop = src(cv::Rect(x0, y0, x1 - x0, y1 - y0));
-  cv::Mat resized;
-  bool shrink = crop.cols > width || crop.rows > height;
-  cv::resize(crop, resized, cv::Size(width, height), 0, 0,
-             shrink ? cv::INTER_AREA : cv::INTER_LINEAR);
+  const cv::Mat resized = ResizeTo(crop, cv::Size(width, height));
   const size_t plane = size_t(width) * height;
   float scale[3], shift[3];
   for (int c = 0; c < 3; ++c) {

@@ -3,6 +3,7 @@
 #include "core/image/colour_cues.h"
 #include "core/image/image.h"
 #include "core/image/image_codecs.h"
+#include "core/image/resize.h"
 
 #include <algorithm>
 #include <cmath>
@@ -646,6 +647,48 @@ TEST_CASE("Every aspect ratio decodes, is analysed and preprocessed") {
       }
     }
   }
+}
+
+TEST_CASE("ResizeTo shrinks as OpenCV's INTER_AREA does, within one level") {
+  struct Case {
+    cv::Size from, to;
+    int type;
+  };
+  const Case cases[] = {
+      {{640, 360}, {224, 224}, CV_8UC3}, {{1280, 720}, {224, 224}, CV_8UC3},
+      {{481, 353}, {128, 94}, CV_8UC3},  {{300, 10}, {7, 3}, CV_8UC3},
+      {{640, 360}, {1, 1}, CV_8UC3},     {{97, 61}, {96, 61}, CV_8UC1},
+      {{200, 200}, {33, 150}, CV_8UC4},  {{4000, 12}, {224, 1}, CV_8UC3},
+  };
+  for (const Case& c : cases) {
+    cv::Mat src(c.from, c.type);
+    cv::randu(src, 0, 256);
+    // Smooth areas as well as noise: a gradient in the first channel.
+    for (int y = 0; y < src.rows; ++y) src.ptr<uint8_t>(y)[0] = uint8_t(y % 256);
+    cv::Mat ref;
+    cv::resize(src, ref, c.to, 0, 0, cv::INTER_AREA);
+    const cv::Mat got = ResizeTo(src, c.to);
+    INFO(c.from << " -> " << c.to << " channels " << src.channels());
+    REQUIRE(got.size() == c.to);
+    REQUIRE(got.type() == c.type);
+    cv::Mat diff;
+    cv::absdiff(got, ref, diff);
+    double worst = 0;
+    cv::minMaxLoc(diff.reshape(1), nullptr, &worst);
+    CHECK(worst <= 1);
+  }
+}
+
+TEST_CASE("ResizeTo grows bilinearly and keeps a same-size picture") {
+  cv::Mat src(20, 30, CV_8UC3, cv::Scalar(10, 200, 90));
+  CHECK(ResizeTo(src, src.size()).data == src.data);
+  const cv::Mat grown = ResizeTo(src, cv::Size(224, 224));
+  REQUIRE(grown.size() == cv::Size(224, 224));
+  CHECK(grown.at<cv::Vec3b>(100, 100) == cv::Vec3b(10, 200, 90));
+  // One axis grows, the other shrinks: OpenCV's INTER_AREA, as before.
+  cv::Mat ref;
+  cv::resize(src, ref, cv::Size(10, 40), 0, 0, cv::INTER_AREA);
+  CHECK(cv::norm(ResizeTo(src, cv::Size(10, 40)), ref, cv::NORM_INF) == 0);
 }
 
 }  // namespace
