@@ -215,14 +215,12 @@ absl::StatusOr<ModelManifest> ParseModelManifest(absl::string_view text, const s
       for (const auto& [key, _] : mood.items()) {
         if (key != "file") throw std::runtime_error(absl::StrCat(key, " is unknown (known: file)"));
       }
-      m.mood.file = Resolve(dir, mood.at("file").get<std::string>());
+      const std::string file = mood.at("file").get<std::string>();
+      if (file.empty()) throw std::runtime_error("file must name a file");
+      m.mood.file = Resolve(dir, file);
     } catch (const std::exception& e) {
       return absl::InvalidArgumentError(
           absl::StrCat("model manifest ", path, ": mood (file): ", e.what()));
-    }
-    if (m.mood.file == dir || m.mood.file.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("model manifest ", path, ": mood.file must name a file"));
     }
   }
   if (manifest.contains("taggers")) {
