@@ -40,6 +40,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "bench/mood_eval.h"
 #include "bench/ranking_flags.h"
 #include "core/bundle/bundle.h"
 #include "core/image/image.h"
@@ -80,10 +81,21 @@ ABSL_FLAG(bool, calibrate, false,
           "with --folds-fold cross-validation, and print the per-fold numbers.");
 ABSL_FLAG(std::string, calibration_subset, "photos",
           "Pictures the calibration is fitted on (first directory of the image path).");
-ABSL_FLAG(int, folds, 5, "Cross-validation folds of --calibrate.");
+ABSL_FLAG(int, folds, 5, "Cross-validation folds of --calibrate and --mood.");
 ABSL_FLAG(std::string, calibrated_manifest, "",
           "--calibrate writes the config's models.json with the fitted values here.");
 ABSL_FLAG(bool, optimize_models, true, "As i2s-server --optimize_models.");
+ABSL_FLAG(std::string, mood, "",
+          "Image-mood report instead of relevance: photos labelled with their mood (TSV, e.g. "
+          "tools/eval/photo_moods.tsv): valence sign agreement, arousal agreement and "
+          "correlations of the fitted model vs colour-only vs tags-only, per fold of --folds "
+          "(the first config's models, which must name a mood model).");
+ABSL_FLAG(std::string, mood_photos, "",
+          "Directory of the --mood photos. Default: $I2S_CACHE/eval/photos.");
+ABSL_FLAG(double, mood_ridge, 5.0, "Ridge penalty of the --mood fit (on standardised features).");
+ABSL_FLAG(std::string, fit_mood, "",
+          "With --mood: also fit the mood weights on all the labelled photos and write the mood "
+          "model JSON here (lexicon and words kept from the loaded one).");
 
 namespace image2song {
 namespace {
@@ -617,7 +629,126 @@ int Emit(const std::string& report) {
   return 0;
 }
 
+// ----------------------------------------------------------------- mood
+
+int RunMood(const ConfigSpec& spec) {
+  const std::string labels_path = absl::GetFlag(FLAGS_mood);
+  auto text = ReadFile(labels_path, int64_t{1} << 20);
+  if (!text.ok()) return Fail(text.status());
+  auto labels = ParseMoodLabels(*text, labels_path);
+  if (!labels.ok()) return Fail(labels.status());
+  const int folds = absl::GetFlag(FLAGS_folds);
+  if (folds < 2 || folds > static_cast<int>(labels->size())) {
+    return Fail(absl::InvalidArgumentError("--folds must be in 2..number of labelled photos"));
+  }
+  const double lambda = absl::GetFlag(FLAGS_mood_ridge);
+  const std::string photos = absl::GetFlag(FLAGS_mood_photos).empty()
+                                 ? JoinPath(DefaultCacheDir(), "eval/photos")
+                                 : absl::GetFlag(FLAGS_mood_photos);
+  ModelSetOptions mo;
+  mo.manifest_path = spec.manifest;
+  mo.optimize = absl::GetFlag(FLAGS_optimize_models);
+  mo.sentence_encoder = false;
+  auto models = ModelSet::Load(mo);
+  if (!models.ok()) return Fail(WithContext(absl::StrCat("config ", spec.name), models.status()));
+  auto x = MoodFeaturesOf(**models, *labels, photos);
+  if (!x.ok()) return Fail(x.status());
+  const ImageMoodModel& base = *(*models)->mood();
+  const std::vector<MoodVariant> variants = CrossValidateMood(base, *x, *labels, folds, lambda);
+
+  std::string report;
+  int by_valence[5] = {0, 0, 0, 0, 0}, by_arousal[3] = {0, 0, 0};
+  for (const MoodLabel& l : *labels) {
+    ++by_valence[static_cast<int>(std::lround(l.valence * 2)) + 2];
+    ++by_arousal[static_cast<int>(l.arousal) + 1];
+  }
+  absl::StrAppendFormat(&report,
+                        "image mood: %zu labelled photos (%s; valence -2..2: %d %d %d %d %d; "
+                        "arousal low/mid/high: %d %d %d), models %s, %d folds, ridge %.3g\n",
+                        labels->size(), labels_path, by_valence[0], by_valence[1], by_valence[2],
+                        by_valence[3], by_valence[4], by_arousal[0], by_arousal[1], by_arousal[2],
+                        spec.manifest, folds, lambda);
+  absl::StrAppendFormat(&report,
+                        "\n| variant | fold | photos | valence sign | arousal agree | valence r | "
+                        "arousal r |\n|---|---|---:|---:|---:|---:|---:|\n");
+  nlohmann::json jv = nlohmann::json::array();
+  auto metrics_json = [](const MoodMetrics& m) {
+    return nlohmann::json{{"photos", m.photos},
+                          {"valence_sign", m.valence_sign},
+                          {"arousal_agree", m.arousal_agree},
+                          {"valence_r", m.valence_r},
+                          {"arousal_r", m.arousal_r}};
+  };
+  auto row = [&](const std::string& name, const std::string& fold, const MoodMetrics& m) {
+    absl::StrAppendFormat(&report, "| %s | %s | %d | %.2f | %.2f | %.2f | %.2f |\n", name, fold,
+                          m.photos, m.valence_sign, m.arousal_agree, m.valence_r, m.arousal_r);
+  };
+  for (const MoodVariant& v : variants) {
+    nlohmann::json f = nlohmann::json::array();
+    for (size_t i = 0; i < v.per_fold.size(); ++i) {
+      row(v.name, std::to_string(i + 1), v.per_fold[i]);
+      f.push_back(metrics_json(v.per_fold[i]));
+    }
+    row(v.name, "all (held out)", v.pooled);
+    jv.push_back({{"name", v.name}, {"folds", f}, {"pooled", metrics_json(v.pooled)}});
+  }
+  absl::StrAppendFormat(&report,
+                        "\n(loaded: the model file's weights as they are; not held out when the "
+                        "file was fitted on these photos.)\n");
+  // The hook for the song side (issue 17, items 3, 4): the labelled photos'
+  // top-10 mean song valence with the mood term on and off goes here.
+  const std::string fit_path = absl::GetFlag(FLAGS_fit_mood);
+  if (!fit_path.empty()) {
+    std::vector<int> all_rows(labels->size());
+    std::iota(all_rows.begin(), all_rows.end(), 0);
+    std::vector<int> columns = ImageMoodColourFeatures();
+    for (int c : ImageMoodTagFeatures()) columns.push_back(c);
+    for (int c : ImageMoodFaceFeatures()) columns.push_back(c);
+    const ImageMoodModel fitted = FitImageMood(base, *x, *labels, all_rows, columns, lambda, true);
+    nlohmann::json held_out = nlohmann::json::object();
+    for (const MoodVariant& v : variants) {
+      if (v.name == "loaded") continue;
+      held_out[v.name] = {{"valence_sign", std::round(v.pooled.valence_sign * 1000) / 1000},
+                          {"arousal_agree", std::round(v.pooled.arousal_agree * 1000) / 1000},
+                          {"valence_r", std::round(v.pooled.valence_r * 1000) / 1000},
+                          {"arousal_r", std::round(v.pooled.arousal_r * 1000) / 1000}};
+    }
+    nlohmann::json fit = {{"by", "i2s-eval --mood --fit_mood"},
+                          {"labels", labels_path.substr(labels_path.rfind('/') + 1)},
+                          {"photos", labels->size()},
+                          {"folds", folds},
+                          {"ridge", lambda},
+                          {"models", (*models)->version()},
+                          {"held_out", held_out}};
+    const std::string lexicon = base.lexicon_path.substr(base.lexicon_path.rfind('/') + 1);
+    if (absl::Status s = WriteFile(fit_path, ImageMoodModelJson(fitted, lexicon, fit.dump()));
+        !s.ok()) {
+      return Fail(s);
+    }
+    absl::StrAppendFormat(&report, "fitted on all %zu photos: %s\n", labels->size(), fit_path);
+  }
+  if (absl::GetFlag(FLAGS_json)) {
+    nlohmann::json j = {{"labels", labels_path},   {"photos", labels->size()},
+                        {"models", spec.manifest}, {"folds", folds},
+                        {"ridge", lambda},         {"variants", jv}};
+    return Emit(j.dump(1) + "\n");
+  }
+  return Emit(report);
+}
+
 int Run() {
+  if (!absl::GetFlag(FLAGS_mood).empty()) {
+    // Default: the default models (their manifest names the mood model).
+    if (absl::GetFlag(FLAGS_configs).empty()) {
+      return RunMood(ConfigSpec{"default", DefaultModelsPath()});
+    }
+    auto configs = ParseConfigs(absl::GetFlag(FLAGS_configs));
+    if (!configs.ok()) return Fail(configs.status());
+    for (const ConfigSpec& spec : *configs) {
+      if (!spec.manifest.empty()) return RunMood(spec);
+    }
+    return Fail(absl::InvalidArgumentError("--mood needs a config with a models.json"));
+  }
   const int k = absl::GetFlag(FLAGS_top_k);
   if (k < kPrecisionAt || k > 100) {
     return Fail(absl::InvalidArgumentError("--top_k must be in 5..100"));

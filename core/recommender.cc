@@ -601,12 +601,16 @@ absl::StatusOr<Recommendation> Recommend(const Snapshot& snapshot,
     ASSIGN_OR_RETURN(tagged, snapshot.models->TagImages(images));
   }
   double model_ms = MsSince(start);
+  ImageMood mood;
+  const bool has_mood = !images.empty() && snapshot.models->ImageMoodOf(tagged, &mood);
   for (Tag& t : snapshot.models->TagText(text, options.text_weight)) {
     tagged.tags.push_back(std::move(t));
   }
   ASSIGN_OR_RETURN(Recommendation rec, RecommendForTags(snapshot, std::move(tagged.tags), options));
   rec.model_ms = model_ms;
   rec.forward_ms = tagged.forward_ms;
+  rec.has_mood = has_mood;
+  rec.mood = std::move(mood);
   return rec;
 }
 
@@ -615,9 +619,13 @@ absl::StatusOr<Recommendation> Recommend(const Snapshot& snapshot, const RgbImag
   auto start = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(ImageTags tagged, snapshot.models->TagImage(image));
   double model_ms = MsSince(start);
+  ImageMood mood;
+  const bool has_mood = snapshot.models->ImageMoodOf(tagged, &mood);
   ASSIGN_OR_RETURN(Recommendation rec, RecommendForTags(snapshot, std::move(tagged.tags), options));
   rec.model_ms = model_ms;
   rec.forward_ms = tagged.forward_ms;
+  rec.has_mood = has_mood;
+  rec.mood = std::move(mood);
   return rec;
 }
 

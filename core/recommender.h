@@ -155,6 +155,11 @@ struct Recommendation {
   // The part of rerank_ms spent on sentence attention (phrase vectors,
   // line vectors, explanations); 0 when it is off.
   double sentence_ms = 0;
+  // The pictures' mood (image_mood.h: from their tags, faces and colour;
+  // not from a text hint), when the models have a mood model and the
+  // request has a picture. It does not enter the ranking.
+  bool has_mood = false;
+  ImageMood mood;
 };
 
 // Ranks songs for already-computed image tags (no model call).

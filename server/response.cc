@@ -71,6 +71,12 @@ void FillRecommendResponse(const Recommendation& rec, const Snapshot& snapshot, 
       }
     }
   }
+  if (rec.has_mood) {
+    pb::ImageMood* mood = response->mutable_image_mood();
+    mood->set_valence(rec.mood.valence);
+    mood->set_arousal(rec.mood.arousal);
+    for (const std::string& w : rec.mood.words) mood->add_words(w);
+  }
   response->set_model_version(snapshot.models->version());
   response->set_index_version(bundle.manifest().version);
 }

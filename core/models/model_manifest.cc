@@ -209,6 +209,20 @@ absl::StatusOr<ModelManifest> ParseModelManifest(absl::string_view text, const s
           "model manifest ", path, ": sentence_encoder needs an id and a phrase holding {label}"));
     }
   }
+  if (manifest.contains("mood")) {
+    try {
+      const json& mood = manifest.at("mood");
+      for (const auto& [key, _] : mood.items()) {
+        if (key != "file") throw std::runtime_error(absl::StrCat(key, " is unknown (known: file)"));
+      }
+      const std::string file = mood.at("file").get<std::string>();
+      if (file.empty()) throw std::runtime_error("file must name a file");
+      m.mood.file = Resolve(dir, file);
+    } catch (const std::exception& e) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("model manifest ", path, ": mood (file): ", e.what()));
+    }
+  }
   if (manifest.contains("taggers")) {
     if (!manifest["taggers"].is_array()) {
       return absl::InvalidArgumentError(

@@ -80,6 +80,12 @@ struct SentenceEncoderSpec {
   std::string phrase = "{label}";
 };
 
+// The manifest's optional "mood": {"file": "image_mood.json"}: the image
+// mood model (image_mood.h) that Recommend fills Recommendation::mood with.
+struct MoodSpec {
+  std::string file;  // resolved; empty: the manifest names none
+};
+
 struct ModelManifest {
   std::string path;               // the manifest file
   std::string word_vectors_file;  // resolved
@@ -88,6 +94,7 @@ struct ModelManifest {
   QueryCalibration query;           // "query": {"score_power": p, "damping": d}
   std::vector<TaggerSpec> taggers;  // names are distinct
   SentenceEncoderSpec sentence_encoder;
+  MoodSpec mood;
 };
 
 // Parses `text`, the manifest at `path` (relative file names resolve against

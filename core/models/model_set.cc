@@ -198,6 +198,13 @@ absl::StatusOr<std::unique_ptr<ModelSet>> ModelSet::Load(const ModelSetOptions& 
                   << " ms";
     set->set_phrases(std::move(*phrases));
   }
+  if (!options.words_only && !manifest.mood.file.empty()) {
+    auto mood = ReadImageMoodModel(manifest.mood.file);
+    if (!mood.ok()) return WithContext("image mood", mood.status());
+    I2S_LOG(INFO) << "image mood model " << manifest.mood.file << ": " << mood->lexicon.size()
+                  << " lexicon entries";
+    set->set_mood(std::make_shared<const ImageMoodModel>(std::move(*mood)));
+  }
   if (!manifest.query.identity()) {
     I2S_LOG(INFO) << "query calibration: score_power " << manifest.query.score_power << ", damping "
                   << manifest.query.damping;
@@ -281,6 +288,7 @@ absl::StatusOr<ImageTags> ModelSet::TagImage(const RgbImage& image) const {
     for (Tag& t : results[i]->tags) all.tags.push_back(std::move(t));
   }
   all.forward_ms = std::max(here, there);
+  all.colour = facts.colour_features();
   CalibrateTags(calibration_, &all.tags);
   std::stable_sort(all.tags.begin(), all.tags.end(), [](const Tag& a, const Tag& b) {
     return a.score * a.weight > b.score * b.weight;
@@ -296,9 +304,11 @@ absl::StatusOr<ImageTags> ModelSet::TagImages(const std::vector<RgbImage>& image
   };
   std::vector<Seen> seen;
   double forward_ms = 0;
+  std::map<std::string, float> colour;  // summed
   for (size_t i = 0; i < images.size(); ++i) {
     ASSIGN_OR_RETURN(ImageTags tagged, TagImage(images[i]));
     forward_ms += tagged.forward_ms;
+    for (const auto& [name, value] : tagged.colour) colour[name] += value;
     for (Tag& t : tagged.tags) {
       t.image_index = static_cast<int>(i);
       auto it = std::find_if(seen.begin(), seen.end(), [&](const Seen& s) {
@@ -315,6 +325,8 @@ absl::StatusOr<ImageTags> ModelSet::TagImages(const std::vector<RgbImage>& image
   }
   ImageTags merged;
   merged.forward_ms = forward_ms;
+  merged.colour = std::move(colour);
+  for (auto& [name, value] : merged.colour) value /= images.size();
   const float n = static_cast<float>(images.size());
   for (Seen& s : seen) {
     s.best.image_count = static_cast<int>(std::count(s.in.begin(), s.in.end(), true));
@@ -325,6 +337,16 @@ absl::StatusOr<ImageTags> ModelSet::TagImages(const std::vector<RgbImage>& image
     return a.score * a.weight > b.score * b.weight;
   });
   return merged;
+}
+
+bool ModelSet::ImageMoodOf(const ImageTags& tagged, ImageMood* out) const {
+  if (mood_ == nullptr) return false;
+  std::vector<std::string> face_sources;
+  for (const auto& t : taggers_) {
+    if (t->info().kind == "faces") face_sources.push_back(t->info().name);
+  }
+  *out = ComputeImageMood(*mood_, tagged.tags, tagged.colour, face_sources);
+  return true;
 }
 
 std::vector<Tag> ModelSet::TagText(absl::string_view text, float weight, int max_words) const {

@@ -74,6 +74,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/models/image_mood.h"
 #include "core/models/tag_phrases.h"
 #include "core/models/tagger.h"
 #include "core/models/taggers.h"
@@ -130,6 +131,14 @@ class ModelSet {
   // encoder (or it was not loaded).
   const TagPhrases* phrases() const { return phrases_.get(); }
   void set_phrases(std::unique_ptr<TagPhrases> p) { phrases_ = std::move(p); }
+  // The manifest's image mood model (image_mood.h), or null when it names
+  // none.
+  const ImageMoodModel* mood() const { return mood_.get(); }
+  void set_mood(std::shared_ptr<const ImageMoodModel> m) { mood_ = std::move(m); }
+  // The picture's mood from TagImage(s)' tags and colour features (the
+  // faces taggers' tags as faces); false, *out untouched, when the set has
+  // no mood model.
+  bool ImageMoodOf(const ImageTags& tagged, ImageMood* out) const;
 
   // Runs every tagger; tags from all taggers, by score * weight, strongest
   // first, and the forward-pass time (taggers on parallel threads overlap).
@@ -151,6 +160,7 @@ class ModelSet {
   int working_size_ = 0;
   QueryCalibration calibration_;
   std::unique_ptr<TagPhrases> phrases_;
+  std::shared_ptr<const ImageMoodModel> mood_;
   // Set with parallel_taggers and more than one model tagger.
   std::unique_ptr<TaggerThreads> threads_;
 };

@@ -129,6 +129,10 @@ class ImageFacts {
 struct ImageTags {
   std::vector<Tag> tags;
   double forward_ms = 0;
+  // The picture's colour features (colour_cues.h ColourFeatures; several
+  // pictures: their mean), filled by ModelSet::TagImage(s) for the image
+  // mood (image_mood.h). Empty from a lone tagger.
+  std::map<std::string, float> colour;
 };
 
 // Thread-safety: Run() may be called concurrently from several threads.

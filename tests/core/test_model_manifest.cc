@@ -151,6 +151,28 @@ TEST_CASE("The shipped models.json carries the calibration i2s-eval --calibrate 
   CHECK(std::pow(1 - 0.3, manifest->query.damping) == Approx(0.915).margin(0.001));
 }
 
+TEST_CASE("ParseModelManifest reads the image mood model's file and refuses a bad entry") {
+  auto m = ParseModelManifest(ManifestText("", R"("mood": {"file": "image_mood.json"}, )"), kPath);
+  INFO(m.status().ToString());
+  REQUIRE(m.ok());
+  CHECK(m->mood.file == "/srv/models/image_mood.json");
+  auto none = ParseModelManifest(ManifestText(""), kPath);
+  REQUIRE(none.ok());
+  CHECK(none->mood.file.empty());
+  for (const char* bad : {R"("mood": {"weights": "x.json"}, )", R"("mood": {}, )",
+                          R"("mood": {"file": 3}, )", R"("mood": {"file": ""}, )"}) {
+    auto b = ParseModelManifest(ManifestText("", bad), kPath);
+    INFO(bad);
+    REQUIRE_FALSE(b.ok());
+    CHECK(absl::StrContains(b.status().message(), "mood"));
+  }
+  // The shipped default names the fitted model next to it.
+  auto shipped =
+      ReadModelManifest(testing::RequiredEnv("I2S_SOURCE_DIR") + "/tools/assets/models.json");
+  REQUIRE(shipped.ok());
+  CHECK(absl::EndsWith(shipped->mood.file, "/image_mood.json"));
+}
+
 TEST_CASE("CalibrateTags: a confident object damps cues and regions; score_power reshapes") {
   auto tag = [](const char* label, float score, float weight, TagRole role) {
     Tag t;

@@ -2,7 +2,7 @@
 // generated models and bundle (tests/support/server_fixture.h), called over gRPC.
 // The API: ranking with explanations and filters, GetSong/GetInfo, health,
 // reflection, /metrics, i2s-client, the full tagger set, the faces tagger,
-// sentence attention.
+// sentence attention, the image's mood.
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -159,6 +159,38 @@ TEST_CASE("Recommend ranks the matching songs first, with explanations") {
     CHECK(bad.error_code() == grpc::INVALID_ARGUMENT);
     CHECK(absl::StrContains(bad.error_message(), "duration range"));
   }
+}
+
+TEST_CASE("Recommend carries the image's mood: valence, arousal and words") {
+  // models.json names the shipped image mood model (image_mood.json).
+  TestServer server;
+  float valence[2] = {0, 0};
+  int i = 0;
+  for (const char* image : {"red.jpg", "gray.png"}) {
+    INFO("image " << image);
+    pb::RecommendRequest req;
+    req.set_image(Image(image));
+    pb::RecommendResponse resp;
+    REQUIRE(Recommend(server, req, &resp).ok());
+    REQUIRE(resp.has_image_mood());
+    const pb::ImageMood& mood = resp.image_mood();
+    CHECK(mood.valence() >= -1);
+    CHECK(mood.valence() <= 1);
+    CHECK(mood.arousal() >= -1);
+    CHECK(mood.arousal() <= 1);
+    REQUIRE(mood.words_size() >= 1);
+    CHECK(mood.words_size() <= 2);
+    CHECK_FALSE(mood.words(0).empty());
+    valence[i++] = mood.valence();
+  }
+  // A saturated red picture is more pleasant than a flat grey one (colour).
+  CHECK(valence[0] > valence[1]);
+  // Text only: no picture, no image mood.
+  pb::RecommendRequest text;
+  text.set_text("the sea");
+  pb::RecommendResponse resp;
+  REQUIRE(Recommend(server, text, &resp).ok());
+  CHECK_FALSE(resp.has_image_mood());
 }
 
 TEST_CASE("GetSong, GetInfo, health, reflection and metrics") {

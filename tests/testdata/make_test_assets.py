@@ -4,7 +4,8 @@
 Everything is deterministic (fixed seeds) and small, so the default test run
 exercises the real code paths (TorchScript loading, FAISS, gRPC) in seconds:
 
-  models.json    model manifest in the production format
+  models.json    model manifest in the production format, with the shipped image mood model
+                 (image_mood.json, mood_words.tsv copied from tools/assets/data)
   models_slow.json  the same with slow_color.pt (~50 ms a forward pass)
   models_full.json  tiny_color with 2x2 + centre regions, colour cues
                  (cues.json: tools/assets/data/colour_cues.json with tiny words),
@@ -46,6 +47,7 @@ usage: make_test_assets.py OUT_DIR
 import csv
 import json
 import os
+import shutil
 import struct
 import sys
 
@@ -471,8 +473,14 @@ def main():
             "labels": "labels.tsv", "skip_labels": [0],
             "top_k": 3, "min_score": 0.05, "weight": 1.0}],
     }
+    # The image mood model as shipped (tools/assets/data/image_mood.json and its lexicon).
+    for name in ("image_mood.json", "mood_words.tsv"):
+        shutil.copyfile(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                     "../../tools/assets/data", name), os.path.join(out, name))
+    manifest["mood"] = {"file": "image_mood.json"}
     with open(os.path.join(out, "models.json"), "w") as f:
         json.dump(manifest, f, indent=2)
+    del manifest["mood"]
     # The full tagger set: regions on the classifier plus colour cues (the
     # production rule file, with words from the tiny vocabulary).
     with open(os.path.join(os.path.dirname(os.path.abspath(__file__)),

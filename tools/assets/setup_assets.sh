@@ -270,7 +270,10 @@ else:
 EOF
 done
 cp "$TOOLS/data/colour_cues.json" "$MODELS/colour_cues.json"
-info "models.json, models_full.json, models_v1.json, colour_cues.json written"
+# The image mood model (models.json "mood"; docs/models.md "Image mood").
+cp "$TOOLS/data/image_mood.json" "$MODELS/image_mood.json"
+cp "$TOOLS/data/mood_words.tsv" "$MODELS/mood_words.tsv"
+info "models.json, models_full.json, models_v1.json, colour_cues.json, image_mood.json written"
 done_step
 
 # ---------------------------------------------------------------------------------------------
@@ -550,7 +553,7 @@ echo "==> summary ($((SECONDS - T_START))s)"
 (cd "$MODELS" && for f in models.json models_full.json models_v1.json colour_cues.json mobilenet_v2.pt \
                           imagenet_labels.txt imagenet_words.tsv glove100.i2sv \
                           centernet.pt coco_words.tsv use_lite.pt use_vocab.txt faces.pt emotion.pt \
-                          emotion_words.tsv models_faces.json; do
+                          emotion_words.tsv models_faces.json image_mood.json mood_words.tsv; do
   [ -s "$f" ] || die "missing output $MODELS/$f"
   printf '    %-22s %10s bytes  sha256 %s\n' "$f" "$(stat -c %s "$f")" "$(sha "$f" | cut -c1-16)"
 done)

@@ -78,6 +78,18 @@ class HttpGatewayTest(t.ServerTestCase):
                 self.assertEqual([m["song_id"] for m in body["matches"]], grpc_ids)
                 self.assertEqual(body["index_version"], "test-bundle-1")
 
+    def test_image_mood_in_the_json(self):
+        image = t.read(t.asset("images", "red.jpg"))
+        status, _, body = self.post("?top_k=3", "image/jpeg", image)
+        self.assertEqual(status, 200, body)
+        mood = body["image_mood"]
+        self.assertTrue(-1 <= mood["valence"] <= 1, mood)
+        self.assertTrue(-1 <= mood["arousal"] <= 1, mood)
+        self.assertTrue(1 <= len(mood["words"]) <= 2, mood)
+        answer = self.grpc_answer(image, top_k=3).image_mood
+        self.assertAlmostEqual(mood["valence"], answer.valence, places=5)
+        self.assertEqual(mood["words"], list(answer.words))
+
     def test_multipart_and_json_forms(self):
         blue = t.read(t.asset("images", "blue.png"))
         red = t.read(t.asset("images", "red.jpg"))
