@@ -91,7 +91,8 @@ ABSL_FLAG(std::string, mood, "",
           "correlations of the fitted model vs colour-only vs tags-only, per fold of --folds "
           "(the first config's models, which must name a mood model).");
 ABSL_FLAG(std::string, mood_photos, "",
-          "Directory of the --mood photos. Default: $I2S_CACHE/eval/photos.");
+          "Directory the --mood labels' image paths are relative to (photos/..., "
+          "mood_photos/...). Default: $I2S_CACHE/eval.");
 ABSL_FLAG(double, mood_ridge, 5.0, "Ridge penalty of the --mood fit (on standardised features).");
 ABSL_FLAG(std::string, fit_mood, "",
           "With --mood: also fit the mood weights on all the labelled photos and write the mood "
@@ -643,7 +644,7 @@ int RunMood(const ConfigSpec& spec) {
   }
   const double lambda = absl::GetFlag(FLAGS_mood_ridge);
   const std::string photos = absl::GetFlag(FLAGS_mood_photos).empty()
-                                 ? JoinPath(DefaultCacheDir(), "eval/photos")
+                                 ? JoinPath(DefaultCacheDir(), "eval")
                                  : absl::GetFlag(FLAGS_mood_photos);
   ModelSetOptions mo;
   mo.manifest_path = spec.manifest;

@@ -79,7 +79,8 @@ std::vector<MoodVariant> CrossValidateMood(const ImageMoodModel& base,
                                            double lambda);
 
 // The features of each labelled photo under `models` (which must have a mood
-// model): decode, TagImage, ImageMoodFeatures. `photos_dir` holds the images.
+// model): decode, TagImage, ImageMoodFeatures. Label paths are relative to
+// `photos_dir` ($I2S_CACHE/eval: photos/NAME, mood_photos/NAME).
 absl::StatusOr<std::vector<std::vector<float>>> MoodFeaturesOf(const ModelSet& models,
                                                                const std::vector<MoodLabel>& labels,
                                                                const std::string& photos_dir);

@@ -10,6 +10,8 @@ Writes into OUT (a fresh directory):
   photos/*         the photos listed in tools/eval/photo_lexicons.tsv: copied as they are when
                    already a JPEG/PNG (as named) of at most MAX_PHOTO_SIDE pixels, else decoded,
                    flattened on white and area-resized to fit MAX_PHOTO_SIDE, written as JPEG
+  mood_photos/*    extra photos for the mood labels only (tools/eval/mood_photos.tsv, --mood_photos;
+                   written like photos/, never in eval.jsonl: the relevance set is unchanged)
   ATTRIBUTION.txt  licences of the pictures, and the source and licence of each photo
   summary.json     counts (kept, excluded and why; photos per Debian package)
 The first path component of "image" (openmoji, fluent3d, photos) is the picture's subset.
@@ -96,6 +98,10 @@ PHOTO_LICENCES = {
                         "/usr/share/doc/scribus-template/copyright)",
     "plasma-workspace-wallpapers": "GPL-2+ (/usr/share/doc/plasma-workspace-wallpapers/"
                                    "copyright); each wallpaper's metadata.json says LGPLv3",
+    "tuxpaint-data": "GPL-2+ (/usr/share/doc/tuxpaint-data/copyright, Files: *); the template "
+                     "photos are credited to Bill Kendrick in its AUTHORS.txt",
+    "tuxtype-data": "GPL-2 (/usr/share/doc/tuxtype-data/copyright); its images/README_IMAGES.TXT "
+                    "says the background photos are featured images from Wikimedia Commons",
 }
 
 
@@ -403,6 +409,8 @@ def main():
     ap.add_argument("--samples", required=True, help="$I2S_CACHE/samples")
     ap.add_argument("--debs", required=True, help="$I2S_CACHE/downloads/debs")
     ap.add_argument("--photo_lexicons", required=True, help="tools/eval/photo_lexicons.tsv")
+    ap.add_argument("--mood_photos", help="tools/eval/mood_photos.tsv (extra photos for the "
+                    "mood labels, written to OUT/mood_photos)")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
 
@@ -512,6 +520,36 @@ def main():
             rows.append({"image": rel, "lexicon": lexicon,
                          "source": f"{package}:{name} ({description})", "relevant_songs": n})
 
+    # (c) Extra photos for the mood labels (photo_moods.tsv): not in eval.jsonl.
+    mood_credits = []
+    summary["mood_photos_by_package"] = {}
+    if a.mood_photos:
+        os.makedirs(os.path.join(a.out, "mood_photos"), exist_ok=True)
+        with open(a.mood_photos, encoding="utf-8") as f:
+            for line_no, line in enumerate(f, 1):
+                if not line.strip() or line.startswith("#"):
+                    continue
+                cols = line.rstrip("\n").split("\t")
+                if len(cols) != 2:
+                    raise SystemExit(f"{a.mood_photos}:{line_no}: want 2 TAB-separated columns")
+                name, origin = cols
+                if os.path.basename(name) != name or name in names:
+                    raise SystemExit(f"{a.mood_photos}:{line_no}: {name}: bad or repeated name")
+                names.add(name)
+                package, path = origin.split(":", 1)
+                if package not in PHOTO_LICENCES:
+                    raise SystemExit(f"{a.mood_photos}:{line_no}: no licence for {package} "
+                                     "(PHOTO_LICENCES in make_eval_set.py)")
+                write_photo(debs.read(package, path), os.path.join(a.out, "mood_photos", name))
+                credit = f"{package} {debs.version(package)}:{path}"
+                who = photo_credit(debs, package, path)
+                if who:
+                    credit += f"; {who}"
+                mood_credits.append(f"mood_photos/{name}: {credit}")
+                summary["mood_photos_by_package"][package] = (
+                    summary["mood_photos_by_package"].get(package, 0) + 1)
+    summary["mood_photos"] = len(mood_credits)
+
     # A fixed shuffle, so that the first N lines (i2s-eval --limit) are a fair sample.
     random.Random(SHUFFLE_SEED).shuffle(rows)
     with open(os.path.join(a.out, "eval.jsonl"), "w", encoding="utf-8") as f:
@@ -540,12 +578,20 @@ def main():
                 "package records them.\n")
         for line in photo_credits:
             f.write(f"  {line}\n")
+        if mood_credits:
+            f.write("mood_photos/*: photographs for the mood labels only (not in eval.jsonl), "
+                    "licences by package:\n")
+            for package in sorted(summary["mood_photos_by_package"]):
+                f.write(f"  {package} ({summary['mood_photos_by_package'][package]} photos): "
+                        f"{PHOTO_LICENCES[package]}\n")
+            for line in mood_credits:
+                f.write(f"  {line}\n")
     print(f"eval set: {len(rows)} pictures ({summary['openmoji']} openmoji, "
           f"{summary['fluent3d']} fluent3d, {summary['photos']} photos); emoji concepts "
           f"excluded: {summary['emoji_empty_lexicon']} empty lexicon, "
           f"{summary['emoji_no_relevant_song']} without a relevant song, "
           f"{summary['emoji_over_cap']} over the cap of {MAX_CONCEPTS}; photos excluded: "
-          f"{summary['photos_no_relevant_song']}")
+          f"{summary['photos_no_relevant_song']}; mood photos: {summary['mood_photos']}")
     print("photos by package: " + ", ".join(
         f"{k} {v}" for k, v in sorted(summary["photos_by_package"].items())))
 

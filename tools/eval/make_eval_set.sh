@@ -6,7 +6,7 @@
 #
 # Needs tools/assets/setup_assets.sh to have run (word vectors, sample photos and the Debian packages
 # they come from in the cache), npm (to fetch the pinned emoji packages, tools/eval/eval.lock),
-# apt-get (the pinned Debian packages with photos, eval.lock "deb" rows: ~256 MB, fetched once
+# apt-get (the pinned Debian packages with photos, eval.lock "deb" rows: ~274 MB, fetched once
 # into $I2S_CACHE/downloads/debs), rsvg-convert (Debian librsvg2-bin) and python3-opencv;
 # missing packages are installed when root. Pictures, lexicons and the relevance definition:
 # tools/eval/make_eval_set.py, tools/eval/photo_lexicons.tsv and tools/eval/relevance.py.
@@ -18,7 +18,8 @@
 #   I2S_PYTHON     Python 3 (default /usr/bin/python3)
 #
 # Result: $I2S_CACHE/eval/{eval.jsonl, openmoji/*.png, fluent3d/*.png, photos/*, summary.json,
-#         ATTRIBUTION.txt}
+#         ATTRIBUTION.txt}, and mood_photos/* (tools/eval/mood_photos.tsv: for the mood labels
+#         only, not in eval.jsonl)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -37,7 +38,7 @@ FORCE=0
 for a in "$@"; do
   case "$a" in
     --force) FORCE=1 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "unknown option: $a" >&2; exit 2 ;;
   esac
 done
@@ -81,7 +82,7 @@ done < <(awk -F'\t' '$0 !~ /^#/ && NF >= 5 && $1 == "deb"' "$LOCK")
 stamp_of() {
   {
     sha "$LOCK"; sha "$HERE/make_eval_set.py"; sha "$HERE/relevance.py"
-    sha "$HERE/photo_lexicons.tsv"; sha "$CATALOGUE"
+    sha "$HERE/photo_lexicons.tsv"; sha "$HERE/mood_photos.tsv"; sha "$CATALOGUE"
     stat -c '%s %Y' "$VECTORS"
     for f in "$SAMPLES"/*.png "$SAMPLES"/*.jpg; do if [ -e "$f" ]; then sha "$f"; fi; done
     for f in "$DL"/debs/*.deb; do if [ -e "$f" ]; then stat -c '%n %s %Y' "$f"; fi; done
@@ -131,7 +132,8 @@ trap 'rm -rf "$TMP"' EXIT
   --openmoji "${TGZ[openmoji]}" --openmoji_spec "${SPEC[openmoji]}" \
   --fluent "${TGZ[@lobehub/fluent-emoji-3d]}" --fluent_spec "${SPEC[@lobehub/fluent-emoji-3d]}" \
   --vectors "$VECTORS" --catalogue "$CATALOGUE" --samples "$SAMPLES" --debs "$DL/debs" \
-  --photo_lexicons "$HERE/photo_lexicons.tsv" --out "$TMP" | sed 's/^/    /'
+  --photo_lexicons "$HERE/photo_lexicons.tsv" --mood_photos "$HERE/mood_photos.tsv" \
+  --out "$TMP" | sed 's/^/    /'
 echo "$STAMP" >"$TMP/.stamp"
 rm -rf "$OUT.old"
 [ -d "$OUT" ] && mv "$OUT" "$OUT.old"
