@@ -48,7 +48,7 @@ key="$(sha256sum "$dst" "$TOOLS/convert_lexicon.py" | cut -d' ' -f1 | sha256sum 
 if [ "$FORCE" = 0 ] && [ -s "$OUT" ] && [ -f "$stampfile" ] && [ "$(cat "$stampfile")" = "$key" ]; then
   echo "    $OUT: up to date"
 else
-  "$PY" "$TOOLS/convert_lexicon.py" "$dst" "$OUT.part" | sed 's/^/    /'
+  "$PY" "$TOOLS/convert_lexicon.py" "$dst" "$OUT.part" | sed -e 's/\.part:/:/' -e 's/^/    /'
   mv "$OUT.part" "$OUT"
   mkdir -p "$(dirname "$stampfile")"; echo "$key" > "$stampfile"
 fi
