@@ -354,8 +354,24 @@ std::string FormatSong(const v1::Song& song) {
   field("id", song.id());
   field("title", song.title());
   field("artist", song.artist());
-  field("genre", song.genre());
-  field("mood", song.mood());
+  // An imputed genre or mood says so, with its confidence.
+  auto with_imputed = [&song](absl::string_view name, const std::string& value) {
+    for (const v1::ImputedField& f : song.imputed()) {
+      if (f.field() == name) {
+        return absl::StrFormat("%s (imputed from similar songs, confidence %.2f)", value,
+                               f.confidence());
+      }
+    }
+    return value;
+  };
+  field("genre", with_imputed("genre", song.genre()));
+  field("mood", with_imputed("mood", song.mood()));
+  if (song.has_lyric_mood()) {
+    const v1::LyricMood& m = song.lyric_mood();
+    field("lyrics mood",
+          absl::StrFormat("%s (valence %.2f, arousal %.2f, %d lexicon words)", m.impression(),
+                          m.valence(), m.arousal(), m.scored_words()));
+  }
   field("language", song.language());
   field("license", song.license());
   field("duration", Duration(song.duration_seconds()));

@@ -52,6 +52,9 @@ ABSL_FLAG(bool, explain, true,
           "strongest lyric lines");
 ABSL_FLAG(std::string, genre, "", "recommend: only these genres, comma-separated; empty means any");
 ABSL_FLAG(std::string, mood, "", "recommend: only these moods, comma-separated; empty means any");
+ABSL_FLAG(bool, catalogue_values_only, false,
+          "recommend: --genre and --mood match only the catalogue's values, not those the "
+          "indexer imputed from similar songs");
 ABSL_FLAG(std::string, language, "",
           "recommend: only these languages, comma-separated; empty means any");
 ABSL_FLAG(std::string, license, "",
@@ -210,6 +213,7 @@ int RunRecommend(Client& client, const std::vector<std::string>& images) {
   v1::Filters* filters = request.mutable_filters();
   for (auto& v : SplitList(absl::GetFlag(FLAGS_genre))) filters->add_genres(v);
   for (auto& v : SplitList(absl::GetFlag(FLAGS_mood))) filters->add_moods(v);
+  filters->set_catalogue_values_only(absl::GetFlag(FLAGS_catalogue_values_only));
   for (auto& v : SplitList(absl::GetFlag(FLAGS_language))) {
     filters->add_languages(v);
   }

@@ -6,17 +6,23 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <numeric>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/flags/flag.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "core/bundle/bundle.h"
 #include "core/bundle/bundle_update.h"
 #include "core/bundle/catalogue.h"
 #include "core/bundle/embedder.h"
+#include "core/bundle/imputation.h"
+#include "core/bundle/song_mood.h"
 #include "core/models/image_model.h"
 #include "core/models/model_manifest.h"
 #include "core/text/sentence_encoder.h"
@@ -91,6 +97,17 @@ ABSL_FLAG(bool, sentence_vectors, false,
           "(its \"sentence_encoder\" entry) into sentences.bin, for i2s-server "
           "--sentence_weight (~470 lines/s per core; docs/indexing.md).");
 ABSL_FLAG(int, sentence_threads, 2, "LibTorch threads for --sentence_vectors.");
+ABSL_FLAG(std::string, mood_lexicon, "",
+          "Word lexicon (word<TAB>score -5..5, tools/assets/convert_lexicon.py) to score each "
+          "song's lyrics with: valence, arousal and an impression word in moods.bin. Default: "
+          "the \"mood_lexicon\" of --models; none: no lyric moods.");
+ABSL_FLAG(std::string, imputation_eval, "",
+          "Evaluation mode: the bundle directory whose genre, mood and lyric impression are "
+          "imputed for held-out songs (k-fold over the songs holding catalogue values) and "
+          "compared with the majority class; prints a table and writes no bundle.");
+ABSL_FLAG(std::string, imputation_eval_k, "1,5,10,20",
+          "With --imputation_eval: the neighbour counts to evaluate (comma-separated).");
+ABSL_FLAG(int, imputation_eval_folds, 5, "With --imputation_eval: folds (fixed seed 17).");
 
 namespace image2song {
 namespace {
@@ -98,6 +115,143 @@ namespace {
 int Fail(const absl::Status& status) {
   std::cerr << "i2s-index: error: " << status.message() << "\n";
   return 1;
+}
+
+std::string ModelsPath();
+
+// The lexicon and imputation settings of --models (and --mood_lexicon).
+struct MoodSettings {
+  std::unique_ptr<MoodLexicon> lexicon;
+  std::string lexicon_id;
+  MoodOptions mood;
+  ImputationOptions imputation;
+};
+
+absl::StatusOr<MoodSettings> LoadMoodSettings(const std::string& models_path) {
+  MoodSettings out;
+  ASSIGN_OR_RETURN(ModelManifest models, ReadModelManifest(models_path));
+  out.imputation.k = models.imputation.k;
+  out.imputation.vote = models.imputation.vote;
+  out.imputation.min_confidence = models.imputation.min_confidence;
+  out.mood.valence_threshold = models.mood_lexicon.valence_threshold;
+  out.mood.arousal_threshold = models.mood_lexicon.arousal_threshold;
+  std::string path = models.mood_lexicon.path;
+  out.lexicon_id = models.mood_lexicon.id;
+  const std::string flag = absl::GetFlag(FLAGS_mood_lexicon);
+  if (flag == "none") {
+    path.clear();
+  } else if (!flag.empty()) {
+    path = flag;
+    out.lexicon_id = absl::StrCat("file:", flag.substr(flag.find_last_of('/') + 1));
+  }
+  if (!path.empty()) {
+    ASSIGN_OR_RETURN(MoodLexicon lexicon, MoodLexicon::Load(path));
+    out.lexicon = std::make_unique<MoodLexicon>(std::move(lexicon));
+    I2S_LOG(INFO) << "mood lexicon " << path << ": " << out.lexicon->size() << " words";
+  }
+  return out;
+}
+
+// --imputation_eval: k-fold over the songs holding a value of each field;
+// each fold's values are hidden and imputed from the others.
+int RunImputationEval(const std::string& dir, const std::string& models_path) {
+  BundleLoadOptions lo;
+  auto bundle = Bundle::Load(dir, lo);
+  if (!bundle.ok()) return Fail(bundle.status());
+  const Bundle& b = **bundle;
+  auto settings = LoadMoodSettings(models_path);
+  if (!settings.ok()) return Fail(settings.status());
+  const int64_t n = b.size();
+  const SongMoods* moods = b.moods();
+  // The known values: the catalogue's genre and mood (imputed ones left
+  // out) and the lyric impression.
+  struct Field {
+    std::string name;
+    std::vector<std::string> values;
+  };
+  std::vector<Field> fields = {{"genre", {}}, {"mood", {}}, {"lyric impression", {}}};
+  for (Field& f : fields) f.values.resize(n);
+  for (int64_t i = 0; i < n; ++i) {
+    const MoodRecord r = moods != nullptr ? moods->Get(i) : MoodRecord();
+    if (!(r.flags & kGenreImputed)) fields[0].values[i] = b.column_value(i, kGenreColumn);
+    if (!(r.flags & kMoodImputed)) fields[1].values[i] = b.column_value(i, kMoodColumn);
+    if (r.flags & kHasLyricMood) fields[2].values[i] = kImpressions[r.impression];
+  }
+  std::vector<int> ks;
+  for (absl::string_view part :
+       absl::StrSplit(absl::GetFlag(FLAGS_imputation_eval_k), ',', absl::SkipEmpty())) {
+    int k = 0;
+    if (!absl::SimpleAtoi(part, &k) || k <= 0 || k > 1000) {
+      std::cerr << "i2s-index: --imputation_eval_k: bad value '" << part << "'\n";
+      return 2;
+    }
+    ks.push_back(k);
+  }
+  const int folds = absl::GetFlag(FLAGS_imputation_eval_folds);
+  if (folds < 2) {
+    std::cerr << "i2s-index: --imputation_eval_folds must be at least 2\n";
+    return 2;
+  }
+  std::printf("bundle %s: %lld songs, index %s, %d folds (seed 17)\n", b.manifest().version.c_str(),
+              static_cast<long long>(n), b.manifest().index_type.c_str(), folds);
+  std::printf("%-17s %6s %7s %-10s %5s %9s %9s %9s\n", "field", "songs", "classes", "vote", "k",
+              "accuracy", "majority", "coverage");
+  for (const Field& f : fields) {
+    std::vector<int64_t> with;
+    absl::flat_hash_map<std::string, int64_t> classes;
+    for (int64_t i = 0; i < n; ++i) {
+      if (!f.values[i].empty()) {
+        with.push_back(i);
+        ++classes[f.values[i]];
+      }
+    }
+    if (with.size() < size_t(folds) || classes.size() < 2) {
+      std::printf("%-17s %6zu %7zu (too few songs or classes to evaluate)\n", f.name.c_str(),
+                  with.size(), classes.size());
+      continue;
+    }
+    std::mt19937_64 rng(17);
+    std::shuffle(with.begin(), with.end(), rng);
+    for (const char* vote : {"similarity", "majority"}) {
+      for (int k : ks) {
+        ImputationOptions o = settings->imputation;
+        o.k = k;
+        o.vote = vote;
+        int64_t correct = 0, baseline = 0, covered = 0;
+        for (int fold = 0; fold < folds; ++fold) {
+          std::vector<std::string> known = f.values;
+          absl::flat_hash_map<std::string, int64_t> train;
+          for (size_t j = 0; j < with.size(); ++j) {
+            if (int(j % folds) == fold) {
+              known[with[j]].clear();
+            } else {
+              ++train[f.values[with[j]]];
+            }
+          }
+          std::string majority;
+          int64_t best = -1;
+          for (const auto& [value, count] : train) {
+            if (count > best || (count == best && value < majority)) {
+              majority = value;
+              best = count;
+            }
+          }
+          auto imputed = ImputeByNeighbours(b.index(), known, o);
+          if (!imputed.ok()) return Fail(imputed.status());
+          for (size_t j = fold; j < with.size(); j += folds) {
+            const int64_t i = with[j];
+            covered += !(*imputed)[i].value.empty();
+            correct += (*imputed)[i].value == f.values[i];
+            baseline += majority == f.values[i];
+          }
+        }
+        const double m = double(with.size());
+        std::printf("%-17s %6zu %7zu %-10s %5d %9.3f %9.3f %9.3f\n", f.name.c_str(), with.size(),
+                    classes.size(), vote, k, correct / m, baseline / m, covered / m);
+      }
+    }
+  }
+  return 0;
 }
 
 int RunUpdate(const WordVectors& words) {
@@ -108,6 +262,12 @@ int RunUpdate(const WordVectors& words) {
   uo.version = absl::GetFlag(FLAGS_bundle_version);
   uo.catalogue.skip_invalid = absl::GetFlag(FLAGS_skip_invalid);
   uo.catalogue.max_record_bytes = absl::GetFlag(FLAGS_max_record_bytes);
+  auto settings = LoadMoodSettings(ModelsPath());
+  if (!settings.ok()) return Fail(settings.status());
+  uo.lexicon = settings->lexicon.get();
+  uo.lexicon_id = settings->lexicon_id;
+  uo.mood = settings->mood;
+  uo.imputation = settings->imputation;
   const auto start = std::chrono::steady_clock::now();
   auto stats = UpdateBundle(uo, words);
   if (!stats.ok()) return Fail(stats.status());
@@ -137,6 +297,9 @@ absl::StatusOr<std::unique_ptr<WordVectors>> LoadWords() {
 int Run() {
   const std::string catalogue = absl::GetFlag(FLAGS_catalogue);
   const std::string output = absl::GetFlag(FLAGS_output);
+  if (!absl::GetFlag(FLAGS_imputation_eval).empty()) {
+    return RunImputationEval(absl::GetFlag(FLAGS_imputation_eval), ModelsPath());
+  }
   if (!absl::GetFlag(FLAGS_changes).empty()) {
     if (output.empty() || !catalogue.empty()) {
       std::cerr << "i2s-index: --changes needs --output (and --base), not --catalogue\n";
@@ -201,6 +364,12 @@ int Run() {
     wo.sentence_dim = encoder->dim();
     wo.sentence_encoder_id = spec.id;
   }
+  auto settings = LoadMoodSettings(ModelsPath());
+  if (!settings.ok()) return Fail(settings.status());
+  wo.lexicon = settings->lexicon.get();
+  wo.lexicon_id = settings->lexicon_id;
+  wo.mood = settings->mood;
+  wo.imputation = settings->imputation;
   auto writer = BundleWriter::Create(wo, &words);
   if (!writer.ok()) return Fail(writer.status());
   struct Pending {
@@ -319,7 +488,8 @@ int Run() {
   std::printf(
       "bundle %s written to %s: %lld songs, %lld skipped, index %s + lexical (%.1f MiB) + "
       "co-occurrence (%.2f MiB) + sentence vectors (%.1f MiB), "
-      "%d-d (%s), %.1f%% of lyric words in the vocabulary, %.1fs\n",
+      "%d-d (%s), %.1f%% of lyric words in the vocabulary, %lld genres and %lld moods "
+      "imputed, %.1fs\n",
       manifest->version.c_str(), output.c_str(), static_cast<long long>(manifest->song_count),
       static_cast<long long>(stats.skipped), manifest->index_type.c_str(),
       manifest->files.count(kLexicalIndexFile)
@@ -332,7 +502,9 @@ int Run() {
           ? manifest->files.at(kSentenceVectorsFile).bytes / 1048576.0
           : 0.0,
       manifest->dim, manifest->embedder_id.c_str(),
-      words_total ? 100.0 * words_known / words_total : 0.0, secs);
+      words_total ? 100.0 * words_known / words_total : 0.0,
+      static_cast<long long>(manifest->imputed_genres),
+      static_cast<long long>(manifest->imputed_moods), secs);
   return 0;
 }
 

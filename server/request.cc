@@ -75,6 +75,7 @@ RecommendOptions ToRecommendOptions(const pb::RecommendRequest& request,
   AddLower(f.licenses(), &ro.filters.licenses);
   for (const std::string& id : f.exclude_song_ids()) ro.filters.exclude_ids.insert(id);
   ro.filters.exclude_explicit = f.exclude_explicit();
+  ro.filters.catalogue_values_only = f.catalogue_values_only();
   ro.filters.min_duration_seconds = f.min_duration_seconds();
   ro.filters.max_duration_seconds = f.max_duration_seconds();
   return ro;

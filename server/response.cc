@@ -95,6 +95,34 @@ void FillSong(const SongMeta& m, image2song::v1::Song* s) {
   s->set_lyrics(absl::StrJoin(m.lines, "\n"));
 }
 
+void FillBundleSong(const Bundle& bundle, int64_t i, pb::Song* s) {
+  FillSong(bundle.song(i), s);
+  const SongMoods* moods = bundle.moods();
+  if (moods == nullptr) return;
+  const MoodRecord r = moods->Get(i);
+  if (r.flags & kHasLyricMood) {
+    pb::LyricMood* m = s->mutable_lyric_mood();
+    m->set_valence(r.valence);
+    m->set_arousal(r.arousal);
+    m->set_impression(kImpressions[r.impression]);
+    m->set_scored_words(r.scored_words);
+  }
+  if (r.flags & kGenreImputed) {
+    s->set_genre(bundle.column_value(i, kGenreColumn));
+    pb::ImputedField* f = s->add_imputed();
+    f->set_field("genre");
+    f->set_value(s->genre());
+    f->set_confidence(r.genre_confidence);
+  }
+  if (r.flags & kMoodImputed) {
+    s->set_mood(bundle.column_value(i, kMoodColumn));
+    pb::ImputedField* f = s->add_imputed();
+    f->set_field("mood");
+    f->set_value(s->mood());
+    f->set_confidence(r.mood_confidence);
+  }
+}
+
 void FillSnapshotInfo(const Snapshot& snapshot, image2song::v1::GetInfoResponse* response) {
   const BundleManifest& m = snapshot.bundle->manifest();
   response->set_index_version(m.version);

@@ -16,6 +16,9 @@ void FillRecommendResponse(const Recommendation& rec, const Snapshot& snapshot, 
 
 // One song's metadata and lyrics.
 void FillSong(const SongMeta& song, image2song::v1::Song* out);
+// Song `i` of `bundle`: FillSong, then its lyric mood and the genre and mood
+// imputed from its neighbours (moods.bin), marked in `imputed`.
+void FillBundleSong(const Bundle& bundle, int64_t i, image2song::v1::Song* out);
 
 // The snapshot's index (version, embedder, songs, vocabulary, dimension,
 // type) and models.

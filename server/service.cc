@@ -215,7 +215,7 @@ grpc::ServerUnaryReactor* SongRecommenderService::GetSong(grpc::CallbackServerCo
                                               "' in bundle ", snap->bundle->manifest().version));
     }
     pb::GetSongResponse response;
-    FillSong(snap->bundle->song(i), response.mutable_song());
+    FillBundleSong(*snap->bundle, i, response.mutable_song());
     return SerializeResponse(response, raw_response);
   }();
   return Finish(reactor, "GetSong", status, start);

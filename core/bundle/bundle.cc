@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -32,7 +33,8 @@ const char* const kBundleFiles[] = {"songs.faiss",  "songs.bin",  "columns.bin",
                                     "columns.json", "tokens.bin", "lexical.bin"};
 // Files a bundle may have; checked like the others when the manifest lists
 // them.
-const char* const kOptionalBundleFiles[] = {kCooccurrenceFile, kSentenceVectorsFile};
+const char* const kOptionalBundleFiles[] = {kCooccurrenceFile, kSentenceVectorsFile,
+                                            kSongMoodsFile};
 
 absl::Status Errno(absl::string_view what, const std::string& path) {
   return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
@@ -70,6 +72,14 @@ json ManifestToJson(const BundleManifest& m) {
       {"index_type", m.index_type},
       {"common_component", {{"mean", m.common.mean}, {"pc", m.common.pc}}},
       {"files", files}};
+  if (m.files.count(kSongMoodsFile)) {
+    out["mood"] = {{"lexicon", m.mood_lexicon_id},
+                   {"imputation",
+                    {{"k", m.imputation.k},
+                     {"vote", m.imputation.vote},
+                     {"min_confidence", m.imputation.min_confidence}}},
+                   {"imputed", {{"genre", m.imputed_genres}, {"mood", m.imputed_moods}}}};
+  }
   if (m.sentence_dim > 0) {
     out["sentence_encoder"] = {{"id", m.sentence_encoder_id}, {"dim", m.sentence_dim}};
   }
@@ -108,6 +118,17 @@ absl::StatusOr<BundleManifest> ManifestFromJson(const std::string& text, const s
     if (j.contains("sentence_encoder")) {
       m.sentence_encoder_id = j.at("sentence_encoder").at("id").get<std::string>();
       m.sentence_dim = j.at("sentence_encoder").at("dim").get<int>();
+    }
+    if (j.contains("mood")) {
+      const json& mood = j.at("mood");
+      m.mood_lexicon_id = mood.value("lexicon", "");
+      const json imputation = mood.value("imputation", json::object());
+      m.imputation.k = imputation.value("k", 0);
+      m.imputation.vote = imputation.value("vote", "similarity");
+      m.imputation.min_confidence = imputation.value("min_confidence", 0.0f);
+      const json imputed = mood.value("imputed", json::object());
+      m.imputed_genres = imputed.value("genre", int64_t{0});
+      m.imputed_moods = imputed.value("mood", int64_t{0});
     }
     for (const auto& [name, d] : j.at("files").items()) {
       m.files[name] = FileDigest{d.at("sha256").get<std::string>(), d.at("bytes").get<int64_t>()};
@@ -287,6 +308,13 @@ absl::StatusOr<std::unique_ptr<Bundle>> Bundle::Load(const std::string& dir,
     bundle->has_sentences_ = true;
   }
 
+  // Lyric moods and imputation marks (optional).
+  if (manifest.files.count(kSongMoodsFile)) {
+    ASSIGN_OR_RETURN(bundle->moods_,
+                     SongMoods::Open(JoinPath(dir, kSongMoodsFile), manifest.song_count));
+    bundle->has_moods_ = true;
+  }
+
   // Index.
   ASSIGN_OR_RETURN(bundle->index_, SongIndex::Load(JoinPath(dir, "songs.faiss"), options.index));
   if (bundle->index_->size() != manifest.song_count || bundle->index_->dim() != manifest.dim) {
@@ -296,6 +324,25 @@ absl::StatusOr<std::unique_ptr<Bundle>> Bundle::Load(const std::string& dir,
   }
   bundle->manifest_ = std::move(manifest);
   return bundle;
+}
+
+std::vector<uint8_t> Bundle::Select(const Filters& filters, int64_t* kept) const {
+  std::vector<uint8_t> bits = store_.Select(filters, kept);
+  if (!filters.catalogue_values_only || !has_moods_ ||
+      (filters.genres.empty() && filters.moods.empty())) {
+    return bits;
+  }
+  // A song passing a genre (mood) filter by an imputed genre (mood) is out.
+  uint8_t out_flags = 0;
+  if (!filters.genres.empty()) out_flags |= kGenreImputed;
+  if (!filters.moods.empty()) out_flags |= kMoodImputed;
+  for (int64_t i = 0; i < size(); ++i) {
+    if ((bits[i >> 3] & (1u << (i & 7))) && (moods_.Get(i).flags & out_flags)) {
+      bits[i >> 3] &= uint8_t(~(1u << (i & 7)));
+      --*kept;
+    }
+  }
+  return bits;
 }
 
 absl::Span<const LyricToken> Bundle::tokens(int64_t i) const {
@@ -359,6 +406,19 @@ absl::Status BundleWriter::Add(const SongRecord& r, const EmbeddedSong& song,
     RETURN_IF_ERROR(sentences_->AddSong(line_vectors, int64_t(song.lines.size())));
   }
   RETURN_IF_ERROR(songs_.Add(r, song.lines));
+  MoodRecord mood;
+  if (options_.lexicon != nullptr) {
+    const LyricMood lm = ScoreLyrics(song.lines, *options_.lexicon, options_.mood);
+    mood.valence = lm.valence;
+    mood.arousal = lm.arousal;
+    mood.impression = uint8_t(lm.impression);
+    mood.scored_words = uint16_t(std::min(lm.scored_words, 0xffff));
+    if (lm.impression != 0) mood.flags |= kHasLyricMood;
+    mood_words_ += lm.words;
+    mood_scored_ += lm.scored_words;
+    mood_songs_ += lm.impression != 0;
+  }
+  moods_.push_back(mood);
   RETURN_IF_ERROR(WriteAll(tokens_, song.tokens.data(), song.tokens.size() * sizeof(LyricToken),
                            JoinPath(tmp_dir_, "tokens.data")));
   offsets_.push_back(offsets_.back() + song.tokens.size());
@@ -375,7 +435,6 @@ absl::StatusOr<BundleManifest> BundleWriter::Finish() {
   const int dim = words_->dim();
   const std::string data_path = JoinPath(tmp_dir_, "tokens.data");
   const std::string tokens_path = JoinPath(tmp_dir_, "tokens.bin");
-  RETURN_IF_ERROR(songs_.Finish());
   RETURN_IF_ERROR(CloseSynced(&tokens_, data_path));
 
   std::vector<const char*> files(std::begin(kBundleFiles), std::end(kBundleFiles));
@@ -530,6 +589,48 @@ absl::StatusOr<BundleManifest> BundleWriter::Finish() {
   ::unlink(vectors_path.c_str());
   I2S_LOG(INFO) << "index built in " << absl::StrFormat("%.1f", seconds(build_start)) << " s";
   RETURN_IF_ERROR(index->Save(JoinPath(tmp_dir_, "songs.faiss")));
+
+  // Genre and mood of the songs without them, from their neighbours; the
+  // columns get the imputed values, moods.bin the marks.
+  if (options_.lexicon != nullptr || options_.imputation.k > 0) {
+    const auto impute_start = std::chrono::steady_clock::now();
+    const int columns[2] = {kGenreColumn, kMoodColumn};
+    const uint8_t marks[2] = {kGenreImputed, kMoodImputed};
+    int64_t imputed[2] = {0, 0};
+    for (int f = 0; f < 2 && options_.imputation.k > 0; ++f) {
+      std::vector<std::string> known(count_);
+      for (int64_t i = 0; i < count_; ++i) known[i] = songs_.ColumnValue(i, columns[f]);
+      ASSIGN_OR_RETURN(std::vector<ImputedValue> values,
+                       ImputeByNeighbours(*index, known, options_.imputation));
+      for (int64_t i = 0; i < count_; ++i) {
+        if (values[i].value.empty()) continue;
+        RETURN_IF_ERROR(songs_.SetColumnValue(i, columns[f], values[i].value));
+        moods_[i].flags |= marks[f];
+        (f == 0 ? moods_[i].genre_confidence : moods_[i].mood_confidence) = values[i].confidence;
+        ++imputed[f];
+      }
+    }
+    // Without a lexicon and with nothing imputed the file would say nothing.
+    if (options_.lexicon != nullptr || imputed[0] + imputed[1] > 0) {
+      RETURN_IF_ERROR(WriteSongMoods(JoinPath(tmp_dir_, kSongMoodsFile), moods_));
+      files.push_back(kSongMoodsFile);
+      m.mood_lexicon_id = options_.lexicon != nullptr ? options_.lexicon_id : "";
+      m.imputation = options_.imputation;
+      m.imputed_genres = imputed[0];
+      m.imputed_moods = imputed[1];
+    }
+    if (options_.lexicon != nullptr) {
+      I2S_LOG(INFO) << absl::StrFormat(
+          "lyric moods: %d of %d songs have scored words; %d of %d lyric words (%.1f%%) are in "
+          "the lexicon",
+          mood_songs_, count_, mood_scored_, mood_words_,
+          mood_words_ > 0 ? 100.0 * mood_scored_ / mood_words_ : 0.0);
+    }
+    I2S_LOG(INFO) << "moods: " << imputed[0] << " genres and " << imputed[1] << " moods imputed (k "
+                  << options_.imputation.k << ", " << options_.imputation.vote << " vote) in "
+                  << absl::StrFormat("%.2f s", seconds(impute_start));
+  }
+  RETURN_IF_ERROR(songs_.Finish());
 
   std::string content_sha;
   for (const char* name : files) {

@@ -18,6 +18,12 @@
 //                  (8-bit, core/index/sentence_vectors.h), written by
 //                  i2s-index --sentence_vectors; the manifest then names the
 //                  encoder ("sentence_encoder": {"id", "dim"})
+//   moods.bin      optional: per song the lyrics' valence, arousal and
+//                  impression word (from a word lexicon), and which genre and
+//                  mood values were imputed from neighbouring songs, with
+//                  their confidence (core/bundle/song_mood.h,
+//                  core/bundle/imputation.h); the imputed values themselves
+//                  are in columns.bin, the catalogue's in songs.bin
 // Format 3 added lexical.bin; a bundle of an older format is refused with a
 // message to re-run i2s-index.
 // BundleWriter writes into a temporary sibling directory and renames it into
@@ -37,6 +43,8 @@
 #include "absl/types/span.h"
 #include "core/bundle/catalogue.h"
 #include "core/bundle/embedder.h"
+#include "core/bundle/imputation.h"
+#include "core/bundle/song_mood.h"
 #include "core/bundle/song_store.h"
 #include "core/index/cooccurrence.h"
 #include "core/index/lexical_index.h"
@@ -68,6 +76,12 @@ struct BundleManifest {
   // The sentence encoder of sentences.bin (dim 0: the bundle has none).
   std::string sentence_encoder_id;
   int sentence_dim = 0;
+  // moods.bin: the lexicon's id (empty: no lyric moods), the imputation
+  // settings and how many values were imputed ("mood" in the manifest).
+  std::string mood_lexicon_id;
+  ImputationOptions imputation;
+  int64_t imputed_genres = 0;
+  int64_t imputed_moods = 0;
   std::map<std::string, FileDigest> files;
 };
 
@@ -95,10 +109,18 @@ class Bundle {
   uint32_t line_count(int64_t i) const { return store_.LineCount(i); }
   // Song number of `id`, or -1. O(1).
   int64_t Find(absl::string_view id) const { return store_.Find(id); }
-  // Bitmap of the songs passing `filters` (bit i of byte i/8).
-  std::vector<uint8_t> Select(const Filters& filters, int64_t* kept) const {
-    return store_.Select(filters, kept);
+  // Bitmap of the songs passing `filters` (bit i of byte i/8). Genre and
+  // mood filters match imputed values too unless
+  // filters.catalogue_values_only.
+  std::vector<uint8_t> Select(const Filters& filters, int64_t* kept) const;
+  // Song `i`'s genre or mood (kGenreColumn, kMoodColumn) as filters see it:
+  // the catalogue's value or the imputed one, lowercased.
+  const std::string& column_value(int64_t i, int column) const {
+    return store_.ColumnValue(i, column);
   }
+  // Lyric mood and imputation marks (moods.bin), or null when the bundle
+  // has none.
+  const SongMoods* moods() const { return has_moods_ ? &moods_ : nullptr; }
   absl::Span<const LyricToken> tokens(int64_t i) const;
   const SongIndex& index() const { return *index_; }
   // The lexical channel over the songs' attention tokens.
@@ -126,6 +148,8 @@ class Bundle {
   bool has_cooccurrence_ = false;
   SentenceVectors sentences_;
   bool has_sentences_ = false;
+  SongMoods moods_;
+  bool has_moods_ = false;
 };
 
 struct BundleWriterOptions {
@@ -147,6 +171,15 @@ struct BundleWriterOptions {
   // file) and the encoder's id, recorded in the manifest. Default: none.
   int sentence_dim = 0;
   std::string sentence_encoder_id;
+  // Lyric moods (moods.bin): the lexicon (null: none), its id for the
+  // manifest, and the impression thresholds.
+  const MoodLexicon* lexicon = nullptr;
+  std::string lexicon_id;
+  MoodOptions mood;
+  // Genre and mood imputed from the k nearest songs for songs without them
+  // (k 0: none). moods.bin is written when there is a lexicon or a value
+  // was imputed.
+  ImputationOptions imputation;
 };
 
 // Streams songs into a new bundle. Not thread-safe.
@@ -176,6 +209,9 @@ class BundleWriter {
   std::FILE* vectors_ = nullptr;  // raw song vectors, streamed to vectors.f32
   std::unique_ptr<SentenceVectorWriter> sentences_;
   std::vector<uint64_t> offsets_{0};
+  std::vector<MoodRecord> moods_;
+  // Lexicon coverage: lyric words read, of them scored, songs with a mood.
+  int64_t mood_words_ = 0, mood_scored_ = 0, mood_songs_ = 0;
   int64_t count_ = 0;
   int64_t skipped_ = 0;
   bool finished_ = false;

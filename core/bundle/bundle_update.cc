@@ -55,6 +55,10 @@ absl::StatusOr<BundleUpdateStats> UpdateBundle(const BundleUpdateOptions& option
   wo.index.type = base->index().type();
   wo.fixed_common = &bm.common;
   wo.trained_like = &base->index();
+  wo.lexicon = options.lexicon;
+  wo.lexicon_id = options.lexicon_id;
+  wo.mood = options.mood;
+  wo.imputation = options.imputation;
   ASSIGN_OR_RETURN(auto writer, BundleWriter::Create(wo, &words));
   if (base->sentences() != nullptr) {
     // Kept songs' line vectors could be copied, but new lines need the

@@ -27,6 +27,13 @@ struct BundleUpdateOptions {
   std::string output_dir;    // required; may equal base_dir (atomic replace)
   std::string version;       // default: as BundleWriter
   CatalogueOptions catalogue;
+  // Lyric moods and imputation, as BundleWriterOptions (every song's mood is
+  // scored again from its lines; imputed values are imputed again, the base's
+  // songs.bin holding the catalogue's).
+  const MoodLexicon* lexicon = nullptr;
+  std::string lexicon_id;
+  MoodOptions mood;
+  ImputationOptions imputation;
 };
 
 struct BundleUpdateStats {

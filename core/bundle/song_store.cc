@@ -259,22 +259,36 @@ absl::Status SongStoreWriter::Add(const SongRecord& r, const std::vector<std::st
   offsets_.push_back(offsets_.back() + bytes);
   const std::string* values[4] = {&r.genre, &r.mood, &r.language, &r.license};
   for (int c = 0; c < 4; ++c) {
-    const std::string key = absl::AsciiStrToLower(*values[c]);
-    auto it = lookup_[c].find(key);
-    if (it == lookup_[c].end()) {
-      if (dictionaries_[c].size() >= 0xffff) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("more than 65535 distinct values of '", kCodedColumns[c], "'"));
-      }
-      it = lookup_[c].emplace(key, uint16_t(dictionaries_[c].size())).first;
-      dictionaries_[c].push_back(key);
-    }
-    codes_[c].push_back(it->second);
+    ASSIGN_OR_RETURN(uint16_t code, Code(c, *values[c]));
+    codes_[c].push_back(code);
   }
   explicit_.push_back(r.explicit_lyrics ? 1 : 0);
   durations_.push_back(r.duration_seconds);
   line_counts_.push_back(static_cast<uint32_t>(lines.size()));
   id_hashes_.push_back(IdHash(r.id));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint16_t> SongStoreWriter::Code(int column, const std::string& value) {
+  const std::string key = absl::AsciiStrToLower(value);
+  auto it = lookup_[column].find(key);
+  if (it == lookup_[column].end()) {
+    if (dictionaries_[column].size() >= 0xffff) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("more than 65535 distinct values of '", kCodedColumns[column], "'"));
+    }
+    it = lookup_[column].emplace(key, uint16_t(dictionaries_[column].size())).first;
+    dictionaries_[column].push_back(key);
+  }
+  return it->second;
+}
+
+absl::Status SongStoreWriter::SetColumnValue(int64_t i, int column, const std::string& value) {
+  if (column < 0 || column >= 4 || i < 0 || i >= size()) {
+    return absl::InvalidArgumentError("SetColumnValue: song or column out of range");
+  }
+  ASSIGN_OR_RETURN(uint16_t code, Code(column, value));
+  codes_[column][i] = code;
   return absl::OkStatus();
 }
 

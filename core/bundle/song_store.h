@@ -47,6 +47,10 @@ struct Filters {
   absl::flat_hash_set<std::string> genres, moods, languages, licenses;
   absl::flat_hash_set<std::string> exclude_ids;
   bool exclude_explicit = false;
+  // Genre and mood filters match only the catalogue's values, not those
+  // imputed from neighbouring songs (core/bundle/imputation.h). Applied by
+  // Bundle::Select.
+  bool catalogue_values_only = false;
   // Duration range in seconds; 0 = open. Songs of unknown duration (0) pass
   // only an open range.
   float min_duration_seconds = 0;
@@ -57,6 +61,9 @@ struct Filters {
            max_duration_seconds <= 0;
   }
 };
+
+// Coded columns of columns.bin.
+inline constexpr int kGenreColumn = 0, kMoodColumn = 1, kLanguageColumn = 2, kLicenseColumn = 3;
 
 inline constexpr const char* kSongStoreFiles[] = {"songs.bin", "columns.bin", "columns.json"};
 
@@ -73,6 +80,11 @@ class SongStore {
   SongMeta Get(int64_t i) const;
   absl::string_view Id(int64_t i) const;
   uint32_t LineCount(int64_t i) const { return line_counts_[i]; }
+  // Song `i`'s value of a coded column (kGenreColumn..), lowercased: the
+  // catalogue's, or the imputed one the writer set.
+  const std::string& ColumnValue(int64_t i, int column) const {
+    return dictionaries_[column][codes_[column][i]];
+  }
   // Song number of `id`, or -1. O(1).
   int64_t Find(absl::string_view id) const;
   // Bitmap of the songs passing `filters` (bit i of byte i/8); `kept` gets
@@ -104,6 +116,14 @@ class SongStoreWriter {
   // The record's metadata (its lyrics field is not stored) and its lyric
   // lines.
   absl::Status Add(const SongRecord& record, const std::vector<std::string>& lines);
+  int64_t size() const { return int64_t(offsets_.size()) - 1; }
+  // Song `i`'s value of a coded column (lowercased).
+  const std::string& ColumnValue(int64_t i, int column) const {
+    return dictionaries_[column][codes_[column][i]];
+  }
+  // Sets the column value of an added song (imputed values: the record in
+  // songs.bin keeps the catalogue's). Before Finish().
+  absl::Status SetColumnValue(int64_t i, int column, const std::string& value);
   // Writes songs.bin (offsets + records), columns.bin and columns.json.
   absl::Status Finish();
 
@@ -111,6 +131,8 @@ class SongStoreWriter {
   struct Closer {
     void operator()(std::FILE* f) const { std::fclose(f); }
   };
+  // The code of `value` (lowercased) in a column's dictionary, added when new.
+  absl::StatusOr<uint16_t> Code(int column, const std::string& value);
   std::string dir_;
   std::unique_ptr<std::FILE, Closer> records_;  // header, records, offsets
   std::vector<uint64_t> offsets_{0};

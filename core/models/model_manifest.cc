@@ -221,6 +221,41 @@ absl::StatusOr<ModelManifest> ParseModelManifest(absl::string_view text, const s
     } catch (const std::exception& e) {
       return absl::InvalidArgumentError(
           absl::StrCat("model manifest ", path, ": mood (file): ", e.what()));
+  if (manifest.contains("mood_lexicon")) {
+    try {
+      const json& e = manifest.at("mood_lexicon");
+      m.mood_lexicon.path = Resolve(dir, e.at("file").get<std::string>());
+      m.mood_lexicon.id = e.at("id").get<std::string>();
+      m.mood_lexicon.valence_threshold = e.value("valence_threshold", 0.05f);
+      m.mood_lexicon.arousal_threshold = e.value("arousal_threshold", 0.22f);
+    } catch (const std::exception& e) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("model manifest ", path, ": mood_lexicon (file, id): ", e.what()));
+    }
+    const MoodLexiconSpec& l = m.mood_lexicon;
+    if (l.id.empty() || !(l.valence_threshold >= 0 && l.valence_threshold <= 1) ||
+        !(l.arousal_threshold >= 0 && l.arousal_threshold <= 1)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "model manifest ", path, ": mood_lexicon needs an id, and thresholds in [0, 1]"));
+    }
+  }
+  if (manifest.contains("imputation")) {
+    try {
+      const json& e = manifest.at("imputation");
+      m.imputation.k = e.value("k", 10);
+      m.imputation.vote = e.value("vote", std::string("similarity"));
+      m.imputation.min_confidence = e.value("min_confidence", 0.0f);
+    } catch (const std::exception& e) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "model manifest ", path, ": imputation (k, vote, min_confidence): ", e.what()));
+    }
+    const ImputationSpec& i = m.imputation;
+    if (i.k < 0 || i.k > 1000 || (i.vote != "similarity" && i.vote != "majority") ||
+        !(i.min_confidence >= 0 && i.min_confidence <= 1)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "model manifest ", path,
+          ": imputation.k must be in 0..1000, vote similarity or majority, min_confidence in "
+          "[0, 1]"));
     }
   }
   if (manifest.contains("taggers")) {

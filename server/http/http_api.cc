@@ -202,6 +202,10 @@ absl::Status ApplyRecommendOption(absl::string_view name, absl::string_view valu
     absl::StatusOr<bool> b = ParseBool(name, value);
     if (!b.ok()) return b.status();
     f->set_exclude_explicit(*b);
+  } else if (name == "catalogue_values_only") {
+    absl::StatusOr<bool> b = ParseBool(name, value);
+    if (!b.ok()) return b.status();
+    f->set_catalogue_values_only(*b);
   } else if (name == "min_duration_seconds" || name == "max_duration_seconds") {
     float seconds = 0;
     if (!absl::SimpleAtof(absl::StripAsciiWhitespace(value), &seconds)) {
@@ -216,7 +220,8 @@ absl::Status ApplyRecommendOption(absl::string_view name, absl::string_view valu
     return absl::InvalidArgumentError(
         absl::StrCat("unknown parameter \"", name.substr(0, 64),
                      "\" (known: top_k, explain, text, genres, moods, languages, licenses, "
-                     "exclude, exclude_explicit, min_duration_seconds, max_duration_seconds)"));
+                     "exclude, exclude_explicit, catalogue_values_only, min_duration_seconds, "
+                     "max_duration_seconds)"));
   }
   return absl::OkStatus();
 }

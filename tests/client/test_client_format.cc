@@ -211,6 +211,28 @@ TEST_CASE("FormatRecommend with nothing found and awkward values") {
   CHECK(rows == 1);
 }
 
+TEST_CASE("FormatSong marks imputed fields and shows the lyrics' mood") {
+  v1::Song s;
+  s.set_id("snow-03");
+  s.set_genre("classical");
+  s.set_mood("calm");
+  v1::ImputedField* f = s.add_imputed();
+  f->set_field("genre");
+  f->set_value("classical");
+  f->set_confidence(1.0f);
+  s.mutable_lyric_mood()->set_valence(-0.1f);
+  s.mutable_lyric_mood()->set_arousal(0.1f);
+  s.mutable_lyric_mood()->set_impression("sad");
+  s.mutable_lyric_mood()->set_scored_words(2);
+  const std::string out = FormatSong(s);
+  INFO(out);
+  CHECK(absl::StrContains(out,
+                          "genre:     classical (imputed from similar songs, confidence 1.00)\n"));
+  CHECK(absl::StrContains(out, "mood:      calm\n"));
+  CHECK(
+      absl::StrContains(out, "lyrics mood: sad (valence -0.10, arousal 0.10, 2 lexicon words)\n"));
+}
+
 TEST_CASE("FormatSong renders metadata and lyrics") {
   v1::Song s;
   s.set_id("sea-01");

