@@ -221,6 +221,8 @@ absl::StatusOr<ModelManifest> ParseModelManifest(absl::string_view text, const s
     } catch (const std::exception& e) {
       return absl::InvalidArgumentError(
           absl::StrCat("model manifest ", path, ": mood (file): ", e.what()));
+    }
+  }
   if (manifest.contains("mood_lexicon")) {
     try {
       const json& e = manifest.at("mood_lexicon");
