@@ -27,6 +27,11 @@ ABSL_FLAG(float, sentence_temperature, image2song::RecommendOptions().sentence_t
 ABSL_FLAG(int, sentence_tags, image2song::RecommendOptions().sentence_tags,
           "As i2s-server --sentence_tags.");
 
+ABSL_FLAG(float, mood_weight, image2song::RecommendOptions().mood_weight,
+          "As i2s-server --mood_weight (-1: the models manifest's).");
+ABSL_FLAG(float, requested_mood_weight, image2song::RecommendOptions().requested_mood_weight,
+          "As i2s-server --requested_mood_weight (-1: the models manifest's).");
+
 ABSL_FLAG(int, candidates, image2song::RecommendOptions().candidates,
           "As i2s-server --candidates (first-stage candidates reranked).");
 ABSL_FLAG(int, lexical_candidates, image2song::RecommendOptions().lexical_candidates,
@@ -47,6 +52,8 @@ void ApplyRankingFlags(RecommendOptions* options) {
   options->sentence_weight = absl::GetFlag(FLAGS_sentence_weight);
   options->sentence_temperature = absl::GetFlag(FLAGS_sentence_temperature);
   options->sentence_tags = absl::GetFlag(FLAGS_sentence_tags);
+  options->mood_weight = absl::GetFlag(FLAGS_mood_weight);
+  options->requested_mood_weight = absl::GetFlag(FLAGS_requested_mood_weight);
 }
 
 bool SentenceEncoderWanted() { return absl::GetFlag(FLAGS_sentence_weight) > 0; }

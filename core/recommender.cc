@@ -464,15 +464,64 @@ std::vector<ChannelWordInfo> DenseWords(absl::Span<const LyricToken> tokens,
 
 }  // namespace
 
+absl::StatusOr<bool> ResolveMoodTarget(const Snapshot& snapshot, const RecommendOptions& options,
+                                       const ImageMood* image_mood, MoodTarget* out) {
+  const ModelSet& models = *snapshot.models;
+  const SongMoods* moods = snapshot.bundle->moods();
+  const bool lyric_moods = moods != nullptr && moods->stats().songs > 0;
+  if (!options.mood.empty()) {
+    if (models.mood() == nullptr) {
+      return absl::FailedPreconditionError(
+          "mood: the models have no mood model (models.json \"mood\")");
+    }
+    ASSIGN_OR_RETURN(const MoodPoint point, MoodWordPoint(*models.mood(), options.mood));
+    if (!lyric_moods) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("mood: bundle ", snapshot.bundle->manifest().version,
+                       " has no lyric moods (moods.bin: index it with a mood_lexicon)"));
+    }
+    out->source = "request";
+    out->word = absl::AsciiStrToLower(options.mood);
+    out->point = point;
+    out->weight = options.requested_mood_weight >= 0 ? options.requested_mood_weight
+                                                     : models.requested_mood_weight();
+    return out->weight > 0;
+  }
+  const float weight = options.mood_weight >= 0 ? options.mood_weight : models.mood_weight();
+  if (image_mood == nullptr || !(weight > 0) || !lyric_moods) return false;
+  out->source = "image";
+  out->word = image_mood->words.empty() ? "" : image_mood->words[0];
+  out->point = MoodPoint{image_mood->valence, image_mood->arousal};
+  out->weight = weight;
+  return true;
+}
+
+namespace {
+
+// A request's mood word is checked before the models run.
+absl::Status CheckRequestMood(const Snapshot& snapshot, const RecommendOptions& options) {
+  if (options.mood.empty()) return absl::OkStatus();
+  MoodTarget target;
+  return ResolveMoodTarget(snapshot, options, nullptr, &target).status();
+}
+
+}  // namespace
+
 absl::StatusOr<Recommendation> RecommendForTags(const Snapshot& snapshot, std::vector<Tag> tags,
-                                                const RecommendOptions& options) {
+                                                const RecommendOptions& options,
+                                                const ImageMood* image_mood) {
   if (options.top_k < 1 || options.candidates < 1) {
     return absl::InvalidArgumentError("top_k and candidates must be >= 1");
   }
+  MoodTarget mood_target;
+  ASSIGN_OR_RETURN(const bool steer,
+                   ResolveMoodTarget(snapshot, options, image_mood, &mood_target));
   const Bundle& bundle = *snapshot.bundle;
   const WordVectors& words = snapshot.models->words();
   Recommendation rec;
   rec.tags = std::move(tags);
+  rec.has_mood_target = steer;
+  if (steer) rec.mood_target = mood_target;
   auto start = std::chrono::steady_clock::now();
   std::vector<float> query;
   std::vector<std::vector<float>> tag_vectors;
@@ -556,10 +605,21 @@ absl::StatusOr<Recommendation> RecommendForTags(const Snapshot& snapshot, std::v
     }
     scored.push_back(std::move(s));
   }
+  const SongMoods* moods = bundle.moods();
   for (SongScore& s : scored) {
     const float attention = (1 - sentence_weight) * s.attention + sentence_weight * s.sentence;
     s.score = options.retrieval_weight * s.retrieval + (1 - options.retrieval_weight) * attention;
     if (best_bm25 > 0) s.score += options.bm25_weight * s.lexical_score / best_bm25;
+    if (moods != nullptr) {
+      s.lyric_mood = moods->Get(s.song);
+      s.has_lyric_mood = (s.lyric_mood.flags & kHasLyricMood) != 0;
+      MoodPoint point;
+      if (steer && SongMoodPoint(s.lyric_mood, moods->stats(), &point)) {
+        s.mood_agreement = MoodAgreement(mood_target.point, point);
+        s.mood_score = mood_target.weight * s.mood_agreement;
+        s.score += s.mood_score;
+      }
+    }
   }
   std::sort(scored.begin(), scored.end(), [](const SongScore& a, const SongScore& b) {
     return a.score != b.score ? a.score > b.score : a.song < b.song;
@@ -595,6 +655,7 @@ absl::StatusOr<Recommendation> RecommendForTags(const Snapshot& snapshot, std::v
 absl::StatusOr<Recommendation> Recommend(const Snapshot& snapshot,
                                          const std::vector<RgbImage>& images,
                                          absl::string_view text, const RecommendOptions& options) {
+  RETURN_IF_ERROR(CheckRequestMood(snapshot, options));
   auto start = std::chrono::steady_clock::now();
   ImageTags tagged;
   if (!images.empty()) {
@@ -606,7 +667,8 @@ absl::StatusOr<Recommendation> Recommend(const Snapshot& snapshot,
   for (Tag& t : snapshot.models->TagText(text, options.text_weight)) {
     tagged.tags.push_back(std::move(t));
   }
-  ASSIGN_OR_RETURN(Recommendation rec, RecommendForTags(snapshot, std::move(tagged.tags), options));
+  ASSIGN_OR_RETURN(Recommendation rec, RecommendForTags(snapshot, std::move(tagged.tags), options,
+                                                        has_mood ? &mood : nullptr));
   rec.model_ms = model_ms;
   rec.forward_ms = tagged.forward_ms;
   rec.has_mood = has_mood;
@@ -616,12 +678,14 @@ absl::StatusOr<Recommendation> Recommend(const Snapshot& snapshot,
 
 absl::StatusOr<Recommendation> Recommend(const Snapshot& snapshot, const RgbImage& image,
                                          const RecommendOptions& options) {
+  RETURN_IF_ERROR(CheckRequestMood(snapshot, options));
   auto start = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(ImageTags tagged, snapshot.models->TagImage(image));
   double model_ms = MsSince(start);
   ImageMood mood;
   const bool has_mood = snapshot.models->ImageMoodOf(tagged, &mood);
-  ASSIGN_OR_RETURN(Recommendation rec, RecommendForTags(snapshot, std::move(tagged.tags), options));
+  ASSIGN_OR_RETURN(Recommendation rec, RecommendForTags(snapshot, std::move(tagged.tags), options,
+                                                        has_mood ? &mood : nullptr));
   rec.model_ms = model_ms;
   rec.forward_ms = tagged.forward_ms;
   rec.has_mood = has_mood;

@@ -36,6 +36,7 @@
 #include "core/bundle/bundle.h"
 #include "core/index/fusion.h"
 #include "core/models/model_set.h"
+#include "core/mood_ranking.h"
 #include "core/snapshot.h"
 
 namespace image2song {
@@ -94,6 +95,25 @@ struct RecommendOptions {
   float sentence_temperature = 0.01f;
   // Distinct tag labels whose phrases attend (the strongest). Default: 8.
   int sentence_tags = 8;
+  // Mood-aware ranking (issue 17 item 4, core/mood_ranking.h): a candidate's
+  // score gains weight x the agreement of its lyric mood with a target mood:
+  // `mood` (a word of the image mood model, case-insensitive) when set, at
+  // `requested_mood_weight`; otherwise the pictures' mood, at
+  // `mood_weight`. A negative weight means the models manifest's ("mood":
+  // {"weight", "request_weight"}); 0 turns that target off. Without lyric
+  // moods in the bundle (moods.bin) or a mood model nothing steers, and a
+  // request naming a mood is FAILED_PRECONDITION. Defaults: "", -1, -1.
+  std::string mood;
+  float mood_weight = -1;
+  float requested_mood_weight = -1;
+};
+
+// What mood-aware ranking steers towards (RecommendOptions::mood).
+struct MoodTarget {
+  std::string source;  // "request" or "image"
+  std::string word;    // the request's word, or the pictures' nearest word
+  MoodPoint point;
+  float weight = 0;
 };
 
 struct MatchedTagInfo {
@@ -143,6 +163,13 @@ struct SongScore {
   // When explained: the lyric words behind each channel's match, strongest
   // first (dense: at most 5; lexical: every tag word in the lyrics).
   std::vector<ChannelWordInfo> dense_words, lexical_words;
+  // The song's lyric mood (moods.bin; has_lyric_mood false when the bundle
+  // has none for it), its agreement with the mood target and what that
+  // added to the score (0 without a target).
+  bool has_lyric_mood = false;
+  MoodRecord lyric_mood;
+  float mood_agreement = 0;
+  float mood_score = 0;
 };
 
 struct Recommendation {
@@ -160,11 +187,25 @@ struct Recommendation {
   // request has a picture. It does not enter the ranking.
   bool has_mood = false;
   ImageMood mood;
+  // The mood the ranking was steered towards, if any.
+  bool has_mood_target = false;
+  MoodTarget mood_target;
 };
 
-// Ranks songs for already-computed image tags (no model call).
+// Ranks songs for already-computed image tags (no model call); with
+// `image_mood` (the pictures' mood) that mood may steer the ranking
+// (RecommendOptions::mood_weight).
 absl::StatusOr<Recommendation> RecommendForTags(const Snapshot& snapshot, std::vector<Tag> tags,
-                                                const RecommendOptions& options);
+                                                const RecommendOptions& options,
+                                                const ImageMood* image_mood = nullptr);
+
+// The mood target of a request (RecommendOptions::mood, else `image_mood`
+// when not null): true and *out filled when something steers, false when
+// nothing does. Errors: an unknown mood word (INVALID_ARGUMENT, naming the
+// known ones); a request mood without a mood model or without lyric moods in
+// the bundle (FAILED_PRECONDITION).
+absl::StatusOr<bool> ResolveMoodTarget(const Snapshot& snapshot, const RecommendOptions& options,
+                                       const ImageMood* image_mood, MoodTarget* out);
 
 // Tags the image with the snapshot's models, then RecommendForTags().
 absl::StatusOr<Recommendation> Recommend(const Snapshot& snapshot, const RgbImage& image,

@@ -139,6 +139,13 @@ ABSL_FLAG(float, sentence_temperature, D().service.ranking.sentence_temperature,
 ABSL_FLAG(int, sentence_tags, D().service.ranking.sentence_tags,
           "Distinct tag labels whose phrase vectors attend over the lines (the "
           "strongest).");
+ABSL_FLAG(float, mood_weight, D().service.ranking.mood_weight,
+          "Mood-aware ranking: weight of the agreement of a song's lyric mood with "
+          "the pictures' mood (-1: the models manifest's \"mood\": {\"weight\"}; 0: "
+          "the pictures' mood does not steer).");
+ABSL_FLAG(float, requested_mood_weight, D().service.ranking.requested_mood_weight,
+          "Mood-aware ranking: weight of the agreement with a mood the request names "
+          "(RecommendRequest.mood; -1: the manifest's \"request_weight\").");
 ABSL_FLAG(float, bm25_k1, D().bundle.lexical.k1,
           "Lexical channel: BM25 term-frequency saturation k1 (0..100).");
 ABSL_FLAG(float, bm25_b, D().bundle.lexical.b,
@@ -264,6 +271,8 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
   o.service.ranking.sentence_weight = GetFlag(FLAGS_sentence_weight);
   o.service.ranking.sentence_temperature = GetFlag(FLAGS_sentence_temperature);
   o.service.ranking.sentence_tags = GetFlag(FLAGS_sentence_tags);
+  o.service.ranking.mood_weight = GetFlag(FLAGS_mood_weight);
+  o.service.ranking.requested_mood_weight = GetFlag(FLAGS_requested_mood_weight);
   o.service.server_version = I2S_VERSION;
   o.service.max_images = GetFlag(FLAGS_max_images);
   o.service.max_request_image_bytes = GetFlag(FLAGS_max_request_image_bytes);

@@ -78,6 +78,7 @@ RecommendOptions ToRecommendOptions(const pb::RecommendRequest& request,
   ro.filters.catalogue_values_only = f.catalogue_values_only();
   ro.filters.min_duration_seconds = f.min_duration_seconds();
   ro.filters.max_duration_seconds = f.max_duration_seconds();
+  ro.mood = request.mood();
   return ro;
 }
 
@@ -100,6 +101,11 @@ absl::Status CheckRecommendRequest(const image2song::v1::RecommendRequest& reque
   if (static_cast<int64_t>(request.text().size()) > limits.max_text_bytes) {
     return invalid("text is ", request.text().size(), " bytes; the limit is ",
                    limits.max_text_bytes);
+  }
+  // The word itself is checked against the mood model (ResolveMoodTarget).
+  if (request.mood().size() > 64) {
+    return invalid("mood is ", request.mood().size(),
+                   " bytes; a mood is one word such as calm or happy");
   }
   const float min_d = request.filters().min_duration_seconds();
   const float max_d = request.filters().max_duration_seconds();

@@ -24,6 +24,13 @@ void FillTag(const Tag& tag, pb::ImageTag* out) {
   out->set_image_count(tag.image_count);
 }
 
+void FillLyricMood(const MoodRecord& r, pb::LyricMood* m) {
+  m->set_valence(r.valence);
+  m->set_arousal(r.arousal);
+  m->set_impression(kImpressions[r.impression]);
+  m->set_scored_words(r.scored_words);
+}
+
 void FillChannelWord(const ChannelWordInfo& w, pb::ChannelWord* out) {
   out->set_word(w.word);
   out->set_score(w.score);
@@ -69,7 +76,21 @@ void FillRecommendResponse(const Recommendation& rec, const Snapshot& snapshot, 
         ll->set_sentence_similarity(l.sentence_similarity);
         ll->set_sentence_tag(l.sentence_tag);
       }
+      if (s.has_lyric_mood) {
+        pb::SongMoodMatch* mm = e->mutable_mood();
+        FillLyricMood(s.lyric_mood, mm->mutable_lyric_mood());
+        mm->set_agreement(s.mood_agreement);
+        mm->set_score(s.mood_score);
+      }
     }
+  }
+  if (rec.has_mood_target) {
+    pb::MoodTarget* t = response->mutable_mood_target();
+    t->set_source(rec.mood_target.source);
+    t->set_word(rec.mood_target.word);
+    t->set_valence(rec.mood_target.point.valence);
+    t->set_arousal(rec.mood_target.point.arousal);
+    t->set_weight(rec.mood_target.weight);
   }
   if (rec.has_mood) {
     pb::ImageMood* mood = response->mutable_image_mood();
@@ -100,13 +121,7 @@ void FillBundleSong(const Bundle& bundle, int64_t i, pb::Song* s) {
   const SongMoods* moods = bundle.moods();
   if (moods == nullptr) return;
   const MoodRecord r = moods->Get(i);
-  if (r.flags & kHasLyricMood) {
-    pb::LyricMood* m = s->mutable_lyric_mood();
-    m->set_valence(r.valence);
-    m->set_arousal(r.arousal);
-    m->set_impression(kImpressions[r.impression]);
-    m->set_scored_words(r.scored_words);
-  }
+  if (r.flags & kHasLyricMood) FillLyricMood(r, s->mutable_lyric_mood());
   if (r.flags & kGenreImputed) {
     s->set_genre(bundle.column_value(i, kGenreColumn));
     pb::ImputedField* f = s->add_imputed();

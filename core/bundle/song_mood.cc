@@ -164,9 +164,17 @@ absl::StatusOr<SongMoods> SongMoods::Open(const std::string& path, int64_t song_
   if (f.size() != 16 + n * sizeof(MoodRecord)) return bad("size mismatch (truncated?)");
   s.n_ = song_count;
   s.records_ = f.data() + 16;
+  double sv = 0, sa = 0, svv = 0, saa = 0;
   for (int64_t i = 0; i < song_count; ++i) {
     const MoodRecord r = s.Get(i);
     const bool has = r.flags & kHasLyricMood;
+    if (has) {
+      ++s.stats_.songs;
+      sv += r.valence;
+      sa += r.arousal;
+      svv += double(r.valence) * r.valence;
+      saa += double(r.arousal) * r.arousal;
+    }
     if ((r.flags & ~(kHasLyricMood | kGenreImputed | kMoodImputed)) != 0) {
       return bad(absl::StrCat("song ", i, ": unknown flags"));
     }
@@ -179,6 +187,13 @@ absl::StatusOr<SongMoods> SongMoods::Open(const std::string& path, int64_t song_
         !conf_ok(r.mood_confidence, r.flags & kMoodImputed)) {
       return bad(absl::StrCat("song ", i, ": imputation confidence out of range"));
     }
+  }
+  if (s.stats_.songs > 0) {
+    const double n = double(s.stats_.songs);
+    s.stats_.valence_mean = float(sv / n);
+    s.stats_.arousal_mean = float(sa / n);
+    s.stats_.valence_sd = float(std::sqrt(std::max(0.0, svv / n - (sv / n) * (sv / n))));
+    s.stats_.arousal_sd = float(std::sqrt(std::max(0.0, saa / n - (sa / n) * (sa / n))));
   }
   return s;
 }

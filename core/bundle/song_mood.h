@@ -99,6 +99,14 @@ inline constexpr uint8_t kHasLyricMood = 1, kGenreImputed = 2, kMoodImputed = 4;
 // Writes moods.bin.
 absl::Status WriteSongMoods(const std::string& path, const std::vector<MoodRecord>& records);
 
+// Mean and standard deviation of the lyric valence and arousal over the
+// songs that have a lyric mood (kHasLyricMood).
+struct LyricMoodStats {
+  int64_t songs = 0;
+  float valence_mean = 0, valence_sd = 0;
+  float arousal_mean = 0, arousal_sd = 0;
+};
+
 // moods.bin, memory-mapped and checked.
 class SongMoods {
  public:
@@ -111,11 +119,15 @@ class SongMoods {
 
   MoodRecord Get(int64_t i) const;
   int64_t size() const { return n_; }
+  // Computed by Open (mood-aware ranking puts songs on the pictures' scale
+  // with them: core/mood_ranking.h).
+  const LyricMoodStats& stats() const { return stats_; }
 
  private:
   MappedFile file_;
   int64_t n_ = 0;
   const char* records_ = nullptr;
+  LyricMoodStats stats_;
 };
 
 }  // namespace image2song

@@ -213,14 +213,22 @@ absl::StatusOr<ModelManifest> ParseModelManifest(absl::string_view text, const s
     try {
       const json& mood = manifest.at("mood");
       for (const auto& [key, _] : mood.items()) {
-        if (key != "file") throw std::runtime_error(absl::StrCat(key, " is unknown (known: file)"));
+        if (key != "file" && key != "weight" && key != "request_weight") {
+          throw std::runtime_error(
+              absl::StrCat(key, " is unknown (known: file, weight, request_weight)"));
+        }
       }
       const std::string file = mood.at("file").get<std::string>();
       if (file.empty()) throw std::runtime_error("file must name a file");
       m.mood.file = Resolve(dir, file);
+      m.mood.weight = mood.value("weight", 0.0f);
+      m.mood.request_weight = mood.value("request_weight", 0.3f);
+      for (float w : {m.mood.weight, m.mood.request_weight}) {
+        if (!(w >= 0 && w <= 2)) throw std::runtime_error("weights must be in [0, 2]");
+      }
     } catch (const std::exception& e) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("model manifest ", path, ": mood (file): ", e.what()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "model manifest ", path, ": mood (file, weight, request_weight): ", e.what()));
     }
   }
   if (manifest.contains("mood_lexicon")) {

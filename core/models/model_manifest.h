@@ -80,10 +80,15 @@ struct SentenceEncoderSpec {
   std::string phrase = "{label}";
 };
 
-// The manifest's optional "mood": {"file": "image_mood.json"}: the image
-// mood model (image_mood.h) that Recommend fills Recommendation::mood with.
+// The manifest's optional "mood": {"file": "image_mood.json", "weight": w,
+// "request_weight": r}: the image mood model (image_mood.h) that Recommend
+// fills Recommendation::mood with, and the weights of mood-aware ranking
+// (core/mood_ranking.h): w for the pictures' own mood (0: it does not steer),
+// r for a mood the request names. Both in [0, 2]; defaults 0 and 0.3.
 struct MoodSpec {
   std::string file;  // resolved; empty: the manifest names none
+  float weight = 0;
+  float request_weight = 0.3f;
 };
 
 // The manifest's optional "mood_lexicon" (issue 17): the word lexicon

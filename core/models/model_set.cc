@@ -204,6 +204,7 @@ absl::StatusOr<std::unique_ptr<ModelSet>> ModelSet::Load(const ModelSetOptions& 
     I2S_LOG(INFO) << "image mood model " << manifest.mood.file << ": " << mood->lexicon.size()
                   << " lexicon entries";
     set->set_mood(std::make_shared<const ImageMoodModel>(std::move(*mood)));
+    set->set_mood_weights(manifest.mood.weight, manifest.mood.request_weight);
   }
   if (!manifest.query.identity()) {
     I2S_LOG(INFO) << "query calibration: score_power " << manifest.query.score_power << ", damping "

@@ -135,6 +135,14 @@ class ModelSet {
   // none.
   const ImageMoodModel* mood() const { return mood_.get(); }
   void set_mood(std::shared_ptr<const ImageMoodModel> m) { mood_ = std::move(m); }
+  // The manifest's mood-aware ranking weights (model_manifest.h MoodSpec):
+  // of the pictures' own mood and of a mood the request names.
+  float mood_weight() const { return mood_weight_; }
+  float requested_mood_weight() const { return requested_mood_weight_; }
+  void set_mood_weights(float image, float requested) {
+    mood_weight_ = image;
+    requested_mood_weight_ = requested;
+  }
   // The picture's mood from TagImage(s)' tags and colour features (the
   // faces taggers' tags as faces); false, *out untouched, when the set has
   // no mood model.
@@ -161,6 +169,7 @@ class ModelSet {
   QueryCalibration calibration_;
   std::unique_ptr<TagPhrases> phrases_;
   std::shared_ptr<const ImageMoodModel> mood_;
+  float mood_weight_ = 0, requested_mood_weight_ = 0;
   // Set with parallel_taggers and more than one model tagger.
   std::unique_ptr<TaggerThreads> threads_;
 };

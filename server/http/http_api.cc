@@ -190,8 +190,10 @@ absl::Status ApplyRecommendOption(absl::string_view name, absl::string_view valu
     request->set_text(std::string(value));
   } else if (name == "genres" || name == "genre") {
     AddList(value, f->mutable_genres());
-  } else if (name == "moods" || name == "mood") {
+  } else if (name == "moods") {
     AddList(value, f->mutable_moods());
+  } else if (name == "mood") {  // steers (RecommendRequest.mood); the filter is "moods"
+    request->set_mood(std::string(absl::StripAsciiWhitespace(value)));
   } else if (name == "languages" || name == "language") {
     AddList(value, f->mutable_languages());
   } else if (name == "licenses" || name == "license") {
@@ -219,7 +221,7 @@ absl::Status ApplyRecommendOption(absl::string_view name, absl::string_view valu
   } else {
     return absl::InvalidArgumentError(
         absl::StrCat("unknown parameter \"", name.substr(0, 64),
-                     "\" (known: top_k, explain, text, genres, moods, languages, licenses, "
+                     "\" (known: top_k, explain, text, mood, genres, moods, languages, licenses, "
                      "exclude, exclude_explicit, catalogue_values_only, min_duration_seconds, "
                      "max_duration_seconds)"));
   }

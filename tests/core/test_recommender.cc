@@ -689,4 +689,152 @@ TEST_CASE("CheckCompatible refuses sentence vectors of another encoder") {
   CHECK(CheckCompatible(*models, *LoadBundle(RequiredEnv("I2S_TEST_BUNDLE"))).ok());
 }
 
+// Mood-aware ranking (issue 17 item 4) on the bundle with lyric moods
+// (bundle_mood: the tiny lexicon scores fire, smoke and cold words negative
+// and love, happy, gold, light positive).
+Snapshot MoodSnapshot() {
+  return Snapshot{LoadModels(/*words_only=*/false),
+                  LoadBundle(RequiredEnv("I2S_TEST_ASSETS") + "/bundle_mood")};
+}
+
+float MeanLyricValence(const Recommendation& rec, int n) {
+  float sum = 0;
+  int count = 0;
+  for (int i = 0; i < n && i < int(rec.songs.size()); ++i) {
+    if (!rec.songs[i].has_lyric_mood) continue;
+    sum += rec.songs[i].lyric_mood.valence;
+    ++count;
+  }
+  return count > 0 ? sum / count : 0;
+}
+
+TEST_CASE("Mood words: the model's words map to their points, others are refused by name") {
+  Snapshot snap = MoodSnapshot();
+  REQUIRE(snap.models->mood() != nullptr);
+  REQUIRE(snap.bundle->moods() != nullptr);
+  CHECK(snap.bundle->moods()->stats().songs > 0);
+  CHECK(snap.bundle->moods()->stats().valence_sd > 0);
+  auto sad = MoodWordPoint(*snap.models->mood(), "SAD");
+  REQUIRE(sad.ok());
+  CHECK(sad->valence < 0);
+  auto bad = MoodWordPoint(*snap.models->mood(), "jolly");
+  CHECK(bad.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(absl::StrContains(bad.status().message(), "unknown mood 'jolly'"));
+  CHECK(absl::StrContains(bad.status().message(), "calm"));
+}
+
+TEST_CASE("SongMoodPoint puts a song on the pictures' scale; MoodAgreement is a halved dot") {
+  LyricMoodStats stats;
+  stats.songs = 10;
+  stats.valence_mean = 0.1f;
+  stats.valence_sd = 0.1f;
+  stats.arousal_mean = 0.2f;
+  stats.arousal_sd = 0.05f;
+  MoodRecord r;
+  r.flags = kHasLyricMood;
+  r.valence = 0.2f;  // one sd above: 0.5
+  r.arousal = 0.5f;  // six sd above: clamped to 1
+  MoodPoint p;
+  REQUIRE(SongMoodPoint(r, stats, &p));
+  CHECK(p.valence == Approx(0.5f));
+  CHECK(p.arousal == Approx(1.0f));
+  CHECK(MoodAgreement(MoodPoint{1, 0}, p) == Approx(0.25f));
+  CHECK(MoodAgreement(MoodPoint{-1, -1}, p) == Approx(-0.75f));
+  r.flags = 0;  // no lyric mood: no point
+  CHECK_FALSE(SongMoodPoint(r, stats, &p));
+  r.flags = kHasLyricMood;
+  stats.valence_sd = 0;  // a catalogue without spread: no point
+  CHECK_FALSE(SongMoodPoint(r, stats, &p));
+}
+
+TEST_CASE("A requested mood steers the ranking without filtering it") {
+  Snapshot snap = MoodSnapshot();
+  RecommendOptions options;
+  options.top_k = 16;
+  options.explain = true;
+  const Recommendation plain = Run(snap, {Ocean(), Fire()}, options);
+  CHECK_FALSE(plain.has_mood_target);
+  options.requested_mood_weight = 2;
+  options.mood = "happy";
+  const Recommendation happy = Run(snap, {Ocean(), Fire()}, options);
+  options.mood = "sad";
+  const Recommendation sad = Run(snap, {Ocean(), Fire()}, options);
+  REQUIRE(happy.has_mood_target);
+  CHECK(happy.mood_target.source == "request");
+  CHECK(happy.mood_target.word == "happy");
+  CHECK(happy.mood_target.weight == 2);
+  // Nothing is filtered out: the same songs, in another order.
+  std::vector<std::string> a = Ids(snap, plain), b = Ids(snap, happy), c = Ids(snap, sad);
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  std::sort(c.begin(), c.end());
+  CHECK(a == b);
+  CHECK(a == c);
+  CHECK(Ids(snap, happy) != Ids(snap, sad));
+  CHECK(MeanLyricValence(happy, 3) > MeanLyricValence(sad, 3));
+  // Every song with a lyric mood carries its agreement and what it added.
+  for (const SongScore& s : happy.songs) {
+    if (!s.has_lyric_mood) continue;
+    CHECK(s.mood_score == Approx(2 * s.mood_agreement));
+    CHECK(std::abs(s.mood_agreement) <= 1);
+  }
+  // A sad song agrees with "sad" and disagrees with "happy".
+  for (size_t i = 0; i < sad.songs.size(); ++i) {
+    if (sad.songs[i].has_lyric_mood && sad.songs[i].lyric_mood.valence < -0.1f) {
+      CHECK(sad.songs[i].mood_agreement > 0);
+    }
+  }
+}
+
+TEST_CASE("Mood weight 0 ranks as without a mood; the pictures' mood steers only with a weight") {
+  Snapshot snap = MoodSnapshot();
+  RecommendOptions options;
+  options.top_k = 16;
+  const Recommendation plain = Run(snap, {Ocean(), Fire()}, options);
+  options.mood = "sad";
+  options.requested_mood_weight = 0;
+  const Recommendation off = Run(snap, {Ocean(), Fire()}, options);
+  CHECK(Ids(snap, off) == Ids(snap, plain));
+  CHECK_FALSE(off.has_mood_target);
+  // The pictures' mood: no target at weight 0, a target at weight > 0.
+  ImageMood gloomy;
+  gloomy.valence = -0.8f;
+  gloomy.arousal = -0.5f;
+  gloomy.words = {"gloomy"};
+  RecommendOptions image_options;
+  image_options.top_k = 16;
+  image_options.mood_weight = 0;
+  auto r0 = RecommendForTags(snap, {Ocean(), Fire()}, image_options, &gloomy);
+  REQUIRE(r0.ok());
+  CHECK_FALSE(r0->has_mood_target);
+  CHECK(Ids(snap, *r0) == Ids(snap, plain));
+  image_options.mood_weight = 2;
+  auto r1 = RecommendForTags(snap, {Ocean(), Fire()}, image_options, &gloomy);
+  REQUIRE(r1.ok());
+  REQUIRE(r1->has_mood_target);
+  CHECK(r1->mood_target.source == "image");
+  CHECK(r1->mood_target.word == "gloomy");
+  CHECK(MeanLyricValence(*r1, 3) <= MeanLyricValence(plain, 3));
+}
+
+TEST_CASE("A requested mood needs a mood model and lyric moods") {
+  RecommendOptions options;
+  options.mood = "calm";
+  // The default test bundle has no moods.bin.
+  Snapshot no_moods{LoadModels(/*words_only=*/false), LoadBundle(RequiredEnv("I2S_TEST_BUNDLE"))};
+  auto r = RecommendForTags(no_moods, {Ocean()}, options);
+  CHECK(r.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(absl::StrContains(r.status().message(), "no lyric moods"));
+  // Models without a mood model (words only).
+  Snapshot no_model{LoadModels(/*words_only=*/true),
+                    LoadBundle(RequiredEnv("I2S_TEST_ASSETS") + "/bundle_mood")};
+  r = RecommendForTags(no_model, {Ocean()}, options);
+  CHECK(r.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(absl::StrContains(r.status().message(), "no mood model"));
+  options.mood = "furious";
+  Snapshot snap = MoodSnapshot();
+  r = RecommendForTags(snap, {Ocean()}, options);
+  CHECK(r.status().code() == absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace image2song

@@ -584,5 +584,90 @@ TEST_CASE("Song moods and imputed values over gRPC and HTTP") {
   CHECK(absl::StrContains(got, "400 "));
 }
 
+TEST_CASE("Mood-aware ranking over gRPC and HTTP: a requested mood, the picture's mood, errors") {
+  // bundle_mood has lyric moods (the tiny lexicon); the tiny models.json
+  // names the image mood model with the default weights (the picture's mood
+  // 0, a requested mood 0.3).
+  const std::string bundle = RequiredEnv("I2S_TEST_ASSETS") + "/bundle_mood";
+  TestServer server({"--bundle=" + bundle});
+  pb::RecommendRequest req;
+  req.set_text("snow winter fire");
+  req.set_top_k(16);
+  req.set_explain(true);
+  pb::RecommendResponse plain;
+  REQUIRE(Recommend(server, req, &plain).ok());
+  CHECK_FALSE(plain.has_mood_target());
+  req.set_mood("Sad");
+  pb::RecommendResponse sad;
+  {
+    grpc::Status st = Recommend(server, req, &sad);
+    INFO(st.error_message());
+    REQUIRE(st.ok());
+  }
+  REQUIRE(sad.has_mood_target());
+  CHECK(sad.mood_target().source() == "request");
+  CHECK(sad.mood_target().word() == "sad");
+  CHECK(sad.mood_target().valence() < 0);
+  CHECK(sad.mood_target().weight() == Approx(0.3f));
+  // Steered, not filtered: the same songs.
+  std::vector<std::string> a = MatchIds(plain), b = MatchIds(sad);
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  CHECK(a == b);
+  int with_mood = 0;
+  for (const pb::SongMatch& m : sad.matches()) {
+    if (!m.explanation().has_mood()) continue;
+    ++with_mood;
+    const pb::SongMoodMatch& mm = m.explanation().mood();
+    CHECK_FALSE(mm.lyric_mood().impression().empty());
+    CHECK(mm.score() == Approx(0.3f * mm.agreement()).margin(1e-5));
+    // A song whose lyrics are negative agrees with "sad".
+    if (mm.lyric_mood().valence() < -0.1f) CHECK(mm.agreement() > 0);
+  }
+  CHECK(with_mood >= 6);
+
+  req.set_mood("jolly");
+  pb::RecommendResponse resp;
+  grpc::Status bad = Recommend(server, req, &resp);
+  CHECK(bad.error_code() == grpc::INVALID_ARGUMENT);
+  CHECK(absl::StrContains(bad.error_message(), "unknown mood 'jolly'"));
+  CHECK(absl::StrContains(bad.error_message(), "calm"));
+  req.set_mood(std::string(100, 'x'));
+  CHECK(Recommend(server, req, &resp).error_code() == grpc::INVALID_ARGUMENT);
+
+  // HTTP: ?mood= steers (the filter is ?moods=).
+  const int http = server.http_port();
+  REQUIRE(http > 0);
+  std::string got =
+      testing::HttpRequest(http, "POST", "/v1/recommend?text=snow&mood=calm&explain=true");
+  INFO(got);
+  CHECK(absl::StrContains(got, "200 OK"));
+  CHECK(absl::StrContains(got, "\"mood_target\":{\"source\":\"request\",\"word\":\"calm\""));
+  CHECK(absl::StrContains(got, "\"mood\":{\"lyric_mood\":{"));
+  got = testing::HttpRequest(http, "POST", "/v1/recommend?text=snow&mood=jolly");
+  CHECK(absl::StrContains(got, "400 "));
+  CHECK(absl::StrContains(got, "unknown mood"));
+
+  // The picture's own mood steers when the server gives it a weight.
+  TestServer steered({"--bundle=" + bundle, "--mood_weight=0.5"});
+  pb::RecommendRequest image;
+  image.set_image(Image("gray.png"));
+  image.set_explain(true);
+  REQUIRE(Recommend(steered, image, &resp).ok());
+  REQUIRE(resp.has_image_mood());
+  REQUIRE(resp.has_mood_target());
+  CHECK(resp.mood_target().source() == "image");
+  CHECK(resp.mood_target().word() == resp.image_mood().words(0));
+  CHECK(resp.mood_target().valence() == Approx(resp.image_mood().valence()));
+  CHECK(resp.mood_target().weight() == Approx(0.5f));
+
+  // A bundle without lyric moods cannot steer: FAILED_PRECONDITION.
+  TestServer no_moods;
+  req.set_mood("calm");
+  bad = Recommend(no_moods, req, &resp);
+  CHECK(bad.error_code() == grpc::FAILED_PRECONDITION);
+  CHECK(absl::StrContains(bad.error_message(), "no lyric moods"));
+}
+
 }  // namespace
 }  // namespace image2song
