@@ -14,8 +14,8 @@ const assets = process.env.I2S_TEST_ASSETS;
 const shot = process.env.I2S_SCREENSHOT;
 assert.ok(base && assets && shot, "I2S_HTTP_BASE, I2S_TEST_ASSETS and I2S_SCREENSHOT are required");
 
-async function expected(image, type, topK) {
-  const resp = await fetch(`${base}/v1/recommend?top_k=${topK}&explain=true`, {
+async function expected(image, type, topK, mood = "") {
+  const resp = await fetch(`${base}/v1/recommend?top_k=${topK}&explain=true&mood=${mood}`, {
     method: "POST", headers: { "Content-Type": type }, body: image });
   assert.equal(resp.status, 200);
   return resp.json();
@@ -32,6 +32,9 @@ async function pageState(page) {
         .map((e) => e.textContent),
     firstWhy: [...document.querySelectorAll("#songs li.song:first-child .why .match")]
         .map((e) => e.textContent),
+    pictureMood: document.querySelector("#mood-info .picture-mood")?.textContent || "",
+    moodTarget: document.querySelector("#mood-info .mood-target")?.textContent || "",
+    songMoods: document.querySelectorAll("#songs .song-mood").length,
     error: document.getElementById("error").textContent,
     errorShown: getComputedStyle(document.getElementById("error")).display !== "none",
     status: document.getElementById("status").textContent,
@@ -79,6 +82,11 @@ try {
   assert.ok(got.preview > 0, "the dropped picture is shown");
   assert.match(got.status, /^\d+ songs in \d+ ms$/);
   assert.equal(got.errorShown, false);
+  // The picture's mood, and each song's lyric mood where the bundle has one.
+  assert.match(got.pictureMood, /^picture: [a-z]+/);
+  assert.equal(got.moodTarget, "");
+  assert.equal(got.songMoods, want.matches.filter((m) => m.explanation.mood).length);
+  assert.ok(got.songMoods > 0, "songs show their lyric mood");
   await page.screenshot({ path: shot, fullPage: true });
   const summary = { dropped: "blue.png", tags: got.tags, songs: got.titles, lines: got.firstLines };
 
@@ -93,6 +101,17 @@ try {
   const wantRed = await expected(red, "image/jpeg", 5);
   assert.deepEqual(got.ids, wantRed.matches.map((m) => m.song_id));
   assert.equal(got.ids.length, 5);
+
+  // 2b. Steer towards a mood: the ranking is the server's for that mood.
+  await page.selectOption("#mood", "sad");
+  await page.waitForFunction(() => document.body.dataset.state === "done" &&
+      (document.querySelector("#mood-info .mood-target")?.textContent || "").includes("sad"),
+      null, { timeout: 30000 });
+  got = await pageState(page);
+  const wantSad = await expected(red, "image/jpeg", 5, "sad");
+  assert.deepEqual(got.ids, wantSad.matches.map((m) => m.song_id));
+  assert.match(got.moodTarget, /^ranking steered towards sad \(asked\)/);
+  summary.mood = { picture: got.pictureMood, target: got.moodTarget };
 
   // 3. A broken image: the server's error is shown, the lists are cleared.
   const broken = Buffer.concat([blue.subarray(0, 40)]);

@@ -51,7 +51,8 @@ class WebPageTest(unittest.TestCase):
         # The script imports playwright-core from the cache's node_modules.
         script = os.path.join(prefix, "page_test.mjs")
         shutil.copy(os.path.join(WEB, "page_test.mjs"), script)
-        with t.Server() as server:
+        # The bundle with lyric moods, so that songs show theirs.
+        with t.Server(f"--bundle={t.asset('bundle_mood')}") as server:
             p = subprocess.run(["node", script], capture_output=True, text=True, timeout=240,
                                env=dict(os.environ, I2S_HTTP_BASE=server.http_base,
                                         I2S_SCREENSHOT=shot, CHROMIUM=CHROMIUM))
