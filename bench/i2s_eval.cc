@@ -632,6 +632,140 @@ int Emit(const std::string& report) {
 
 // ----------------------------------------------------------------- mood
 
+// The song side of the mood evaluation (issue 17, items 4 and 6): for each
+// labelled photo, the mean lyric valence of its top 10 with the pictures'
+// mood steering the ranking at several weights against weight 0, and
+// whether a requested mood moves the top 10 the way it names. Appends a
+// markdown section to *report and its numbers to *out. Skipped (a line
+// says why) when the bundle has no lyric moods.
+absl::Status SongMoodReport(std::shared_ptr<const ModelSet> models,
+                            const std::vector<MoodLabel>& labels, const std::string& photos,
+                            std::string* report, nlohmann::json* out) {
+  const std::string bundle_dir =
+      absl::GetFlag(FLAGS_bundle).empty() ? DefaultBundleDir() : absl::GetFlag(FLAGS_bundle);
+  auto loaded = Bundle::Load(bundle_dir, BundleLoadOptions{});
+  if (!loaded.ok()) return loaded.status();
+  if ((*loaded)->moods() == nullptr || (*loaded)->moods()->stats().songs == 0) {
+    absl::StrAppendFormat(report, "\nsong side: bundle %s has no lyric moods (moods.bin)\n",
+                          bundle_dir);
+    return absl::OkStatus();
+  }
+  Snapshot snap;
+  snap.models = std::move(models);
+  snap.bundle = std::move(*loaded);
+  const SongMoods& moods = *snap.bundle->moods();
+  RecommendOptions base;
+  base.top_k = 10;
+  ApplyRankingFlags(&base);
+  // Mean lyric valence and arousal of a ranking's songs with a lyric mood.
+  auto means = [&](const Recommendation& rec, float* valence, float* arousal) {
+    double v = 0, a = 0;
+    int n = 0;
+    for (const SongScore& s : rec.songs) {
+      const MoodRecord r = moods.Get(s.song);
+      if (!(r.flags & kHasLyricMood)) continue;
+      v += r.valence;
+      a += r.arousal;
+      ++n;
+    }
+    *valence = n > 0 ? float(v / n) : 0;
+    *arousal = n > 0 ? float(a / n) : 0;
+  };
+  const std::vector<float> weights = {0, 0.1f, 0.2f, 0.3f, 0.5f, 1.0f};
+  // Per photo: mean top-10 valence at each weight; requested happy/sad and
+  // lively/calm.
+  std::vector<std::vector<float>> valence(labels.size());
+  std::vector<float> happy(labels.size()), sad(labels.size()), lively(labels.size()),
+      calm(labels.size());
+  for (size_t i = 0; i < labels.size(); ++i) {
+    auto bytes = ReadFile(JoinPath(photos, labels[i].image), int64_t{64} << 20);
+    if (!bytes.ok()) return bytes.status();
+    ASSIGN_OR_RETURN(const RgbImage image, DecodeImage(*bytes, DecodeOptionsFor(*snap.models)));
+    float v = 0, a = 0;
+    for (float w : weights) {
+      RecommendOptions ro = base;
+      ro.mood_weight = w;
+      ASSIGN_OR_RETURN(const Recommendation rec, Recommend(snap, image, ro));
+      means(rec, &v, &a);
+      valence[i].push_back(v);
+    }
+    for (const char* word : {"happy", "sad", "lively", "calm"}) {
+      RecommendOptions ro = base;
+      ro.mood_weight = 0;
+      ro.mood = word;
+      ASSIGN_OR_RETURN(const Recommendation rec, Recommend(snap, image, ro));
+      means(rec, &v, &a);
+      const std::string w = word;
+      if (w == "happy") happy[i] = v;
+      if (w == "sad") sad[i] = v;
+      if (w == "lively") lively[i] = a;
+      if (w == "calm") calm[i] = a;
+    }
+  }
+  const LyricMoodStats& st = moods.stats();
+  absl::StrAppendFormat(
+      report,
+      "\nsong side: bundle %s, %d of %d songs with a lyric mood (valence mean %.3f sd %.3f, "
+      "arousal mean %.3f sd %.3f); top 10 per photo; a photo 'moves the right way' when the "
+      "top 10's mean lyric valence rises (pleasant label) or falls (unpleasant label) against "
+      "weight 0\n\n| image-mood weight | pleasant photos: mean top-10 valence | unpleasant "
+      "photos: mean top-10 valence | moved the right way | the wrong way | unchanged |\n"
+      "|---:|---:|---:|---:|---:|---:|\n",
+      snap.bundle->manifest().version, int(st.songs), int(snap.bundle->size()), st.valence_mean,
+      st.valence_sd, st.arousal_mean, st.arousal_sd);
+  nlohmann::json rows = nlohmann::json::array();
+  for (size_t k = 0; k < weights.size(); ++k) {
+    double pos = 0, neg = 0;
+    int n_pos = 0, n_neg = 0, right = 0, same = 0;
+    for (size_t i = 0; i < labels.size(); ++i) {
+      if (labels[i].valence == 0) continue;
+      const float delta = valence[i][k] - valence[i][0];
+      if (labels[i].valence > 0) {
+        pos += valence[i][k];
+        ++n_pos;
+      } else {
+        neg += valence[i][k];
+        ++n_neg;
+      }
+      if (std::abs(delta) < 1e-6f) {
+        ++same;
+      } else if ((delta > 0) == (labels[i].valence > 0)) {
+        ++right;
+      }
+    }
+    const int n = n_pos + n_neg;
+    const int wrong = k == 0 ? 0 : n - right - same;
+    absl::StrAppendFormat(report, "| %.1f | %.4f (%d) | %.4f (%d) | %d / %d | %d | %d |\n",
+                          weights[k], n_pos ? pos / n_pos : 0, n_pos, n_neg ? neg / n_neg : 0,
+                          n_neg, k == 0 ? 0 : right, n, wrong, k == 0 ? n : same);
+    rows.push_back({{"weight", weights[k]},
+                    {"pleasant_mean_valence", n_pos ? pos / n_pos : 0},
+                    {"unpleasant_mean_valence", n_neg ? neg / n_neg : 0},
+                    {"moved_right", k == 0 ? 0 : right},
+                    {"moved_wrong", wrong},
+                    {"unchanged", k == 0 ? n : same},
+                    {"photos", n}});
+  }
+  int happier = 0, livelier = 0;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    happier += happy[i] > sad[i] ? 1 : 0;
+    livelier += lively[i] > calm[i] ? 1 : 0;
+  }
+  absl::StrAppendFormat(
+      report,
+      "\nrequested moods (RecommendRequest.mood, weight %s): top 10 happier "
+      "with mood=happy than with mood=sad on %d of %zu photos; livelier "
+      "(arousal) with mood=lively than with mood=calm on %d of %zu\n",
+      base.requested_mood_weight >= 0
+          ? absl::StrFormat("%.2f", base.requested_mood_weight)
+          : absl::StrFormat("%.2f (manifest)", snap.models->requested_mood_weight()),
+      happier, labels.size(), livelier, labels.size());
+  *out = {{"bundle", snap.bundle->manifest().version},
+          {"image_mood_weights", rows},
+          {"requested", {{"happier", happier}, {"livelier", livelier}, {"photos", labels.size()}}}};
+  return absl::OkStatus();
+}
+
 int RunMood(const ConfigSpec& spec) {
   const std::string labels_path = absl::GetFlag(FLAGS_mood);
   auto text = ReadFile(labels_path, int64_t{1} << 20);
@@ -696,8 +830,6 @@ int RunMood(const ConfigSpec& spec) {
   absl::StrAppendFormat(&report,
                         "\n(loaded: the model file's weights as they are; not held out when the "
                         "file was fitted on these photos.)\n");
-  // The hook for the song side (issue 17, items 3, 4): the labelled photos'
-  // top-10 mean song valence with the mood term on and off goes here.
   const std::string fit_path = absl::GetFlag(FLAGS_fit_mood);
   if (!fit_path.empty()) {
     std::vector<int> all_rows(labels->size());
@@ -728,10 +860,17 @@ int RunMood(const ConfigSpec& spec) {
     }
     absl::StrAppendFormat(&report, "fitted on all %zu photos: %s\n", labels->size(), fit_path);
   }
+  nlohmann::json song_side;
+  if (absl::Status s = SongMoodReport(std::shared_ptr<const ModelSet>(std::move(*models)), *labels,
+                                      photos, &report, &song_side);
+      !s.ok()) {
+    return Fail(s);
+  }
   if (absl::GetFlag(FLAGS_json)) {
     nlohmann::json j = {{"labels", labels_path},   {"photos", labels->size()},
                         {"models", spec.manifest}, {"folds", folds},
-                        {"ridge", lambda},         {"variants", jv}};
+                        {"ridge", lambda},         {"variants", jv},
+                        {"song_side", song_side}};
     return Emit(j.dump(1) + "\n");
   }
   return Emit(report);
