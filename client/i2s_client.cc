@@ -52,6 +52,9 @@ ABSL_FLAG(bool, explain, true,
           "strongest lyric lines");
 ABSL_FLAG(std::string, genre, "", "recommend: only these genres, comma-separated; empty means any");
 ABSL_FLAG(std::string, mood, "", "recommend: only these moods, comma-separated; empty means any");
+ABSL_FLAG(std::string, mood_target, "",
+          "recommend: a mood to steer the ranking towards (calm, happy, sad, lively, "
+          "...; RecommendRequest.mood): not a filter");
 ABSL_FLAG(bool, catalogue_values_only, false,
           "recommend: --genre and --mood match only the catalogue's values, not those the "
           "indexer imputed from similar songs");
@@ -96,7 +99,7 @@ Usage: i2s-client [flags] COMMAND [ARGS]
 Commands:
   recommend IMAGE...  rank songs for each image file (one call per image,
                       or one call for all with --together); flags --top_k
-                      --explain --text --genre --mood --language --license
+                      --explain --text --genre --mood --mood_target --language --license
                       --exclude --repeat
   song ID             show one song's metadata and lyrics
   info                show server, index and model versions and limits
@@ -230,6 +233,7 @@ int RunRecommend(Client& client, const std::vector<std::string>& images) {
   bool file_failed = false;
   bool first_block = true;
   request.set_text(absl::GetFlag(FLAGS_text));
+  request.set_mood(absl::GetFlag(FLAGS_mood_target));
   // One call per image, or (--together) one call with all of them.
   std::vector<std::vector<std::string>> groups;
   if (absl::GetFlag(FLAGS_together)) {
