@@ -95,7 +95,9 @@ ABSL_FLAG(bool, quiet, false, "No progress lines.");
 ABSL_FLAG(bool, sentence_vectors, false,
           "Embed every lyric line with the sentence encoder that --models names "
           "(its \"sentence_encoder\" entry) into sentences.bin, for i2s-server "
-          "--sentence_weight (~470 lines/s per core; docs/indexing.md).");
+          "--sentence_weight (~470 lines/s per core; docs/indexing.md). With "
+          "--changes: the base's sentence vectors are kept (copied for kept songs, "
+          "embedded for changed and new ones).");
 ABSL_FLAG(int, sentence_threads, 2, "LibTorch threads for --sentence_vectors.");
 ABSL_FLAG(std::string, mood_lexicon, "",
           "Word lexicon (word<TAB>score -5..5, tools/assets/convert_lexicon.py) to score each "
@@ -254,6 +256,26 @@ int RunImputationEval(const std::string& dir, const std::string& models_path) {
   return 0;
 }
 
+// The sentence encoder --models names (--sentence_vectors), and its id.
+absl::StatusOr<std::unique_ptr<SentenceEncoder>> MakeSentenceEncoder(std::string* id) {
+  ASSIGN_OR_RETURN(ModelManifest models, ReadModelManifest(ModelsPath()));
+  const SentenceEncoderSpec& spec = models.sentence_encoder;
+  if (spec.model_path.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--sentence_vectors: ", models.path, " names no sentence_encoder"));
+  }
+  // glibc maps and unmaps each large activation afresh by default (a fifth
+  // of the encoder's time at batch 64: docs/models.md).
+  ::mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  ::mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  SetTorchThreads(absl::GetFlag(FLAGS_sentence_threads), 1);
+  SentenceEncoderOptions eo;
+  eo.model_path = spec.model_path;
+  eo.vocab_path = spec.vocab_path;
+  *id = spec.id;
+  return SentenceEncoder::Create(eo);
+}
+
 int RunUpdate(const WordVectors& words) {
   BundleUpdateOptions uo;
   uo.output_dir = absl::GetFlag(FLAGS_output);
@@ -268,6 +290,18 @@ int RunUpdate(const WordVectors& words) {
   uo.lexicon_id = settings->lexicon_id;
   uo.mood = settings->mood;
   uo.imputation = settings->imputation;
+  // With --sentence_vectors the base's sentence vectors are kept: its
+  // songs' copied, changed songs' lines embedded.
+  std::unique_ptr<SentenceEncoder> encoder;
+  if (absl::GetFlag(FLAGS_sentence_vectors)) {
+    auto created = MakeSentenceEncoder(&uo.sentence_encoder_id);
+    if (!created.ok()) return Fail(created.status());
+    encoder = std::move(*created);
+    uo.sentence_dim = encoder->dim();
+    uo.encode_lines = [&encoder](const std::vector<std::string>& lines) {
+      return encoder->Encode(lines);
+    };
+  }
   const auto start = std::chrono::steady_clock::now();
   auto stats = UpdateBundle(uo, words);
   if (!stats.ok()) return Fail(stats.status());
@@ -342,27 +376,10 @@ int Run() {
   // time (distinct lines of a song once), in batches grouped by length.
   std::unique_ptr<SentenceEncoder> encoder;
   if (absl::GetFlag(FLAGS_sentence_vectors)) {
-    auto models = ReadModelManifest(ModelsPath());
-    if (!models.ok()) return Fail(models.status());
-    const SentenceEncoderSpec& spec = models->sentence_encoder;
-    if (spec.model_path.empty()) {
-      std::cerr << "i2s-index: --sentence_vectors: " << models->path
-                << " names no sentence_encoder\n";
-      return 2;
-    }
-    // glibc maps and unmaps each large activation afresh by default (a fifth
-    // of the encoder's time at batch 64: docs/models.md).
-    ::mallopt(M_MMAP_THRESHOLD, 256 << 20);
-    ::mallopt(M_TRIM_THRESHOLD, 256 << 20);
-    SetTorchThreads(absl::GetFlag(FLAGS_sentence_threads), 1);
-    SentenceEncoderOptions eo;
-    eo.model_path = spec.model_path;
-    eo.vocab_path = spec.vocab_path;
-    auto created = SentenceEncoder::Create(eo);
+    auto created = MakeSentenceEncoder(&wo.sentence_encoder_id);
     if (!created.ok()) return Fail(created.status());
     encoder = std::move(*created);
     wo.sentence_dim = encoder->dim();
-    wo.sentence_encoder_id = spec.id;
   }
   auto settings = LoadMoodSettings(ModelsPath());
   if (!settings.ok()) return Fail(settings.status());

@@ -59,15 +59,27 @@ absl::StatusOr<BundleUpdateStats> UpdateBundle(const BundleUpdateOptions& option
   wo.lexicon_id = options.lexicon_id;
   wo.mood = options.mood;
   wo.imputation = options.imputation;
+  const SentenceVectors* base_sentences = base->sentences();
+  const bool sentences = base_sentences != nullptr && options.encode_lines != nullptr;
+  if (sentences) {
+    if (options.sentence_encoder_id != bm.sentence_encoder_id ||
+        options.sentence_dim != bm.sentence_dim) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "base bundle ", options.base_dir, " has sentence vectors of ", bm.sentence_encoder_id,
+          " (", bm.sentence_dim, "-d); the models' encoder is ", options.sentence_encoder_id, " (",
+          options.sentence_dim, "-d): rebuild it in full"));
+    }
+    wo.sentence_dim = bm.sentence_dim;
+    wo.sentence_encoder_id = bm.sentence_encoder_id;
+  }
   ASSIGN_OR_RETURN(auto writer, BundleWriter::Create(wo, &words));
-  if (base->sentences() != nullptr) {
-    // Kept songs' line vectors could be copied, but new lines need the
-    // encoder, which updates do not load (not done).
+  if (base_sentences != nullptr && !sentences) {
     I2S_LOG(WARNING) << "update of " << bm.version << ": the new bundle has no "
                      << kSentenceVectorsFile
-                     << " (incremental updates do not embed lines; rebuild with "
-                        "i2s-index --sentence_vectors)";
+                     << " (no sentence encoder given: i2s-index --changes --sentence_vectors "
+                        "keeps them)";
   }
+  std::vector<float> line_vectors;
 
   // Unchanged songs, in base order, without re-embedding.
   const int dim = bm.dim;
@@ -90,7 +102,13 @@ absl::StatusOr<BundleUpdateStats> UpdateBundle(const BundleUpdateOptions& option
     absl::Span<const LyricToken> tokens = base->tokens(i);
     song.tokens.assign(tokens.begin(), tokens.end());
     song.lines = std::move(meta.lines);
-    RETURN_IF_ERROR(writer->Add(r, song));
+    if (sentences) {
+      // The base's 8-bit line vectors, decoded (re-encoding them in the new
+      // file reproduces the same codes).
+      line_vectors.assign(size_t(base_sentences->lines(i)) * bm.sentence_dim + 1, 0.0f);
+      base_sentences->Lines(i, line_vectors.data());
+    }
+    RETURN_IF_ERROR(writer->Add(r, song, sentences ? line_vectors.data() : nullptr));
     ++stats.kept;
     if (std::chrono::steady_clock::now() - last_log > std::chrono::seconds(5)) {
       last_log = std::chrono::steady_clock::now();
@@ -102,7 +120,15 @@ absl::StatusOr<BundleUpdateStats> UpdateBundle(const BundleUpdateOptions& option
   for (const SongRecord& r : upserts) {
     EmbeddedSong song = embedder.Embed(r);
     bm.common.Apply(song.vector.data(), dim);
-    RETURN_IF_ERROR(writer->Add(r, song));
+    if (sentences) {
+      ASSIGN_OR_RETURN(line_vectors, options.encode_lines(song.lines));
+      if (line_vectors.size() != song.lines.size() * size_t(bm.sentence_dim)) {
+        return absl::InternalError(absl::StrCat("sentence encoder returned ", line_vectors.size(),
+                                                " floats for ", song.lines.size(), " lines"));
+      }
+      line_vectors.push_back(0.0f);  // never empty, so data() is not null
+    }
+    RETURN_IF_ERROR(writer->Add(r, song, sentences ? line_vectors.data() : nullptr));
   }
   stats.added = int64_t(upserts.size()) - stats.updated;
   ASSIGN_OR_RETURN(stats.manifest, writer->Finish());

@@ -12,6 +12,7 @@
 #ifndef IMAGE2SONG_CORE_BUNDLE_BUNDLE_UPDATE_H_
 #define IMAGE2SONG_CORE_BUNDLE_BUNDLE_UPDATE_H_
 
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -34,6 +35,16 @@ struct BundleUpdateOptions {
   std::string lexicon_id;
   MoodOptions mood;
   ImputationOptions imputation;
+  // Sentence vectors (sentences.bin): when the base has them and
+  // `encode_lines` is set, kept songs' line vectors are copied from the base
+  // and changed or new songs' lines are embedded with it (lines.size() x
+  // sentence_dim floats); `sentence_encoder_id` must be the base's encoder
+  // (FAILED_PRECONDITION otherwise). Without `encode_lines` the new bundle
+  // has no sentences.bin (a warning says so).
+  std::function<absl::StatusOr<std::vector<float>>(const std::vector<std::string>& lines)>
+      encode_lines;
+  std::string sentence_encoder_id;
+  int sentence_dim = 0;
 };
 
 struct BundleUpdateStats {

@@ -410,4 +410,69 @@ TEST_CASE("i2s-index refuses a bad mood lexicon or imputation setting with a cle
   CHECK_FALSE((*bundle)->moods()->Get((*bundle)->Find("sea-01")).flags & kHasLyricMood);
 }
 
+TEST_CASE("i2s-index --changes --sentence_vectors keeps the base's sentence vectors") {
+  TempDir tmp;
+  const std::string base = tmp.File("base"), out = tmp.File("out");
+  const std::string models = "--models=" + Assets() + "/models_sentence.json";
+  REQUIRE(RunIndex({"--catalogue=" + Assets() + "/catalogue.jsonl", models, "--output=" + base,
+                    "--sentence_vectors", "--sentence_threads=1", "--bundle_version=s1"})
+              .exit_code == 0);
+  WriteWholeFile(
+      tmp.File("changes.jsonl"),
+      JsonLine("sea-02", "Sailor's Boat (Fire Remix)", "The fire burns and the flame is high") +
+          "{\"id\": \"forest-02\", \"deleted\": true}\n" +
+          JsonLine("new-01", "Winter Song", "Snow is falling white and cold in winter"));
+  Outcome o = RunIndex({"--changes=" + tmp.File("changes.jsonl"), "--base=" + base, models,
+                        "--output=" + out, "--sentence_vectors", "--sentence_threads=1",
+                        "--bundle_version=s2"});
+  REQUIRE(o.exit_code == 0);
+  auto before = Bundle::Load(base, BundleLoadOptions{});
+  auto after = Bundle::Load(out, BundleLoadOptions{});
+  REQUIRE(before.ok());
+  INFO(after.status().ToString());
+  REQUIRE(after.ok());
+  const Bundle& a = **after;
+  const Bundle& b = **before;
+  REQUIRE(a.sentences() != nullptr);
+  CHECK(a.manifest().sentence_encoder_id == b.manifest().sentence_encoder_id);
+  const int dim = a.sentences()->dim();
+  REQUIRE(dim == b.sentences()->dim());
+  // Kept songs: the base's line vectors, unchanged.
+  for (const char* id : {"sea-01", "fire-01", "snow-02"}) {
+    INFO(id);
+    const int64_t ia = a.Find(id), ib = b.Find(id);
+    REQUIRE(a.sentences()->lines(ia) == b.sentences()->lines(ib));
+    std::vector<float> la(size_t(a.sentences()->lines(ia)) * dim + 1),
+        lb(size_t(b.sentences()->lines(ib)) * dim + 1);
+    a.sentences()->Lines(ia, la.data());
+    b.sentences()->Lines(ib, lb.data());
+    CHECK(la == lb);
+  }
+  // Changed and new songs: a unit vector for each of their new lines.
+  for (const char* id : {"sea-02", "new-01"}) {
+    INFO(id);
+    const int64_t i = a.Find(id);
+    REQUIRE(i >= 0);
+    CHECK(a.sentences()->lines(i) == int64_t(a.song(i).lines.size()));
+    std::vector<float> v(size_t(a.sentences()->lines(i)) * dim + 1);
+    a.sentences()->Lines(i, v.data());
+    double norm = 0;
+    for (int k = 0; k < dim; ++k) norm += double(v[k]) * v[k];
+    CHECK(norm == Approx(1.0).margin(0.02));
+  }
+  // sea-02's new first line differs from its old one: its vector moved.
+  std::vector<float> va(dim), vb(dim);
+  a.sentences()->Line(a.Find("sea-02"), 0, va.data());
+  b.sentences()->Line(b.Find("sea-02"), 0, vb.data());
+  CHECK(va != vb);
+  // Without --sentence_vectors the update says what it drops.
+  o = RunIndex({"--changes=" + tmp.File("changes.jsonl"), "--base=" + base, models,
+                "--output=" + tmp.File("dropped")});
+  REQUIRE(o.exit_code == 0);
+  CHECK(absl::StrContains(o.output, "has no sentences.bin"));
+  auto dropped = Bundle::Load(tmp.File("dropped"), BundleLoadOptions{});
+  REQUIRE(dropped.ok());
+  CHECK((*dropped)->sentences() == nullptr);
+}
+
 }  // namespace image2song
