@@ -681,11 +681,16 @@ absl::Status SongMoodReport(std::shared_ptr<const ModelSet> models,
     auto bytes = ReadFile(JoinPath(photos, labels[i].image), int64_t{64} << 20);
     if (!bytes.ok()) return bytes.status();
     ASSIGN_OR_RETURN(const RgbImage image, DecodeImage(*bytes, DecodeOptionsFor(*snap.models)));
+    // The models run once a photo; each weight and word ranks their tags.
+    ASSIGN_OR_RETURN(const ImageTags tagged, snap.models->TagImage(image));
+    ImageMood mood;
+    const ImageMood* image_mood = snap.models->ImageMoodOf(tagged, &mood) ? &mood : nullptr;
     float v = 0, a = 0;
     for (float w : weights) {
       RecommendOptions ro = base;
       ro.mood_weight = w;
-      ASSIGN_OR_RETURN(const Recommendation rec, Recommend(snap, image, ro));
+      ASSIGN_OR_RETURN(const Recommendation rec,
+                       RecommendForTags(snap, tagged.tags, ro, image_mood));
       means(rec, &v, &a);
       valence[i].push_back(v);
     }
@@ -693,7 +698,8 @@ absl::Status SongMoodReport(std::shared_ptr<const ModelSet> models,
       RecommendOptions ro = base;
       ro.mood_weight = 0;
       ro.mood = word;
-      ASSIGN_OR_RETURN(const Recommendation rec, Recommend(snap, image, ro));
+      ASSIGN_OR_RETURN(const Recommendation rec,
+                       RecommendForTags(snap, tagged.tags, ro, image_mood));
       means(rec, &v, &a);
       const std::string w = word;
       if (w == "happy") happy[i] = v;

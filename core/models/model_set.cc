@@ -289,7 +289,8 @@ absl::StatusOr<ImageTags> ModelSet::TagImage(const RgbImage& image) const {
     for (Tag& t : results[i]->tags) all.tags.push_back(std::move(t));
   }
   all.forward_ms = std::max(here, there);
-  all.colour = facts.colour_features();
+  // Only the mood reads them (a set without cues would compute them for it).
+  if (mood_ != nullptr) all.colour = facts.colour_features();
   CalibrateTags(calibration_, &all.tags);
   std::stable_sort(all.tags.begin(), all.tags.end(), [](const Tag& a, const Tag& b) {
     return a.score * a.weight > b.score * b.weight;
@@ -340,13 +341,17 @@ absl::StatusOr<ImageTags> ModelSet::TagImages(const std::vector<RgbImage>& image
   return merged;
 }
 
+void ModelSet::set_mood(std::shared_ptr<const ImageMoodModel> m) {
+  mood_ = std::move(m);
+  face_sources_.clear();
+  for (const auto& t : taggers_) {
+    if (t->info().kind == "faces") face_sources_.push_back(t->info().name);
+  }
+}
+
 bool ModelSet::ImageMoodOf(const ImageTags& tagged, ImageMood* out) const {
   if (mood_ == nullptr) return false;
-  std::vector<std::string> face_sources;
-  for (const auto& t : taggers_) {
-    if (t->info().kind == "faces") face_sources.push_back(t->info().name);
-  }
-  *out = ComputeImageMood(*mood_, tagged.tags, tagged.colour, face_sources);
+  *out = ComputeImageMood(*mood_, tagged.tags, tagged.colour, face_sources_);
   return true;
 }
 

@@ -134,7 +134,8 @@ class ModelSet {
   // The manifest's image mood model (image_mood.h), or null when it names
   // none.
   const ImageMoodModel* mood() const { return mood_.get(); }
-  void set_mood(std::shared_ptr<const ImageMoodModel> m) { mood_ = std::move(m); }
+  // Also notes the faces taggers, whose tags feed the mood's face features.
+  void set_mood(std::shared_ptr<const ImageMoodModel> m);
   // The manifest's mood-aware ranking weights (model_manifest.h MoodSpec):
   // of the pictures' own mood and of a mood the request names.
   float mood_weight() const { return mood_weight_; }
@@ -169,6 +170,7 @@ class ModelSet {
   QueryCalibration calibration_;
   std::unique_ptr<TagPhrases> phrases_;
   std::shared_ptr<const ImageMoodModel> mood_;
+  std::vector<std::string> face_sources_;  // names of the faces taggers
   float mood_weight_ = 0, requested_mood_weight_ = 0;
   // Set with parallel_taggers and more than one model tagger.
   std::unique_ptr<TaggerThreads> threads_;

@@ -131,7 +131,8 @@ struct ImageTags {
   double forward_ms = 0;
   // The picture's colour features (colour_cues.h ColourFeatures; several
   // pictures: their mean), filled by ModelSet::TagImage(s) for the image
-  // mood (image_mood.h). Empty from a lone tagger.
+  // mood (image_mood.h) when the set has a mood model. Empty otherwise and
+  // from a lone tagger.
   std::map<std::string, float> colour;
 };
 
