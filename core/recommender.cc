@@ -10,6 +10,7 @@
 #include "core/lexical_query.h"
 #include "core/query.h"
 #include "util/dot.h"
+#include "util/spare_threads.h"
 #include "util/status_macros.h"
 
 namespace image2song {
@@ -23,10 +24,11 @@ double MsSince(std::chrono::steady_clock::time_point start) {
 // Scores candidates against the tags; caches word-tag cosines per request.
 class AttentionScorer {
  public:
+  // `table` (optional): the lyric words' vectors in one block.
   AttentionScorer(const Bundle& bundle, const WordVectors& words, const std::vector<Tag>& tags,
                   const std::vector<std::vector<float>>& tag_vectors,
-                  const RecommendOptions& options)
-      : bundle_(bundle), words_(words), tags_(tags), options_(options) {
+                  const RecommendOptions& options, const LyricWordTable* table)
+      : bundle_(bundle), words_(words), table_(table), tags_(tags), options_(options) {
     for (size_t j = 0; j < tags.size(); ++j) {
       float c = tags[j].score * tags[j].weight;
       bool known = false;
@@ -55,37 +57,81 @@ class AttentionScorer {
   // product with s are computed once per request (Sims) instead of once per
   // song and tag with the song's best cosine as the shift; a song whose sums
   // underflow (a tiny temperature) is scored the exact way instead.
-  float Attention(absl::Span<const LyricToken> tokens) {
-    const size_t m = active_.size();
-    ++song_stamp_;
-    distinct_offsets_.clear();
-    distinct_counts_.clear();
-    for (const LyricToken& t : tokens) {
-      const size_t offset = Slot(t.word);
-      const size_t slot = offset / m;
-      if (slot >= stamp_.size()) {
-        stamp_.resize(slot + 1, 0);
-        position_.resize(slot + 1, 0);
-      }
-      if (stamp_[slot] != song_stamp_) {
-        stamp_[slot] = song_stamp_;
-        position_[slot] = static_cast<uint32_t>(distinct_offsets_.size());
-        distinct_offsets_.push_back(offset);
-        distinct_counts_.push_back(1.0f);
-      } else {
-        distinct_counts_[position_[slot]] += 1.0f;
+  // Per-thread working memory of Attention().
+  struct Scratch {
+    std::vector<size_t> distinct_offsets;
+    std::vector<float> distinct_counts;
+    std::vector<float> z, match;
+    // Per cached word: the song that last saw it and where.
+    std::vector<uint32_t> stamp, position;
+    uint32_t song_stamp = 0;
+  };
+
+  // Gives every word of the candidates' lyrics its cosines with the tags up
+  // front, in one pass over the distinct words (on two cores when `spare`
+  // has one free), so that AttentionOf can then score the candidates from
+  // several threads.
+  void Prepare(const std::vector<SongScore>& candidates, SpareThreads* spare) {
+    prepared_begin_.assign(candidates.size() + 1, 0);
+    prepared_offsets_.clear();
+    for (size_t i = 0; i < candidates.size(); ++i) {
+      prepared_begin_[i] = prepared_offsets_.size();
+      for (const LyricToken& t : bundle_.tokens(candidates[i].song)) {
+        prepared_offsets_.push_back(Slot(t.word));
       }
     }
-    FillFresh();
-    z_.assign(m, 0.0f);
-    match_.assign(m, 0.0f);
-    AddWeightedRows(exp_cache_.data(), weighted_cache_.data(), distinct_offsets_.data(),
-                    distinct_counts_.data(), distinct_offsets_.size(), static_cast<int>(m),
-                    z_.data(), match_.data());
+    prepared_begin_[candidates.size()] = prepared_offsets_.size();
+    FillFresh(spare);
+  }
+
+  // Attention() of candidates[i] of the last Prepare; thread-safe with a
+  // Scratch per thread.
+  float AttentionOf(size_t i, Scratch* scratch) const {
+    if (active_.empty() || prepared_begin_[i] == prepared_begin_[i + 1]) return 0;
+    return Attention(absl::MakeConstSpan(prepared_offsets_.data() + prepared_begin_[i],
+                                         prepared_begin_[i + 1] - prepared_begin_[i]),
+                     scratch);
+  }
+
+  // The song's attention score alone (no explanation): the same sums as
+  // Score's, over the song's distinct words weighted by their counts (lyrics
+  // repeat: a chorus is one term, not one exp per token). The softmax is
+  // shift-invariant, so each word's exp((s - 1) / temperature) and its
+  // product with s are computed once per request (Sims) instead of once per
+  // song and tag with the song's best cosine as the shift; a song whose sums
+  // underflow (a tiny temperature) is scored the exact way instead.
+  // `offsets`: the cache offsets of the song's tokens, filled.
+  float Attention(absl::Span<const size_t> offsets, Scratch* scratch) const {
+    Scratch& w = *scratch;
+    const size_t m = active_.size();
+    ++w.song_stamp;
+    w.distinct_offsets.clear();
+    w.distinct_counts.clear();
+    const size_t slots = cache_.size() / std::max<size_t>(m, 1);
+    if (w.stamp.size() < slots) {
+      w.stamp.resize(slots, 0);
+      w.position.resize(slots, 0);
+    }
+    for (const size_t offset : offsets) {
+      const size_t slot = offset / m;
+      if (w.stamp[slot] != w.song_stamp) {
+        w.stamp[slot] = w.song_stamp;
+        w.position[slot] = static_cast<uint32_t>(w.distinct_offsets.size());
+        w.distinct_offsets.push_back(offset);
+        w.distinct_counts.push_back(1.0f);
+      } else {
+        w.distinct_counts[w.position[slot]] += 1.0f;
+      }
+    }
+    w.z.assign(m, 0.0f);
+    w.match.assign(m, 0.0f);
+    AddWeightedRows(exp_cache_.data(), weighted_cache_.data(), w.distinct_offsets.data(),
+                    w.distinct_counts.data(), w.distinct_offsets.size(), static_cast<int>(m),
+                    w.z.data(), w.match.data());
     float attention = 0;
     for (size_t j = 0; j < m; ++j) {
-      if (!(z_[j] > 1e-30f) || !std::isfinite(z_[j])) return AttentionExact();
-      attention += weights_[j] / total_weight_ * (match_[j] / z_[j]);
+      if (!(w.z[j] > 1e-30f) || !std::isfinite(w.z[j])) return AttentionExact(w);
+      attention += weights_[j] / total_weight_ * (w.match[j] / w.z[j]);
     }
     return attention;
   }
@@ -99,14 +145,15 @@ class AttentionScorer {
     out->attention = 0;
     if (line_mass != nullptr) line_mass->assign(bundle_.line_count(out->song), 0.0f);
     if (tokens.empty() || m == 0) return;
-    // The score comes from Attention() either way (explained songs keep the
-    // score they were ranked by); the per-token pass below explains it.
-    out->attention = Attention(tokens);
-    if (line_mass == nullptr) return;
-    out->tags.clear();
     // Offsets into cache_ (stable while cache_ grows).
     std::vector<size_t> offset(tokens.size());
-    for (size_t i = 0; i < tokens.size(); ++i) offset[i] = Sims(tokens[i].word);
+    for (size_t i = 0; i < tokens.size(); ++i) offset[i] = Slot(tokens[i].word);
+    FillFresh(nullptr);
+    // The score comes from Attention() either way (explained songs keep the
+    // score they were ranked by); the per-token pass below explains it.
+    out->attention = Attention(offset, &scratch_);
+    if (line_mass == nullptr) return;
+    out->tags.clear();
     auto sim = [&](size_t i, size_t j) { return cache_[offset[i] + j]; };
     std::vector<float> alpha(tokens.size());
     std::vector<std::pair<float, MatchedTagInfo>> matched;
@@ -150,17 +197,17 @@ class AttentionScorer {
  private:
   // Attention()'s sums the plain way (the song's best cosine as the softmax
   // shift, double sums) over the distinct words Attention() collected.
-  float AttentionExact() const {
+  float AttentionExact(const Scratch& w) const {
     const size_t m = active_.size();
     const float inv_t = 1.0f / options_.temperature;
     float attention = 0;
     for (size_t j = 0; j < m; ++j) {
       float best = -2;
-      for (size_t offset : distinct_offsets_) best = std::max(best, cache_[offset + j]);
+      for (size_t offset : w.distinct_offsets) best = std::max(best, cache_[offset + j]);
       double z = 0, match = 0;
-      for (size_t r = 0; r < distinct_offsets_.size(); ++r) {
-        const float sim = cache_[distinct_offsets_[r] + j];
-        const double a = distinct_counts_[r] * std::exp((sim - best) * inv_t);
+      for (size_t r = 0; r < w.distinct_offsets.size(); ++r) {
+        const float sim = cache_[w.distinct_offsets[r] + j];
+        const double a = w.distinct_counts[r] * std::exp((sim - best) * inv_t);
         z += a;
         match += a * sim;
       }
@@ -170,15 +217,8 @@ class AttentionScorer {
   }
 
   // Offset in cache_ (and exp_cache_, weighted_cache_) of the cosines of
-  // `word` with every active tag.
-  size_t Sims(uint32_t word) {
-    const size_t offset = Slot(word);
-    FillFresh();
-    return offset;
-  }
-
-  // Sims' offset, without the cosines yet for a word not seen before
-  // (FillFresh computes them).
+  // `word` with every active tag; for a word not seen before they are
+  // computed by the next FillFresh.
   size_t Slot(uint32_t word) {
     auto [it, inserted] = cache_index_.try_emplace(word, cache_.size());
     if (inserted) {
@@ -190,28 +230,46 @@ class AttentionScorer {
   }
 
   // The cosines (and softmax terms) of the words Slot added since the last
-  // call, in one DotColumns call (it fetches the vectors ahead: they come
-  // from a table too big for the cache, in no order a prefetcher can guess).
-  void FillFresh() {
+  // call, in DotColumns calls (it fetches the vectors ahead: they come from
+  // a table too big for the cache, in no order a prefetcher can guess); the
+  // second half on a spare core when `spare` has one free.
+  void FillFresh(SpareThreads* spare) {
     if (fresh_.empty()) return;
     const size_t m = active_.size();
     const size_t first = cache_.size() - fresh_.size() * m;
     fresh_vectors_.clear();
-    for (uint32_t w : fresh_) fresh_vectors_.push_back(words_.UnitVector(static_cast<int32_t>(w)));
-    DotColumns(fresh_vectors_.data(), fresh_vectors_.size(), tag_columns_.data(), words_.dim(),
-               static_cast<int>(m), columns_stride_, &cache_[first]);
+    for (uint32_t w : fresh_) {
+      fresh_vectors_.push_back(table_ != nullptr ? table_->UnitVector(w)
+                                                 : words_.UnitVector(static_cast<int32_t>(w)));
+    }
     exp_cache_.resize(cache_.size());
     weighted_cache_.resize(cache_.size());
     const float inv_t = 1.0f / options_.temperature;
-    for (size_t k = first; k < cache_.size(); ++k) {
-      exp_cache_[k] = std::exp((cache_[k] - 1.0f) * inv_t);
-      weighted_cache_[k] = exp_cache_[k] * cache_[k];
+    auto fill = [&](size_t begin, size_t end) {  // fresh words [begin, end)
+      DotColumns(fresh_vectors_.data() + begin, end - begin, tag_columns_.data(), words_.dim(),
+                 static_cast<int>(m), columns_stride_, &cache_[first + begin * m]);
+      for (size_t k = first + begin * m; k < first + end * m; ++k) {
+        exp_cache_[k] = std::exp((cache_[k] - 1.0f) * inv_t);
+        weighted_cache_[k] = exp_cache_[k] * cache_[k];
+      }
+    };
+    const size_t n = fresh_.size();
+    constexpr size_t kSplitFrom = 256;
+    const size_t mid = n / 8 * 4;  // whole groups of four (DotColumns' kernel)
+    if (spare != nullptr && n >= kSplitFrom && spare->core_free()) {
+      // TrySideBySide ran only [0, mid) when no core was free.
+      if (!TrySideBySide(
+              spare, [&] { fill(0, mid); }, [&] { fill(mid, n); }))
+        fill(mid, n);
+    } else {
+      fill(0, n);
     }
     fresh_.clear();
   }
 
   const Bundle& bundle_;
   const WordVectors& words_;
+  const LyricWordTable* table_;
   const std::vector<Tag>& tags_;
   const RecommendOptions& options_;
   std::vector<size_t> active_;
@@ -228,13 +286,11 @@ class AttentionScorer {
   std::vector<float> weighted_cache_;  // exp_cache_ x cosine
   std::vector<uint32_t> fresh_;        // words given a slot, not yet filled
   std::vector<const float*> fresh_vectors_;
-  // Attention(): the distinct words of the song being scored (offset in
-  // cache_, count); per cached word, the song that last saw it and where.
-  std::vector<size_t> distinct_offsets_;
-  std::vector<float> distinct_counts_;
-  std::vector<float> z_, match_;
-  std::vector<uint32_t> stamp_, position_;
-  uint32_t song_stamp_ = 0;
+  // Prepare(): the cache offsets of the candidates' tokens, candidate i's
+  // from prepared_begin_[i].
+  std::vector<size_t> prepared_offsets_;
+  std::vector<size_t> prepared_begin_;
+  Scratch scratch_;  // Score()'s
 };
 
 // Sentence attention (issue 16): the tags' phrase vectors attend over a
@@ -580,31 +636,79 @@ absl::StatusOr<Recommendation> RecommendForTags(const Snapshot& snapshot, std::v
     rec.sentence_ms += MsSince(sentence_start);
   }
   const float sentence_weight = sentence_scorer != nullptr ? options.sentence_weight : 0.0f;
-  AttentionScorer scorer(bundle, words, rec.tags, tag_vectors, options);
-  LexicalScorer lexical_scorer(bundle.lexical(), lexical_query);
-  std::vector<SongScore> scored;
-  scored.reserve(fused.size());
+  std::vector<SongScore> scored(fused.size());
   size_t next_cosine = 0;
-  float best_bm25 = 0;
-  for (const FusedCandidate& c : fused) {
-    SongScore s;
+  for (size_t i = 0; i < fused.size(); ++i) {
+    const FusedCandidate& c = fused[i];
+    SongScore& s = scored[i];
     s.song = c.id;
     s.retrieval = c.dense_rank > 0 ? c.dense_score : cosines[next_cosine++];
     s.dense_rank = c.dense_rank;
     s.lexical_rank = c.lexical_rank;
-    scorer.Score(&s);
-    if (sentence_scorer != nullptr) {
-      const auto sentence_start = std::chrono::steady_clock::now();
-      s.sentence = sentence_scorer->Score(s.song);
-      rec.sentence_ms += MsSince(sentence_start);
-    }
-    if (use_lexical) {
-      s.lexical_score =
-          lexical_scorer.Score(s.song, bundle.tokens(s.song), words, rec.tags, nullptr);
-      best_bm25 = std::max(best_bm25, s.lexical_score);
-    }
-    scored.push_back(std::move(s));
   }
+  // Every candidate word's cosines first (on two cores when one is free),
+  // then the candidates' scores, half of them on a spare core when one is
+  // free (a request at low load; under load every core runs a request and
+  // nothing is split). Both ways give the same bits (util/dot.h DotColumns).
+  SpareThreads* spare = snapshot.models->spare_threads();
+  const LyricWordTable* table =
+      snapshot.lyric_words != nullptr && &snapshot.lyric_words->words() == &words
+          ? snapshot.lyric_words.get()
+          : nullptr;
+  AttentionScorer scorer(bundle, words, rec.tags, tag_vectors, options, table);
+  scorer.Prepare(scored, spare);
+  // One thread's share of the candidates: its scorers cache per request.
+  struct Part {
+    AttentionScorer::Scratch scratch;
+    std::unique_ptr<LexicalScorer> lexical;
+    std::unique_ptr<SentenceScorer> sentence;
+    double sentence_ms = 0;
+    float best_bm25 = 0;
+  };
+  auto score_range = [&](Part& p, size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      SongScore& s = scored[i];
+      s.attention = scorer.AttentionOf(i, &p.scratch);
+      if (p.sentence != nullptr) {
+        const auto sentence_start = std::chrono::steady_clock::now();
+        s.sentence = p.sentence->Score(s.song);
+        p.sentence_ms += MsSince(sentence_start);
+      }
+      if (use_lexical) {
+        s.lexical_score = p.lexical->Score(s.song, bundle.tokens(s.song), words, rec.tags, nullptr);
+        p.best_bm25 = std::max(p.best_bm25, s.lexical_score);
+      }
+    }
+  };
+  Part first;
+  first.lexical = std::make_unique<LexicalScorer>(bundle.lexical(), lexical_query);
+  first.sentence = std::move(sentence_scorer);
+  bool split = false;
+  if (spare != nullptr && options.rerank_split_from > 0 &&
+      scored.size() >= size_t(options.rerank_split_from) && spare->core_free()) {
+    Part second;
+    second.lexical = std::make_unique<LexicalScorer>(bundle.lexical(), lexical_query);
+    if (first.sentence != nullptr) {
+      ASSIGN_OR_RETURN(second.sentence,
+                       SentenceScorer::Create(*phrases, *bundle.sentences(), rec.tags, options));
+    }
+    const size_t mid = scored.size() / 2;
+    split = TrySideBySide(
+        spare, [&] { score_range(first, 0, mid); },
+        [&] { score_range(second, mid, scored.size()); });
+    if (split) {
+      first.sentence_ms += second.sentence_ms;
+      first.best_bm25 = std::max(first.best_bm25, second.best_bm25);
+    } else {
+      score_range(first, mid, scored.size());
+    }
+  } else {
+    score_range(first, 0, scored.size());
+  }
+  rec.rerank_split = split;
+  rec.sentence_ms += first.sentence_ms;
+  const float best_bm25 = first.best_bm25;
+  const SentenceScorer* const explained_sentences = first.sentence.get();
   const SongMoods* moods = bundle.moods();
   for (SongScore& s : scored) {
     const float attention = (1 - sentence_weight) * s.attention + sentence_weight * s.sentence;
@@ -630,20 +734,20 @@ absl::StatusOr<Recommendation> RecommendForTags(const Snapshot& snapshot, std::v
     std::vector<std::pair<float, int>> best;
     for (SongScore& s : scored) {
       scorer.Score(&s, &line_mass);
-      if (sentence_scorer != nullptr) {
+      if (explained_sentences != nullptr) {
         const auto sentence_start = std::chrono::steady_clock::now();
-        sentence_scorer->Score(s.song, &sentence_mass, &best);
+        first.sentence->Score(s.song, &sentence_mass, &best);
         for (size_t i = 0; i < line_mass.size() && i < sentence_mass.size(); ++i) {
           line_mass[i] = (1 - sentence_weight) * line_mass[i] + sentence_weight * sentence_mass[i];
         }
         rec.sentence_ms += MsSince(sentence_start);
       }
-      s.lines =
-          PickLines(bundle.song(s.song), line_mass, sentence_scorer != nullptr ? &best : nullptr,
-                    sentence_scorer.get(), options.explain_lines);
+      s.lines = PickLines(bundle.song(s.song), line_mass,
+                          explained_sentences != nullptr ? &best : nullptr, explained_sentences,
+                          options.explain_lines);
       s.dense_words = DenseWords(bundle.tokens(s.song), words, query);
       if (use_lexical) {
-        lexical_scorer.Score(s.song, bundle.tokens(s.song), words, rec.tags, &s.lexical_words);
+        first.lexical->Score(s.song, bundle.tokens(s.song), words, rec.tags, &s.lexical_words);
       }
     }
   }

@@ -54,6 +54,10 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> LoadSnapshot(const SnapshotOptio
   I2S_LOG(INFO) << "loaded bundle " << bm.version << " from " << options.bundle_dir << ": "
                 << bm.song_count << " songs, " << bundle.index().Describe() << " index, " << bm.dim
                 << "-d, embedder " << bm.embedder_id << ", in " << MsSince(start) << " ms";
+  if (const LyricWordTable* t = (*snapshot)->lyric_words.get(); t != nullptr) {
+    I2S_LOG(INFO) << "lyric word table: " << t->rows() << " of " << t->distinct()
+                  << " distinct lyric words, " << t->bytes() / 1024 << " KiB";
+  }
   return snapshot;
 }
 
@@ -68,6 +72,7 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> LoadBundleFor(
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->models = std::move(models);
   snapshot->bundle = std::move(*bundle);
+  snapshot->lyric_words = LyricWordTable::Build(*snapshot->bundle, snapshot->models->words());
   return std::shared_ptr<const Snapshot>(std::move(snapshot));
 }
 

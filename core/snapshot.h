@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "core/bundle/bundle.h"
+#include "core/lyric_word_table.h"
 #include "core/models/model_set.h"
 
 namespace image2song {
@@ -17,6 +18,9 @@ namespace image2song {
 struct Snapshot {
   std::shared_ptr<const ModelSet> models;
   std::shared_ptr<const Bundle> bundle;
+  // The bundle's lyric words' vectors in one block (LoadBundleFor builds
+  // it); null: the rerank reads the models' word table.
+  std::shared_ptr<const LyricWordTable> lyric_words;
 };
 
 // Fails (FAILED_PRECONDITION) when the bundle was built with other word

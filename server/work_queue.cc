@@ -1,5 +1,7 @@
 #include "server/work_queue.h"
 
+#include "util/spare_threads.h"
+
 namespace image2song {
 
 WorkQueue::WorkQueue(int workers, size_t capacity, std::function<void(size_t)> on_depth,
@@ -48,6 +50,9 @@ void WorkQueue::Loop() {
       tasks_.pop_front();
       if (on_depth_) on_depth_(tasks_.size());
     }
+    // Counted as request work: helpers take a request's side work only
+    // while a core is free (util/spare_threads.h).
+    BusyScope busy;
     task();
   }
 }

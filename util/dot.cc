@@ -1,5 +1,8 @@
 #include "util/dot.h"
 
+#include <algorithm>
+#include <vector>
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -100,46 +103,6 @@ __attribute__((target("avx2,fma"))) float DotAvx2(const float* a, const float* b
   return r;
 }
 
-__attribute__((target("avx2,fma"))) void DotColumnsAvx2(const float* x, const float* columns,
-                                                        int dim, int count, int stride,
-                                                        float* out) {
-  int j = 0;
-  // Four accumulators (32 columns) per pass over x.
-  for (; j + 32 <= count; j += 32) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    for (int k = 0; k < dim; ++k) {
-      const __m256 xk = _mm256_set1_ps(x[k]);
-      const float* row = columns + size_t(k) * stride + j;
-      a0 = _mm256_fmadd_ps(xk, _mm256_loadu_ps(row), a0);
-      a1 = _mm256_fmadd_ps(xk, _mm256_loadu_ps(row + 8), a1);
-      a2 = _mm256_fmadd_ps(xk, _mm256_loadu_ps(row + 16), a2);
-      a3 = _mm256_fmadd_ps(xk, _mm256_loadu_ps(row + 24), a3);
-    }
-    _mm256_storeu_ps(out + j, a0);
-    _mm256_storeu_ps(out + j + 8, a1);
-    _mm256_storeu_ps(out + j + 16, a2);
-    _mm256_storeu_ps(out + j + 24, a3);
-  }
-  // Whole blocks of 8 columns, the last one possibly past `count` (the
-  // padding a stride of a multiple of 8 holds) and stored partly.
-  for (; j < count; j += 8) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
-    int k = 0;
-    for (; k + 2 <= dim; k += 2) {
-      const float* row = columns + size_t(k) * stride + j;
-      a0 = _mm256_fmadd_ps(_mm256_set1_ps(x[k]), _mm256_loadu_ps(row), a0);
-      a1 = _mm256_fmadd_ps(_mm256_set1_ps(x[k + 1]), _mm256_loadu_ps(row + stride), a1);
-    }
-    if (k < dim) {
-      a0 = _mm256_fmadd_ps(_mm256_set1_ps(x[k]), _mm256_loadu_ps(columns + size_t(k) * stride + j),
-                           a0);
-    }
-    alignas(32) float block[8];
-    _mm256_store_ps(block, _mm256_add_ps(a0, a1));
-    for (int t = 0; t < 8 && j + t < count; ++t) out[j + t] = block[t];
-  }
-}
-
 // Four vectors at once against 8 columns per pass: four independent FMA
 // chains share each load of the columns.
 __attribute__((target("avx2,fma"))) void DotColumns4Avx2(const float* const* xs,
@@ -184,7 +147,17 @@ __attribute__((target("avx2,fma"))) void DotColumnsBatchAvx2(const float* const*
     for (size_t a = i + 4; a < n && a < i + 8; ++a) prefetch(a);
     DotColumns4Avx2(xs + i, columns, dim, count, stride, out + i * size_t(count));
   }
-  for (; i < n; ++i) DotColumnsAvx2(xs[i], columns, dim, count, stride, out + i * size_t(count));
+  if (i < n) {
+    // The last one to three vectors through the same four-way kernel (the
+    // last one repeated), so that a vector's cosines are the same bits
+    // wherever it falls in a batch: a rerank split over threads ranks
+    // exactly as one that is not.
+    const float* rest[4];
+    for (size_t a = 0; a < 4; ++a) rest[a] = xs[std::min(i + a, n - 1)];
+    std::vector<float> block(size_t(4) * count);
+    DotColumns4Avx2(rest, columns, dim, count, stride, block.data());
+    std::copy(block.begin(), block.begin() + (n - i) * size_t(count), out + i * size_t(count));
+  }
 }
 
 __attribute__((target("avx2,fma"))) void AddWeightedRowsAvx2(const float* a, const float* b,

@@ -13,74 +13,10 @@
 #include "core/models/model_manifest.h"
 #include "core/models/taggers.h"
 #include "util/log.h"
+#include "util/spare_threads.h"
 #include "util/status_macros.h"
 
 namespace image2song {
-
-// Long-lived threads that run taggers for TagImage: started and warmed at
-// load (the first passes of a TorchScript model on a new thread cost
-// 100-230 ms), never one per request. A task goes to an idle thread; when
-// none is idle the caller runs it itself, so no request waits behind
-// another's tagger.
-class TaggerThreads {
- public:
-  TaggerThreads(int count, const std::function<void()>& on_start,
-                const std::function<void()>& warm_up) {
-    for (int i = 0; i < count; ++i) {
-      threads_.emplace_back([this, on_start, warm_up] {
-        if (on_start) on_start();
-        if (warm_up) warm_up();
-        Loop();
-      });
-    }
-    std::unique_lock<std::mutex> lock(mu_);
-    ready_.wait(lock, [&] { return idle_ == int(threads_.size()); });
-  }
-
-  ~TaggerThreads() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    work_.notify_all();
-    for (std::thread& t : threads_) t.join();
-  }
-
-  // Hands `task` to an idle thread (true), or returns false when none is.
-  bool TryRun(std::function<void()> task) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (idle_ <= int(tasks_.size())) return false;
-      tasks_.push_back(std::move(task));
-    }
-    work_.notify_one();
-    return true;
-  }
-
- private:
-  void Loop() {
-    std::unique_lock<std::mutex> lock(mu_);
-    while (true) {
-      ++idle_;
-      ready_.notify_all();
-      work_.wait(lock, [&] { return stop_ || !tasks_.empty(); });
-      --idle_;
-      if (tasks_.empty()) return;  // stopping
-      std::function<void()> task = std::move(tasks_.front());
-      tasks_.pop_front();
-      lock.unlock();
-      task();
-      lock.lock();
-    }
-  }
-
-  std::mutex mu_;
-  std::condition_variable work_, ready_;
-  std::deque<std::function<void()>> tasks_;
-  int idle_ = 0;
-  bool stop_ = false;
-  std::vector<std::thread> threads_;  // last: the threads use the members above
-};
 
 namespace {
 
@@ -124,14 +60,16 @@ ModelSet::ModelSet(std::unique_ptr<WordVectors> words, std::vector<std::unique_p
   for (const auto& t : taggers_) {
     parts.push_back(absl::StrCat(t->info().name, "@", t->info().version));
     if (t->info().execution != "none" && !t->info().gate.gated) ++with_model;
+    if (t->info().kind == "cues") needs_colour_ = true;
   }
   version_ = absl::StrJoin(parts, ",");
   for (const auto& t : taggers_) working_size_ = std::max(working_size_, t->working_size());
-  if (parallel_taggers && with_model > 1 && tagger_threads > 0) {
+  if (parallel_taggers && tagger_threads > 0) {
     // Each thread runs twice every model tagger that can be handed to it
     // (all but the manifest's first model tagger, which always runs on the
     // caller) before it takes work, so a request never pays a model's first
-    // passes on a new thread.
+    // passes on a new thread. With one model tagger the threads take the
+    // colour features and half of the rerank when a core is free.
     auto warm_up = [this] {
       const RgbImage image = WarmUpImage();
       bool first_model = true;
@@ -149,8 +87,9 @@ ModelSet::ModelSet(std::unique_ptr<WordVectors> words, std::vector<std::unique_p
       }
     };
     const auto start = std::chrono::steady_clock::now();
-    threads_ = std::make_unique<TaggerThreads>(tagger_threads, on_thread_start, warm_up);
-    I2S_LOG(INFO) << "parallel taggers: " << tagger_threads << " tagger threads, warmed in "
+    threads_ = std::make_unique<SpareThreads>(tagger_threads, on_thread_start, warm_up);
+    I2S_LOG(INFO) << "parallel taggers: " << tagger_threads << " tagger threads on "
+                  << threads_->cores() << " cores, warmed in "
                   << std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::steady_clock::now() - start)
                          .count()
@@ -241,6 +180,28 @@ absl::StatusOr<ImageTags> ModelSet::TagImage(const RgbImage& image) const {
   std::mutex mu;
   std::condition_variable done;
   int pending = 0;
+  // The colour features beside the first model's forward pass: every tagger
+  // reads them after its forward pass (ClassifierTagger's backdrop gate) or
+  // has no model (cues), and ImageFacts computes them once.
+  if (threads_ != nullptr && with_model > 0 && needs_colour_) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      ++pending;
+    }
+    const bool handed = threads_->TryRunOnSpareCore([&] {
+      try {
+        (void)facts.colour_features();
+      } catch (const std::exception&) {
+        // Computed again (and the error reported) by the tagger that reads them.
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      if (--pending == 0) done.notify_all();
+    });
+    if (!handed) {
+      std::lock_guard<std::mutex> lock(mu);
+      --pending;
+    }
+  }
   for (size_t i = 0; i < run.size(); ++i) {
     if (!on_thread[i]) continue;
     {
@@ -343,6 +304,7 @@ absl::StatusOr<ImageTags> ModelSet::TagImages(const std::vector<RgbImage>& image
 
 void ModelSet::set_mood(std::shared_ptr<const ImageMoodModel> m) {
   mood_ = std::move(m);
+  if (mood_ != nullptr) needs_colour_ = true;
   face_sources_.clear();
   for (const auto& t : taggers_) {
     if (t->info().kind == "faces") face_sources_.push_back(t->info().name);

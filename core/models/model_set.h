@@ -104,7 +104,7 @@ struct ModelSetOptions : TaggerLoadOptions {
   bool sentence_encoder = true;
 };
 
-class TaggerThreads;
+class SpareThreads;
 
 class ModelSet {
  public:
@@ -149,8 +149,15 @@ class ModelSet {
   // no mood model.
   bool ImageMoodOf(const ImageTags& tagged, ImageMood* out) const;
 
+  // The long-lived helper threads (util/spare_threads.h) with
+  // parallel_taggers, else null: the recommender runs half of a rerank on
+  // one when a core is free.
+  SpareThreads* spare_threads() const { return threads_.get(); }
+
   // Runs every tagger; tags from all taggers, by score * weight, strongest
   // first, and the forward-pass time (taggers on parallel threads overlap).
+  // With spare threads and a free core, the colour features (cue tagger,
+  // backdrop gates, mood) are computed beside the first model's forward pass.
   absl::StatusOr<ImageTags> TagImage(const RgbImage& image) const;
 
   // Tags for several images of one request: each image is tagged; the same
@@ -172,8 +179,10 @@ class ModelSet {
   std::shared_ptr<const ImageMoodModel> mood_;
   std::vector<std::string> face_sources_;  // names of the faces taggers
   float mood_weight_ = 0, requested_mood_weight_ = 0;
-  // Set with parallel_taggers and more than one model tagger.
-  std::unique_ptr<TaggerThreads> threads_;
+  // Set with parallel_taggers.
+  std::unique_ptr<SpareThreads> threads_;
+  // A tagger (cues) or the mood reads the colour features.
+  bool needs_colour_ = false;
 };
 
 // `base` with the working size of `models` (when it has image taggers):

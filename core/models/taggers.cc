@@ -98,9 +98,15 @@ class ClassifierTagger : public ModelTagger {
   absl::StatusOr<ImageTags> Run(const RgbImage& image, ImageFacts& facts) const override {
     const int w = spec_.info.input_width, h = spec_.info.input_height;
     const size_t plane = size_t(3) * w * h;
-    const bool regions = crops_.size() > 1 && !(spec_.region_max_backdrop < 1 &&
-                                                facts.backdrop_share() > spec_.region_max_backdrop);
-    const int batch = regions && !spec_.regions_from_features ? static_cast<int>(crops_.size()) : 1;
+    // The backdrop gate reads the colour features: for regions from the
+    // feature map only after the forward pass (ModelSet::TagImage may be
+    // computing them beside it).
+    auto regions_allowed = [&] {
+      return crops_.size() > 1 &&
+             !(spec_.region_max_backdrop < 1 && facts.backdrop_share() > spec_.region_max_backdrop);
+    };
+    const int batch =
+        !spec_.regions_from_features && regions_allowed() ? static_cast<int>(crops_.size()) : 1;
     std::vector<float> input(plane * batch);
     for (int b = 0; b < batch; ++b) {
       PreprocessToChw(image, crops_[b], w, h, spec_.mean, spec_.std, input.data() + plane * b);
@@ -124,7 +130,7 @@ class ClassifierTagger : public ModelTagger {
     for (int i : TopLabels(whole, spec_.top_k, spec_.min_score)) {
       tags.push_back(MakeTag(spec_, labels_[i], whole[i]));
     }
-    if (!regions) return result;
+    if (spec_.regions_from_features ? !regions_allowed() : batch == 1) return result;
     ModelOutput pooled;
     if (spec_.regions_from_features) {
       ASSIGN_OR_RETURN(pooled, FeatureRegionScores(outputs, &result.forward_ms));

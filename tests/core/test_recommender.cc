@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -15,6 +17,7 @@
 #include "core/query.h"
 #include "tests/support/test_util.h"
 #include "util/file_util.h"
+#include "util/spare_threads.h"
 
 namespace image2song {
 namespace {
@@ -24,10 +27,11 @@ using ::image2song::testing::RequiredEnv;
 using ::image2song::testing::TempDir;
 using ::image2song::testing::WriteWholeFile;
 
-std::shared_ptr<const ModelSet> LoadModels(bool words_only) {
+std::shared_ptr<const ModelSet> LoadModels(bool words_only, bool spare_threads = false) {
   ModelSetOptions options;
   options.manifest_path = RequiredEnv("I2S_TEST_ASSETS") + "/models.json";
   options.words_only = words_only;
+  options.parallel_taggers = spare_threads;
   auto models = ModelSet::Load(options);
   INFO(models.status().ToString());
   REQUIRE(models.ok());
@@ -43,7 +47,8 @@ std::shared_ptr<const Bundle> LoadBundle(const std::string& dir) {
 
 // Models without image taggers (enough for RecommendForTags).
 Snapshot WordsSnapshot() {
-  return Snapshot{LoadModels(/*words_only=*/true), LoadBundle(RequiredEnv("I2S_TEST_BUNDLE"))};
+  return Snapshot{LoadModels(/*words_only=*/true), LoadBundle(RequiredEnv("I2S_TEST_BUNDLE")),
+                  nullptr};
 }
 
 Tag MakeTag(const std::string& label, std::vector<std::string> words, float score) {
@@ -106,6 +111,57 @@ TEST_CASE("An ocean tag ranks the sea songs first") {
   // The tags are passed through.
   REQUIRE(rec.tags.size() == 1);
   CHECK(rec.tags[0].label == "ocean");
+}
+
+TEST_CASE("A rerank split over two cores, from the lyric word table, ranks the same bits") {
+  // Plain: one thread, the models' word table.
+  Snapshot plain = WordsSnapshot();
+  // Spare threads (split when a core is free) and the lyric word table.
+  Snapshot fast{LoadModels(/*words_only=*/true, /*spare_threads=*/true), plain.bundle, nullptr};
+  fast.lyric_words = LyricWordTable::Build(*fast.bundle, fast.models->words());
+  REQUIRE(fast.lyric_words != nullptr);
+  CHECK(fast.lyric_words->rows() == fast.lyric_words->distinct());
+  CHECK(fast.lyric_words->rows() > 20);
+  // A word of the lyrics comes from the block, the same bits as the models'.
+  const LyricToken first = fast.bundle->tokens(0)[0];
+  CHECK(fast.lyric_words->UnitVector(first.word) !=
+        fast.models->words().UnitVector(int32_t(first.word)));
+  CHECK(
+      std::equal(fast.models->words().UnitVector(int32_t(first.word)),
+                 fast.models->words().UnitVector(int32_t(first.word)) + fast.models->words().dim(),
+                 fast.lyric_words->UnitVector(first.word)));
+  // A small budget keeps only the most frequent words; the rest come from
+  // the models' table.
+  auto small = LyricWordTable::Build(*fast.bundle, fast.models->words(),
+                                     size_t(fast.models->words().size()) * 4 + 10 * 400);
+  REQUIRE(small != nullptr);
+  CHECK(small->rows() < small->distinct());
+  RecommendOptions options;
+  options.rerank_split_from = 2;  // the test bundle is small
+  options.top_k = 20;
+  for (const std::vector<Tag>& tags :
+       {std::vector<Tag>{Ocean()}, std::vector<Tag>{Ocean(), Fire()}, std::vector<Tag>{Fire()}}) {
+    Recommendation a = Run(plain, tags, options);
+    Recommendation b = Run(fast, tags, options);
+    CHECK_FALSE(a.rerank_split);  // no spare threads
+    if (std::thread::hardware_concurrency() >= 2) CHECK(b.rerank_split);
+    REQUIRE(a.songs.size() == b.songs.size());
+    for (size_t i = 0; i < a.songs.size(); ++i) {
+      INFO("rank " << i);
+      CHECK(a.songs[i].song == b.songs[i].song);
+      CHECK(a.songs[i].attention == b.songs[i].attention);  // bit for bit
+      CHECK(a.songs[i].lexical_score == b.songs[i].lexical_score);
+      CHECK(a.songs[i].score == b.songs[i].score);
+    }
+  }
+  // Every core busy (two requests on a 2-core machine): nothing is split.
+  {
+    std::vector<std::unique_ptr<BusyScope>> busy;
+    for (unsigned i = 0; i < std::max(2u, std::thread::hardware_concurrency()); ++i) {
+      busy.push_back(std::make_unique<BusyScope>());
+    }
+    CHECK_FALSE(Run(fast, {Ocean()}, options).rerank_split);
+  }
 }
 
 TEST_CASE("Explanations: matched tags and lyric lines") {
@@ -458,7 +514,8 @@ TEST_CASE("Attention is the softmax of word-tag cosines, at any temperature") {
 }
 
 TEST_CASE("Recommend tags a decoded image and ranks its songs") {
-  Snapshot snap{LoadModels(/*words_only=*/false), LoadBundle(RequiredEnv("I2S_TEST_BUNDLE"))};
+  Snapshot snap{LoadModels(/*words_only=*/false), LoadBundle(RequiredEnv("I2S_TEST_BUNDLE")),
+                nullptr};
   REQUIRE(CheckCompatible(*snap.models, *snap.bundle).ok());
   struct Case {
     const char* image;
@@ -553,7 +610,7 @@ std::shared_ptr<const ModelSet> LoadSentenceModels(const std::string& manifest) 
 // i2s-index --sentence_vectors.
 Snapshot SentenceSnapshot() {
   return Snapshot{LoadSentenceModels(RequiredEnv("I2S_TEST_ASSETS") + "/models_sentence.json"),
-                  LoadBundle(RequiredEnv("I2S_TEST_ASSETS") + "/bundle_sentences")};
+                  LoadBundle(RequiredEnv("I2S_TEST_ASSETS") + "/bundle_sentences"), nullptr};
 }
 
 // The sentence attention of `song` for one tag, the plain way.
@@ -694,7 +751,7 @@ TEST_CASE("CheckCompatible refuses sentence vectors of another encoder") {
 // and love, happy, gold, light positive).
 Snapshot MoodSnapshot() {
   return Snapshot{LoadModels(/*words_only=*/false),
-                  LoadBundle(RequiredEnv("I2S_TEST_ASSETS") + "/bundle_mood")};
+                  LoadBundle(RequiredEnv("I2S_TEST_ASSETS") + "/bundle_mood"), nullptr};
 }
 
 float MeanLyricValence(const Recommendation& rec, int n) {
@@ -821,13 +878,14 @@ TEST_CASE("A requested mood needs a mood model and lyric moods") {
   RecommendOptions options;
   options.mood = "calm";
   // The default test bundle has no moods.bin.
-  Snapshot no_moods{LoadModels(/*words_only=*/false), LoadBundle(RequiredEnv("I2S_TEST_BUNDLE"))};
+  Snapshot no_moods{LoadModels(/*words_only=*/false), LoadBundle(RequiredEnv("I2S_TEST_BUNDLE")),
+                    nullptr};
   auto r = RecommendForTags(no_moods, {Ocean()}, options);
   CHECK(r.status().code() == absl::StatusCode::kFailedPrecondition);
   CHECK(absl::StrContains(r.status().message(), "no lyric moods"));
   // Models without a mood model (words only).
   Snapshot no_model{LoadModels(/*words_only=*/true),
-                    LoadBundle(RequiredEnv("I2S_TEST_ASSETS") + "/bundle_mood")};
+                    LoadBundle(RequiredEnv("I2S_TEST_ASSETS") + "/bundle_mood"), nullptr};
   r = RecommendForTags(no_model, {Ocean()}, options);
   CHECK(r.status().code() == absl::StatusCode::kFailedPrecondition);
   CHECK(absl::StrContains(r.status().message(), "no mood model"));
