@@ -340,24 +340,12 @@ void PreprocessToChw(const RgbImage& image, const CropBox& box, int width, int h
   int x1 = std::clamp(int(box.x1 * image.width + 0.5f), x0 + 1, image.width);
   int y1 = std::clamp(int(box.y1 * image.height + 0.5f), y0 + 1, image.height);
   cv::Mat crop = src(cv::Rect(x0, y0, x1 - x0, y1 - y0));
-  const cv::Mat resized = ResizeTo(crop, cv::Size(width, height));
-  const size_t plane = size_t(width) * height;
   float scale[3], shift[3];
   for (int c = 0; c < 3; ++c) {
     scale[c] = 1.0f / std[c];
     shift[c] = -mean[c] / std[c];
   }
-  for (int y = 0; y < height; ++y) {
-    const uint8_t* row = resized.ptr<uint8_t>(y);
-    float* r = out + size_t(y) * width;
-    float* g = r + plane;
-    float* b = g + plane;
-    for (int x = 0; x < width; ++x) {
-      r[x] = row[3 * x] * scale[0] + shift[0];
-      g[x] = row[3 * x + 1] * scale[1] + shift[1];
-      b[x] = row[3 * x + 2] * scale[2] + shift[2];
-    }
-  }
+  ResizeToChw(crop, cv::Size(width, height), scale, shift, out);
 }
 
 absl::StatusOr<std::string> EncodeImage(const RgbImage& image, const std::string& ext) {

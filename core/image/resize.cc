@@ -6,6 +6,10 @@
 
 #include <opencv2/imgproc.hpp>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace image2song {
 namespace {
 
@@ -41,38 +45,72 @@ AreaTaps MakeAreaTaps(int src, int dst) {
   return t;
 }
 
-cv::Mat AreaShrink(const cv::Mat& src, cv::Size size) {
+// The box filter one output row at a time (the vertical pass into one float
+// row that stays in the L1 cache, then the horizontal pass), handing each
+// output pixel's channel sums to emit(y, x, v) (v: 4 floats, the first
+// `channels` used). The sums are the same floats whichever way they are
+// computed below (products added in tap order, no fused multiply-add).
+template <class Emit>
+void AreaShrinkRows(const cv::Mat& src, cv::Size size, Emit emit) {
   const int ch = src.channels();
   const AreaTaps ty = MakeAreaTaps(src.rows, size.height);
   const AreaTaps tx = MakeAreaTaps(src.cols, size.width);
-  // Vertical pass into float rows (vectorised over the whole row), then the
-  // horizontal pass with a fixed tap count.
   const int row_len = src.cols * ch;
-  std::vector<float> rows(size_t(size.height) * row_len, 0.0f);
+  // +1: the 3-channel pass loads 4 floats at a pixel's first channel.
+  std::vector<float> acc(size_t(row_len) + 1, 0.0f);
+  alignas(16) float v[4];
   for (int y = 0; y < size.height; ++y) {
-    float* acc = rows.data() + size_t(y) * row_len;
+    std::fill(acc.begin(), acc.end(), 0.0f);
     for (int k = 0; k < ty.taps; ++k) {
       const float w = ty.weights[size_t(y) * ty.taps + k];
       if (w == 0) continue;
       const uint8_t* s = src.ptr<uint8_t>(ty.first[y] + k);
-      for (int i = 0; i < row_len; ++i) acc[i] += w * s[i];
+      float* a = acc.data();
+      for (int i = 0; i < row_len; ++i) a[i] += w * s[i];
     }
-  }
-  cv::Mat out(size, src.type());
-  for (int y = 0; y < size.height; ++y) {
-    const float* r = rows.data() + size_t(y) * row_len;
-    uint8_t* o = out.ptr<uint8_t>(y);
-    for (int x = 0; x < size.width; ++x) {
-      const float* p = r + size_t(tx.first[x]) * ch;
-      const float* w = tx.weights.data() + size_t(x) * tx.taps;
-      float v[4] = {0, 0, 0, 0};
-      for (int k = 0; k < tx.taps; ++k) {
-        for (int c = 0; c < ch; ++c) v[c] += w[k] * p[k * ch + c];
+#if defined(__SSE2__)
+    if (ch == 3) {
+      // (r, g, b, next r) per tap: one 4-wide multiply-add instead of three.
+      for (int x = 0; x < size.width; ++x) {
+        const float* p = acc.data() + size_t(tx.first[x]) * 3;
+        const float* w = tx.weights.data() + size_t(x) * tx.taps;
+        __m128 sum = _mm_setzero_ps();
+        for (int k = 0; k < tx.taps; ++k) {
+          sum = _mm_add_ps(sum, _mm_mul_ps(_mm_set1_ps(w[k]), _mm_loadu_ps(p + 3 * k)));
+        }
+        _mm_store_ps(v, sum);
+        emit(y, x, v);
       }
-      for (int c = 0; c < ch; ++c) o[x * ch + c] = cv::saturate_cast<uint8_t>(v[c]);
+      continue;
+    }
+#endif
+    {
+      for (int x = 0; x < size.width; ++x) {
+        const float* p = acc.data() + size_t(tx.first[x]) * ch;
+        const float* w = tx.weights.data() + size_t(x) * tx.taps;
+        v[0] = v[1] = v[2] = v[3] = 0;
+        for (int k = 0; k < tx.taps; ++k) {
+          for (int c = 0; c < ch; ++c) v[c] += w[k] * p[k * ch + c];
+        }
+        emit(y, x, v);
+      }
     }
   }
+}
+
+cv::Mat AreaShrink(const cv::Mat& src, cv::Size size) {
+  const int ch = src.channels();
+  cv::Mat out(size, src.type());
+  AreaShrinkRows(src, size, [&](int y, int x, const float* v) {
+    uint8_t* o = out.ptr<uint8_t>(y) + size_t(x) * ch;
+    for (int c = 0; c < ch; ++c) o[c] = cv::saturate_cast<uint8_t>(v[c]);
+  });
   return out;
+}
+
+bool Shrinks(const cv::Mat& src, cv::Size size) {
+  return size.width <= src.cols && size.height <= src.rows && src.depth() == CV_8U &&
+         src.channels() <= 4;
 }
 
 }  // namespace
@@ -80,12 +118,34 @@ cv::Mat AreaShrink(const cv::Mat& src, cv::Size size) {
 cv::Mat ResizeTo(const cv::Mat& src, cv::Size size) {
   if (src.size() == size) return src;
   const bool shrink_x = size.width <= src.cols, shrink_y = size.height <= src.rows;
-  if (shrink_x && shrink_y && src.depth() == CV_8U && src.channels() <= 4) {
-    return AreaShrink(src, size);
-  }
+  if (Shrinks(src, size)) return AreaShrink(src, size);
   cv::Mat out;
   cv::resize(src, out, size, 0, 0, shrink_x || shrink_y ? cv::INTER_AREA : cv::INTER_LINEAR);
   return out;
+}
+
+void ResizeToChw(const cv::Mat& src, cv::Size size, const float scale[3], const float shift[3],
+                 float* out) {
+  const size_t plane = size_t(size.width) * size.height;
+  auto put = [&](int y, int x, const float* v) {
+    float* o = out + size_t(y) * size.width + x;
+    for (int c = 0; c < 3; ++c) {
+      o[plane * c] = float(cv::saturate_cast<uint8_t>(v[c])) * scale[c] + shift[c];
+    }
+  };
+  if (src.type() == CV_8UC3 && src.size() != size && Shrinks(src, size)) {
+    AreaShrinkRows(src, size, put);
+    return;
+  }
+  const cv::Mat resized = ResizeTo(src, size);
+  float v[4] = {0, 0, 0, 0};
+  for (int y = 0; y < size.height; ++y) {
+    const uint8_t* row = resized.ptr<uint8_t>(y);
+    for (int x = 0; x < size.width; ++x) {
+      for (int c = 0; c < 3; ++c) v[c] = row[3 * x + c];
+      put(y, x, v);
+    }
+  }
 }
 
 }  // namespace image2song

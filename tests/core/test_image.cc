@@ -691,5 +691,47 @@ TEST_CASE("ResizeTo grows bilinearly and keeps a same-size picture") {
   CHECK(cv::norm(ResizeTo(src, cv::Size(10, 40)), ref, cv::NORM_INF) == 0);
 }
 
+TEST_CASE("ResizeToChw gives the floats of ResizeTo and a normalising pass, bit for bit") {
+  const float scale[3] = {1 / 128.0f, 1 / 64.0f, 1 / 58.4f};
+  const float shift[3] = {-1.0f, -0.5f, -2.1f};
+  struct Case {
+    cv::Size from, to;
+    cv::Rect crop;  // a view into the picture (rows not contiguous) when not empty
+  };
+  const Case cases[] = {
+      {{640, 360}, {224, 224}, {}},
+      {{1280, 720}, {224, 224}, {}},
+      {{640, 360}, {224, 224}, {10, 20, 300, 200}},
+      {{300, 10}, {7, 3}, {}},
+      {{640, 360}, {1, 1}, {}},
+      {{97, 61}, {96, 61}, {}},
+      {{20, 30}, {224, 224}, {}},
+      {{224, 224}, {224, 224}, {}},
+      {{50, 400}, {100, 40}, {}},  // one axis grows: OpenCV's INTER_AREA
+  };
+  for (const Case& c : cases) {
+    cv::Mat full(c.from, CV_8UC3);
+    cv::randu(full, 0, 256);
+    const cv::Mat src = c.crop.empty() ? full : full(c.crop);
+    INFO(src.size() << " -> " << c.to);
+    const cv::Mat resized = ResizeTo(src, c.to);
+    const size_t plane = size_t(c.to.area());
+    std::vector<float> want(3 * plane), got(3 * plane, -7.0f);
+    for (int y = 0; y < c.to.height; ++y) {
+      for (int x = 0; x < c.to.width; ++x) {
+        for (int ch = 0; ch < 3; ++ch) {
+          want[plane * ch + size_t(y) * c.to.width + x] =
+              resized.ptr<uint8_t>(y)[3 * x + ch] * scale[ch] + shift[ch];
+        }
+      }
+    }
+    ResizeToChw(src, c.to, scale, shift, got.data());
+    for (size_t i = 0; i < want.size(); ++i) {
+      INFO("value " << i);
+      REQUIRE(got[i] == want[i]);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace image2song
