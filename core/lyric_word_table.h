@@ -33,10 +33,12 @@ class LyricWordTable {
   // The unit vector of `word` (a WordVectors id), from the block when it
   // holds the word.
   const float* UnitVector(uint32_t word) const {
-    const int32_t row = word < row_of_.size() ? row_of_[word] : -1;
+    const int32_t row = Row(word);
     return row >= 0 ? block_.data() + size_t(row) * dim_
                     : words_.UnitVector(static_cast<int32_t>(word));
   }
+  // The word's row in the block (0 .. rows() - 1), or -1.
+  int32_t Row(uint32_t word) const { return word < row_of_.size() ? row_of_[word] : -1; }
   const WordVectors& words() const { return words_; }
   // Words in the block, and the distinct lyric words counted.
   size_t rows() const { return rows_; }

@@ -47,7 +47,7 @@ class AttentionScorer {
       for (int k = 0; k < dim; ++k)
         tag_columns_[size_t(k) * columns_stride_ + j] = (*vectors_[j])[k];
     }
-    cache_index_.reserve(4096);
+    if (table_ == nullptr) cache_index_.reserve(4096);
   }
 
   // The song's attention score alone (no explanation): the same sums as
@@ -220,6 +220,19 @@ class AttentionScorer {
   // `word` with every active tag; for a word not seen before they are
   // computed by the next FillFresh.
   size_t Slot(uint32_t word) {
+    // A word of the lyric word table: its row indexes the slots directly
+    // (row_offset_: offset + 1, 0 for none yet), no hashing.
+    const int32_t row = table_ != nullptr ? table_->Row(word) : -1;
+    if (row >= 0) {
+      if (row_offset_.empty()) row_offset_.assign(table_->rows(), 0);
+      size_t& slot = row_offset_[size_t(row)];
+      if (slot == 0) {
+        slot = cache_.size() + 1;
+        cache_.resize(cache_.size() + active_.size());
+        fresh_.push_back(word);
+      }
+      return slot - 1;
+    }
     auto [it, inserted] = cache_index_.try_emplace(word, cache_.size());
     if (inserted) {
       const size_t m = active_.size();
@@ -280,7 +293,8 @@ class AttentionScorer {
   // matrix (DotColumns).
   std::vector<float> tag_columns_;
   int columns_stride_ = 0;
-  absl::flat_hash_map<uint32_t, size_t> cache_index_;
+  absl::flat_hash_map<uint32_t, size_t> cache_index_;  // words not in table_
+  std::vector<size_t> row_offset_;                      // per table_ row (Slot)
   std::vector<float> cache_;           // active_.size() cosines per cached word
   std::vector<float> exp_cache_;       // exp((cosine - 1) / temperature)
   std::vector<float> weighted_cache_;  // exp_cache_ x cosine
