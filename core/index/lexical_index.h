@@ -54,10 +54,12 @@ struct LexicalIndexOptions {
   // are left out of the search (each adds at most that much to a song:
   // they reorder the songs the strong terms found more than they find new
   // ones; Recommend still counts them in the BM25 of its candidates).
-  // 0: keep all. Default: 0.1 (1M songs, default models: the lexical
-  // search 2.7-3.1 -> 1.6-2.1 ms mean, eval nDCG@10 unchanged to 3
-  // decimals; docs/performance.md).
-  float min_term_share = 0.1f;
+  // 0: keep all. Default: 0.2 (1M songs, default models, the 1280x720
+  // JPEGs: the lexical search 2.7-3.1 ms mean at 0 -> 1.9-2.1 at 0.1 ->
+  // 1.2-1.5 at 0.2; the default's eval nDCG@10 unchanged to 3 decimals on
+  // every subset at 0.2, openmoji 0.065 -> 0.063 at 0.25;
+  // docs/performance.md).
+  float min_term_share = 0.2f;
 };
 
 // What one Search() read (for benchmarks and metrics).
