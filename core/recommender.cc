@@ -461,7 +461,11 @@ class LexicalScorer {
  public:
   LexicalScorer(const LexicalIndex& index, const LexicalQuery& query)
       : index_(index), query_(query), counts_(query.terms.size(), 0) {
-    for (size_t i = 0; i < query.terms.size(); ++i) term_of_[query.terms[i].word] = i;
+    for (size_t i = 0; i < query.terms.size(); ++i) {
+      term_of_[query.terms[i].word] = i;
+      const uint32_t bit = query.terms[i].word & (kFilterBits - 1);
+      filter_[bit / 64] |= uint64_t{1} << (bit % 64);
+    }
   }
 
   // The song's BM25 score; with `words`, the terms it holds, strongest
@@ -471,6 +475,10 @@ class LexicalScorer {
     if (term_of_.empty()) return 0;
     std::vector<size_t> held;
     for (const LyricToken& t : tokens) {
+      // Most lyric words are not query words: an 8 KB bitmap (in L1) turns
+      // them away before the hash lookup.
+      const uint32_t bit = t.word & (kFilterBits - 1);
+      if (!(filter_[bit / 64] >> (bit % 64) & 1)) continue;
       auto it = term_of_.find(t.word);
       if (it == term_of_.end()) continue;
       if (counts_[it->second]++ == 0) held.push_back(it->second);
@@ -502,6 +510,8 @@ class LexicalScorer {
   const LexicalIndex& index_;
   const LexicalQuery& query_;
   absl::flat_hash_map<uint32_t, size_t> term_of_;
+  static constexpr uint32_t kFilterBits = 1 << 16;
+  uint64_t filter_[kFilterBits / 64] = {};  // bit (word mod 2^16): maybe a term
   std::vector<uint32_t> counts_;
 };
 
