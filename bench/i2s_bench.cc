@@ -88,7 +88,6 @@ int Run(const std::vector<std::string>& images) {
   ro.explain = absl::GetFlag(FLAGS_explain);
   ApplyRankingFlags(&ro);
   std::vector<double> decode, model, forward, search, lexical, rerank, sentence, total;
-  int splits = 0;
   for (const std::string& path : images) {
     auto bytes = ReadFile(path, int64_t{64} << 20);
     if (!bytes.ok()) {
@@ -119,7 +118,6 @@ int Run(const std::vector<std::string>& images) {
       rerank.push_back(rec->rerank_ms);
       sentence.push_back(rec->sentence_ms);
       total.push_back(Ms(t0, t2));
-      splits += rec->rerank_split ? 1 : 0;
     }
   }
   std::printf(
@@ -140,7 +138,6 @@ int Run(const std::vector<std::string>& images) {
   const double fmean = Mean(forward), tmean = Mean(total);
   std::printf("\noutside model forward passes: %.1f%% of the total (means)\n",
               tmean > 0 ? 100.0 * (tmean - fmean) / tmean : 0.0);
-  std::printf("reranks split over two cores: %d of %zu\n", splits, total.size());
   return 0;
 }
 

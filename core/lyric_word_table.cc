@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <numeric>
 
+#include "util/dot.h"
+
 namespace image2song {
 
 std::unique_ptr<LyricWordTable> LyricWordTable::Build(const Bundle& bundle,
@@ -48,6 +50,40 @@ std::unique_ptr<LyricWordTable> LyricWordTable::Build(const Bundle& bundle,
     std::copy_n(words.UnitVector(order[r]), t->dim_, t->block_.data() + r * size_t(t->dim_));
   }
   return t;
+}
+
+std::shared_ptr<const std::vector<float>> LyricWordTable::Cosines(
+    const std::vector<float>& tag) const {
+  std::string key(reinterpret_cast<const char*>(tag.data()), tag.size() * sizeof(float));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = cosines_.find(key);
+    if (it != cosines_.end()) return it->second;
+  }
+  // The tag as column 0 of a dim x 8 matrix: DotColumns' vector path, the
+  // same arithmetic per column whatever the other columns are.
+  constexpr int kStride = 8;
+  std::vector<float> column(size_t(dim_) * kStride, 0.0f);
+  for (int k = 0; k < dim_ && k < int(tag.size()); ++k) column[size_t(k) * kStride] = tag[k];
+  std::vector<const float*> rows(rows_);
+  for (size_t r = 0; r < rows_; ++r) rows[r] = block_.data() + r * size_t(dim_);
+  auto out = std::make_shared<std::vector<float>>(rows_);
+  DotColumns(rows.data(), rows.size(), column.data(), dim_, 1, kStride, out->data());
+  std::lock_guard<std::mutex> lock(mu_);
+  ++computed_;
+  const size_t column_bytes = rows_ * sizeof(float) + key.size();
+  if ((cosines_.size() + 1) * column_bytes > max_cache_bytes_) cosines_.clear();
+  return cosines_.try_emplace(std::move(key), std::move(out)).first->second;
+}
+
+size_t LyricWordTable::cached_columns() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return cosines_.size();
+}
+
+int64_t LyricWordTable::computed_columns() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return computed_;
 }
 
 }  // namespace image2song

@@ -13,7 +13,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <string>
 #include <vector>
+
+#include "absl/container/flat_hash_map.h"
 
 #include "core/bundle/bundle.h"
 #include "core/words/word_vectors.h"
@@ -45,6 +49,16 @@ class LyricWordTable {
   size_t distinct() const { return distinct_; }
   size_t bytes() const { return block_.size() * sizeof(float) + row_of_.size() * sizeof(int32_t); }
 
+  // The cosines of every row's vector with `tag` (dim() floats, the tag's
+  // unit query vector), computed once per distinct tag vector and kept
+  // (the same label gives the same vector on every request; at most
+  // `max_cache_bytes` of them, then the cache starts again). The same bits
+  // as util/dot.h DotColumns of a row with the tag among other columns.
+  std::shared_ptr<const std::vector<float>> Cosines(const std::vector<float>& tag) const;
+  // Tag vectors whose cosines are cached now, and columns computed so far.
+  size_t cached_columns() const;
+  int64_t computed_columns() const;
+
  private:
   explicit LyricWordTable(const WordVectors& words) : words_(words) {}
 
@@ -53,6 +67,11 @@ class LyricWordTable {
   std::vector<int32_t> row_of_;  // per WordVectors id: row in block_, or -1
   std::vector<float> block_;
   size_t rows_ = 0, distinct_ = 0;
+  size_t max_cache_bytes_ = size_t(64) << 20;
+  mutable std::mutex mu_;
+  // Keyed by the tag vector's bytes.
+  mutable absl::flat_hash_map<std::string, std::shared_ptr<const std::vector<float>>> cosines_;
+  mutable int64_t computed_ = 0;
 };
 
 }  // namespace image2song

@@ -10,7 +10,6 @@
 #include "core/lexical_query.h"
 #include "core/query.h"
 #include "util/dot.h"
-#include "util/spare_threads.h"
 #include "util/status_macros.h"
 
 namespace image2song {
@@ -48,6 +47,11 @@ class AttentionScorer {
         tag_columns_[size_t(k) * columns_stride_ + j] = (*vectors_[j])[k];
     }
     if (table_ == nullptr) cache_index_.reserve(4096);
+    if (table_ != nullptr) {
+      for (size_t j = 0; j < vectors_.size(); ++j) {
+        table_columns_.push_back(table_->Cosines(*vectors_[j]));
+      }
+    }
   }
 
   // The song's attention score alone (no explanation): the same sums as
@@ -68,10 +72,9 @@ class AttentionScorer {
   };
 
   // Gives every word of the candidates' lyrics its cosines with the tags up
-  // front, in one pass over the distinct words (on two cores when `spare`
-  // has one free), so that AttentionOf can then score the candidates from
-  // several threads.
-  void Prepare(const std::vector<SongScore>& candidates, SpareThreads* spare) {
+  // front, in one pass over the distinct words; AttentionOf then scores the
+  // candidates (from any thread, each with its own Scratch).
+  void Prepare(const std::vector<SongScore>& candidates) {
     prepared_begin_.assign(candidates.size() + 1, 0);
     prepared_offsets_.clear();
     for (size_t i = 0; i < candidates.size(); ++i) {
@@ -81,7 +84,7 @@ class AttentionScorer {
       }
     }
     prepared_begin_[candidates.size()] = prepared_offsets_.size();
-    FillFresh(spare);
+    FillFresh();
   }
 
   // Attention() of candidates[i] of the last Prepare; thread-safe with a
@@ -148,7 +151,7 @@ class AttentionScorer {
     // Offsets into cache_ (stable while cache_ grows).
     std::vector<size_t> offset(tokens.size());
     for (size_t i = 0; i < tokens.size(); ++i) offset[i] = Slot(tokens[i].word);
-    FillFresh(nullptr);
+    FillFresh();
     // The score comes from Attention() either way (explained songs keep the
     // score they were ranked by); the per-token pass below explains it.
     out->attention = Attention(offset, &scratch_);
@@ -243,46 +246,55 @@ class AttentionScorer {
   }
 
   // The cosines (and softmax terms) of the words Slot added since the last
-  // call, in DotColumns calls (it fetches the vectors ahead: they come from
-  // a table too big for the cache, in no order a prefetcher can guess); the
-  // second half on a spare core when `spare` has one free.
-  void FillFresh(SpareThreads* spare) {
+  // call: gathered from the lyric word table's cached columns, or computed
+  // in one DotColumns call (it fetches the vectors ahead: they come from a
+  // table too big for the cache, in no order a prefetcher can guess).
+  void FillFresh() {
     if (fresh_.empty()) return;
     const size_t m = active_.size();
     const size_t first = cache_.size() - fresh_.size() * m;
-    fresh_vectors_.clear();
-    for (uint32_t w : fresh_) {
-      fresh_vectors_.push_back(table_ != nullptr ? table_->UnitVector(w)
-                                                 : words_.UnitVector(static_cast<int32_t>(w)));
-    }
     exp_cache_.resize(cache_.size());
     weighted_cache_.resize(cache_.size());
     const float inv_t = 1.0f / options_.temperature;
     auto fill = [&](size_t begin, size_t end) {  // fresh words [begin, end)
-      DotColumns(fresh_vectors_.data() + begin, end - begin, tag_columns_.data(), words_.dim(),
-                 static_cast<int>(m), columns_stride_, &cache_[first + begin * m]);
+      // Words of the lyric word table: their cosines from the snapshot's
+      // cached columns (the same bits); the others through DotColumns.
+      std::vector<const float*> vectors;
+      std::vector<size_t> at;
+      for (size_t i = begin; i < end; ++i) {
+        const uint32_t w = fresh_[i];
+        const int32_t row = !table_columns_.empty() ? table_->Row(w) : -1;
+        if (row >= 0) {
+          float* out = &cache_[first + i * m];
+          for (size_t j = 0; j < m; ++j) out[j] = (*table_columns_[j])[size_t(row)];
+          continue;
+        }
+        vectors.push_back(table_ != nullptr ? table_->UnitVector(w)
+                                            : words_.UnitVector(static_cast<int32_t>(w)));
+        at.push_back(i);
+      }
+      if (!vectors.empty()) {
+        std::vector<float> sims(vectors.size() * m);
+        DotColumns(vectors.data(), vectors.size(), tag_columns_.data(), words_.dim(),
+                   static_cast<int>(m), columns_stride_, sims.data());
+        for (size_t v = 0; v < at.size(); ++v) {
+          std::copy_n(sims.data() + v * m, m, &cache_[first + at[v] * m]);
+        }
+      }
       for (size_t k = first + begin * m; k < first + end * m; ++k) {
         exp_cache_[k] = std::exp((cache_[k] - 1.0f) * inv_t);
         weighted_cache_[k] = exp_cache_[k] * cache_[k];
       }
     };
-    const size_t n = fresh_.size();
-    constexpr size_t kSplitFrom = 256;
-    const size_t mid = n / 8 * 4;  // whole groups of four (DotColumns' kernel)
-    if (spare != nullptr && n >= kSplitFrom && spare->core_free()) {
-      // TrySideBySide ran only [0, mid) when no core was free.
-      if (!TrySideBySide(
-              spare, [&] { fill(0, mid); }, [&] { fill(mid, n); }))
-        fill(mid, n);
-    } else {
-      fill(0, n);
-    }
+    fill(0, fresh_.size());
     fresh_.clear();
   }
 
   const Bundle& bundle_;
   const WordVectors& words_;
   const LyricWordTable* table_;
+  // Per active tag, its cosines with every row of table_ (cached there).
+  std::vector<std::shared_ptr<const std::vector<float>>> table_columns_;
   const std::vector<Tag>& tags_;
   const RecommendOptions& options_;
   std::vector<size_t> active_;
@@ -294,12 +306,11 @@ class AttentionScorer {
   std::vector<float> tag_columns_;
   int columns_stride_ = 0;
   absl::flat_hash_map<uint32_t, size_t> cache_index_;  // words not in table_
-  std::vector<size_t> row_offset_;                      // per table_ row (Slot)
-  std::vector<float> cache_;           // active_.size() cosines per cached word
-  std::vector<float> exp_cache_;       // exp((cosine - 1) / temperature)
-  std::vector<float> weighted_cache_;  // exp_cache_ x cosine
-  std::vector<uint32_t> fresh_;        // words given a slot, not yet filled
-  std::vector<const float*> fresh_vectors_;
+  std::vector<size_t> row_offset_;                     // per table_ row (Slot)
+  std::vector<float> cache_;                           // active_.size() cosines per cached word
+  std::vector<float> exp_cache_;                       // exp((cosine - 1) / temperature)
+  std::vector<float> weighted_cache_;                  // exp_cache_ x cosine
+  std::vector<uint32_t> fresh_;                        // words given a slot, not yet filled
   // Prepare(): the cache offsets of the candidates' tokens, candidate i's
   // from prepared_begin_[i].
   std::vector<size_t> prepared_offsets_;
@@ -670,69 +681,34 @@ absl::StatusOr<Recommendation> RecommendForTags(const Snapshot& snapshot, std::v
     s.dense_rank = c.dense_rank;
     s.lexical_rank = c.lexical_rank;
   }
-  // Every candidate word's cosines first (on two cores when one is free),
-  // then the candidates' scores, half of them on a spare core when one is
-  // free (a request at low load; under load every core runs a request and
-  // nothing is split). Both ways give the same bits (util/dot.h DotColumns).
-  SpareThreads* spare = snapshot.models->spare_threads();
+  // Every candidate word's cosines first (from the snapshot's lyric word
+  // table when it was built from these models' words), then the
+  // candidates' scores. Scoring half of the candidates on a spare core was
+  // measured and not kept: 0.33 ms serial, 0.65 ms split (the hand-off and
+  // a second lexical scorer cost more than the half saves).
   const LyricWordTable* table =
       snapshot.lyric_words != nullptr && &snapshot.lyric_words->words() == &words
           ? snapshot.lyric_words.get()
           : nullptr;
   AttentionScorer scorer(bundle, words, rec.tags, tag_vectors, options, table);
-  scorer.Prepare(scored, spare);
-  // One thread's share of the candidates: its scorers cache per request.
-  struct Part {
-    AttentionScorer::Scratch scratch;
-    std::unique_ptr<LexicalScorer> lexical;
-    std::unique_ptr<SentenceScorer> sentence;
-    double sentence_ms = 0;
-    float best_bm25 = 0;
-  };
-  auto score_range = [&](Part& p, size_t begin, size_t end) {
-    for (size_t i = begin; i < end; ++i) {
-      SongScore& s = scored[i];
-      s.attention = scorer.AttentionOf(i, &p.scratch);
-      if (p.sentence != nullptr) {
-        const auto sentence_start = std::chrono::steady_clock::now();
-        s.sentence = p.sentence->Score(s.song);
-        p.sentence_ms += MsSince(sentence_start);
-      }
-      if (use_lexical) {
-        s.lexical_score = p.lexical->Score(s.song, bundle.tokens(s.song), words, rec.tags, nullptr);
-        p.best_bm25 = std::max(p.best_bm25, s.lexical_score);
-      }
+  scorer.Prepare(scored);
+  AttentionScorer::Scratch scratch;
+  LexicalScorer lexical_scorer(bundle.lexical(), lexical_query);
+  float best_bm25 = 0;
+  for (size_t i = 0; i < scored.size(); ++i) {
+    SongScore& s = scored[i];
+    s.attention = scorer.AttentionOf(i, &scratch);
+    if (sentence_scorer != nullptr) {
+      const auto sentence_start = std::chrono::steady_clock::now();
+      s.sentence = sentence_scorer->Score(s.song);
+      rec.sentence_ms += MsSince(sentence_start);
     }
-  };
-  Part first;
-  first.lexical = std::make_unique<LexicalScorer>(bundle.lexical(), lexical_query);
-  first.sentence = std::move(sentence_scorer);
-  bool split = false;
-  if (spare != nullptr && options.rerank_split_from > 0 &&
-      scored.size() >= size_t(options.rerank_split_from) && spare->core_free()) {
-    Part second;
-    second.lexical = std::make_unique<LexicalScorer>(bundle.lexical(), lexical_query);
-    if (first.sentence != nullptr) {
-      ASSIGN_OR_RETURN(second.sentence,
-                       SentenceScorer::Create(*phrases, *bundle.sentences(), rec.tags, options));
+    if (use_lexical) {
+      s.lexical_score =
+          lexical_scorer.Score(s.song, bundle.tokens(s.song), words, rec.tags, nullptr);
+      best_bm25 = std::max(best_bm25, s.lexical_score);
     }
-    const size_t mid = scored.size() / 2;
-    split = TrySideBySide(
-        spare, [&] { score_range(first, 0, mid); },
-        [&] { score_range(second, mid, scored.size()); });
-    if (split) {
-      first.sentence_ms += second.sentence_ms;
-      first.best_bm25 = std::max(first.best_bm25, second.best_bm25);
-    } else {
-      score_range(first, mid, scored.size());
-    }
-  } else {
-    score_range(first, 0, scored.size());
   }
-  rec.rerank_split = split;
-  rec.sentence_ms += first.sentence_ms;
-  const float best_bm25 = first.best_bm25;
-  const SentenceScorer* const explained_sentences = first.sentence.get();
   const SongMoods* moods = bundle.moods();
   for (SongScore& s : scored) {
     const float attention = (1 - sentence_weight) * s.attention + sentence_weight * s.sentence;
@@ -758,20 +734,20 @@ absl::StatusOr<Recommendation> RecommendForTags(const Snapshot& snapshot, std::v
     std::vector<std::pair<float, int>> best;
     for (SongScore& s : scored) {
       scorer.Score(&s, &line_mass);
-      if (explained_sentences != nullptr) {
+      if (sentence_scorer != nullptr) {
         const auto sentence_start = std::chrono::steady_clock::now();
-        first.sentence->Score(s.song, &sentence_mass, &best);
+        sentence_scorer->Score(s.song, &sentence_mass, &best);
         for (size_t i = 0; i < line_mass.size() && i < sentence_mass.size(); ++i) {
           line_mass[i] = (1 - sentence_weight) * line_mass[i] + sentence_weight * sentence_mass[i];
         }
         rec.sentence_ms += MsSince(sentence_start);
       }
-      s.lines = PickLines(bundle.song(s.song), line_mass,
-                          explained_sentences != nullptr ? &best : nullptr, explained_sentences,
-                          options.explain_lines);
+      s.lines =
+          PickLines(bundle.song(s.song), line_mass, sentence_scorer != nullptr ? &best : nullptr,
+                    sentence_scorer.get(), options.explain_lines);
       s.dense_words = DenseWords(bundle.tokens(s.song), words, query);
       if (use_lexical) {
-        first.lexical->Score(s.song, bundle.tokens(s.song), words, rec.tags, &s.lexical_words);
+        lexical_scorer.Score(s.song, bundle.tokens(s.song), words, rec.tags, &s.lexical_words);
       }
     }
   }

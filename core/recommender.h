@@ -50,10 +50,6 @@ struct RecommendOptions {
   // First-stage candidates reranked (at least 4 * top_k): the dense channel
   // returns this many, the fused list is cut to this many. Default: 200.
   int candidates = 200;
-  // Candidates from which half of the rerank goes to a spare core when one
-  // is free (the models' spare threads; util/spare_threads.h); 0: never.
-  // The ranking is the same bits either way. Default: 64.
-  int rerank_split_from = 64;
   // Songs the lexical channel returns before fusion; 0: as many as
   // `candidates`. Default: 0.
   int lexical_candidates = 0;
@@ -184,11 +180,8 @@ struct Recommendation {
   // lexical channel.
   double model_ms = 0, forward_ms = 0, search_ms = 0, lexical_ms = 0, rerank_ms = 0;
   // The part of rerank_ms spent on sentence attention (phrase vectors,
-  // line vectors, explanations; both halves' when split); 0 when it is off.
+  // line vectors, explanations); 0 when it is off.
   double sentence_ms = 0;
-  // Whether half of the candidates were scored on a spare core (the
-  // models' spare threads, when a core was free of request work).
-  bool rerank_split = false;
   // The pictures' mood (image_mood.h: from their tags, faces and colour;
   // not from a text hint), when the models have a mood model and the
   // request has a picture. It does not enter the ranking.

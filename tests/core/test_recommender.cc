@@ -6,7 +6,6 @@
 #include <cmath>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -17,7 +16,6 @@
 #include "core/query.h"
 #include "tests/support/test_util.h"
 #include "util/file_util.h"
-#include "util/spare_threads.h"
 
 namespace image2song {
 namespace {
@@ -27,11 +25,10 @@ using ::image2song::testing::RequiredEnv;
 using ::image2song::testing::TempDir;
 using ::image2song::testing::WriteWholeFile;
 
-std::shared_ptr<const ModelSet> LoadModels(bool words_only, bool spare_threads = false) {
+std::shared_ptr<const ModelSet> LoadModels(bool words_only) {
   ModelSetOptions options;
   options.manifest_path = RequiredEnv("I2S_TEST_ASSETS") + "/models.json";
   options.words_only = words_only;
-  options.parallel_taggers = spare_threads;
   auto models = ModelSet::Load(options);
   INFO(models.status().ToString());
   REQUIRE(models.ok());
@@ -113,55 +110,60 @@ TEST_CASE("An ocean tag ranks the sea songs first") {
   CHECK(rec.tags[0].label == "ocean");
 }
 
-TEST_CASE("A rerank split over two cores, from the lyric word table, ranks the same bits") {
-  // Plain: one thread, the models' word table.
+TEST_CASE("The lyric word table and its cached cosines rank the same bits") {
+  // Plain: the models' word table, cosines computed per request.
   Snapshot plain = WordsSnapshot();
-  // Spare threads (split when a core is free) and the lyric word table.
-  Snapshot fast{LoadModels(/*words_only=*/true, /*spare_threads=*/true), plain.bundle, nullptr};
-  fast.lyric_words = LyricWordTable::Build(*fast.bundle, fast.models->words());
-  REQUIRE(fast.lyric_words != nullptr);
-  CHECK(fast.lyric_words->rows() == fast.lyric_words->distinct());
-  CHECK(fast.lyric_words->rows() > 20);
+  // The lyric word table: vectors from one block, cosines cached per tag.
+  Snapshot fast{plain.models, plain.bundle, nullptr};
+  auto table = LyricWordTable::Build(*fast.bundle, fast.models->words());
+  REQUIRE(table != nullptr);
+  CHECK(table->rows() == table->distinct());
+  CHECK(table->rows() > 20);
+  const LyricWordTable* t = table.get();
+  fast.lyric_words = std::move(table);
   // A word of the lyrics comes from the block, the same bits as the models'.
+  const WordVectors& words = fast.models->words();
   const LyricToken first = fast.bundle->tokens(0)[0];
-  CHECK(fast.lyric_words->UnitVector(first.word) !=
-        fast.models->words().UnitVector(int32_t(first.word)));
-  CHECK(
-      std::equal(fast.models->words().UnitVector(int32_t(first.word)),
-                 fast.models->words().UnitVector(int32_t(first.word)) + fast.models->words().dim(),
-                 fast.lyric_words->UnitVector(first.word)));
+  CHECK(t->Row(first.word) >= 0);
+  CHECK(t->UnitVector(first.word) != words.UnitVector(int32_t(first.word)));
+  CHECK(std::equal(words.UnitVector(int32_t(first.word)),
+                   words.UnitVector(int32_t(first.word)) + words.dim(), t->UnitVector(first.word)));
+  CHECK(t->Row(uint32_t(words.size()) + 5) == -1);
   // A small budget keeps only the most frequent words; the rest come from
   // the models' table.
-  auto small = LyricWordTable::Build(*fast.bundle, fast.models->words(),
-                                     size_t(fast.models->words().size()) * 4 + 10 * 400);
+  auto small = LyricWordTable::Build(*fast.bundle, words,
+                                     (size_t(words.size()) + 10 * size_t(words.dim())) * 4);
   REQUIRE(small != nullptr);
   CHECK(small->rows() < small->distinct());
+  CHECK(small->rows() <= 10);
+  Snapshot partial{plain.models, plain.bundle, std::move(small)};
   RecommendOptions options;
-  options.rerank_split_from = 2;  // the test bundle is small
   options.top_k = 20;
-  for (const std::vector<Tag>& tags :
-       {std::vector<Tag>{Ocean()}, std::vector<Tag>{Ocean(), Fire()}, std::vector<Tag>{Fire()}}) {
+  const std::vector<std::vector<Tag>> queries = {
+      {Ocean()}, {Ocean(), Fire()}, {Fire()}, {Ocean()}};  // the last: cached columns
+  for (const std::vector<Tag>& tags : queries) {
     Recommendation a = Run(plain, tags, options);
-    Recommendation b = Run(fast, tags, options);
-    CHECK_FALSE(a.rerank_split);  // no spare threads
-    if (std::thread::hardware_concurrency() >= 2) CHECK(b.rerank_split);
-    REQUIRE(a.songs.size() == b.songs.size());
-    for (size_t i = 0; i < a.songs.size(); ++i) {
-      INFO("rank " << i);
-      CHECK(a.songs[i].song == b.songs[i].song);
-      CHECK(a.songs[i].attention == b.songs[i].attention);  // bit for bit
-      CHECK(a.songs[i].lexical_score == b.songs[i].lexical_score);
-      CHECK(a.songs[i].score == b.songs[i].score);
+    for (const Snapshot* other : {&fast, &partial}) {
+      Recommendation b = Run(*other, tags, options);
+      REQUIRE(a.songs.size() == b.songs.size());
+      for (size_t i = 0; i < a.songs.size(); ++i) {
+        INFO("rank " << i);
+        CHECK(a.songs[i].song == b.songs[i].song);
+        CHECK(a.songs[i].attention == b.songs[i].attention);  // bit for bit
+        CHECK(a.songs[i].lexical_score == b.songs[i].lexical_score);
+        CHECK(a.songs[i].score == b.songs[i].score);
+      }
     }
   }
-  // Every core busy (two requests on a 2-core machine): nothing is split.
-  {
-    std::vector<std::unique_ptr<BusyScope>> busy;
-    for (unsigned i = 0; i < std::max(2u, std::thread::hardware_concurrency()); ++i) {
-      busy.push_back(std::make_unique<BusyScope>());
-    }
-    CHECK_FALSE(Run(fast, {Ocean()}, options).rerank_split);
-  }
+  // Each distinct tag vector's cosines were computed once and kept.
+  CHECK(t->cached_columns() >= 2);
+  CHECK(t->computed_columns() == int64_t(t->cached_columns()));
+  // The cached column is the tag's cosine with every row.
+  std::vector<float> unit(words.UnitVector(int32_t(first.word)),
+                          words.UnitVector(int32_t(first.word)) + words.dim());
+  auto column = t->Cosines(unit);
+  REQUIRE(column->size() == t->rows());
+  CHECK((*column)[size_t(t->Row(first.word))] == Approx(1.0f).margin(1e-5));
 }
 
 TEST_CASE("Explanations: matched tags and lyric lines") {
