@@ -1,8 +1,7 @@
 // Long-lived helper threads for the parts of one request that can run side by
-// side (a second tagger, the colour features next to a forward pass, half of
-// the rerank). Threads are started (and warmed by the caller's hook) once,
-// never one per request: the first passes of a TorchScript model on a new
-// thread cost 100-230 ms.
+// side (a second tagger, the colour features next to a forward pass). Threads are started (and
+// warmed by the caller's hook) once, never one per request: the first passes of a TorchScript model
+// on a new thread cost 100-230 ms.
 //
 // A task goes to an idle thread or not at all: TryRun returns false and the
 // caller runs the work itself, so no request ever waits behind another's
@@ -53,9 +52,6 @@ class SpareThreads {
   // count (no core would be free to run it). The task runs in a BusyScope.
   bool TryRunOnSpareCore(std::function<void()> task);
 
-  // Whether a core is free of request work now (a hint: TryRunOnSpareCore
-  // decides).
-  bool core_free() const { return BusyScope::Count() < cores_; }
   int size() const { return static_cast<int>(threads_.size()); }
   int cores() const { return cores_; }
 
@@ -70,13 +66,6 @@ class SpareThreads {
   bool stop_ = false;
   std::vector<std::thread> threads_;  // last: the threads use the members above
 };
-
-// Runs `here` on the calling thread and `there` beside it on a spare core,
-// and returns true when both are done; when no core is free it runs only
-// `here` and returns false (the caller does the rest its own way, e.g. with
-// the state `here` built). `threads` may be null. Neither may throw.
-bool TrySideBySide(SpareThreads* threads, const std::function<void()>& here,
-                   const std::function<void()>& there);
 
 }  // namespace image2song
 

@@ -68,8 +68,8 @@ ModelSet::ModelSet(std::unique_ptr<WordVectors> words, std::vector<std::unique_p
     // Each thread runs twice every model tagger that can be handed to it
     // (all but the manifest's first model tagger, which always runs on the
     // caller) before it takes work, so a request never pays a model's first
-    // passes on a new thread. With one model tagger the threads take the
-    // colour features and half of the rerank when a core is free.
+    // passes on a new thread. With one model tagger the threads compute the
+    // colour features beside its forward pass while a core is free.
     auto warm_up = [this] {
       const RgbImage image = WarmUpImage();
       bool first_model = true;

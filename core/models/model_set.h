@@ -149,11 +149,6 @@ class ModelSet {
   // no mood model.
   bool ImageMoodOf(const ImageTags& tagged, ImageMood* out) const;
 
-  // The long-lived helper threads (util/spare_threads.h) with
-  // parallel_taggers, else null: the recommender runs half of a rerank on
-  // one when a core is free.
-  SpareThreads* spare_threads() const { return threads_.get(); }
-
   // Runs every tagger; tags from all taggers, by score * weight, strongest
   // first, and the forward-pass time (taggers on parallel threads overlap).
   // With spare threads and a free core, the colour features (cue tagger,

@@ -404,6 +404,54 @@ TEST_CASE("Parallel taggers and dynamic batching give the sequential tags") {
   CHECK(thread_starts == starts_after_load);  // no thread was started for a request
 }
 
+TEST_CASE("One model tagger with spare threads: the colour features beside its pass") {
+  // A classifier whose regions are gated on the backdrop (read after the
+  // forward pass) and the colour cues: with spare threads the colour
+  // features are computed on one while the classifier runs.
+  const std::string a = Assets();
+  const std::string manifest = absl::StrCat(
+      R"({"word_vectors": {"file": ")", a, R"(/words.i2sv", "id": "test-words-16d@1"}, )",
+      R"("taggers": [{"name": "one", "kind": "classifier", "file": ")", a,
+      R"(/tiny_color.pt", "labels": ")", a,
+      R"(/labels.tsv", "input": {"width": 32, "height": 32, "mean": [0, 0, 0], )",
+      R"("std": [255, 255, 255]}, "skip_labels": [0], "top_k": 3, "min_score": 0.05, )",
+      R"("regions": {"grid": 2, "center": 0.5, "min_score": 0.3, "max_backdrop": 0.5}}, )",
+      R"({"name": "colour", "kind": "cues", "rules": ")", a, R"(/cues.json"}]})");
+  TempDir tmp;
+  WriteWholeFile(tmp.File("models.json"), manifest);
+  ModelSetOptions plain;
+  plain.manifest_path = tmp.File("models.json");
+  auto sequential = ModelSet::Load(plain);
+  INFO(sequential.status().ToString());
+  REQUIRE(sequential.ok());
+  ModelSetOptions spare = plain;
+  spare.parallel_taggers = true;
+  std::atomic<int> thread_starts{0};
+  spare.on_thread_start = [&] { ++thread_starts; };
+  auto with_spare = ModelSet::Load(spare);
+  INFO(with_spare.status().ToString());
+  REQUIRE(with_spare.ok());
+  CHECK(thread_starts == spare.tagger_threads);  // started at load, one model tagger or not
+  for (int round = 0; round < 3; ++round) {
+    for (const char* name : {"blue.png", "red.jpg", "green.webp", "white.bmp", "gray.png"}) {
+      INFO(name);
+      const RgbImage image = DecodeAsset(name);
+      auto want = (*sequential)->TagImage(image);
+      auto got = (*with_spare)->TagImage(image);
+      REQUIRE(want.ok());
+      REQUIRE(got.ok());
+      REQUIRE(got->tags.size() == want->tags.size());
+      for (size_t k = 0; k < want->tags.size(); ++k) {
+        CHECK(got->tags[k].label == want->tags[k].label);
+        CHECK(got->tags[k].source == want->tags[k].source);
+        CHECK(got->tags[k].has_box == want->tags[k].has_box);
+        CHECK(got->tags[k].score == want->tags[k].score);
+      }
+    }
+  }
+  CHECK(thread_starts == spare.tagger_threads);  // none started for a request
+}
+
 TEST_CASE("ModelSet manifest errors") {
   TempDir tmp;
   SECTION("missing manifest") {

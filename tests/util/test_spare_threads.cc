@@ -13,30 +13,42 @@
 namespace image2song {
 namespace {
 
-TEST_CASE("TrySideBySide runs the other half on a spare thread") {
+TEST_CASE("A task runs on a spare core while one is free of request work") {
   SpareThreads threads(1, nullptr, nullptr, /*cores=*/2);
-  std::thread::id here_id, there_id;
-  const bool split = TrySideBySide(
-      &threads, [&] { here_id = std::this_thread::get_id(); },
-      [&] { there_id = std::this_thread::get_id(); });
-  CHECK(split);
-  CHECK(here_id == std::this_thread::get_id());
-  CHECK(there_id != here_id);
-  CHECK(there_id != std::thread::id());
+  CHECK(threads.cores() == 2);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::thread::id ran_on;
+  bool done = false;
+  {
+    BusyScope request;  // this thread's request: one core of two busy
+    REQUIRE(threads.TryRunOnSpareCore([&] {
+      std::lock_guard<std::mutex> lock(mu);
+      ran_on = std::this_thread::get_id();
+      done = true;
+      cv.notify_all();
+    }));
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return done; });
+  }
+  CHECK(ran_on != std::this_thread::get_id());
+  CHECK(ran_on != std::thread::id());
 }
 
-TEST_CASE("TrySideBySide runs only the caller's half when every core is busy") {
+TEST_CASE("No task runs on a spare core when every core is busy") {
   SpareThreads threads(1, nullptr, nullptr, /*cores=*/2);
   BusyScope a, b;  // two requests on two cores
   CHECK(BusyScope::Count() >= 2);
-  CHECK_FALSE(threads.core_free());
-  bool here = false, there = false;
-  CHECK_FALSE(TrySideBySide(
-      &threads, [&] { here = true; }, [&] { there = true; }));
-  CHECK(here);
-  CHECK_FALSE(there);  // the caller does the rest
-  CHECK_FALSE(TrySideBySide(
-      nullptr, [] {}, [] {}));
+  bool ran = false;
+  CHECK_FALSE(threads.TryRunOnSpareCore([&] { ran = true; }));
+  CHECK_FALSE(ran);  // the caller does the work itself
+  // A plain TryRun (a second tagger) still goes to the idle thread.
+  std::atomic<bool> plain{false};
+  CHECK(threads.TryRun([&] { plain = true; }));
+  for (int i = 0; i < 1000 && !plain; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  CHECK(plain);
 }
 
 TEST_CASE("A task goes to an idle thread or not at all") {
