@@ -329,14 +329,32 @@ TEST_CASE("Parallel taggers run on long-lived tagger threads, never one per requ
   CHECK(second->threads().size() <= 2 + 4);
 }
 
+// Writes `manifest` as models.json in `tmp` and loads it with default
+// options (set in *options).
+std::unique_ptr<ModelSet> WriteAndLoad(const TempDir& tmp, const std::string& manifest,
+                                       ModelSetOptions* options) {
+  WriteWholeFile(tmp.File("models.json"), manifest);
+  options->manifest_path = tmp.File("models.json");
+  auto models = ModelSet::Load(*options);
+  INFO(models.status().ToString());
+  REQUIRE(models.ok());
+  return std::move(*models);
+}
+
+// The manifest fields of the tiny classifier (a tagger entry without name
+// and braces).
+std::string TinyClassifierFields(const std::string& a) {
+  return absl::StrCat(R"("kind": "classifier", "file": ")", a, R"(/tiny_color.pt", "labels": ")", a,
+                      R"(/labels.tsv", "input": {"width": 32, "height": 32, )",
+                      R"("mean": [0, 0, 0], "std": [255, 255, 255]}, "skip_labels": [0], )",
+                      R"("top_k": 3, "min_score": 0.05)");
+}
+
 TEST_CASE("Parallel taggers and dynamic batching give the sequential tags") {
   // Two model taggers (the second with regions: a batch of 6 per image) and
   // the colour cues.
   const std::string a = Assets();
-  const std::string tagger =
-      absl::StrCat(R"("kind": "classifier", "file": ")", a, R"(/tiny_color.pt", "labels": ")", a,
-                   R"(/labels.tsv", "input": {"width": 32, "height": 32, "mean": [0, 0, 0], )",
-                   R"("std": [255, 255, 255]}, "skip_labels": [0], "top_k": 3, "min_score": 0.05)");
+  const std::string tagger = TinyClassifierFields(a);
   const std::string manifest = absl::StrCat(
       R"({"word_vectors": {"file": ")", a, R"(/words.i2sv", "id": "test-words-16d@1"}, )",
       R"("taggers": [{"name": "one", )", tagger, R"(}, {"name": "two", )", tagger,
@@ -344,13 +362,9 @@ TEST_CASE("Parallel taggers and dynamic batching give the sequential tags") {
       R"("batching": {"max_batch": 6}}, {"name": "colour", "kind": "cues", "rules": ")", a,
       R"(/cues.json"}]})");
   TempDir tmp;
-  WriteWholeFile(tmp.File("models.json"), manifest);
   ModelSetOptions plain;
-  plain.manifest_path = tmp.File("models.json");
-  auto sequential = ModelSet::Load(plain);
-  INFO(sequential.status().ToString());
-  REQUIRE(sequential.ok());
-  CHECK_FALSE((*sequential)->taggers()[0]->info().batching);
+  std::unique_ptr<ModelSet> sequential = WriteAndLoad(tmp, manifest, &plain);
+  CHECK_FALSE(sequential->taggers()[0]->info().batching);
   ModelSetOptions fast = plain;
   fast.batching = true;
   fast.batching_options.max_batch = 8;
@@ -388,7 +402,7 @@ TEST_CASE("Parallel taggers and dynamic batching give the sequential tags") {
   for (auto& t : threads) t.join();
   for (size_t i = 0; i < images.size(); ++i) {
     INFO("image " << i);
-    auto want = (*sequential)->TagImage(images[i]);
+    auto want = sequential->TagImage(images[i]);
     REQUIRE(want.ok());
     REQUIRE(got[i].ok());
     REQUIRE(got[i]->tags.size() == want->tags.size());
@@ -411,19 +425,12 @@ TEST_CASE("One model tagger with spare threads: the colour features beside its p
   const std::string a = Assets();
   const std::string manifest = absl::StrCat(
       R"({"word_vectors": {"file": ")", a, R"(/words.i2sv", "id": "test-words-16d@1"}, )",
-      R"("taggers": [{"name": "one", "kind": "classifier", "file": ")", a,
-      R"(/tiny_color.pt", "labels": ")", a,
-      R"(/labels.tsv", "input": {"width": 32, "height": 32, "mean": [0, 0, 0], )",
-      R"("std": [255, 255, 255]}, "skip_labels": [0], "top_k": 3, "min_score": 0.05, )",
-      R"("regions": {"grid": 2, "center": 0.5, "min_score": 0.3, "max_backdrop": 0.5}}, )",
+      R"("taggers": [{"name": "one", )", TinyClassifierFields(a),
+      R"(, "regions": {"grid": 2, "center": 0.5, "min_score": 0.3, "max_backdrop": 0.5}}, )",
       R"({"name": "colour", "kind": "cues", "rules": ")", a, R"(/cues.json"}]})");
   TempDir tmp;
-  WriteWholeFile(tmp.File("models.json"), manifest);
   ModelSetOptions plain;
-  plain.manifest_path = tmp.File("models.json");
-  auto sequential = ModelSet::Load(plain);
-  INFO(sequential.status().ToString());
-  REQUIRE(sequential.ok());
+  std::unique_ptr<ModelSet> sequential = WriteAndLoad(tmp, manifest, &plain);
   ModelSetOptions spare = plain;
   spare.parallel_taggers = true;
   std::atomic<int> thread_starts{0};
@@ -436,7 +443,7 @@ TEST_CASE("One model tagger with spare threads: the colour features beside its p
     for (const char* name : {"blue.png", "red.jpg", "green.webp", "white.bmp", "gray.png"}) {
       INFO(name);
       const RgbImage image = DecodeAsset(name);
-      auto want = (*sequential)->TagImage(image);
+      auto want = sequential->TagImage(image);
       auto got = (*with_spare)->TagImage(image);
       REQUIRE(want.ok());
       REQUIRE(got.ok());
