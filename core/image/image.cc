@@ -323,9 +323,17 @@ absl::StatusOr<RgbImage> DecodeImage(absl::string_view bytes, const DecodeOption
     }
     out.width = working.cols;
     out.height = working.rows;
-    out.pixels.resize(size_t(out.width) * out.height * 3);
-    cv::Mat dst(out.height, out.width, CV_8UC3, out.pixels.data());
-    working.copyTo(dst);
+    if (working.data == decoded.rgb.data() && working.isContinuous() &&
+        size_t(out.width) * out.height * 3 == decoded.rgb.size()) {
+      // The decoder's pixels as they are (no resize, no rotation): kept, not
+      // copied (a 1280x720 JPEG at 1/2 scale: 690 KB not zeroed, faulted in
+      // and copied again).
+      out.pixels = std::move(decoded.rgb);
+    } else {
+      out.pixels.resize(size_t(out.width) * out.height * 3);
+      cv::Mat dst(out.height, out.width, CV_8UC3, out.pixels.data());
+      working.copyTo(dst);
+    }
   } catch (const cv::Exception& e) {
     return absl::InternalError(absl::StrCat("image conversion failed: ", e.what()));
   }
