@@ -1,7 +1,7 @@
 #include "core/lyric_word_table.h"
 
 #include <algorithm>
-#include <numeric>
+#include <chrono>
 
 #include "util/dot.h"
 
@@ -10,6 +10,7 @@ namespace image2song {
 std::unique_ptr<LyricWordTable> LyricWordTable::Build(const Bundle& bundle,
                                                       const WordVectors& words, size_t max_bytes,
                                                       int64_t max_tokens) {
+  const auto start = std::chrono::steady_clock::now();
   const int64_t songs = bundle.size();
   const size_t vocab = static_cast<size_t>(std::max<int32_t>(words.size(), 0));
   if (songs <= 0 || vocab == 0) return nullptr;
@@ -49,6 +50,9 @@ std::unique_ptr<LyricWordTable> LyricWordTable::Build(const Bundle& bundle,
     t->row_of_[order[r]] = static_cast<int32_t>(r);
     std::copy_n(words.UnitVector(order[r]), t->dim_, t->block_.data() + r * size_t(t->dim_));
   }
+  t->build_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - start)
+                     .count();
   return t;
 }
 

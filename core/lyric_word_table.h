@@ -47,6 +47,8 @@ class LyricWordTable {
   // Words in the block, and the distinct lyric words counted.
   size_t rows() const { return rows_; }
   size_t distinct() const { return distinct_; }
+  // Milliseconds Build took (counting the words and copying them).
+  int64_t build_ms() const { return build_ms_; }
   size_t bytes() const { return block_.size() * sizeof(float) + row_of_.size() * sizeof(int32_t); }
 
   // The cosines of every row's vector with `tag` (dim() floats, the tag's
@@ -67,6 +69,7 @@ class LyricWordTable {
   std::vector<int32_t> row_of_;  // per WordVectors id: row in block_, or -1
   std::vector<float> block_;
   size_t rows_ = 0, distinct_ = 0;
+  int64_t build_ms_ = 0;
   size_t max_cache_bytes_ = size_t(64) << 20;
   mutable std::mutex mu_;
   // Keyed by the tag vector's bytes.

@@ -46,22 +46,14 @@ class AttentionScorer {
       for (int k = 0; k < dim; ++k)
         tag_columns_[size_t(k) * columns_stride_ + j] = (*vectors_[j])[k];
     }
-    if (table_ == nullptr) cache_index_.reserve(4096);
-    if (table_ != nullptr) {
-      for (size_t j = 0; j < vectors_.size(); ++j) {
-        table_columns_.push_back(table_->Cosines(*vectors_[j]));
-      }
+    if (table_ == nullptr) {
+      cache_index_.reserve(4096);
+    } else {
+      for (const std::vector<float>* v : vectors_) table_columns_.push_back(table_->Cosines(*v));
     }
   }
 
-  // The song's attention score alone (no explanation): the same sums as
-  // Score's, over the song's distinct words weighted by their counts (lyrics
-  // repeat: a chorus is one term, not one exp per token). The softmax is
-  // shift-invariant, so each word's exp((s - 1) / temperature) and its
-  // product with s are computed once per request (Sims) instead of once per
-  // song and tag with the song's best cosine as the shift; a song whose sums
-  // underflow (a tiny temperature) is scored the exact way instead.
-  // Per-thread working memory of Attention().
+  // Working memory of Attention().
   struct Scratch {
     std::vector<size_t> distinct_offsets;
     std::vector<float> distinct_counts;
@@ -73,7 +65,7 @@ class AttentionScorer {
 
   // Gives every word of the candidates' lyrics its cosines with the tags up
   // front, in one pass over the distinct words; AttentionOf then scores the
-  // candidates (from any thread, each with its own Scratch).
+  // candidates.
   void Prepare(const std::vector<SongScore>& candidates) {
     prepared_begin_.assign(candidates.size() + 1, 0);
     prepared_offsets_.clear();
@@ -87,13 +79,11 @@ class AttentionScorer {
     FillFresh();
   }
 
-  // Attention() of candidates[i] of the last Prepare; thread-safe with a
-  // Scratch per thread.
-  float AttentionOf(size_t i, Scratch* scratch) const {
+  // Attention() of candidates[i] of the last Prepare.
+  float AttentionOf(size_t i) {
     if (active_.empty() || prepared_begin_[i] == prepared_begin_[i + 1]) return 0;
     return Attention(absl::MakeConstSpan(prepared_offsets_.data() + prepared_begin_[i],
-                                         prepared_begin_[i + 1] - prepared_begin_[i]),
-                     scratch);
+                                         prepared_begin_[i + 1] - prepared_begin_[i]));
   }
 
   // The song's attention score alone (no explanation): the same sums as
@@ -104,8 +94,8 @@ class AttentionScorer {
   // song and tag with the song's best cosine as the shift; a song whose sums
   // underflow (a tiny temperature) is scored the exact way instead.
   // `offsets`: the cache offsets of the song's tokens, filled.
-  float Attention(absl::Span<const size_t> offsets, Scratch* scratch) const {
-    Scratch& w = *scratch;
+  float Attention(absl::Span<const size_t> offsets) {
+    Scratch& w = scratch_;
     const size_t m = active_.size();
     ++w.song_stamp;
     w.distinct_offsets.clear();
@@ -154,7 +144,7 @@ class AttentionScorer {
     FillFresh();
     // The score comes from Attention() either way (explained songs keep the
     // score they were ranked by); the per-token pass below explains it.
-    out->attention = Attention(offset, &scratch_);
+    out->attention = Attention(offset);
     if (line_mass == nullptr) return;
     out->tags.clear();
     auto sim = [&](size_t i, size_t j) { return cache_[offset[i] + j]; };
@@ -315,7 +305,7 @@ class AttentionScorer {
   // from prepared_begin_[i].
   std::vector<size_t> prepared_offsets_;
   std::vector<size_t> prepared_begin_;
-  Scratch scratch_;  // Score()'s
+  Scratch scratch_;
 };
 
 // Sentence attention (issue 16): the tags' phrase vectors attend over a
@@ -692,12 +682,11 @@ absl::StatusOr<Recommendation> RecommendForTags(const Snapshot& snapshot, std::v
           : nullptr;
   AttentionScorer scorer(bundle, words, rec.tags, tag_vectors, options, table);
   scorer.Prepare(scored);
-  AttentionScorer::Scratch scratch;
   LexicalScorer lexical_scorer(bundle.lexical(), lexical_query);
   float best_bm25 = 0;
   for (size_t i = 0; i < scored.size(); ++i) {
     SongScore& s = scored[i];
-    s.attention = scorer.AttentionOf(i, &scratch);
+    s.attention = scorer.AttentionOf(i);
     if (sentence_scorer != nullptr) {
       const auto sentence_start = std::chrono::steady_clock::now();
       s.sentence = sentence_scorer->Score(s.song);
