@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -156,6 +157,20 @@ std::string JsonLine(const std::string& id, const std::string& title, const std:
          "\", \"artist\": \"Change Band\", \"genre\": \"pop\", \"lyrics\": \"" + lyrics + "\"}\n";
 }
 
+// The base bundle and the one an update wrote from it, both loaded.
+struct BeforeAfter {
+  std::unique_ptr<Bundle> before, after;
+};
+BeforeAfter LoadBeforeAfter(const std::string& base, const std::string& out) {
+  auto before = Bundle::Load(base, BundleLoadOptions{});
+  auto after = Bundle::Load(out, BundleLoadOptions{});
+  INFO(before.status().ToString());
+  REQUIRE(before.ok());
+  INFO(after.status().ToString());
+  REQUIRE(after.ok());
+  return {std::move(*before), std::move(*after)};
+}
+
 TEST_CASE("i2s-index --changes updates a bundle without re-embedding unchanged songs") {
   const char* type = GENERATE("flat", "ivf");
   INFO(type);
@@ -183,13 +198,9 @@ TEST_CASE("i2s-index --changes updates a bundle without re-embedding unchanged s
                           "1 added, 1 deleted, 1 unknown deletions), index " +
                               std::string(type)));
 
-  auto before = Bundle::Load(base, BundleLoadOptions{});
-  auto after = Bundle::Load(out, BundleLoadOptions{});
-  REQUIRE(before.ok());
-  INFO(after.status().ToString());
-  REQUIRE(after.ok());
-  const Bundle& a = **after;
-  const Bundle& b = **before;
+  const BeforeAfter loaded = LoadBeforeAfter(base, out);
+  const Bundle& a = *loaded.after;
+  const Bundle& b = *loaded.before;
   CHECK(a.manifest().version == "b2");
   CHECK(a.size() == 14);
   CHECK(a.Find("forest-02") == -1);
@@ -341,12 +352,9 @@ TEST_CASE("i2s-index scores lyric moods, imputes gaps, keeps them on update, and
   o = RunIndex({"--changes=" + tmp.File("changes.jsonl"), "--base=" + base, models,
                 "--output=" + out, "--bundle_version=m2"});
   REQUIRE(o.exit_code == 0);
-  auto before = Bundle::Load(base, BundleLoadOptions{});
-  auto after = Bundle::Load(out, BundleLoadOptions{});
-  REQUIRE(before.ok());
-  REQUIRE(after.ok());
-  const Bundle& a = **after;
-  const Bundle& b = **before;
+  const BeforeAfter loaded = LoadBeforeAfter(base, out);
+  const Bundle& a = *loaded.after;
+  const Bundle& b = *loaded.before;
   REQUIRE(a.moods() != nullptr);
   CHECK(a.manifest().imputed_genres == 3);
   const int64_t n = a.Find("new-01");
@@ -426,13 +434,9 @@ TEST_CASE("i2s-index --changes --sentence_vectors keeps the base's sentence vect
                         "--output=" + out, "--sentence_vectors", "--sentence_threads=1",
                         "--bundle_version=s2"});
   REQUIRE(o.exit_code == 0);
-  auto before = Bundle::Load(base, BundleLoadOptions{});
-  auto after = Bundle::Load(out, BundleLoadOptions{});
-  REQUIRE(before.ok());
-  INFO(after.status().ToString());
-  REQUIRE(after.ok());
-  const Bundle& a = **after;
-  const Bundle& b = **before;
+  const BeforeAfter loaded = LoadBeforeAfter(base, out);
+  const Bundle& a = *loaded.after;
+  const Bundle& b = *loaded.before;
   REQUIRE(a.sentences() != nullptr);
   CHECK(a.manifest().sentence_encoder_id == b.manifest().sentence_encoder_id);
   const int dim = a.sentences()->dim();
