@@ -53,37 +53,50 @@ class AttentionScorer {
     }
   }
 
-  // Working memory of Attention().
-  struct Scratch {
-    std::vector<size_t> distinct_offsets;
-    std::vector<float> distinct_counts;
-    std::vector<float> z, match;
-    // Per cached word: the song that last saw it and where.
-    std::vector<uint32_t> stamp, position;
-    uint32_t song_stamp = 0;
+  // A song's lyric words, each once, in the order they first appear: the
+  // cache offset of its cosines, its word id and how many tokens it has.
+  struct DistinctWords {
+    std::vector<size_t> offsets;
+    std::vector<uint32_t> words;
+    std::vector<float> counts;
+    void clear() {
+      offsets.clear();
+      words.clear();
+      counts.clear();
+    }
   };
 
   // Gives every word of the candidates' lyrics its cosines with the tags up
-  // front, in one pass over the distinct words; AttentionOf then scores the
-  // candidates.
+  // front, in one pass over the distinct words, and collects each
+  // candidate's distinct words (one pass over its tokens); AttentionOf then
+  // scores the candidates.
   void Prepare(const std::vector<SongScore>& candidates) {
     prepared_begin_.assign(candidates.size() + 1, 0);
-    prepared_offsets_.clear();
+    prepared_.clear();
     for (size_t i = 0; i < candidates.size(); ++i) {
-      prepared_begin_[i] = prepared_offsets_.size();
-      for (const LyricToken& t : bundle_.tokens(candidates[i].song)) {
-        prepared_offsets_.push_back(Slot(t.word));
-      }
+      prepared_begin_[i] = prepared_.offsets.size();
+      AddDistinct(bundle_.tokens(candidates[i].song), &prepared_);
     }
-    prepared_begin_[candidates.size()] = prepared_offsets_.size();
+    prepared_begin_[candidates.size()] = prepared_.offsets.size();
     FillFresh();
+  }
+
+  // The distinct words of candidates[i] of the last Prepare: `words` and
+  // `counts` (the same order) for a BM25 score.
+  absl::Span<const uint32_t> DistinctWordsOf(size_t i) const {
+    return absl::MakeConstSpan(prepared_.words.data() + prepared_begin_[i],
+                               prepared_begin_[i + 1] - prepared_begin_[i]);
+  }
+  absl::Span<const float> DistinctCountsOf(size_t i) const {
+    return absl::MakeConstSpan(prepared_.counts.data() + prepared_begin_[i],
+                               prepared_begin_[i + 1] - prepared_begin_[i]);
   }
 
   // Attention() of candidates[i] of the last Prepare.
   float AttentionOf(size_t i) {
-    if (active_.empty() || prepared_begin_[i] == prepared_begin_[i + 1]) return 0;
-    return Attention(absl::MakeConstSpan(prepared_offsets_.data() + prepared_begin_[i],
-                                         prepared_begin_[i + 1] - prepared_begin_[i]));
+    const size_t begin = prepared_begin_[i], n = prepared_begin_[i + 1] - begin;
+    if (active_.empty() || n == 0) return 0;
+    return Attention(prepared_.offsets.data() + begin, prepared_.counts.data() + begin, n);
   }
 
   // The song's attention score alone (no explanation): the same sums as
@@ -93,38 +106,17 @@ class AttentionScorer {
   // product with s are computed once per request (Sims) instead of once per
   // song and tag with the song's best cosine as the shift; a song whose sums
   // underflow (a tiny temperature) is scored the exact way instead.
-  // `offsets`: the cache offsets of the song's tokens, filled.
-  float Attention(absl::Span<const size_t> offsets) {
-    Scratch& w = scratch_;
+  // `offsets`, `counts`: the song's n distinct words (AddDistinct), filled.
+  float Attention(const size_t* offsets, const float* counts, size_t n) {
     const size_t m = active_.size();
-    ++w.song_stamp;
-    w.distinct_offsets.clear();
-    w.distinct_counts.clear();
-    const size_t slots = cache_.size() / std::max<size_t>(m, 1);
-    if (w.stamp.size() < slots) {
-      w.stamp.resize(slots, 0);
-      w.position.resize(slots, 0);
-    }
-    for (const size_t offset : offsets) {
-      const size_t slot = offset / m;
-      if (w.stamp[slot] != w.song_stamp) {
-        w.stamp[slot] = w.song_stamp;
-        w.position[slot] = static_cast<uint32_t>(w.distinct_offsets.size());
-        w.distinct_offsets.push_back(offset);
-        w.distinct_counts.push_back(1.0f);
-      } else {
-        w.distinct_counts[w.position[slot]] += 1.0f;
-      }
-    }
-    w.z.assign(m, 0.0f);
-    w.match.assign(m, 0.0f);
-    AddWeightedRows(exp_cache_.data(), weighted_cache_.data(), w.distinct_offsets.data(),
-                    w.distinct_counts.data(), w.distinct_offsets.size(), static_cast<int>(m),
-                    w.z.data(), w.match.data());
+    z_.assign(m, 0.0f);
+    match_.assign(m, 0.0f);
+    AddWeightedRows(exp_cache_.data(), weighted_cache_.data(), offsets, counts, n,
+                    static_cast<int>(m), z_.data(), match_.data());
     float attention = 0;
     for (size_t j = 0; j < m; ++j) {
-      if (!(w.z[j] > 1e-30f) || !std::isfinite(w.z[j])) return AttentionExact(w);
-      attention += weights_[j] / total_weight_ * (w.match[j] / w.z[j]);
+      if (!(z_[j] > 1e-30f) || !std::isfinite(z_[j])) return AttentionExact(offsets, counts, n);
+      attention += weights_[j] / total_weight_ * (match_[j] / z_[j]);
     }
     return attention;
   }
@@ -140,11 +132,14 @@ class AttentionScorer {
     if (tokens.empty() || m == 0) return;
     // Offsets into cache_ (stable while cache_ grows).
     std::vector<size_t> offset(tokens.size());
-    for (size_t i = 0; i < tokens.size(); ++i) offset[i] = Slot(tokens[i].word);
+    for (size_t i = 0; i < tokens.size(); ++i) offset[i] = Slot(tokens[i].word) * m;
+    explained_.clear();
+    AddDistinct(tokens, &explained_);
     FillFresh();
     // The score comes from Attention() either way (explained songs keep the
     // score they were ranked by); the per-token pass below explains it.
-    out->attention = Attention(offset);
+    out->attention =
+        Attention(explained_.offsets.data(), explained_.counts.data(), explained_.offsets.size());
     if (line_mass == nullptr) return;
     out->tags.clear();
     auto sim = [&](size_t i, size_t j) { return cache_[offset[i] + j]; };
@@ -188,19 +183,42 @@ class AttentionScorer {
   }
 
  private:
+  // Appends the distinct words of `tokens` to `out`, giving new words a
+  // slot (their cosines come with the next FillFresh).
+  void AddDistinct(absl::Span<const LyricToken> tokens, DistinctWords* out) {
+    const size_t base = out->offsets.size();
+    ++song_stamp_;
+    for (const LyricToken& t : tokens) {
+      const size_t slot = Slot(t.word);
+      if (slot >= stamp_.size()) {
+        stamp_.resize(std::max(slot + 1, stamp_.size() * 2), 0);
+        position_.resize(stamp_.size(), 0);
+      }
+      if (stamp_[slot] != song_stamp_) {
+        stamp_[slot] = song_stamp_;
+        position_[slot] = static_cast<uint32_t>(out->offsets.size() - base);
+        out->offsets.push_back(slot * active_.size());
+        out->words.push_back(t.word);
+        out->counts.push_back(1.0f);
+      } else {
+        out->counts[base + position_[slot]] += 1.0f;
+      }
+    }
+  }
+
   // Attention()'s sums the plain way (the song's best cosine as the softmax
-  // shift, double sums) over the distinct words Attention() collected.
-  float AttentionExact(const Scratch& w) const {
+  // shift, double sums) over the song's distinct words.
+  float AttentionExact(const size_t* offsets, const float* counts, size_t n) const {
     const size_t m = active_.size();
     const float inv_t = 1.0f / options_.temperature;
     float attention = 0;
     for (size_t j = 0; j < m; ++j) {
       float best = -2;
-      for (size_t offset : w.distinct_offsets) best = std::max(best, cache_[offset + j]);
+      for (size_t r = 0; r < n; ++r) best = std::max(best, cache_[offsets[r] + j]);
       double z = 0, match = 0;
-      for (size_t r = 0; r < w.distinct_offsets.size(); ++r) {
-        const float sim = cache_[w.distinct_offsets[r] + j];
-        const double a = w.distinct_counts[r] * std::exp((sim - best) * inv_t);
+      for (size_t r = 0; r < n; ++r) {
+        const float sim = cache_[offsets[r] + j];
+        const double a = counts[r] * std::exp((sim - best) * inv_t);
         z += a;
         match += a * sim;
       }
@@ -209,30 +227,28 @@ class AttentionScorer {
     return attention;
   }
 
-  // Offset in cache_ (and exp_cache_, weighted_cache_) of the cosines of
-  // `word` with every active tag; for a word not seen before they are
-  // computed by the next FillFresh.
+  // The slot of `word`: its cosines with the active tags are at
+  // cache_[slot * m, (slot + 1) * m) (and the same in exp_cache_,
+  // weighted_cache_); for a word not seen before they are computed by the
+  // next FillFresh.
   size_t Slot(uint32_t word) {
     // A word of the lyric word table: its row indexes the slots directly
-    // (row_offset_: offset + 1, 0 for none yet), no hashing.
+    // (row_slot_: slot + 1, 0 for none yet), no hashing.
     const int32_t row = table_ != nullptr ? table_->Row(word) : -1;
     if (row >= 0) {
-      if (row_offset_.empty()) row_offset_.assign(table_->rows(), 0);
-      size_t& slot = row_offset_[size_t(row)];
-      if (slot == 0) {
-        slot = cache_.size() + 1;
-        cache_.resize(cache_.size() + active_.size());
-        fresh_.push_back(word);
-      }
+      if (row_slot_.empty()) row_slot_.assign(table_->rows(), 0);
+      uint32_t& slot = row_slot_[size_t(row)];
+      if (slot == 0) slot = static_cast<uint32_t>(NewSlot(word)) + 1;
       return slot - 1;
     }
-    auto [it, inserted] = cache_index_.try_emplace(word, cache_.size());
-    if (inserted) {
-      const size_t m = active_.size();
-      cache_.resize(cache_.size() + m);
-      fresh_.push_back(word);
-    }
+    auto [it, inserted] = cache_index_.try_emplace(word, 0);
+    if (inserted) it->second = NewSlot(word);
     return it->second;
+  }
+  size_t NewSlot(uint32_t word) {
+    cache_.resize(cache_.size() + active_.size());
+    fresh_.push_back(word);
+    return slots_++;
   }
 
   // The cosines (and softmax terms) of the words Slot added since the last
@@ -295,17 +311,21 @@ class AttentionScorer {
   // matrix (DotColumns).
   std::vector<float> tag_columns_;
   int columns_stride_ = 0;
-  absl::flat_hash_map<uint32_t, size_t> cache_index_;  // words not in table_
-  std::vector<size_t> row_offset_;                     // per table_ row (Slot)
+  absl::flat_hash_map<uint32_t, size_t> cache_index_;  // slots of words not in table_
+  std::vector<uint32_t> row_slot_;                     // per table_ row (Slot)
+  size_t slots_ = 0;                                   // slots given
   std::vector<float> cache_;                           // active_.size() cosines per cached word
   std::vector<float> exp_cache_;                       // exp((cosine - 1) / temperature)
   std::vector<float> weighted_cache_;                  // exp_cache_ x cosine
   std::vector<uint32_t> fresh_;                        // words given a slot, not yet filled
-  // Prepare(): the cache offsets of the candidates' tokens, candidate i's
-  // from prepared_begin_[i].
-  std::vector<size_t> prepared_offsets_;
+  // Prepare(): the candidates' distinct words, candidate i's from
+  // prepared_begin_[i]; Score(): the explained song's.
+  DistinctWords prepared_, explained_;
   std::vector<size_t> prepared_begin_;
-  Scratch scratch_;
+  // AddDistinct: per slot, the song that last saw it and where.
+  std::vector<uint32_t> stamp_, position_;
+  uint32_t song_stamp_ = 0;
+  std::vector<float> z_, match_;  // Attention()'s sums
 };
 
 // Sentence attention (issue 16): the tags' phrase vectors attend over a
@@ -474,18 +494,43 @@ class LexicalScorer {
   float Score(int64_t song, absl::Span<const LyricToken> tokens, const WordVectors& vectors,
               const std::vector<Tag>& tags, std::vector<ChannelWordInfo>* words) {
     if (term_of_.empty()) return 0;
-    std::vector<size_t> held;
-    for (const LyricToken& t : tokens) {
-      // Most lyric words are not query words: an 8 KB bitmap (in L1) turns
-      // them away before the hash lookup.
-      const uint32_t bit = t.word & (kFilterBits - 1);
-      if (!(filter_[bit / 64] >> (bit % 64) & 1)) continue;
-      auto it = term_of_.find(t.word);
-      if (it == term_of_.end()) continue;
-      if (counts_[it->second]++ == 0) held.push_back(it->second);
+    held_.clear();
+    for (const LyricToken& t : tokens) Count(t.word, 1);
+    return Total(song, vectors, tags, words);
+  }
+  // The same score from the song's distinct words and their token counts.
+  float Score(int64_t song, absl::Span<const uint32_t> distinct, absl::Span<const float> counts,
+              const WordVectors& vectors, const std::vector<Tag>& tags) {
+    if (term_of_.empty()) return 0;
+    held_.clear();
+    for (size_t i = 0; i < distinct.size(); ++i) {
+      Count(distinct[i], static_cast<uint32_t>(counts[i]));
     }
+    return Total(song, vectors, tags, nullptr);
+  }
+
+  static bool Stronger(const ChannelWordInfo& a, const ChannelWordInfo& b) {
+    return a.score != b.score ? a.score > b.score : a.word < b.word;
+  }
+
+ private:
+  void Count(uint32_t word, uint32_t count) {
+    // Most lyric words are not query words: an 8 KB bitmap (in L1) turns
+    // them away before the hash lookup.
+    const uint32_t bit = word & (kFilterBits - 1);
+    if (!(filter_[bit / 64] >> (bit % 64) & 1)) return;
+    auto it = term_of_.find(word);
+    if (it == term_of_.end()) return;
+    if (counts_[it->second] == 0) held_.push_back(it->second);
+    counts_[it->second] += count;
+  }
+
+  // The BM25 sum over the terms Count() found (in the order it found them),
+  // which it clears.
+  float Total(int64_t song, const WordVectors& vectors, const std::vector<Tag>& tags,
+              std::vector<ChannelWordInfo>* words) {
     float total = 0;
-    for (size_t i : held) {
+    for (size_t i : held_) {
       const LexicalTerm& term = query_.terms[i];
       const float score = index_.TermScore(term, counts_[i], song);
       total += score;
@@ -503,17 +548,13 @@ class LexicalScorer {
     return total;
   }
 
-  static bool Stronger(const ChannelWordInfo& a, const ChannelWordInfo& b) {
-    return a.score != b.score ? a.score > b.score : a.word < b.word;
-  }
-
- private:
   const LexicalIndex& index_;
   const LexicalQuery& query_;
   absl::flat_hash_map<uint32_t, size_t> term_of_;
   static constexpr uint32_t kFilterBits = 1 << 16;
   uint64_t filter_[kFilterBits / 64] = {};  // bit (word mod 2^16): maybe a term
   std::vector<uint32_t> counts_;
+  std::vector<size_t> held_;  // query terms the song holds
 };
 
 // The song's lyric words behind the dense channel's match (explained
@@ -525,8 +566,16 @@ class LexicalScorer {
 std::vector<ChannelWordInfo> DenseWords(absl::Span<const LyricToken> tokens,
                                         const WordVectors& words, const std::vector<float>& query) {
   constexpr size_t kDenseWords = 5;
-  absl::flat_hash_map<uint32_t, int> counts;
-  for (const LyricToken& t : tokens) ++counts[t.word];
+  // Words in the order they first appear, so that the sum below (and the
+  // shares) come out the same bits in every process (a hash map's order
+  // follows its per-process seed).
+  absl::flat_hash_map<uint32_t, size_t> at;
+  std::vector<std::pair<uint32_t, int>> counts;
+  for (const LyricToken& t : tokens) {
+    auto [it, inserted] = at.try_emplace(t.word, counts.size());
+    if (inserted) counts.push_back({t.word, 0});
+    ++counts[it->second].second;
+  }
   std::vector<ChannelWordInfo> out;
   float positive = 0;
   for (const auto& [word, count] : counts) {
@@ -693,8 +742,8 @@ absl::StatusOr<Recommendation> RecommendForTags(const Snapshot& snapshot, std::v
       rec.sentence_ms += MsSince(sentence_start);
     }
     if (use_lexical) {
-      s.lexical_score =
-          lexical_scorer.Score(s.song, bundle.tokens(s.song), words, rec.tags, nullptr);
+      s.lexical_score = lexical_scorer.Score(s.song, scorer.DistinctWordsOf(i),
+                                             scorer.DistinctCountsOf(i), words, rec.tags);
       best_bm25 = std::max(best_bm25, s.lexical_score);
     }
   }

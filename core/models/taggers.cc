@@ -189,25 +189,32 @@ class ClassifierTagger : public ModelTagger {
     const int c = int(map.shape[1]), mh = int(map.shape[2]), mw = int(map.shape[3]);
     const int regions = static_cast<int>(crops_.size()) - 1;
     std::vector<float> pooled(size_t(regions) * c, 0.0f);
-    std::vector<float> weight(size_t(mh) * mw);
+    // The cells a box covers and how much of each (a 2x2 grid cell covers a
+    // quarter of the map: the others add nothing and are not visited).
+    std::vector<int> cells;
+    std::vector<float> weight;
     for (int r = 0; r < regions; ++r) {
       const CropBox& box = crops_[r + 1];
       double total = 0;
+      cells.clear();
+      weight.clear();
       for (int y = 0; y < mh; ++y) {
         const double oy = std::max(0.0, std::min<double>(box.y1, (y + 1.0) / mh) -
                                             std::max<double>(box.y0, double(y) / mh));
         for (int x = 0; x < mw; ++x) {
           const double ox = std::max(0.0, std::min<double>(box.x1, (x + 1.0) / mw) -
                                               std::max<double>(box.x0, double(x) / mw));
-          weight[size_t(y) * mw + x] = static_cast<float>(ox * oy);
           total += ox * oy;
+          if (static_cast<float>(ox * oy) == 0) continue;
+          cells.push_back(y * mw + x);
+          weight.push_back(static_cast<float>(ox * oy));
         }
       }
       float* out = pooled.data() + size_t(r) * c;
       for (int k = 0; k < c; ++k) {
         const float* plane = map.data.data() + size_t(k) * mh * mw;
         double sum = 0;
-        for (int i = 0; i < mh * mw; ++i) sum += double(weight[i]) * plane[i];
+        for (size_t i = 0; i < cells.size(); ++i) sum += double(weight[i]) * plane[cells[i]];
         out[k] = static_cast<float>(sum / std::max(total, 1e-9));
       }
     }
