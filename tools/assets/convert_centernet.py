@@ -20,9 +20,9 @@ What human does with the model (src/object/centernet.ts, config.ts, labels.ts):
     (0 = person), score truncated to 2 decimals, box / 512 (x, y, w, h).
 
 TorchScript contract (the C++ server depends on it):
-  input   float32 [B, 3, 512, 512] NCHW RGB, (pixel_0_255 - mean) / std with mean 0, std 1;
+  input   float32 [B, 3, N, N] NCHW RGB, pixel_0_255 (mean 0, std 1); N = 512 or --input-size N;
   output  tuple (boxes [B,K,4], scores [B,K], classes [B,K]), K = 100, all float32:
-          boxes   (x_min, y_min, x_max, y_max) / 512, clipped to [0, 1];
+          boxes   (x_min, y_min, x_max, y_max) / N, clipped to [0, 1];
           scores  heatmap peak scores in [0, 1], sorted descending; 0 for peaks removed by the
                   greedy class-agnostic NMS (IoU >= --iou, default 0.4, as human) and their box 0;
           classes COCO index 0..79 (0 = person) as in human's labels.ts / coco_words.tsv.
@@ -38,8 +38,8 @@ decode subgraph (interpreted for batch 1: 'tower_0/detections'), traced vs eager
 batch 1 / 3 vs batch 2 per image, on synthetic images and --check-images.  The numerical parity
 against TF.js itself is tools/assets/check_centernet_parity.py.
 
-Usage: convert_centernet.py centernet.json OUT.pt [--meta-json M] [--check-images IMG...]
-         [--words coco_words.tsv --labels-ts labels.ts --glove glove100.i2sv] [--bench]
+Usage: convert_centernet.py centernet.json OUT.pt [--input-size N] [--meta-json M] [--bench]
+         [--check-images IMG...] [--words coco_words.tsv --labels-ts labels.ts --glove G.i2sv]
 """
 
 import argparse
@@ -861,8 +861,59 @@ def to_nchw(batch_hwc):
         .contiguous()
 
 
-def build(json_path, iou=0.4, fuse_hswish=True):
-    """-> (detector nn.Module (eager), graph, meta dict).  Importable by the parity check."""
+def resize_graph(graph, h0, w0, h, w, stride):
+    """Rewrite the constants the export folded from its h0 x w0 input for an h x w input.
+
+    --input-size N (default 512, the graph's own size: then nothing is rewritten and the file is
+    the same as without the option).  The network is fully convolutional, but the TF.js export
+    folded the 512x512 input into constants: the FPN's ResizeBilinear output sizes (32, 64, 128),
+    the heatmap grid width in the decode (cell // 128, cell % 128, row * 128) and its cell count
+    in a Reshape ([16384, 4]).  They become N/16, N/8, N/4; N/4; (N/4)^2 (N a multiple of 32, the
+    backbone's stride).  The photo is stretched to N x N and boxes are divided by N; main()'s
+    decode check then also checks the rewritten decode subgraph.  The weights are the same; the
+    network sees every object smaller.  Square only: the decode's grid constant does not say
+    whether it is the width or the height.  -> {const name: (old, new)}."""
+    if h0 != w0 or h != w:
+        raise NotImplementedError(f"only square inputs: graph {h0}x{w0}, wanted {h}x{w}")
+    if h % 32 or h <= 0:
+        raise ValueError(f"input size {h}: must be a positive multiple of 32 (backbone stride)")
+    g0, g = int(h0 // stride), int(h // stride)   # heatmap grid side, before and after
+    changed = {}
+
+    def patch(name, new):
+        old = graph.weights[name]
+        new = np.array(new, old.dtype).reshape(old.shape)
+        if name in changed and not np.array_equal(changed[name][1], new):
+            raise NotImplementedError(f"Const {name} would need two values")
+        changed[name] = (old, new)
+
+    for n in graph.nodes.values():
+        consts = [graph.src(i)[0] for i in n["inputs"]
+                  if graph.nodes[graph.src(i)[0]]["op"] == "Const"]
+        if n["op"] == "ResizeBilinear":     # FPN 2x upsampling: output size ~ input size
+            old = graph.weights[consts[0]].astype(np.int64).reshape(-1)
+            if (old[0] * h) % h0 or (old[1] * w) % w0:
+                raise ValueError(f"{n['name']}: size {old.tolist()} does not scale to {h}x{w}")
+            patch(consts[0], [old[0] * h // h0, old[1] * w // w0])
+        elif n["op"] in ("FloorDiv", "FloorMod", "Mul", "Reshape"):   # decode: grid, cell count
+            for c in consts:
+                v = graph.weights[c]
+                if v.dtype.kind not in "iu":
+                    continue
+                new = np.where(v == g0, g, np.where(v == g0 * g0, g * g, v)) \
+                    if n["op"] == "Reshape" else np.where(v == g0, g, v)
+                if not np.array_equal(new, v):
+                    patch(c, new)
+    if h != h0 and not changed:
+        raise NotImplementedError("no size constants found: is this the CenterNet graph?")
+    for name, (_, new) in changed.items():
+        graph.weights[name] = new
+    return {name: (old.tolist(), new.tolist()) for name, (old, new) in changed.items()}
+
+
+def build(json_path, iou=0.4, fuse_hswish=True, input_size=None):
+    """-> (detector nn.Module (eager), graph, meta dict).  Importable by the parity check.
+    input_size: N for an N x N input (resize_graph); None = the graph's own size."""
     graph = Graph(json_path)
     ph = [n for n in graph.nodes.values() if n["op"] == "Placeholder"]
     if len(ph) != 1 or ph[0]["name"] != TOWER_IN:
@@ -874,9 +925,14 @@ def build(json_path, iou=0.4, fuse_hswish=True):
     for o in (HEAT, WH, DETS):
         if o not in graph.nodes:
             raise ValueError(f"output {o} missing")
+    k, stride = decode_params(graph)
+    resized = None
+    if input_size is not None and (input_size, input_size) != (H, W):
+        resized = {"graph_input": [H, W],
+                   "constants": resize_graph(graph, H, W, input_size, input_size, stride)}
+        H = W = input_size
     net = TFJSNet(graph, [HEAT, WH], fuse_hswish=fuse_hswish).eval()
     net.prepare(H, W)
-    k, stride = decode_params(graph)
     with torch.no_grad():
         heat, _ = net(torch.zeros(1, 3, H, W))
     num_classes = heat.shape[1]
@@ -900,6 +956,8 @@ def build(json_path, iou=0.4, fuse_hswish=True):
             "human_defaults": {"minConfidence": 0.2, "iouThreshold": 0.4, "maxDetected": 10},
             "ops": dict(sorted(graph.ops.items())),
             "fused": dict(net.fused)}
+    if resized:   # only then: the default file stays byte-for-byte what it was
+        meta["resized"] = resized
     return det, graph, meta
 
 
@@ -917,6 +975,9 @@ def main():
     ap.add_argument("--bench", action="store_true",
                     help="time one forward (1 thread): plain vs freeze+optimize_for_inference")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--input-size", type=int, default=512, metavar="N",
+                    help="input N x N (multiple of 32; default 512, the graph's own size): the "
+                         "size constants of the graph follow N (see resize_graph)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     t0 = time.time()
@@ -927,7 +988,7 @@ def main():
             f"{', order = labels.ts' if args.labels_ts else ''}"
             f"{', all words in GloVe' if args.glove else ''}")
 
-    det, graph, meta = build(args.model_json, args.iou, not args.no_fuse_hswish)
+    det, graph, meta = build(args.model_json, args.iou, not args.no_fuse_hswish, args.input_size)
     bin_paths = [os.path.join(os.path.dirname(os.path.abspath(args.model_json)), p)
                  for g in graph.model["weightsManifest"] for p in g["paths"]]
     meta["source_sha256"] = sha256(args.model_json)
@@ -939,6 +1000,8 @@ def main():
     log(f"parsed {args.model_json}: {len(graph.nodes)} nodes, ops {dict(graph.ops)}")
     log(f"weights: {n_w:,} values ({Counter(str(v.dtype) for v in graph.weights.values())}); "
         f"input {TOWER_IN} [1,{H},{W},3] 0..255 RGB; decode {meta['decode']}")
+    for name, (old, new) in meta.get("resized", {}).get("constants", {}).items():
+        log(f"input {H}x{W} (graph: {meta['resized']['graph_input']}): {name} {old} -> {new}")
     log(f"interpreter: {len(det.net.steps)} steps, fused {dict(det.net.fused)}; their factor "
         f"6c = 6 * float16(1/6) folded into the next convolutions "
         f"(explicit multiplies left: {det.net.n_materialized})")
