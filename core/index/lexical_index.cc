@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -111,13 +112,22 @@ class PostingCursor {
 
 // Per-thread score accumulators: one float per song (zero between
 // searches) and the songs touched by the current search.
+// Per song its score so far, and a bit per song for "scored" (a bitmap, not
+// a list: a list's next slot depends on whether the last song's score was
+// still 0, a chain of cache misses into the 4 MB of scores at 1M songs; the
+// bits are set independently, and reading them back visits the songs in
+// ascending order, which the prefetcher follows). Both are all zero between
+// searches.
 struct Scratch {
   std::vector<float> score;
-  std::vector<uint32_t> touched;
+  std::vector<uint64_t> scored;
 };
 Scratch& ThreadScratch(int64_t n) {
   static thread_local Scratch scratch;
-  if (int64_t(scratch.score.size()) < n) scratch.score.resize(size_t(n), 0.0f);
+  if (int64_t(scratch.score.size()) < n) {
+    scratch.score.resize(size_t(n), 0.0f);
+    scratch.scored.resize((size_t(n) + 63) / 64, 0);
+  }
   return scratch;
 }
 
@@ -280,8 +290,8 @@ std::vector<ScoredId> LexicalIndex::Search(absl::Span<const LexicalTerm> terms, 
   int64_t read = 0;
   Scratch& scratch = ThreadScratch(n_);
   float* score = scratch.score.data();
-  std::vector<uint32_t>& touched = scratch.touched;
-  size_t used = 0;  // touched[0, used): the songs scored so far
+  uint64_t* scored = scratch.scored.data();
+  uint32_t lowest = UINT32_MAX, highest = 0;  // of the songs scored
   const float c0 = options_.k1 * (1 - options_.b);
   const float c1 = float(options_.k1 * options_.b / avg_length_);
   const uint8_t* bits = allowed != nullptr ? allowed->data() : nullptr;
@@ -314,29 +324,33 @@ std::vector<ScoredId> LexicalIndex::Search(absl::Span<const LexicalTerm> terms, 
         }
         got = kept;
       }
+      if (got == 0) continue;
       for (int j = 0; j < got; ++j) {
         __builtin_prefetch(&lengths_[songs[j]]);
         __builtin_prefetch(&score[songs[j]], 1);
       }
-      if (touched.size() < used + kBlock) touched.resize(used + kBlock);
-      uint32_t* first = touched.data();
+      // A term's postings are in ascending song order.
+      lowest = std::min(lowest, songs[0]);
+      highest = std::max(highest, songs[got - 1]);
       for (int j = 0; j < got; ++j) {
         const uint32_t song = songs[j];
         const float tf = float(counts[j]);
-        const float s = w * tf / (tf + c0 + c1 * float(lengths_[song]));
-        const float old = score[song];
-        first[used] = song;  // kept only when this is the song's first posting
-        used += old == 0;
-        score[song] = old + s;
+        score[song] += w * tf / (tf + c0 + c1 * float(lengths_[song]));
+        scored[song >> 6] |= uint64_t{1} << (song & 63);
       }
     }
   }
   stats->postings = read;
   TopK top(k);
-  for (size_t i = 0; i < used; ++i) {
-    const uint32_t song = touched[i];
-    top.Push(song, score[song]);
-    score[song] = 0;
+  if (lowest <= highest) {
+    for (size_t word = lowest >> 6; word <= (highest >> 6); ++word) {
+      for (uint64_t b = scored[word]; b != 0; b &= b - 1) {
+        const uint32_t song = uint32_t(word * 64) + uint32_t(__builtin_ctzll(b));
+        top.Push(song, score[song]);
+        score[song] = 0;
+      }
+      scored[word] = 0;
+    }
   }
   return top.Take();
 }
