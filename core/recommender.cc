@@ -187,22 +187,31 @@ class AttentionScorer {
   // slot (their cosines come with the next FillFresh).
   void AddDistinct(absl::Span<const LyricToken> tokens, DistinctWords* out) {
     const size_t base = out->offsets.size();
+    const size_t m = active_.size();
     ++song_stamp_;
-    for (const LyricToken& t : tokens) {
-      const size_t slot = Slot(t.word);
-      if (slot >= stamp_.size()) {
-        stamp_.resize(std::max(slot + 1, stamp_.size() * 2), 0);
-        position_.resize(stamp_.size(), 0);
-      }
-      if (stamp_[slot] != song_stamp_) {
-        stamp_[slot] = song_stamp_;
-        position_[slot] = static_cast<uint32_t>(out->offsets.size() - base);
-        out->offsets.push_back(slot * active_.size());
-        out->words.push_back(t.word);
+    auto add = [&](Seen& seen, size_t slot, uint32_t word) {
+      if (seen.stamp != song_stamp_) {
+        seen.stamp = song_stamp_;
+        seen.position = static_cast<uint32_t>(out->offsets.size() - base);
+        out->offsets.push_back(slot * m);
+        out->words.push_back(word);
         out->counts.push_back(1.0f);
       } else {
-        out->counts[base + position_[slot]] += 1.0f;
+        out->counts[base + seen.position] += 1.0f;
       }
+    };
+    for (const LyricToken& t : tokens) {
+      // A table word's slot and "seen" mark share one entry: one random
+      // access a token (this loop reads ~20k tokens a request).
+      const int32_t row = table_ != nullptr ? table_->Row(t.word) : -1;
+      if (row >= 0) {
+        RowState& r = TableRow(row, t.word);
+        add(r.seen, r.slot, t.word);
+        continue;
+      }
+      const size_t slot = Slot(t.word);
+      if (slot >= seen_.size()) seen_.resize(std::max(slot + 1, seen_.size() * 2));
+      add(seen_[slot], slot, t.word);
     }
   }
 
@@ -232,18 +241,29 @@ class AttentionScorer {
   // weighted_cache_); for a word not seen before they are computed by the
   // next FillFresh.
   size_t Slot(uint32_t word) {
-    // A word of the lyric word table: its row indexes the slots directly
-    // (row_slot_: slot + 1, 0 for none yet), no hashing.
+    // A word of the lyric word table: its row indexes the slots directly,
+    // no hashing.
     const int32_t row = table_ != nullptr ? table_->Row(word) : -1;
-    if (row >= 0) {
-      if (row_slot_.empty()) row_slot_.assign(table_->rows(), 0);
-      uint32_t& slot = row_slot_[size_t(row)];
-      if (slot == 0) slot = static_cast<uint32_t>(NewSlot(word)) + 1;
-      return slot - 1;
-    }
+    if (row >= 0) return TableRow(row, word).slot;
     auto [it, inserted] = cache_index_.try_emplace(word, 0);
     if (inserted) it->second = NewSlot(word);
     return it->second;
+  }
+  // The slot of a table word (row `row` of table_), given on first use.
+  struct Seen {
+    uint32_t stamp = 0;     // the AddDistinct call (song) that last saw the word
+    uint32_t position = 0;  // and where in its distinct words
+  };
+  struct RowState {
+    uint32_t slot = kNoSlot;
+    Seen seen;
+  };
+  static constexpr uint32_t kNoSlot = 0xffffffffu;
+  RowState& TableRow(int32_t row, uint32_t word) {
+    if (rows_.empty()) rows_.resize(table_->rows());
+    RowState& r = rows_[size_t(row)];
+    if (r.slot == kNoSlot) r.slot = static_cast<uint32_t>(NewSlot(word));
+    return r;
   }
   size_t NewSlot(uint32_t word) {
     cache_.resize(cache_.size() + active_.size());
@@ -312,7 +332,7 @@ class AttentionScorer {
   std::vector<float> tag_columns_;
   int columns_stride_ = 0;
   absl::flat_hash_map<uint32_t, size_t> cache_index_;  // slots of words not in table_
-  std::vector<uint32_t> row_slot_;                     // per table_ row (Slot)
+  std::vector<RowState> rows_;                         // per table_ row
   size_t slots_ = 0;                                   // slots given
   std::vector<float> cache_;                           // active_.size() cosines per cached word
   std::vector<float> exp_cache_;                       // exp((cosine - 1) / temperature)
@@ -322,8 +342,9 @@ class AttentionScorer {
   // prepared_begin_[i]; Score(): the explained song's.
   DistinctWords prepared_, explained_;
   std::vector<size_t> prepared_begin_;
-  // AddDistinct: per slot, the song that last saw it and where.
-  std::vector<uint32_t> stamp_, position_;
+  // AddDistinct: per slot of a word not in table_, the song that last saw
+  // it and where (table words keep theirs in rows_).
+  std::vector<Seen> seen_;
   uint32_t song_stamp_ = 0;
   std::vector<float> z_, match_;  // Attention()'s sums
 };
