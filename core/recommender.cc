@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
@@ -10,6 +13,7 @@
 #include "core/lexical_query.h"
 #include "core/query.h"
 #include "util/dot.h"
+#include "util/spare_threads.h"
 #include "util/status_macros.h"
 
 namespace image2song {
@@ -656,6 +660,51 @@ absl::Status CheckRequestMood(const Snapshot& snapshot, const RecommendOptions& 
   return ResolveMoodTarget(snapshot, options, nullptr, &target).status();
 }
 
+// One search run on a spare thread while the caller runs another (the
+// lexical channel beside the dense one: at low load a request gets the idle
+// core; under load TryRunOnSpareCore refuses and the caller runs both).
+class SideSearch {
+ public:
+  SideSearch() = default;
+  SideSearch(const SideSearch&) = delete;
+  SideSearch& operator=(const SideSearch&) = delete;
+  ~SideSearch() { Wait(nullptr); }
+
+  void StartOn(SpareThreads* threads, std::function<std::vector<ScoredId>()> search) {
+    started_ = threads->TryRunOnSpareCore([this, search = std::move(search)] {
+      std::vector<ScoredId> result;
+      bool ok = true;
+      try {
+        result = search();
+      } catch (const std::exception&) {
+        ok = false;  // the caller searches again itself (and sees the error)
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      result_ = std::move(result);
+      ok_ = ok;
+      done_ = true;
+      cv_.notify_all();
+    });
+  }
+  // Waits for a started search; true with its result in *out (when not
+  // null), false when none was started or it failed.
+  bool Wait(std::vector<ScoredId>* out) {
+    if (!started_) return false;
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return done_; });
+    started_ = false;
+    if (ok_ && out != nullptr) *out = std::move(result_);
+    return ok_;
+  }
+
+ private:
+  bool started_ = false;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false, ok_ = false;
+  std::vector<ScoredId> result_;
+};
+
 }  // namespace
 
 absl::StatusOr<Recommendation> RecommendForTags(const Snapshot& snapshot, std::vector<Tag> tags,
@@ -693,10 +742,9 @@ absl::StatusOr<Recommendation> RecommendForTags(const Snapshot& snapshot, std::v
     allowed = &bitmap;
   }
   const int n = std::max(options.candidates, 4 * options.top_k);
-  ASSIGN_OR_RETURN(std::vector<ScoredId> dense,
-                   bundle.index().Search(query.data(), n, allowed, kept));
-  // Lexical channel, then fusion; songs only it found get their cosine from
-  // the index.
+  // The lexical channel's query, then both channels' searches (the lexical
+  // one beside the dense one when a core is free), then fusion; songs only
+  // the lexical channel found get their cosine from the index.
   std::vector<ScoredId> lexical;
   LexicalQuery lexical_query;
   const bool lexical_brings_candidates = options.fusion.lexical_weight > 0;
@@ -704,12 +752,27 @@ absl::StatusOr<Recommendation> RecommendForTags(const Snapshot& snapshot, std::v
   if (use_lexical) {
     const auto lexical_start = std::chrono::steady_clock::now();
     lexical_query = BuildLexicalQuery(rec.tags, words, options.cooccurrence_weight);
-    if (lexical_brings_candidates) {
-      const int m = options.lexical_candidates > 0 ? options.lexical_candidates : n;
-      lexical = bundle.lexical().Search(lexical_query.terms, m, allowed);
-    }
     rec.lexical_ms = MsSince(lexical_start);
   }
+  const int lexical_k = options.lexical_candidates > 0 ? options.lexical_candidates : n;
+  double lexical_search_ms = 0;
+  auto lexical_search = [&] {
+    const auto lexical_start = std::chrono::steady_clock::now();
+    std::vector<ScoredId> found = bundle.lexical().Search(lexical_query.terms, lexical_k, allowed);
+    lexical_search_ms = MsSince(lexical_start);
+    return found;
+  };
+  SideSearch side;
+  SpareThreads* spare = snapshot.models->spare_threads();
+  if (lexical_brings_candidates && spare != nullptr) side.StartOn(spare, lexical_search);
+  absl::StatusOr<std::vector<ScoredId>> dense_or =
+      bundle.index().Search(query.data(), n, allowed, kept);
+  // The side task reads this frame's locals: wait for it before leaving,
+  // whatever the dense search gave.
+  if (!side.Wait(&lexical) && lexical_brings_candidates) lexical = lexical_search();
+  rec.lexical_ms += lexical_search_ms;
+  if (!dense_or.ok()) return dense_or.status();
+  const std::vector<ScoredId>& dense = *dense_or;
   std::vector<FusedCandidate> fused = FuseReciprocalRank(dense, lexical, options.fusion, n);
   std::vector<int64_t> lexical_only;
   for (const FusedCandidate& c : fused) {

@@ -160,6 +160,11 @@ class ModelSet {
   // scaled by 0.5 + 0.5 * n / N, with image_count = n. forward_ms: the sum.
   absl::StatusOr<ImageTags> TagImages(const std::vector<RgbImage>& images) const;
 
+  // The long-lived helper threads (with parallel_taggers), or null. The
+  // recommender runs the lexical search beside the dense one on them when a
+  // core is free.
+  SpareThreads* spare_threads() const { return threads_.get(); }
+
   // Tags for a text hint: one tag per distinct known content word, source
   // "text", score 1, the given weight. At most `max_words`.
   std::vector<Tag> TagText(absl::string_view text, float weight, int max_words = 16) const;

@@ -460,6 +460,39 @@ TEST_CASE("Recommendations are deterministic") {
   }
 }
 
+TEST_CASE("The lexical search beside the dense one (spare threads) gives the same answer") {
+  ModelSetOptions mo;
+  mo.manifest_path = RequiredEnv("I2S_TEST_ASSETS") + "/models.json";
+  mo.words_only = true;
+  mo.parallel_taggers = true;
+  auto spare_models = ModelSet::Load(mo);
+  INFO(spare_models.status().ToString());
+  REQUIRE(spare_models.ok());
+  REQUIRE((*spare_models)->spare_threads() != nullptr);
+  Snapshot plain = WordsSnapshot();
+  Snapshot side{std::shared_ptr<const ModelSet>(std::move(*spare_models)), plain.bundle, nullptr};
+  RecommendOptions options;
+  options.top_k = 14;
+  options.bm25_weight = 0.5f;
+  const Tag smoke = MakeTag("smoke", {"smoke"}, 0.8f);
+  for (int round = 0; round < 3; ++round) {
+    Recommendation a = Run(plain, {Ocean(), Fire(), smoke}, options);
+    Recommendation b = Run(side, {Ocean(), Fire(), smoke}, options);
+    REQUIRE(a.songs.size() == b.songs.size());
+    for (size_t i = 0; i < a.songs.size(); ++i) {
+      CHECK(a.songs[i].song == b.songs[i].song);
+      CHECK(a.songs[i].score == b.songs[i].score);
+      CHECK(a.songs[i].dense_rank == b.songs[i].dense_rank);
+      CHECK(a.songs[i].lexical_rank == b.songs[i].lexical_rank);
+    }
+    CHECK(b.lexical_ms > 0);
+    CHECK(b.lexical_ms <= b.search_ms);
+  }
+  // A filter that keeps nothing returns before any search, side or not.
+  options.filters.genres = {"no-such-genre"};
+  CHECK(Run(side, {Ocean()}, options).songs.empty());
+}
+
 // The attention term computed here the plain way, token by token: per
 // active tag, the softmax over the song's tokens of cosine / temperature
 // (shifted by the best cosine), the attended cosine, weighted by the tag's
