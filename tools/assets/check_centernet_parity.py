@@ -20,7 +20,6 @@ Exit codes: 0 ok, 1 mismatch, 77 cache / node modules / samples / node missing
 (CTest: SKIP_RETURN_CODE 77, label models).  Run after tools/assets/setup_assets.sh.
 """
 
-import argparse
 import json
 import os
 import shutil
@@ -29,9 +28,11 @@ import sys
 import tempfile
 import time
 
+import human_checks
+
 SKIP = 77
 TOOLS = os.path.dirname(os.path.abspath(__file__))
-HUMAN_VERSION = "3.3.6"
+HUMAN_VERSION = human_checks.HUMAN_VERSION
 DEFAULT_PHOTOS = ["grace_hopper.jpg", "motorcycle_left.png", "chelsea.png", "china.jpg"]
 
 # tolerances (float32 TF.js CPU kernels vs PyTorch/oneDNN kernels)
@@ -50,11 +51,7 @@ def human_box(d):
 
 def main():
     sys.dont_write_bytecode = True
-    cache = os.environ.get("I2S_CACHE") or os.path.join(os.path.expanduser("~"), ".cache",
-                                                        "image2song")
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--human-dir", default=os.path.join(
-        cache, "downloads", f"vladmandic-human-{HUMAN_VERSION}"))
+    cache, ap = human_checks.parser(__doc__)
     ap.add_argument("--tfjs-prefix", default=os.path.join(cache, "node"))
     ap.add_argument("--model", default=os.path.join(cache, "models", "default", "centernet.pt"))
     ap.add_argument("--samples", default=os.path.join(cache, "samples"))

@@ -31,16 +31,17 @@ Exit codes: 0 ok, 1 mismatch, 77 cache / human package / samples / torch missing
 tools/assets/setup_assets.sh.  ~10 s.
 """
 
-import argparse
 import io
 import json
 import os
 import sys
 import time
 
+import human_checks
+
 SKIP = 77
 TOOLS = os.path.dirname(os.path.abspath(__file__))
-HUMAN_VERSION = "3.3.6"
+HUMAN_VERSION = human_checks.HUMAN_VERSION
 DEFAULT_PHOTOS = ["grace_hopper.jpg", "motorcycle_left.png", "coffee.png", "chelsea.png"]
 SIZE = 320
 # what resize_graph() must rewrite at 320 (graph: 512): const name -> (old, new)
@@ -64,11 +65,7 @@ def iou(a, b):
 
 def main():
     sys.dont_write_bytecode = True
-    cache = os.environ.get("I2S_CACHE") or os.path.join(os.path.expanduser("~"), ".cache",
-                                                        "image2song")
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--human-dir", default=os.path.join(
-        cache, "downloads", f"vladmandic-human-{HUMAN_VERSION}"))
+    cache, ap = human_checks.parser(__doc__)
     ap.add_argument("--model", default=os.path.join(cache, "models", "default", "centernet.pt"))
     ap.add_argument("--samples", default=os.path.join(cache, "samples"))
     ap.add_argument("--photos", nargs="*", default=DEFAULT_PHOTOS)

@@ -29,7 +29,6 @@ Exit codes: 0 ok, 1 mismatch, 77 cache / node modules / photos / node missing
 (CTest: SKIP_RETURN_CODE 77, label models).  Run after tools/assets/setup_assets.sh.
 """
 
-import argparse
 import json
 import os
 import shutil
@@ -38,9 +37,11 @@ import sys
 import tempfile
 import time
 
+import human_checks
+
 SKIP = 77
 TOOLS = os.path.dirname(os.path.abspath(__file__))
-HUMAN_VERSION = "3.3.6"
+HUMAN_VERSION = human_checks.HUMAN_VERSION
 DEFAULT_PHOTOS = ["samples/grace_hopper.jpg", "eval/photos/astronaut.png",
                   "eval/photos/messi5.jpg", "eval/photos/gcompris-mariachi.jpg",
                   "eval/photos/camera.png"]
@@ -74,11 +75,7 @@ def match(ours, ref):
 
 def main():
     sys.dont_write_bytecode = True
-    cache = os.environ.get("I2S_CACHE") or os.path.join(os.path.expanduser("~"), ".cache",
-                                                        "image2song")
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--human-dir", default=os.path.join(
-        cache, "downloads", f"vladmandic-human-{HUMAN_VERSION}"))
+    cache, ap = human_checks.parser(__doc__)
     ap.add_argument("--tfjs-prefix", default=os.path.join(cache, "node"))
     ap.add_argument("--models", default=os.path.join(cache, "models", "default"),
                     help="directory with faces.pt and emotion.pt")
