@@ -189,7 +189,8 @@ ABSL_FLAG(bool, parallel_taggers, D().models.parallel_taggers,
           "the others on long-lived tagger threads (one per worker, warmed at "
           "load). Lower latency and, on 2 cores, more throughput at the p99 "
           "budget. The same threads compute the colour features beside the "
-          "first model's forward pass while a core is free of requests.");
+          "first model's forward pass, and run the lexical search beside the "
+          "dense one, while a core is free of requests.");
 ABSL_FLAG(bool, verify_checksums, D().bundle.verify_checksums,
           "Check the bundle files' sha256 against its manifest at load.");
 ABSL_FLAG(std::string, admin_token_file, "",
