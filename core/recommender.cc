@@ -3,9 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
-#include <functional>
-#include <mutex>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
@@ -286,37 +283,34 @@ class AttentionScorer {
     exp_cache_.resize(cache_.size());
     weighted_cache_.resize(cache_.size());
     const float inv_t = 1.0f / options_.temperature;
-    auto fill = [&](size_t begin, size_t end) {  // fresh words [begin, end)
-      // Words of the lyric word table: their cosines from the snapshot's
-      // cached columns (the same bits); the others through DotColumns.
-      std::vector<const float*> vectors;
-      std::vector<size_t> at;
-      for (size_t i = begin; i < end; ++i) {
-        const uint32_t w = fresh_[i];
-        const int32_t row = !table_columns_.empty() ? table_->Row(w) : -1;
-        if (row >= 0) {
-          float* out = &cache_[first + i * m];
-          for (size_t j = 0; j < m; ++j) out[j] = (*table_columns_[j])[size_t(row)];
-          continue;
-        }
-        vectors.push_back(table_ != nullptr ? table_->UnitVector(w)
-                                            : words_.UnitVector(static_cast<int32_t>(w)));
-        at.push_back(i);
+    // Words of the lyric word table: their cosines from the snapshot's cached
+    // columns (the same bits); the others through DotColumns.
+    std::vector<const float*> vectors;
+    std::vector<size_t> at;
+    for (size_t i = 0; i < fresh_.size(); ++i) {
+      const uint32_t w = fresh_[i];
+      const int32_t row = !table_columns_.empty() ? table_->Row(w) : -1;
+      if (row >= 0) {
+        float* out = &cache_[first + i * m];
+        for (size_t j = 0; j < m; ++j) out[j] = (*table_columns_[j])[size_t(row)];
+        continue;
       }
-      if (!vectors.empty()) {
-        std::vector<float> sims(vectors.size() * m);
-        DotColumns(vectors.data(), vectors.size(), tag_columns_.data(), words_.dim(),
-                   static_cast<int>(m), columns_stride_, sims.data());
-        for (size_t v = 0; v < at.size(); ++v) {
-          std::copy_n(sims.data() + v * m, m, &cache_[first + at[v] * m]);
-        }
+      vectors.push_back(table_ != nullptr ? table_->UnitVector(w)
+                                          : words_.UnitVector(static_cast<int32_t>(w)));
+      at.push_back(i);
+    }
+    if (!vectors.empty()) {
+      std::vector<float> sims(vectors.size() * m);
+      DotColumns(vectors.data(), vectors.size(), tag_columns_.data(), words_.dim(),
+                 static_cast<int>(m), columns_stride_, sims.data());
+      for (size_t v = 0; v < at.size(); ++v) {
+        std::copy_n(sims.data() + v * m, m, &cache_[first + at[v] * m]);
       }
-      for (size_t k = first + begin * m; k < first + end * m; ++k) {
-        exp_cache_[k] = std::exp((cache_[k] - 1.0f) * inv_t);
-        weighted_cache_[k] = exp_cache_[k] * cache_[k];
-      }
-    };
-    fill(0, fresh_.size());
+    }
+    for (size_t k = first; k < cache_.size(); ++k) {
+      exp_cache_[k] = std::exp((cache_[k] - 1.0f) * inv_t);
+      weighted_cache_[k] = exp_cache_[k] * cache_[k];
+    }
     fresh_.clear();
   }
 
@@ -660,51 +654,6 @@ absl::Status CheckRequestMood(const Snapshot& snapshot, const RecommendOptions& 
   return ResolveMoodTarget(snapshot, options, nullptr, &target).status();
 }
 
-// One search run on a spare thread while the caller runs another (the
-// lexical channel beside the dense one: at low load a request gets the idle
-// core; under load TryRunOnSpareCore refuses and the caller runs both).
-class SideSearch {
- public:
-  SideSearch() = default;
-  SideSearch(const SideSearch&) = delete;
-  SideSearch& operator=(const SideSearch&) = delete;
-  ~SideSearch() { Wait(nullptr); }
-
-  void StartOn(SpareThreads* threads, std::function<std::vector<ScoredId>()> search) {
-    started_ = threads->TryRunOnSpareCore([this, search = std::move(search)] {
-      std::vector<ScoredId> result;
-      bool ok = true;
-      try {
-        result = search();
-      } catch (const std::exception&) {
-        ok = false;  // the caller searches again itself (and sees the error)
-      }
-      std::lock_guard<std::mutex> lock(mu_);
-      result_ = std::move(result);
-      ok_ = ok;
-      done_ = true;
-      cv_.notify_all();
-    });
-  }
-  // Waits for a started search; true with its result in *out (when not
-  // null), false when none was started or it failed.
-  bool Wait(std::vector<ScoredId>* out) {
-    if (!started_) return false;
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [this] { return done_; });
-    started_ = false;
-    if (ok_ && out != nullptr) *out = std::move(result_);
-    return ok_;
-  }
-
- private:
-  bool started_ = false;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false, ok_ = false;
-  std::vector<ScoredId> result_;
-};
-
 }  // namespace
 
 absl::StatusOr<Recommendation> RecommendForTags(const Snapshot& snapshot, std::vector<Tag> tags,
@@ -756,20 +705,26 @@ absl::StatusOr<Recommendation> RecommendForTags(const Snapshot& snapshot, std::v
   }
   const int lexical_k = options.lexical_candidates > 0 ? options.lexical_candidates : n;
   double lexical_search_ms = 0;
+  bool lexical_failed = false;  // beside: an exception is not thrown across threads
   auto lexical_search = [&] {
     const auto lexical_start = std::chrono::steady_clock::now();
-    std::vector<ScoredId> found = bundle.lexical().Search(lexical_query.terms, lexical_k, allowed);
+    lexical = bundle.lexical().Search(lexical_query.terms, lexical_k, allowed);
     lexical_search_ms = MsSince(lexical_start);
-    return found;
   };
-  SideSearch side;
-  SpareThreads* spare = snapshot.models->spare_threads();
-  if (lexical_brings_candidates && spare != nullptr) side.StartOn(spare, lexical_search);
-  absl::StatusOr<std::vector<ScoredId>> dense_or =
-      bundle.index().Search(query.data(), n, allowed, kept);
-  // The side task reads this frame's locals: wait for it before leaving,
-  // whatever the dense search gave.
-  if (!side.Wait(&lexical) && lexical_brings_candidates) lexical = lexical_search();
+  absl::StatusOr<std::vector<ScoredId>> dense_or;
+  auto dense_search = [&] { dense_or = bundle.index().Search(query.data(), n, allowed, kept); };
+  if (lexical_brings_candidates) {
+    const bool searched_beside = TrySideBySide(snapshot.models->spare_threads(), dense_search, [&] {
+      try {
+        lexical_search();
+      } catch (const std::exception&) {
+        lexical_failed = true;  // searched again below, where it may throw
+      }
+    });
+    if (!searched_beside || lexical_failed) lexical_search();
+  } else {
+    dense_search();
+  }
   rec.lexical_ms += lexical_search_ms;
   if (!dense_or.ok()) return dense_or.status();
   const std::vector<ScoredId>& dense = *dense_or;

@@ -71,4 +71,22 @@ void SpareThreads::Loop() {
   }
 }
 
+bool TrySideBySide(SpareThreads* threads, const std::function<void()>& here,
+                   const std::function<void()>& there) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  const bool handed = threads != nullptr && threads->TryRunOnSpareCore([&] {
+    there();
+    std::lock_guard<std::mutex> lock(mu);
+    done = true;
+    cv.notify_one();
+  });
+  here();
+  if (!handed) return false;
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&] { return done; });
+  return true;
+}
+
 }  // namespace image2song

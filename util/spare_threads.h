@@ -1,5 +1,6 @@
 // Long-lived helper threads for the parts of one request that can run side by
-// side (a second tagger, the colour features next to a forward pass). Threads are started (and
+// side (a second tagger, the colour features next to a forward pass, the lexical search next to
+// the dense one). Threads are started (and
 // warmed by the caller's hook) once, never one per request: the first passes of a TorchScript model
 // on a new thread cost 100-230 ms.
 //
@@ -66,6 +67,13 @@ class SpareThreads {
   bool stop_ = false;
   std::vector<std::thread> threads_;  // last: the threads use the members above
 };
+
+// Runs `here` on the calling thread and `there` beside it on a spare core
+// (TryRunOnSpareCore), and returns true when both are done; when no core is
+// free (or `threads` is null) it runs only `here` and returns false, and the
+// caller runs `there` itself. Neither may throw.
+bool TrySideBySide(SpareThreads* threads, const std::function<void()>& here,
+                   const std::function<void()>& there);
 
 }  // namespace image2song
 

@@ -13,6 +13,31 @@
 namespace image2song {
 namespace {
 
+TEST_CASE("TrySideBySide runs the other half on a spare thread") {
+  SpareThreads threads(1, nullptr, nullptr, /*cores=*/2);
+  std::thread::id here_id, there_id;
+  const bool split = TrySideBySide(
+      &threads, [&] { here_id = std::this_thread::get_id(); },
+      [&] { there_id = std::this_thread::get_id(); });
+  CHECK(split);
+  CHECK(here_id == std::this_thread::get_id());
+  CHECK(there_id != here_id);
+  CHECK(there_id != std::thread::id());
+}
+
+TEST_CASE("TrySideBySide runs only the caller's half when every core is busy") {
+  SpareThreads threads(1, nullptr, nullptr, /*cores=*/2);
+  BusyScope a, b;  // two requests on two cores
+  CHECK(BusyScope::Count() >= 2);
+  bool here = false, there = false;
+  CHECK_FALSE(TrySideBySide(
+      &threads, [&] { here = true; }, [&] { there = true; }));
+  CHECK(here);
+  CHECK_FALSE(there);  // the caller does the rest
+  CHECK_FALSE(TrySideBySide(
+      nullptr, [] {}, [] {}));
+}
+
 TEST_CASE("A task runs on a spare core while one is free of request work") {
   SpareThreads threads(1, nullptr, nullptr, /*cores=*/2);
   CHECK(threads.cores() == 2);
