@@ -9,7 +9,7 @@ namespace image2song {
 
 std::unique_ptr<LyricWordTable> LyricWordTable::Build(const Bundle& bundle,
                                                       const WordVectors& words, size_t max_bytes,
-                                                      int64_t max_tokens) {
+                                                      int64_t max_tokens, size_t max_list_bytes) {
   const auto start = std::chrono::steady_clock::now();
   const int64_t songs = bundle.size();
   const size_t vocab = static_cast<size_t>(std::max<int32_t>(words.size(), 0));
@@ -45,15 +45,57 @@ std::unique_ptr<LyricWordTable> LyricWordTable::Build(const Bundle& bundle,
   t->rows_ = std::min(order.size(), fit);
   if (t->rows_ == 0) return nullptr;
   t->row_of_.assign(vocab, -1);
+  t->word_of_row_.resize(t->rows_);
   t->block_.resize(t->rows_ * size_t(t->dim_));
   for (size_t r = 0; r < t->rows_; ++r) {
     t->row_of_[order[r]] = static_cast<int32_t>(r);
+    t->word_of_row_[r] = static_cast<uint32_t>(order[r]);
     std::copy_n(words.UnitVector(order[r]), t->dim_, t->block_.data() + r * size_t(t->dim_));
   }
+  t->ListSongs(bundle, max_list_bytes);
   t->build_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
                      std::chrono::steady_clock::now() - start)
                      .count();
   return t;
+}
+
+void LyricWordTable::ListSongs(const Bundle& bundle, size_t max_bytes) {
+  // Entries are counted in uint32 (ListRange).
+  const size_t max_entries = std::min<size_t>(max_bytes / sizeof(SongWord), kNoList - 1);
+  // Per row: the song that last saw it and where in that song's list.
+  std::vector<int64_t> seen_by(rows_, -1);
+  std::vector<uint32_t> position(rows_, 0);
+  for (int64_t i = 0; i < bundle.size(); ++i) {
+    absl::Span<const LyricToken> tokens = bundle.tokens(i);
+    // A song's list is never longer than its tokens: stop where it might
+    // not fit.
+    if (lists_.size() + tokens.size() > max_entries) break;
+    const size_t begin = lists_.size();
+    bool complete = true;
+    for (const LyricToken& t : tokens) {
+      const int32_t row = Row(t.word);
+      if (row < 0) {
+        complete = false;  // a word past the table's budget
+        break;
+      }
+      if (seen_by[size_t(row)] != i) {
+        seen_by[size_t(row)] = i;
+        position[size_t(row)] = static_cast<uint32_t>(lists_.size() - begin);
+        lists_.push_back(SongWord{static_cast<uint32_t>(row), 1.0f});
+      } else {
+        lists_[begin + position[size_t(row)]].count += 1.0f;
+      }
+    }
+    ListRange range{static_cast<uint32_t>(begin), kNoList};
+    if (complete) {
+      range.size = static_cast<uint32_t>(lists_.size() - begin);
+      ++listed_songs_;
+    } else {
+      lists_.resize(begin);
+    }
+    list_of_.push_back(range);
+  }
+  lists_.shrink_to_fit();
 }
 
 std::shared_ptr<const std::vector<float>> LyricWordTable::Cosines(

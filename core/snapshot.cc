@@ -56,7 +56,8 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> LoadSnapshot(const SnapshotOptio
                 << "-d, embedder " << bm.embedder_id << ", in " << MsSince(start) << " ms";
   if (const LyricWordTable* t = (*snapshot)->lyric_words.get(); t != nullptr) {
     I2S_LOG(INFO) << "lyric word table: " << t->rows() << " of " << t->distinct()
-                  << " distinct lyric words, " << t->bytes() / 1024 << " KiB, built in "
+                  << " distinct lyric words, word lists of " << t->listed_songs() << " of "
+                  << bundle.size() << " songs, " << t->bytes() / 1024 << " KiB, built in "
                   << t->build_ms() << " ms";
   }
   return snapshot;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <memory>
 
 namespace image2song {
 namespace {
@@ -73,19 +74,36 @@ void SpareThreads::Loop() {
 
 bool TrySideBySide(SpareThreads* threads, const std::function<void()>& here,
                    const std::function<void()>& there) {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  const bool handed = threads != nullptr && threads->TryRunOnSpareCore([&] {
-    there();
-    std::lock_guard<std::mutex> lock(mu);
-    done = true;
-    cv.notify_one();
+  // Whoever claims `there` first runs it: the helper when it starts before
+  // `here` is done, else the caller (a helper still waking up is not waited
+  // for). The state outlives the call: a helper that wakes after the caller
+  // claimed and returned only reads it.
+  struct State {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool claimed = false, done = false;
+  };
+  auto state = std::make_shared<State>();
+  const std::function<void()>* work = &there;  // read only after a claim
+  const bool handed = threads != nullptr && threads->TryRunOnSpareCore([state, work] {
+    {
+      std::lock_guard<std::mutex> lock(state->mu);
+      if (state->claimed) return;
+      state->claimed = true;
+    }
+    (*work)();
+    std::lock_guard<std::mutex> lock(state->mu);
+    state->done = true;
+    state->cv.notify_one();
   });
   here();
   if (!handed) return false;
-  std::unique_lock<std::mutex> lock(mu);
-  cv.wait(lock, [&] { return done; });
+  std::unique_lock<std::mutex> lock(state->mu);
+  if (!state->claimed) {
+    state->claimed = true;  // the helper has not started: the caller runs it
+    return false;
+  }
+  state->cv.wait(lock, [&] { return state->done; });
   return true;
 }
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -136,6 +137,39 @@ TEST_CASE("The lyric word table and its cached cosines rank the same bits") {
   REQUIRE(small != nullptr);
   CHECK(small->rows() < small->distinct());
   CHECK(small->rows() <= 10);
+  // Every song has its list of distinct words (the lists' budget holds the
+  // whole bundle) in the order the words first appear, with their counts;
+  // with the small table only songs of its 10 words would.
+  const Bundle& bundle = *fast.bundle;
+  CHECK(t->listed_songs() == bundle.size());
+  for (int64_t song = 0; song < bundle.size(); ++song) {
+    absl::Span<const LyricWordTable::SongWord> list;
+    REQUIRE(t->SongWords(song, &list));
+    std::vector<uint32_t> order;
+    std::map<uint32_t, float> count;
+    for (const LyricToken& token : bundle.tokens(song)) {
+      if (count[token.word]++ == 0) order.push_back(token.word);
+    }
+    REQUIRE(list.size() == order.size());
+    for (size_t i = 0; i < list.size(); ++i) {
+      CHECK(t->WordOfRow(list[i].row) == order[i]);
+      CHECK(int32_t(list[i].row) == t->Row(order[i]));
+      CHECK(list[i].count == count[order[i]]);
+    }
+  }
+  absl::Span<const LyricWordTable::SongWord> none;
+  CHECK_FALSE(t->SongWords(bundle.size(), &none));
+  CHECK_FALSE(t->SongWords(-1, &none));
+  CHECK(small->listed_songs() < bundle.size());
+  // Lists for the first songs only (a budget of 40 words): the others'
+  // words come from their tokens.
+  auto some = LyricWordTable::Build(bundle, words, size_t(64) << 20, 20'000'000,
+                                    40 * sizeof(LyricWordTable::SongWord));
+  REQUIRE(some != nullptr);
+  CHECK(some->listed_songs() > 0);
+  CHECK(some->listed_songs() < bundle.size());
+  CHECK_FALSE(some->SongWords(bundle.size() - 1, &none));
+  Snapshot some_lists{plain.models, plain.bundle, std::move(some)};
   Snapshot partial{plain.models, plain.bundle, std::move(small)};
   RecommendOptions options;
   options.top_k = 20;
@@ -143,7 +177,7 @@ TEST_CASE("The lyric word table and its cached cosines rank the same bits") {
       {Ocean()}, {Ocean(), Fire()}, {Fire()}, {Ocean()}};  // the last: cached columns
   for (const std::vector<Tag>& tags : queries) {
     Recommendation a = Run(plain, tags, options);
-    for (const Snapshot* other : {&fast, &partial}) {
+    for (const Snapshot* other : {&fast, &partial, &some_lists}) {
       Recommendation b = Run(*other, tags, options);
       REQUIRE(a.songs.size() == b.songs.size());
       for (size_t i = 0; i < a.songs.size(); ++i) {

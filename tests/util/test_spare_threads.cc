@@ -15,14 +15,44 @@ namespace {
 
 TEST_CASE("TrySideBySide runs the other half on a spare thread") {
   SpareThreads threads(1, nullptr, nullptr, /*cores=*/2);
-  std::thread::id here_id, there_id;
+  std::thread::id here_id;
+  std::atomic<std::thread::id> there_id{std::thread::id()};
+  // `here` lasts until the helper has started `there` (or 5 s).
   const bool split = TrySideBySide(
-      &threads, [&] { here_id = std::this_thread::get_id(); },
+      &threads,
+      [&] {
+        here_id = std::this_thread::get_id();
+        const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        while (there_id.load() == std::thread::id() && std::chrono::steady_clock::now() < give_up) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+      },
       [&] { there_id = std::this_thread::get_id(); });
   CHECK(split);
   CHECK(here_id == std::this_thread::get_id());
-  CHECK(there_id != here_id);
-  CHECK(there_id != std::thread::id());
+  CHECK(there_id.load() != here_id);
+  CHECK(there_id.load() != std::thread::id());
+}
+
+TEST_CASE("TrySideBySide: `there` runs once, on the helper exactly when it returns true") {
+  // A `here` that ends at once races the helper's start: either may claim
+  // `there`, never both, and a helper that starts late finds it claimed
+  // after the call returned (its state outlives the call).
+  SpareThreads threads(1, nullptr, nullptr, /*cores=*/2);
+  int beside = 0, by_caller = 0;
+  for (int i = 0; i < 2000; ++i) {
+    std::atomic<int> ran{0};
+    const bool split = TrySideBySide(
+        &threads, [] {}, [&] { ++ran; });
+    if (split) {
+      CHECK(ran.load() == 1);
+      ++beside;
+    } else {
+      CHECK(ran.load() == 0);  // the caller's to run
+      ++by_caller;
+    }
+  }
+  CHECK(beside + by_caller == 2000);
 }
 
 TEST_CASE("TrySideBySide runs only the caller's half when every core is busy") {
