@@ -8,11 +8,12 @@
 // to the models' table.
 //
 // It also lists each song's distinct lyric words as rows with their counts,
-// in the order they first appear, for as many songs as a second budget holds
-// (64 MB: ~8M entries, every song of a catalogue of ~100k). The rerank reads
-// a candidate's list instead of its tokens: ~60% as many entries and no row
-// lookup or first-seen check a token. Songs past the budget, or with a word
-// past the block's budget, have none (their tokens are read).
+// in the order they first appear, when the bundle's tokens fit a second
+// budget (64 MB: 8M tokens, a catalogue of ~80k songs; the demo's 1,192
+// songs take 0.6 MB). The rerank reads a candidate's list instead of its
+// tokens: ~60% as many entries and no row lookup or first-seen check a
+// token. Songs with a word past the block's budget have none, nor has any
+// song of a bigger bundle (their tokens are read).
 //
 // Thread-safety: immutable after Build.
 #ifndef IMAGE2SONG_CORE_LYRIC_WORD_TABLE_H_
@@ -38,7 +39,8 @@ class LyricWordTable {
   // songs evenly spaced when it has more) and copies the unit vectors of the
   // most frequent into a block of at most `max_bytes`. Null when the bundle
   // has no lyric tokens or the words are not the bundle's.
-  // Song lists take at most `max_list_bytes`.
+  // Song lists are built when the bundle's tokens are at most
+  // `max_list_bytes` / 8.
   static std::unique_ptr<LyricWordTable> Build(const Bundle& bundle, const WordVectors& words,
                                                size_t max_bytes = size_t(64) << 20,
                                                int64_t max_tokens = 20'000'000,
@@ -105,7 +107,8 @@ class LyricWordTable {
 
   const WordVectors& words_;
   int dim_ = 0;
-  // Lists the distinct words of songs 0.. until `max_bytes` are used.
+  // Lists every song's distinct words when the bundle's tokens fit
+  // `max_bytes` (one list entry a token at most).
   void ListSongs(const Bundle& bundle, size_t max_bytes);
 
   std::vector<int32_t> row_of_;        // per WordVectors id: row in block_, or -1

@@ -414,7 +414,12 @@ absl::StatusOr<std::vector<ScoredId>> SongIndex::Search(const float* query, int 
   k = static_cast<int>(std::min<int64_t>(k, index_->ntotal));
   if (k <= 0) return out;
   try {
-    if (allowed != nullptr && allowed_count >= 0 && type_ != "flat" &&
+    // A flat index is an exact scan either way: util/dot.h's (AVX2) instead
+    // of the Debian FAISS build's scalar one.
+    if (type_ == "flat") {
+      return allowed != nullptr ? ScanAllowed(query, k, *allowed) : SearchExact(query, k);
+    }
+    if (allowed != nullptr && allowed_count >= 0 &&
         allowed_count <= options_.exact_filter_share * double(index_->ntotal)) {
       return ScanAllowed(query, k, *allowed);
     }
@@ -468,7 +473,7 @@ absl::StatusOr<std::vector<ScoredId>> SongIndex::Search(const float* query, int 
     // A filter above the exact-scan share can still leave the probed lists
     // or the graph walk short of allowed songs: then scan them exactly, so
     // that top_k songs come back whenever they exist.
-    if (allowed != nullptr && allowed_count >= 0 && type_ != "flat" &&
+    if (allowed != nullptr && allowed_count >= 0 &&
         int64_t(out.size()) < std::min<int64_t>(k, allowed_count)) {
       return ScanAllowed(query, k, *allowed);
     }

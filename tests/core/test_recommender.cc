@@ -161,15 +161,26 @@ TEST_CASE("The lyric word table and its cached cosines rank the same bits") {
   CHECK_FALSE(t->SongWords(bundle.size(), &none));
   CHECK_FALSE(t->SongWords(-1, &none));
   CHECK(small->listed_songs() < bundle.size());
-  // Lists for the first songs only (a budget of 40 words): the others'
-  // words come from their tokens.
-  auto some = LyricWordTable::Build(bundle, words, size_t(64) << 20, 20'000'000,
-                                    40 * sizeof(LyricWordTable::SongWord));
+  // Lists for the songs whose words all made the block (its budget holds
+  // half of them): the others' words come from their tokens.
+  auto some = LyricWordTable::Build(
+      bundle, words, (size_t(words.size()) + t->rows() / 2 * size_t(words.dim())) * 4);
   REQUIRE(some != nullptr);
   CHECK(some->listed_songs() > 0);
   CHECK(some->listed_songs() < bundle.size());
-  CHECK_FALSE(some->SongWords(bundle.size() - 1, &none));
   Snapshot some_lists{plain.models, plain.bundle, std::move(some)};
+  // A bundle whose tokens do not fit the lists' budget has none.
+  size_t tokens = 0;
+  for (int64_t song = 0; song < bundle.size(); ++song) tokens += bundle.tokens(song).size();
+  auto unlisted = LyricWordTable::Build(bundle, words, size_t(64) << 20, 20'000'000,
+                                        (tokens - 1) * sizeof(LyricWordTable::SongWord));
+  REQUIRE(unlisted != nullptr);
+  CHECK(unlisted->listed_songs() == 0);
+  CHECK_FALSE(unlisted->SongWords(0, &none));
+  CHECK(LyricWordTable::Build(bundle, words, size_t(64) << 20, 20'000'000,
+                              tokens * sizeof(LyricWordTable::SongWord))
+            ->listed_songs() == bundle.size());
+  Snapshot no_lists{plain.models, plain.bundle, std::move(unlisted)};
   Snapshot partial{plain.models, plain.bundle, std::move(small)};
   RecommendOptions options;
   options.top_k = 20;
@@ -177,7 +188,7 @@ TEST_CASE("The lyric word table and its cached cosines rank the same bits") {
       {Ocean()}, {Ocean(), Fire()}, {Fire()}, {Ocean()}};  // the last: cached columns
   for (const std::vector<Tag>& tags : queries) {
     Recommendation a = Run(plain, tags, options);
-    for (const Snapshot* other : {&fast, &partial, &some_lists}) {
+    for (const Snapshot* other : {&fast, &partial, &some_lists, &no_lists}) {
       Recommendation b = Run(*other, tags, options);
       REQUIRE(a.songs.size() == b.songs.size());
       for (size_t i = 0; i < a.songs.size(); ++i) {
