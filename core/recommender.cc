@@ -47,6 +47,7 @@ class AttentionScorer {
       for (int k = 0; k < dim; ++k)
         tag_columns_[size_t(k) * columns_stride_ + j] = (*vectors_[j])[k];
     }
+    fresh_.reserve(8192);  // a request's candidates hold ~4,500 distinct words
     if (table_ == nullptr) {
       cache_index_.reserve(4096);
     } else {
