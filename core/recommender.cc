@@ -804,7 +804,9 @@ absl::StatusOr<Recommendation> RecommendForTags(const Snapshot& snapshot, std::v
   absl::StatusOr<std::vector<ScoredId>> dense_or;
   auto dense_search = [&] { dense_or = bundle.index().Search(query.data(), n, allowed, kept); };
   if (lexical_brings_candidates) {
-    const bool searched_beside = TrySideBySide(snapshot.models->spare_threads(), dense_search, [&] {
+    SpareThreads* threads =
+        bundle.size() >= options.side_search_min_songs ? snapshot.models->spare_threads() : nullptr;
+    const bool searched_beside = TrySideBySide(threads, dense_search, [&] {
       try {
         lexical_search();
       } catch (const std::exception&) {

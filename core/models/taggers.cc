@@ -211,11 +211,33 @@ class ClassifierTagger : public ModelTagger {
         }
       }
       float* out = pooled.data() + size_t(r) * c;
-      for (int k = 0; k < c; ++k) {
-        const float* plane = map.data.data() + size_t(k) * mh * mw;
+      const size_t hw = size_t(mh) * mw;
+      const double norm = std::max(total, 1e-9);
+      // Four channels at a time: four independent sums (each in the same
+      // order as one at a time, the same bits) instead of one chain of
+      // dependent additions.
+      int k = 0;
+      for (; k + 4 <= c; k += 4) {
+        const float* p = map.data.data() + size_t(k) * hw;
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (size_t i = 0; i < cells.size(); ++i) {
+          const double w = weight[i];
+          const int cell = cells[i];
+          s0 += w * p[cell];
+          s1 += w * p[hw + cell];
+          s2 += w * p[2 * hw + cell];
+          s3 += w * p[3 * hw + cell];
+        }
+        out[k] = static_cast<float>(s0 / norm);
+        out[k + 1] = static_cast<float>(s1 / norm);
+        out[k + 2] = static_cast<float>(s2 / norm);
+        out[k + 3] = static_cast<float>(s3 / norm);
+      }
+      for (; k < c; ++k) {
+        const float* plane = map.data.data() + size_t(k) * hw;
         double sum = 0;
         for (size_t i = 0; i < cells.size(); ++i) sum += double(weight[i]) * plane[cells[i]];
-        out[k] = static_cast<float>(sum / std::max(total, 1e-9));
+        out[k] = static_cast<float>(sum / norm);
       }
     }
     const auto start = std::chrono::steady_clock::now();
