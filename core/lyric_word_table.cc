@@ -70,6 +70,8 @@ void LyricWordTable::ListSongs(const Bundle& bundle, size_t max_bytes) {
     tokens += bundle.tokens(i).size();
   }
   if (tokens > max_entries) return;
+  lists_.reserve(tokens);
+  list_of_.reserve(size_t(bundle.size()));
   // Per row: the song that last saw it and where in that song's list.
   std::vector<int64_t> seen_by(rows_, -1);
   std::vector<uint32_t> position(rows_, 0);

@@ -329,7 +329,8 @@ class AttentionScorer {
     Seen seen;
   };
   static constexpr uint32_t kNoSlot = 0xffffffffu;
-  static constexpr size_t kAhead = 16;  // AddDistinct's prefetch distance, tokens
+  // Prefetch distance of AddDistinct (tokens) and AddListed (list entries).
+  static constexpr size_t kAhead = 16;
   RowState& TableRow(int32_t row, uint32_t word) {
     if (rows_.empty()) rows_.resize(table_->rows());
     RowState& r = rows_[size_t(row)];
