@@ -148,9 +148,15 @@ absl::StatusOr<std::vector<FormPart>> ParseMultipart(absl::string_view body,
     FormPart part;
     absl::string_view headers;
     if (absl::StartsWith(rest, "\r\n")) {  // no headers
+      // The blank line that ends the (empty) headers cannot also be the one
+      // before the next delimiter.
+      if (part_end < 2) return absl::InvalidArgumentError("malformed multipart part headers");
       part.data = rest.substr(2, part_end - 2);
     } else {
-      if (headers_end == absl::string_view::npos || headers_end > part_end) {
+      // The headers end with a blank line before the part's end; a blank
+      // line that runs into the next delimiter leaves no body line (the
+      // data would otherwise run to the end of the body).
+      if (headers_end == absl::string_view::npos || headers_end + 4 > part_end) {
         return absl::InvalidArgumentError("malformed multipart part headers");
       }
       headers = rest.substr(0, headers_end);
