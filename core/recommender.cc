@@ -52,6 +52,8 @@ class AttentionScorer {
       cache_index_.reserve(4096);
     } else {
       for (const std::vector<float>* v : vectors_) table_columns_.push_back(table_->Cosines(*v));
+      for (const auto& column : table_columns_) columns_.push_back(column->data());
+      rows_.resize(table_->rows());
     }
   }
 
@@ -87,7 +89,7 @@ class AttentionScorer {
     // this one's are read: a song's ~100 tokens are too few cache lines for
     // the hardware prefetcher to catch on before they run out.
     absl::Span<const LyricWordTable::SongWord> list, next_list;
-    bool listed = SongWords(candidates.empty() ? -1 : candidates[0].song, &list);
+    bool listed = !candidates.empty() && SongWords(candidates[0].song, &list);
     for (size_t i = 0; i < candidates.size(); ++i) {
       prepared_begin_[i] = prepared_.offsets.size();
       bool next_listed = false;
@@ -223,14 +225,13 @@ class AttentionScorer {
   }
 
   bool SongWords(int64_t song, absl::Span<const LyricWordTable::SongWord>* out) const {
-    return table_ != nullptr && song >= 0 && table_->SongWords(song, out);
+    return table_ != nullptr && table_->SongWords(song, out);
   }
 
   // Appends a song's list of distinct words (LyricWordTable::SongWords) to
   // `out`, giving new words a slot.
   void AddListed(absl::Span<const LyricWordTable::SongWord> list, DistinctWords* out) {
     const size_t m = active_.size();
-    if (rows_.empty()) rows_.resize(table_->rows());
     for (size_t i = 0; i < list.size(); ++i) {
       if (i + kAhead < list.size()) __builtin_prefetch(&rows_[list[i + kAhead].row], 1);
       const LyricWordTable::SongWord& w = list[i];
@@ -259,7 +260,6 @@ class AttentionScorer {
       }
     };
     const size_t n = tokens.size();
-    if (table_ != nullptr && rows_.empty()) rows_.resize(table_->rows());
     for (size_t i = 0; i < n; ++i) {
       const LyricToken& t = tokens[i];
       // A table word's slot and "seen" mark share one entry: one random
@@ -332,7 +332,6 @@ class AttentionScorer {
   // Prefetch distance of AddDistinct (tokens) and AddListed (list entries).
   static constexpr size_t kAhead = 16;
   RowState& TableRow(int32_t row, uint32_t word) {
-    if (rows_.empty()) rows_.resize(table_->rows());
     RowState& r = rows_[size_t(row)];
     if (r.slot == kNoSlot) r.slot = static_cast<uint32_t>(NewSlot(word, row));
     return r;
@@ -359,8 +358,6 @@ class AttentionScorer {
     exp_cache_.resize(cache_.size());
     weighted_cache_.resize(cache_.size());
     const float inv_t = 1.0f / options_.temperature;
-    columns_.clear();
-    for (const auto& column : table_columns_) columns_.push_back(column->data());
     const bool by_row = !columns_.empty() && fresh_.size() * 8 >= rows_.size();
     if (by_row) {
       for (size_t r = 0; r < rows_.size(); ++r) {
@@ -416,7 +413,7 @@ class AttentionScorer {
   std::vector<float> tag_columns_;
   int columns_stride_ = 0;
   absl::flat_hash_map<uint32_t, size_t> cache_index_;  // slots of words not in table_
-  std::vector<RowState> rows_;                         // per table_ row
+  std::vector<RowState> rows_;                         // per table_ row (sized with table_)
   size_t slots_ = 0;                                   // slots given
   std::vector<float> cache_;                           // active_.size() cosines per cached word
   std::vector<float> exp_cache_;                       // exp((cosine - 1) / temperature)
@@ -426,7 +423,7 @@ class AttentionScorer {
     int32_t row;  // in table_, or -1
   };
   std::vector<Fresh> fresh_;           // words given a slot, not yet filled (slots_ - size() on)
-  std::vector<const float*> columns_;  // FillFresh: table_columns_' data
+  std::vector<const float*> columns_;  // table_columns_' data
   // Prepare(): the candidates' distinct words, candidate i's from
   // prepared_begin_[i]; Score(): the explained song's.
   DistinctWords prepared_, explained_;
